@@ -1,0 +1,119 @@
+"""`gg-research` command line.
+
+Each command lives in `gg_research/commands/<name>.py` with two functions:
+`add_arguments(parser)` and `run(args) -> int`. Heavy libraries (torch, chromadb,
+sentence-transformers) are imported only inside `run`, so `--help` and argument
+errors answer in well under a second.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+import sys
+
+from gg_research import __version__
+
+# (command, module, one-line help). Order is the order shown by --help.
+COMMANDS: list[tuple[str, str, str]] = [
+    ("init", "init", "create a research workspace (git repo with train.py, program.md, gg-research.toml)"),
+    ("ingest", "ingest", "index PDFs, Markdown or text notes into the knowledge base"),
+    ("search", "search", "hybrid search of the knowledge base, with citations"),
+    ("kb", "kb", "list or remove documents of the knowledge base"),
+    ("run", "run", "run one experiment of the current train.py under the time budget"),
+    ("loop", "loop", "the overnight loop: propose, edit, commit, run, keep or revert"),
+    ("report", "report", "the morning report: Pareto front of the objectives, with cited passages"),
+    ("gcode", "gcode", "inspect or render a G-code file"),
+    ("data", "data", "generate the synthetic dataset or check a dataset folder"),
+]
+
+# Libraries that log at INFO/WARNING on every call; quiet them by logger name.
+NOISY_LOGGERS = (
+    "chromadb", "sentence_transformers", "httpx", "httpcore", "anthropic", "optuna",
+    "urllib3", "matplotlib", "PIL", "bm25s", "transformers", "huggingface_hub", "monai",
+)
+
+
+class UserError(Exception):
+    """A problem with the user's input; printed as one line, exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gg-research",
+        description=(
+            "A research assistant that runs a researcher's experiments overnight, grounded in "
+            "their own dissertation. Typical night: init, ingest thesis.pdf, loop, then report."
+        ),
+    )
+    parser.add_argument("--version", action="version", version=f"gg-research {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show library logs and full tracebacks")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, module, help_text in COMMANDS:
+        mod = importlib.import_module(f"gg_research.commands.{module}")
+        p = sub.add_parser(name, help=help_text, description=(mod.__doc__ or help_text).strip())
+        mod.add_arguments(p)
+        p.set_defaults(_module=mod)
+    return parser
+
+
+def _quiet_libraries(verbose: bool) -> None:
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if not verbose:
+        for name in NOISY_LOGGERS:
+            logging.getLogger(name).setLevel(logging.ERROR)
+        os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    # No model hub and no telemetry at run time, ever.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _quiet_libraries(args.verbose)
+    from gg_research.config import ConfigError
+
+    try:
+        return int(args._module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("gg-research: interrupted", file=sys.stderr)
+        return 130
+    except (UserError, ConfigError) as exc:
+        print(f"gg-research {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # one line for the user; the traceback with -v
+        if args.verbose:
+            raise
+        known = _known_error_types()
+        if isinstance(exc, known):
+            print(f"gg-research {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"gg-research {args.command}: unexpected {type(exc).__name__}: {exc} (re-run with -v for the traceback)", file=sys.stderr)
+        return 1
+
+
+def _known_error_types() -> tuple[type[BaseException], ...]:
+    """Error classes of the packages that carry a user-facing one-line message.
+
+    Each package defines a `GGError` subclass in its `errors` module; only those already
+    imported are collected, so this never imports torch just to format an error.
+    """
+    found: list[type[BaseException]] = []
+    for pkg in ("ggnet", "harness", "knowledge", "retrieval", "loop", "results"):
+        mod = sys.modules.get(f"{pkg}.errors")
+        if mod is not None:
+            found.extend(getattr(mod, "USER_ERRORS", ()))
+    return tuple(found) or (UserError,)
+
+
+def entry() -> None:
+    sys.exit(main())
+
+
+if __name__ == "__main__":
+    entry()

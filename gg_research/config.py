@@ -1,0 +1,226 @@
+"""The workspace configuration, `gg-research.toml`: typed, validated, self-documenting.
+
+Field descriptions double as help text (`gg-research init` writes them as comments).
+A wrong key or value is a one-line `ConfigError` that names it and the file.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+CONFIG_NAME = "gg-research.toml"
+
+
+class ConfigError(Exception):
+    """A missing, unreadable or invalid gg-research.toml (message is one line)."""
+
+
+class _Section(BaseModel):
+    # extra="forbid" so a misspelt key is an error, not a silently ignored setting.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class WorkspaceSection(_Section):
+    mutable: list[str] = Field(
+        default_factory=lambda: ["train.py"],
+        description="Files (relative to the workspace) the loop may edit; everything else is frozen.",
+    )
+    brief: str = Field("program.md", description="The research brief that goes into every prompt.")
+
+
+class DataSection(_Section):
+    dataset: str = Field(
+        "",
+        description="Dataset folder (manifest.jsonl, images/, masks/, gcode/); empty = the built-in synthetic set.",
+    )
+    image_size: int = Field(128, ge=32, le=2048, description="Side in pixels that images, renders and masks are resized to.")
+    synth_n: int = Field(400, ge=8, description="Samples in the synthetic dataset (train/val/test split 70/20/10).")
+    synth_size: int = Field(128, ge=32, le=2048, description="Side in pixels of generated synthetic images.")
+    synth_seed: int = Field(0, description="Seed of the synthetic generator (same seed, same bytes).")
+    bead_width_mm: float = Field(0.45, gt=0, le=5, description="Extrusion width used when rendering G-code.")
+
+
+class RunSection(_Section):
+    budget_s: float = Field(300.0, gt=0, description="Training time budget in seconds (start-up and evaluation not counted).")
+    hard_limit_s: float = Field(
+        0.0,
+        ge=0,
+        description="Wall-clock limit of one run, after which it is killed as a crash; 0 = 2x budget + 120 s.",
+    )
+    seed: int = Field(0, description="Seed of the first run; repeats use seed+1, seed+2, ...")
+    device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
+    command: str = Field(
+        "",
+        description="Optional command that replaces train.py: run without a shell, it must write $GG_RUN_DIR/last_run.json.",
+    )
+    eval_batch_size: int = Field(32, ge=1, description="Batch size of the harness's validation pass.")
+
+    def effective_hard_limit(self) -> float:
+        return self.hard_limit_s if self.hard_limit_s > 0 else 2 * self.budget_s + 120.0
+
+
+class ObjectiveConfig(_Section):
+    name: str = Field(description="Metric key in the run summary (e.g. pbqc, dice).")
+    direction: Literal["maximize", "minimize"] = Field("maximize", description="Which way is better.")
+    floor: float | None = Field(None, description="Absolute bound every kept run must respect (a minimum when maximising).")
+    relative_floor: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        description="Collapse guard: a kept run keeps at least this fraction of the baseline's value (maximising).",
+    )
+    epsilon: float | None = Field(None, ge=0, description="Noise margin; empty = 2x the baseline's measured sigma.")
+    weight: float = Field(1.0, description="Weight in the scalar keep rule.")
+
+
+def _default_objectives() -> list[ObjectiveConfig]:
+    return [
+        ObjectiveConfig(name="pbqc", direction="maximize", relative_floor=0.8),
+        ObjectiveConfig(name="dice", direction="maximize", relative_floor=0.8),
+    ]
+
+
+class KeepSection(_Section):
+    rule: Literal["pareto", "scalar", "threshold"] = Field("pareto", description="How a run is judged against the kept ones.")
+    primary: str = Field("dice", description="The objective the threshold rule maximises.")
+    baseline_seeds: int = Field(3, ge=1, le=10, description="Runs of the unchanged baseline, to measure noise.")
+    rerun_marginal: bool = Field(True, description="Re-run a win by less than 2 epsilon with another seed and judge the mean.")
+    min_epsilon: float = Field(0.005, ge=0, description="Floor on the measured noise margin, so a lucky quiet baseline does not make eps zero.")
+    max_slowdown: float | None = Field(
+        None, gt=0, description="Largest allowed img_per_sec ratio baseline/run (e.g. 1.5); empty = unbounded."
+    )
+    max_memory_growth: float | None = Field(
+        None, gt=0, description="Largest allowed peak-memory ratio run/baseline; empty = unbounded."
+    )
+
+
+class ProposerSection(_Section):
+    kind: Literal["auto", "claude", "optuna", "scripted"] = Field(
+        "auto", description="auto = claude when ANTHROPIC_API_KEY is set, otherwise optuna."
+    )
+    model: str = Field("claude-sonnet-4-5", description="Claude model id.")
+    max_tokens: int = Field(4096, ge=256, description="Output token limit of one Claude reply.")
+    base_url: str = Field("", description="Anthropic API base URL; empty = the SDK default.")
+    max_retries: int = Field(5, ge=0, description="Retries with backoff on rate limits, 5xx and timeouts.")
+    timeout_s: float = Field(120.0, gt=0, description="Timeout of one API request.")
+    search_calls: int = Field(3, ge=0, le=10, description="search_knowledge calls Claude may make before proposing.")
+    fallback: Literal["optuna", "wait"] = Field("optuna", description="What to do after repeated API failure.")
+    script: str = Field("hypotheses.jsonl", description="JSONL file of hypotheses for the scripted proposer.")
+    max_refusals: int = Field(3, ge=0, description="Times a refused hypothesis goes back to the proposer.")
+    context_tokens: int = Field(1500, ge=100, description="Token budget of the retrieved-passages block.")
+
+
+class KnowledgeSection(_Section):
+    store: str = Field(".gg/chroma", description="Chroma persistent folder (relative to the workspace) or http(s)://host:port of a server.")
+    collection: str = Field("gg-research", description="Chroma collection name.")
+    embedder: str = Field(
+        "all-MiniLM-L6-v2",
+        description="sentence-transformers model: a local path, or all-MiniLM-L6-v2 (packaged, offline).",
+    )
+    chunk_tokens: int = Field(220, ge=32, le=2048, description="Target chunk length in embedder tokens (fits its window).")
+    overlap_tokens: int = Field(32, ge=0, description="Tokens shared by neighbouring chunks.")
+    batch_size: int = Field(64, ge=1, description="Embedding batch size.")
+
+
+class Config(_Section):
+    workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
+    data: DataSection = Field(default_factory=DataSection)
+    run: RunSection = Field(default_factory=RunSection)
+    objectives: list[ObjectiveConfig] = Field(default_factory=_default_objectives)
+    keep: KeepSection = Field(default_factory=KeepSection)
+    proposer: ProposerSection = Field(default_factory=ProposerSection)
+    knowledge: KnowledgeSection = Field(default_factory=KnowledgeSection)
+
+    @model_validator(mode="after")
+    def _check_objectives(self) -> "Config":
+        names = [o.name for o in self.objectives]
+        if not names:
+            raise ValueError("objectives: at least one objective is needed")
+        if len(set(names)) != len(names):
+            raise ValueError(f"objectives: duplicate names {names}")
+        if self.keep.rule == "threshold" and self.keep.primary not in names:
+            raise ValueError(f"keep.primary: {self.keep.primary!r} is not one of the objectives {names}")
+        return self
+
+    def objective(self, name: str) -> ObjectiveConfig:
+        for o in self.objectives:
+            if o.name == name:
+                return o
+        raise KeyError(name)
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    first = err.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = first["msg"]
+    if first["type"] == "extra_forbidden":
+        msg = "unknown key"
+    return f"{path}: {loc}: {msg}"
+
+
+def load_config(path: Path) -> Config:
+    """Read and validate a gg-research.toml; raise ConfigError with a one-line reason."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file (run 'gg-research init DIR' to make a workspace)")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{path}: not UTF-8 text") from None
+    try:
+        return Config.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+
+
+def find_workspace(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` holding gg-research.toml."""
+    here = Path(start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / CONFIG_NAME).is_file():
+            return folder
+    raise ConfigError(f"{here}: not inside a gg-research workspace (no {CONFIG_NAME} here or above; run 'gg-research init DIR')")
+
+
+def render_default_toml() -> str:
+    """The commented gg-research.toml that `init` writes: every field with its description."""
+    lines = ["# gg-research workspace configuration. Every key is optional; shown are the defaults.", ""]
+    cfg = Config()
+    for section_name, section in cfg:
+        if section_name == "objectives":
+            continue
+        lines.append(f"[{section_name}]")
+        for name, field in type(section).model_fields.items():
+            lines.append(f"# {field.description}")
+            value = getattr(section, name)
+            lines.append(f"# {name} =" if value is None else f"{name} = {_toml_value(value)}")
+        lines.append("")
+    lines.append("# Objectives of the keep rule and the report, in order.")
+    for obj in cfg.objectives:
+        lines.append("[[objectives]]")
+        for name, field in ObjectiveConfig.model_fields.items():
+            value = getattr(obj, name)
+            if value is None:
+                lines.append(f"# {name} =   # {field.description}")
+            else:
+                lines.append(f"{name} = {_toml_value(value)}")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def _toml_value(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")

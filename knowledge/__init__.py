@@ -1,0 +1,1 @@
+"""The knowledge base: PDF and note extraction, section-aware chunking, embeddings, Chroma."""

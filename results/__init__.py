@@ -1,0 +1,1 @@
+"""Reading the ledger, the Pareto front and hypervolume, and the morning report."""
