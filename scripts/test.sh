@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The whole suite, slow tests included (as CI runs it).
+# Sets up (see setup.sh) and runs the whole suite, slow tests included, as CI does.
+# Extra arguments go to pytest (e.g. -m "not slow" locally). GG_SKIP_SETUP=1 skips the install.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+if [ "${GG_SKIP_SETUP:-0}" != "1" ]; then bash scripts/setup.sh; fi
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False TOKENIZERS_PARALLELISM=false
 exec python3 -m pytest -q "$@"

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The main job end to end on the embedded defaults: a new workspace, the shipped sample
+# document ingested, a short overnight loop with the offline proposer on synthetic data, and
+# the morning report. Usage: bash scripts/demo.sh [WORKSPACE_DIR]
+set -euo pipefail
+REPO="$(cd "$(dirname "$0")/.." && pwd)"
+bash "$REPO/scripts/setup.sh"
+export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 ANONYMIZED_TELEMETRY=False TOKENIZERS_PARALLELISM=false
+WS="${1:-$(mktemp -d)/gg-demo}"
+BUDGET="${GG_DEMO_BUDGET:-20}"
+EXPERIMENTS="${GG_DEMO_EXPERIMENTS:-4}"
+
+gg-research init "$WS"
+cd "$WS"
+# A CPU-friendly demo: small images; the real default (128 px, 300 s) stays GPU-sized.
+sed -i 's/^image_size = 128$/image_size = 64/; s/^synth_size = 128$/synth_size = 64/; s/^synth_n = 400$/synth_n = 160/' gg-research.toml
+git commit -qam "demo: small images for a CPU run"
+
+gg-research ingest "$REPO/gg_research/data/gg-net-notes.md"
+gg-research search "why does PBQC collapse when the STN rotation range grows" -k 3
+unset ANTHROPIC_API_KEY
+gg-research loop --tag demo --proposer optuna --budget "$BUDGET" --max-experiments "$EXPERIMENTS" --baseline-seeds 2
+gg-research report
+echo "demo workspace: $WS (open $WS/results/report.html)"
