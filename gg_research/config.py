@@ -75,12 +75,19 @@ class ObjectiveConfig(_Section):
     )
     epsilon: float | None = Field(None, ge=0, description="Noise margin; empty = 2x the baseline's measured sigma.")
     weight: float = Field(1.0, description="Weight in the scalar keep rule.")
+    label: str | None = Field(None, description="Name shown in the report's tables and plots; empty = the name.")
+    reference: float | None = Field(
+        None, description="Hypervolume reference value in the report; empty = the baseline's value."
+    )
+
+    def display(self) -> str:
+        return self.label or self.name
 
 
 def _default_objectives() -> list[ObjectiveConfig]:
     return [
-        ObjectiveConfig(name="pbqc", direction="maximize", relative_floor=0.8),
-        ObjectiveConfig(name="dice", direction="maximize", relative_floor=0.8),
+        ObjectiveConfig(name="pbqc", direction="maximize", relative_floor=0.8, label="PBQC"),
+        ObjectiveConfig(name="dice", direction="maximize", relative_floor=0.8, label="Dice"),
     ]
 
 
