@@ -1,0 +1,156 @@
+"""The built-in synthetic dataset: G-code parts, their simulated camera images, planted defects.
+
+Each sample is a small solid part (a few layers of perimeters and rectilinear infill) written as
+real G-code, parsed back and rendered with `ggnet.gcode` / `ggnet.render` exactly as the loader
+will, then photographed by `ggnet.synth_camera` through a known misalignment that the manifest
+records as `gcode_to_image`. Every sample draws from its own seed `(seed, index)`, so the bytes
+depend only on (n, size, seed) and GENERATOR_VERSION.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from ggnet.errors import DatasetError
+
+# Bump whenever the output for the same parameters changes, so cached datasets are regenerated.
+GENERATOR_VERSION = 1
+BEAD_WIDTH_MM = 0.45
+LAYER_HEIGHT_MM = 0.2
+SPLIT_SHARES = (("train", 0.7), ("val", 0.2), ("test", 0.1))
+CLEAN_SHARE = 0.2  # images with no defect, in every split
+
+
+def split_plan(n: int, seed: int) -> tuple[list[str], list[bool]]:
+    """Split of each sample index and whether it is planted with defects (deterministic)."""
+    order = np.random.default_rng([seed, 0x5EED]).permutation(n)
+    n_train = int(round(SPLIT_SHARES[0][1] * n))
+    n_val = int(round(SPLIT_SHARES[1][1] * n))
+    bounds = {"train": order[:n_train], "val": order[n_train : n_train + n_val], "test": order[n_train + n_val :]}
+    splits = [""] * n
+    defective = [True] * n
+    for name, members in bounds.items():
+        n_clean = int(round(CLEAN_SHARE * len(members)))
+        for rank, idx in enumerate(members):
+            splits[idx] = name
+            defective[idx] = rank >= n_clean
+    return splits, defective
+
+
+def _sample(out: Path, index: int, size: int, seed: int, split: str, defective: bool) -> dict:
+    from ggnet.gcode import parse_gcode
+    from ggnet.synth_camera import shoot
+    from ggnet.synth_gcode import write_gcode
+    from ggnet.synth_shapes import layer_paths, random_outline
+    from PIL import Image
+
+    rng = np.random.default_rng([seed, index])
+    sid = f"synth_{index:05d}"
+    outline = random_outline(rng)
+    n_layers = int(rng.integers(3, 6))
+    angles = [np.deg2rad(45.0 if li % 2 == 0 else -45.0) for li in range(n_layers)]
+    layers = [layer_paths(outline, BEAD_WIDTH_MM, a) for a in angles]
+    text = write_gcode(
+        layers,
+        bead=BEAD_WIDTH_MM,
+        layer_height=LAYER_HEIGHT_MM,
+        relative_e=bool(rng.random() < 0.5),
+        cura_markers=bool(rng.random() < 0.5),
+        offset=(float(110 + rng.uniform(-25, 25)), float(110 + rng.uniform(-25, 25))),
+        title=f"{sid}: {outline.kind}, {len(outline.rings) - 1} hole(s), {n_layers} layers",
+    )
+    gcode_rel = f"gcode/{sid}.gcode"
+    (out / gcode_rel).write_text(text, encoding="utf-8")
+    program = parse_gcode(text=text, source=str(out / gcode_rel))
+    top = program.layers[-1]
+    shot = shoot(top, size, bead=BEAD_WIDTH_MM, infill_angle=angles[-1], rng=rng, n_defects=int(rng.integers(1, 4)) if defective else 0)
+
+    paths = {"image": f"images/{sid}.png", "mask": f"masks/{sid}.png", "material_mask": f"material/{sid}.png"}
+    Image.fromarray(shot.image, "RGB").save(out / paths["image"])
+    Image.fromarray(shot.mask, "L").save(out / paths["mask"])
+    Image.fromarray(shot.material, "L").save(out / paths["material_mask"])
+    return {
+        "id": sid,
+        "image": paths["image"],
+        "mask": paths["mask"],
+        "gcode": gcode_rel,
+        "layer": int(top.index),
+        "split": split,
+        "gcode_to_image": [[round(float(v), 10) for v in row] for row in shot.gcode_to_image],
+        "material_mask": paths["material_mask"],
+        "defects": [d["kind"] for d in shot.defects],
+        "shape": outline.kind,
+    }
+
+
+def generate(
+    out_dir: Path,
+    n: int,
+    size: int,
+    seed: int,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """Write a synthetic dataset of `n` samples of `size`x`size` pixels into `out_dir` (new or empty)."""
+    out = Path(out_dir)
+    if n < 1:
+        raise DatasetError(f"synthetic dataset: n must be at least 1 (got {n})")
+    if size < 32:
+        raise DatasetError(f"synthetic dataset: size must be at least 32 pixels (got {size})")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DatasetError(f"{out}: already exists and is not an empty folder; choose a new --out")
+    for sub in ("images", "masks", "material", "gcode"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    splits, defective = split_plan(n, seed)
+    lines = []
+    for i in range(n):
+        lines.append(json.dumps(_sample(out, i, size, seed, splits[i], defective[i]), separators=(", ", ": ")))
+        if progress is not None:
+            progress(i + 1, n)
+    (out / "manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    info = {"generator_version": GENERATOR_VERSION, "n": n, "size": size, "seed": seed, "bead_width_mm": BEAD_WIDTH_MM}
+    (out / "synth.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
+    return out
+
+
+def synthetic_name(n: int, size: int, seed: int) -> str:
+    return f"synth-v{GENERATOR_VERSION}-n{n}-s{size}-seed{seed}"
+
+
+def ensure_synthetic(
+    cache_root: Path,
+    n: int,
+    size: int,
+    seed: int,
+    *,
+    progress: Callable[[int, int], None] | None = None,
+) -> Path:
+    """The cached synthetic dataset for these parameters, generating it once if needed.
+
+    Generation goes to a hidden temp folder renamed into place at the end, so a killed run never
+    leaves a half dataset where a later call would take it for a whole one.
+    """
+    root = Path(cache_root)
+    final = root / synthetic_name(n, size, seed)
+    if (final / "manifest.jsonl").is_file():
+        return final
+    root.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=root))
+    try:
+        generate(tmp, n, size, seed, progress=progress)
+        try:
+            os.rename(tmp, final)
+        except OSError:
+            if not (final / "manifest.jsonl").is_file():  # not a concurrent winner: a real failure
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return final
