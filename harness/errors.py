@@ -7,5 +7,21 @@ class GGError(Exception):
     """Base of harness's errors whose message is meant for the user as it is."""
 
 
+class TrainingDiverged(GGError):
+    """The training loss became NaN/inf or exploded; the run ends as a crash."""
+
+
+class TrainContractError(GGError):
+    """train.py broke its contract (no train(), wrong return type, wrong output shapes)."""
+
+
+class NotComparable(GGError):
+    """Two runs whose frozen inputs (validation split, harness, evaluation config) differ."""
+
+
+class WorkspaceError(GGError):
+    """A folder that cannot be made into (or used as) a gg-research workspace."""
+
+
 # The CLI prints these as one line (exit 2) instead of a traceback. Add subclasses here.
 USER_ERRORS: tuple[type[BaseException], ...] = (GGError,)

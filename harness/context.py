@@ -1,0 +1,128 @@
+"""The `ctx` that train.py's `train(ctx)` receives: device, data, the budget clock and logging."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import statistics
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from harness.errors import TrainingDiverged
+
+# After this many steps a loss above EXPLODE_FACTOR x the running median is an explosion.
+EXPLODE_WARMUP_STEPS = 20
+EXPLODE_FACTOR = 1e4
+
+
+class _CountingLoader:
+    """Wraps a DataLoader so the harness counts the images train.py actually draws."""
+
+    def __init__(self, loader: DataLoader, ctx: "TrainContext") -> None:
+        self._loader = loader
+        self._ctx = ctx
+
+    def __len__(self) -> int:
+        return len(self._loader)
+
+    def __iter__(self) -> Iterator[Any]:
+        for batch in self._loader:
+            if isinstance(batch, dict) and torch.is_tensor(batch.get("camera")):
+                self._ctx.images_drawn += int(batch["camera"].shape[0])
+            yield batch
+
+
+@dataclass
+class TrainContext:
+    device: torch.device
+    seed: int
+    image_size: int
+    train_dataset: Dataset
+    budget_s: float
+    run_dir: Path
+    amp_dtype: torch.dtype | None = None
+    log_interval_s: float = 5.0
+    stream: Any = field(default=None, repr=False)
+    deadline: float = math.inf
+    started: float | None = None
+    num_steps: int = 0
+    images_seen: int = 0
+    images_drawn: int = 0
+    _last_print: float = field(default=-math.inf, repr=False)
+    _losses: deque = field(default_factory=lambda: deque(maxlen=200), repr=False)
+
+    @property
+    def amp(self) -> bool:
+        return self.amp_dtype is not None
+
+    def start_clock(self) -> None:
+        """Start the training budget (the harness calls this right before train())."""
+        self.started = time.monotonic()
+        self.deadline = self.started + self.budget_s
+
+    def elapsed(self) -> float:
+        return 0.0 if self.started is None else time.monotonic() - self.started
+
+    def time_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """Mixed precision where it helps (CUDA); a no-op on CPU."""
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
+
+    def loader(self, batch_size: int, shuffle: bool = True, drop_last: bool = True, **kw: Any) -> _CountingLoader:
+        """A DataLoader over the training set (in memory, so no worker processes are needed)."""
+        n = len(self.train_dataset)  # type: ignore[arg-type]
+        batch_size = max(1, min(int(batch_size), n))  # a tiny set still yields batches
+        gen = torch.Generator()
+        gen.manual_seed(self.seed)
+        kw.setdefault("num_workers", 0)
+        kw.setdefault("pin_memory", self.device.type == "cuda")
+        kw.setdefault("generator", gen)
+        dl = DataLoader(self.train_dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **kw)
+        return _CountingLoader(dl, self)
+
+    def log(self, step: int, **scalars: Any) -> None:
+        """Record one training step; raise TrainingDiverged on a NaN/inf or exploding value.
+
+        `n_images=` counts the images of the step (otherwise the loader's count is used).
+        """
+        n_images = scalars.pop("n_images", None)
+        self.num_steps = max(self.num_steps + 1, int(step))
+        if n_images is not None:
+            self.images_seen += int(n_images)
+        values: dict[str, float] = {}
+        for key, value in scalars.items():
+            v = float(value.detach().float().item()) if torch.is_tensor(value) else float(value)
+            if not math.isfinite(v):
+                raise TrainingDiverged(f"{'NaN' if math.isnan(v) else 'infinite'} {key} at step {step}")
+            values[key] = v
+        loss = values.get("loss")
+        if loss is not None:
+            if len(self._losses) >= EXPLODE_WARMUP_STEPS:
+                median = statistics.median(self._losses)
+                if abs(loss) > EXPLODE_FACTOR * max(abs(median), 1e-8):
+                    raise TrainingDiverged(f"exploding loss at step {step}: {loss:.3g} vs running median {median:.3g}")
+            self._losses.append(loss)
+        now = time.monotonic()
+        if step <= 1 or now - self._last_print >= self.log_interval_s:
+            self._last_print = now
+            parts = " ".join(f"{k}={v:.4g}" for k, v in values.items())
+            print(
+                f"[train] step {step} elapsed {self.elapsed():.1f}s left {max(self.time_left(), 0):.1f}s {parts}",
+                file=self.stream or sys.stdout,
+                flush=True,
+            )
+
+    def images_trained(self) -> int:
+        """Images seen in training: the explicit count if train.py gave one, else the loader's."""
+        return self.images_seen or self.images_drawn

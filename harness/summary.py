@@ -1,0 +1,61 @@
+"""The `---` summary block: printed last by a run, one `key: value` a line (grep-able)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+SUMMARY_KEYS: tuple[str, ...] = (
+    "pbqc",
+    "dice",
+    "training_seconds",
+    "total_seconds",
+    "eval_seconds",
+    "num_steps",
+    "img_per_sec",
+    "peak_memory_mb",
+    "num_params_M",
+    "device",
+    "seed",
+)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".") if abs(value) < 1e6 else f"{value:.6g}"
+    return str(value)
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    """The block: a line `---`, then the summary keys in their fixed order, then any extra scalar keys."""
+    lines = ["---"]
+    for key in SUMMARY_KEYS:
+        if key in summary:
+            lines.append(f"{key}: {_fmt(summary[key])}")
+    return "\n".join(lines)
+
+
+def _value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return text
+
+
+def parse_summary(text: str) -> dict[str, Any]:
+    """The last `---` block of a log as a dict (numbers as int/float); {} when there is none."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.strip() == "---"]
+    if not starts:
+        return {}
+    out: dict[str, Any] = {}
+    for line in lines[starts[-1] + 1 :]:
+        key, sep, value = line.partition(":")
+        key = key.strip()
+        if not sep or not key or " " in key:
+            break
+        out[key] = _value(value.strip())
+    return out
