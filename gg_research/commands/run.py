@@ -1,15 +1,58 @@
-"""gg-research run (not built yet)."""
+"""Run one experiment of the workspace's current train.py under the time budget, evaluate it
+on the fixed validation split, print the summary block and write
+results/runs/<id>/last_run.json. Exit 0 on success, 1 on a crash or timeout."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--budget", type=float, metavar="S", help="training budget in seconds (default: [run] budget_s)")
+    parser.add_argument("--seed", type=int, metavar="K", help="seed (default: [run] seed)")
+    parser.add_argument("--device", metavar="D", help="auto, cpu, cuda or cuda:N (default: [run] device)")
+    parser.add_argument("--workspace", type=Path, metavar="DIR", help="workspace folder (default: the one containing the current folder)")
+    parser.add_argument("--quiet", action="store_true", help="do not echo the training log, only the summary")
+
+
+def next_run_dir(workspace: Path) -> Path:
+    """results/runs/rNNNN, the next free number (created, so parallel runs cannot share it)."""
+    runs = workspace / "results" / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    taken = [int(p.name[1:]) for p in runs.glob("r[0-9][0-9][0-9][0-9]*") if p.name[1:].isdigit()]
+    n = max(taken, default=0) + 1
+    while True:
+        d = runs / f"r{n:04d}"
+        try:
+            d.mkdir()
+            return d
+        except FileExistsError:
+            n += 1
 
 
 def run(args: argparse.Namespace) -> int:
-    from gg_research.cli import UserError
+    import sys
 
-    raise UserError("'run' is not built yet")
+    from gg_research.cli import UserError
+    from gg_research.config import CONFIG_NAME, find_workspace, load_config
+
+    if args.budget is not None and args.budget <= 0:
+        raise UserError(f"--budget must be positive, got {args.budget:g}")
+    workspace = find_workspace(args.workspace)
+    config = load_config(workspace / CONFIG_NAME)
+    if args.device:
+        config.run.device = args.device
+    from harness.runner import run_experiment
+    from harness.summary import format_summary
+
+    run_dir = next_run_dir(workspace)
+    budget = args.budget if args.budget is not None else config.run.budget_s
+    print(f"run {run_dir.relative_to(workspace)}: training budget {budget:g}s", flush=True)
+    result = run_experiment(workspace, run_dir, config=config, budget_s=args.budget, seed=args.seed, echo=not args.quiet)
+    if result.status != "ok":
+        print(f"gg-research run: {result.status}: {result.error} (log: {result.log_path})", file=sys.stderr)
+        return 1
+    if args.quiet:  # otherwise the child's own block was echoed last already
+        print(format_summary(result.summary))
+    return 0
