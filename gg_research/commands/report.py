@@ -1,15 +1,107 @@
-"""gg-research report (not built yet)."""
+"""The morning report: the Pareto front of the objectives, what worked and which passages it came from.
+
+Writes results/report.html (self-contained), results/report.md, pareto.png and progress.png,
+or prints the numbers as JSON with --format json.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
+import time
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--tag", help="only the experiments of this loop tag (default: all)")
+    parser.add_argument("--out", type=Path, help="folder for the report files (default: <workspace>/results)")
+    parser.add_argument(
+        "--format",
+        choices=("html", "md", "json"),
+        help="html or md: write that file (and the plots) and print its path; json: print the numbers; "
+        "default: write html and md",
+    )
+    parser.add_argument(
+        "--watch",
+        nargs="?",
+        type=_positive_seconds,
+        const=5.0,
+        metavar="SECONDS",
+        help="re-render whenever the ledger changes, checking every SECONDS (default 5), until Ctrl-C",
+    )
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
-    from gg_research.cli import UserError
+    from gg_research.config import CONFIG_NAME, find_workspace, load_config
 
-    raise UserError("'report' is not built yet")
+    workspace = find_workspace()
+    config = load_config(workspace / CONFIG_NAME)
+    if args.watch is not None and args.format == "json":
+        from gg_research.cli import UserError
+
+        raise UserError("--watch writes files; use it with --format html or md (or no --format)")
+    render = _renderer(workspace, config, args)
+    if args.watch is None:
+        render()
+        return 0
+    return _watch(workspace, render, args.watch)
+
+
+def _renderer(workspace: Path, config, args: argparse.Namespace):
+    from results.report import build_analysis, report_json, write_files
+
+    def render() -> None:
+        an = build_analysis(workspace, config, args.tag)
+        for warning in an.ledger.warnings:
+            print(f"warning: {warning}", file=sys.stderr)
+        if args.format == "json":
+            try:
+                print(report_json(an), flush=True)
+            except BrokenPipeError:
+                # `report --format json | head` closed the pipe early; that is not an error.
+                sys.stdout = open(os.devnull, "w")
+            return
+        formats = (args.format,) if args.format else ("html", "md")
+        written = write_files(an, args.out if args.out is not None else workspace / "results", formats)
+        for path in written.values():
+            print(path)
+        if not an.experiments:
+            print(f"no experiments in {an.ledger.path} yet; the report says so", file=sys.stderr)
+
+    return render
+
+
+def _watch(workspace: Path, render, interval: float) -> int:
+    from results.ledger import ledger_path
+
+    path = ledger_path(workspace)
+    last: tuple[int, int] | None = None
+    try:
+        while True:
+            try:
+                st = path.stat()
+                stamp = (st.st_mtime_ns, st.st_size)
+            except FileNotFoundError:
+                stamp = None
+            if stamp != last and stamp is not None:
+                render()
+                print(f"report updated {time.strftime('%H:%M:%S')}; watching {path} (Ctrl-C to stop)", flush=True)
+                last = stamp
+            elif stamp is None and last is None:
+                print(f"waiting for {path} (Ctrl-C to stop)", flush=True)
+                last = (-1, -1)
+            time.sleep(interval)
+    except KeyboardInterrupt:
+        print("stopped watching", file=sys.stderr)
+        return 0

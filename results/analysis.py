@@ -1,0 +1,302 @@
+"""What the report says, computed once: front, ranks, hypervolume, bests, near-misses, pace.
+
+The HTML, Markdown, JSON and the plots all render one `Analysis`, so they cannot disagree.
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from gg_research.config import Config, ObjectiveConfig
+from results.ledger import Experiment, Ledger, seed_values
+from results.pareto import hypervolume, nondominated_ranks, rank_against
+from results.schema import CHECKOUTABLE_STATUSES
+
+STATUS_ORDER = ("baseline", "keep", "discard", "crash", "invalid", "interrupted", "running")
+MAX_NEAR_MISSES = 5
+
+
+@dataclass
+class Row:
+    exp: Experiment
+    rank: int | None  # front rank among kept runs; for a discard, the layer it would sit in
+    on_front: bool = False
+    near_miss: bool = False
+
+
+@dataclass
+class ProgressPoint:
+    number: int  # 1-based position in the ledger
+    id: str
+    when: datetime | None
+    hypervolume: float | None
+    running_best: dict[str, float | None]  # best kept value so far, per objective
+    value: dict[str, float | None]  # this experiment's own measured value
+
+
+@dataclass
+class Analysis:
+    workspace: Path
+    tag: str | None
+    objectives: list[ObjectiveConfig]
+    ledger: Ledger
+    rows: list[Row]
+    front: list[str]
+    near_misses: list[str]
+    reference: dict[str, float] | None
+    reference_source: str  # "baseline", "config", "worst measured" or "none"
+    baseline_id: str | None
+    hypervolume: float | None
+    baseline_hypervolume: float | None
+    best: dict[str, dict[str, Any] | None]
+    best_any: dict[str, dict[str, Any] | None]
+    epsilon: dict[str, float]
+    progress: list[ProgressPoint]
+    started: datetime | None
+    ended: datetime | None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def experiments(self) -> list[Experiment]:
+        return self.ledger.experiments
+
+    @property
+    def names(self) -> list[str]:
+        return [o.name for o in self.objectives]
+
+    @property
+    def directions(self) -> list[str]:
+        return [o.direction for o in self.objectives]
+
+    def counts(self) -> dict[str, int]:
+        counts = {status: 0 for status in STATUS_ORDER}
+        for exp in self.experiments:
+            counts[exp.status] = counts.get(exp.status, 0) + 1
+        return counts
+
+    @property
+    def hours(self) -> float | None:
+        if self.started is None or self.ended is None:
+            return None
+        return max((self.ended - self.started).total_seconds(), 0.0) / 3600.0
+
+    @property
+    def per_hour(self) -> float | None:
+        hours = self.hours
+        return len(self.experiments) / hours if hours else None
+
+    @property
+    def gain(self) -> float | None:
+        if self.hypervolume is None or self.baseline_hypervolume is None:
+            return None
+        return self.hypervolume - self.baseline_hypervolume
+
+    def row(self, exp_id: str) -> Row:
+        for row in self.rows:
+            if row.exp.id == exp_id:
+                return row
+        raise KeyError(exp_id)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "workspace": str(self.workspace),
+            "tag": self.tag,
+            "experiments": len(self.experiments),
+            "counts": self.counts(),
+            "hours": self.hours,
+            "experiments_per_hour": self.per_hour,
+            "objectives": [{"name": o.name, "direction": o.direction} for o in self.objectives],
+            "front": list(self.front),
+            "ranks": {row.exp.id: row.rank for row in self.rows if row.rank is not None},
+            "near_misses": list(self.near_misses),
+            "reference": self.reference,
+            "reference_source": self.reference_source,
+            "baseline": self.baseline_id,
+            "hypervolume": self.hypervolume,
+            "baseline_hypervolume": self.baseline_hypervolume,
+            "hypervolume_gain": self.gain,
+            "best": self.best,
+            "best_any_run": self.best_any,
+            "epsilon": self.epsilon,
+            "warnings": list(self.ledger.warnings),
+            "notes": list(self.notes),
+        }
+
+
+def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = None) -> Analysis:
+    objectives = list(config.objectives)
+    names = [o.name for o in objectives]
+    directions = [o.direction for o in objectives]
+    exps = ledger.experiments
+    notes: list[str] = []
+
+    measured = [e for e in exps if e.is_measured(names)]
+    kept = [e for e in measured if e.status in CHECKOUTABLE_STATUSES]
+    discarded = [e for e in measured if e.status not in CHECKOUTABLE_STATUSES]
+    for e in exps:
+        if e.status in CHECKOUTABLE_STATUSES and not e.has_metrics(names):
+            missing = [n for n in names if n not in e.metrics]
+            ledger.warnings.append(f"{e.id}: status {e.status} but no value for {', '.join(missing)}; left off the front")
+
+    def point(e: Experiment) -> list[float]:
+        return [e.metrics[n] for n in names]
+
+    kept_points = [point(e) for e in kept]
+    kept_ranks = nondominated_ranks(kept_points, directions) if kept else []
+    rank_of = {e.id: int(r) for e, r in zip(kept, kept_ranks)}
+    front = [e.id for e in kept if rank_of[e.id] == 1]
+    for e in discarded:
+        rank_of[e.id] = rank_against(point(e), kept_points, kept_ranks, directions)
+
+    baselines = [e for e in measured if e.status == "baseline"]
+    baseline_point = {n: statistics.fmean(e.metrics[n] for e in baselines) for n in names} if baselines else None
+    reference, source = _reference(objectives, baseline_point, measured, notes)
+
+    epsilon = _epsilons(objectives, baselines, config.keep.min_epsilon)
+    front_points = [point(e) for e in kept if e.id in front]
+    near = _near_misses(discarded, front_points, names, directions, epsilon, rank_of)
+
+    hv = base_hv = None
+    if reference is not None:
+        ref = [reference[n] for n in names]
+        hv = hypervolume(kept_points, ref, directions)
+        base_hv = hypervolume([[baseline_point[n] for n in names]], ref, directions) if baseline_point else 0.0
+        if len(names) > 1 and hv == 0.0 and kept:
+            notes.append("no kept run beats the reference on every objective, so the hypervolume is 0")
+
+    rows = [Row(e, rank_of[e.id], on_front=e.id in front, near_miss=e.id in near) for e in measured]
+    rows.sort(key=lambda r: (r.rank, 0 if r.exp.status in CHECKOUTABLE_STATUSES else 1, _order(exps, r.exp)))
+    rows += [Row(e, None) for e in exps if e not in measured]
+
+    times = [t for e in exps for t in (e.started_at, e.ended_at) if t is not None]
+    return Analysis(
+        workspace=Path(workspace),
+        tag=tag,
+        objectives=objectives,
+        ledger=ledger,
+        rows=rows,
+        front=front,
+        near_misses=near,
+        reference=reference,
+        reference_source=source,
+        baseline_id=baselines[0].id if baselines else None,
+        hypervolume=hv,
+        baseline_hypervolume=base_hv,
+        best=_best(kept, objectives),
+        best_any=_best(measured, objectives),
+        epsilon=epsilon,
+        progress=_progress(exps, names, directions, reference),
+        started=min(times) if times else None,
+        ended=max(times) if times else None,
+        notes=notes,
+    )
+
+
+def _order(exps: list[Experiment], exp: Experiment) -> int:
+    return exps.index(exp)
+
+
+def _reference(
+    objectives: list[ObjectiveConfig],
+    baseline: dict[str, float] | None,
+    measured: list[Experiment],
+    notes: list[str],
+) -> tuple[dict[str, float] | None, str]:
+    if all(o.reference is not None for o in objectives):
+        return {o.name: float(o.reference) for o in objectives}, "config"
+    if baseline is not None:
+        ref = {o.name: float(o.reference) if o.reference is not None else baseline[o.name] for o in objectives}
+        return ref, "baseline" if all(o.reference is None for o in objectives) else "config and baseline"
+    if measured:
+        notes.append("no baseline was measured, so the hypervolume is taken against the worst measured values")
+        ref = {}
+        for o in objectives:
+            values = [e.metrics[o.name] for e in measured]
+            worst = min(values) if o.direction == "maximize" else max(values)
+            ref[o.name] = float(o.reference) if o.reference is not None else worst
+        return ref, "worst measured"
+    return None, "none"
+
+
+def _epsilons(objectives: list[ObjectiveConfig], baselines: list[Experiment], floor: float) -> dict[str, float]:
+    """The noise margin per objective: configured, else 2 sigma of the baseline's repeats."""
+    out: dict[str, float] = {}
+    for o in objectives:
+        if o.epsilon is not None:
+            out[o.name] = float(o.epsilon)
+            continue
+        values = [v for e in baselines for v in seed_values(e, o.name)]
+        if len(values) < 2:
+            values = [e.metrics[o.name] for e in baselines]
+        sigma = statistics.stdev(values) if len(values) >= 2 else 0.0
+        out[o.name] = max(2.0 * sigma, floor)
+    return out
+
+
+def _near_misses(
+    discarded: list[Experiment],
+    front_points: list[list[float]],
+    names: list[str],
+    directions: list[str],
+    epsilon: dict[str, float],
+    rank_of: dict[str, int],
+) -> list[str]:
+    """Discarded runs that a nudge of one noise margin per objective would put on the front."""
+    from results.pareto import dominates
+
+    found: list[tuple[int, int, str]] = []
+    for i, e in enumerate(discarded):
+        nudged = [
+            e.metrics[n] + (epsilon[n] if d == "maximize" else -epsilon[n]) for n, d in zip(names, directions)
+        ]
+        if not any(dominates(f, nudged, directions) for f in front_points):
+            found.append((rank_of[e.id], i, e.id))
+    found.sort()
+    return [exp_id for _, _, exp_id in found[:MAX_NEAR_MISSES]]
+
+
+def _best(exps: list[Experiment], objectives: list[ObjectiveConfig]) -> dict[str, dict[str, Any] | None]:
+    best: dict[str, dict[str, Any] | None] = {}
+    for o in objectives:
+        candidates = [e for e in exps if o.name in e.metrics]
+        if not candidates:
+            best[o.name] = None
+            continue
+        pick = max if o.direction == "maximize" else min
+        value = pick(e.metrics[o.name] for e in candidates)
+        # The earliest experiment wins a tie: it reached the value first.
+        first = next(e for e in candidates if e.metrics[o.name] == value)
+        best[o.name] = {"id": first.id, "value": value}
+    return best
+
+
+def _progress(
+    exps: list[Experiment], names: list[str], directions: list[str], reference: dict[str, float] | None
+) -> list[ProgressPoint]:
+    pool: list[list[float]] = []
+    running: dict[str, float | None] = {n: None for n in names}
+    out: list[ProgressPoint] = []
+    ref = [reference[n] for n in names] if reference else None
+    for number, e in enumerate(exps, start=1):
+        measured = e.is_measured(names)
+        if measured and e.status in CHECKOUTABLE_STATUSES:
+            pool.append([e.metrics[n] for n in names])
+            for n, d in zip(names, directions):
+                v, cur = e.metrics[n], running[n]
+                if cur is None or (v > cur if d == "maximize" else v < cur):
+                    running[n] = v
+        out.append(
+            ProgressPoint(
+                number=number,
+                id=e.id,
+                when=e.ended_at or e.started_at,
+                hypervolume=hypervolume(pool, ref, directions) if ref is not None else None,
+                running_best=dict(running),
+                value={n: (e.metrics.get(n) if measured else None) for n in names},
+            )
+        )
+    return out

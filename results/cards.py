@@ -1,0 +1,130 @@
+"""The content shared by the HTML and Markdown reports: headline facts and experiment cards."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from results.analysis import Analysis
+
+MAX_DIFF_LINES = 300
+
+
+def fmt_value(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:.4g}"
+
+
+def passage_cite(c: dict[str, Any]) -> str:
+    """'thesis.pdf, p. 87–88, §3.3.4 Training schedule' from a citation record."""
+    bits = [str(c.get("source") or "unknown source")]
+    page, end = c.get("page"), c.get("page_end")
+    if page is not None:
+        bits.append(f"p. {page}–{end}" if end not in (None, page) else f"p. {page}")
+    if c.get("section"):
+        bits.append(f"§{c['section']}")
+    if c.get("chunk_id"):
+        bits.append(f"[{c['chunk_id']}]")
+    return ", ".join(bits)
+
+
+@dataclass
+class Card:
+    id: str
+    title: str
+    status: str
+    commit: str
+    on_front: bool
+    kind_label: str
+    metrics_line: str
+    rationale: str
+    expected: str
+    citations: list[dict[str, Any]] = field(default_factory=list)
+    decision: str = ""
+    reason: str = ""
+    diff_path: str = ""
+    diff: str = ""
+
+
+def build_cards(an: Analysis) -> list[Card]:
+    """A card for each front member, then each near-miss."""
+    cards: list[Card] = []
+    for exp_id in [*an.front, *an.near_misses]:
+        row = an.row(exp_id)
+        e = row.exp
+        hyp = e.hypothesis
+        citations = hyp.get("citations") if isinstance(hyp.get("citations"), list) else []
+        expected = hyp.get("expected")
+        diff_path = str(e.record.get("diff") or "")
+        cards.append(
+            Card(
+                id=e.id,
+                title=e.title,
+                status=e.status,
+                commit=e.commit,
+                on_front=row.on_front,
+                kind_label=f"front rank {row.rank}" if row.on_front else "near miss (discarded within one noise margin of the front)",
+                metrics_line=", ".join(f"{o.display()} {fmt_value(e.metrics.get(o.name))}" for o in an.objectives),
+                rationale=str(hyp.get("rationale") or ""),
+                expected=", ".join(f"{k} {v}" for k, v in expected.items()) if isinstance(expected, dict) else "",
+                citations=[c for c in citations if isinstance(c, dict)],
+                decision=str(e.record.get("decision") or e.status),
+                reason=str(e.record.get("reason") or ""),
+                diff_path=diff_path,
+                diff=read_diff(an.workspace, diff_path),
+            )
+        )
+    return cards
+
+
+def read_diff(workspace: Path, rel: str) -> str:
+    """The patch text, or a one-line reason it cannot be shown."""
+    if not rel:
+        return "(no diff recorded)"
+    root = Path(workspace).resolve()
+    path = (root / rel).resolve()
+    if not path.is_relative_to(root):
+        return f"(diff path {rel} lies outside the workspace; not shown)"
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except FileNotFoundError:
+        return f"(diff file {rel} not found)"
+    except OSError as exc:
+        return f"(diff file {rel} unreadable: {exc.strerror or exc})"
+    if not text.strip():
+        return "(empty diff)"
+    lines = text.splitlines()
+    if len(lines) > MAX_DIFF_LINES:
+        lines = lines[:MAX_DIFF_LINES] + [f"... {len(lines) - MAX_DIFF_LINES} more lines in {rel}"]
+    return "\n".join(lines)
+
+
+def headline_facts(an: Analysis) -> list[tuple[str, str, str]]:
+    """(label, value, detail) for the headline, in reading order."""
+    counts = an.counts()
+    n = len(an.experiments)
+    hours = an.hours
+    facts: list[tuple[str, str, str]] = [
+        ("experiments", str(n), f"over {hours:.1f} h" if hours is not None else "no times recorded"),
+        ("per hour", f"{an.per_hour:.1f}" if an.per_hour else "—", ""),
+        ("keeps / discards / crashes", f"{counts['keep']} / {counts['discard']} / {counts['crash']}",
+         _others(counts)),
+    ]
+    for o in an.objectives:
+        best = an.best.get(o.name)
+        facts.append((f"best {o.display()}", fmt_value(best["value"]) if best else "—", best["id"] if best else "no kept run"))
+    facts.append(("front size", str(len(an.front)), ", ".join(an.front)))
+    if an.gain is not None:
+        ref = "baseline " + (an.baseline_id or "") if an.reference_source == "baseline" else f"reference ({an.reference_source})"
+        facts.append(("hypervolume gain over the baseline", f"{an.gain:+.4g}", f"hypervolume {an.hypervolume:.4g} against the {ref}"))
+    else:
+        facts.append(("hypervolume gain over the baseline", "—", "no measured run to compare"))
+    return facts
+
+
+def _others(counts: dict[str, int]) -> str:
+    bits = [f"{counts[k]} {k}" for k in ("invalid", "interrupted", "running") if counts.get(k)]
+    bits.append(f"{counts['baseline']} baseline")
+    return ", ".join(bits)

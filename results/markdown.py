@@ -1,0 +1,78 @@
+"""results/report.md: the HTML report's content in Markdown, images as files beside it."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from results.analysis import Analysis
+from results.cards import build_cards, fmt_value, headline_facts, passage_cite
+
+
+def _cell(text: str) -> str:
+    """Text safe inside a table cell: no pipes or line breaks."""
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("\n", " ")
+
+
+def _fence(text: str) -> str:
+    """A code fence longer than any backtick run in the text, so a diff cannot close it."""
+    longest = max((len(m) for m in re.findall(r"`+", text)), default=0)
+    return "`" * max(3, longest + 1)
+
+
+def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -> str:
+    """`images` maps 'pareto'/'progress' to paths relative to the Markdown file."""
+    title = "Morning report" + (f": {an.tag}" if an.tag else "")
+    out = [f"# {title}", "", f"{an.workspace} · ledger {an.ledger.path.name} · generated {generated:%Y-%m-%d %H:%M UTC}", ""]
+    if not an.experiments:
+        out += [f"**No experiments in the ledger yet** ({an.ledger.path}). Run `gg-research run` or `gg-research loop`, then report again.", ""]
+    elif not any(r.rank is not None for r in an.rows):
+        out += [f"**None of the {len(an.experiments)} experiments has measured values for every objective "
+                f"({', '.join(an.names)}): there is no front yet.**", ""]
+    for note in an.notes:
+        out += [f"> {note}", ""]
+    if an.ledger.warnings:
+        out += [f"**{len(an.ledger.warnings)} ledger problem(s); the rest is reported:**", ""]
+        out += [f"- {w}" for w in an.ledger.warnings] + [""]
+    if not an.experiments:
+        return "\n".join(out)
+
+    out += ["## Headline", "", "| | |", "|---|---|"]
+    for label, value, detail in headline_facts(an):
+        out.append(f"| {_cell(label)} | **{_cell(value)}**" + (f" ({_cell(detail)})" if detail else "") + " |")
+    out += ["", "## Plots", ""]
+    for name in ("pareto", "progress"):
+        if name in images:
+            out += [f"![{name} plot]({images[name]})", ""]
+
+    out += ["## All experiments, by front rank", "",
+            "Rank 1 is the Pareto front of the kept runs; a discarded run's rank, in parentheses, is the rank it would have had.", ""]
+    heads = ["rank", "id", "commit", *[o.display() for o in an.objectives], "status", "title"]
+    out += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+    for row in an.rows:
+        e = row.exp
+        rank = "—" if row.rank is None else (str(row.rank) if e.status in ("baseline", "keep") else f"({row.rank})")
+        mark = " ★" if row.on_front else (" near miss" if row.near_miss else "")
+        values = [fmt_value(e.metrics.get(n)) if row.rank is not None else "—" for n in an.names]
+        out.append("| " + " | ".join(_cell(c) for c in [rank, e.id + mark, e.commit[:10], *values, e.status, e.title]) + " |")
+    out.append("")
+
+    cards = build_cards(an)
+    if cards:
+        out += ["## Front members and near-misses", ""]
+    for card in cards:
+        out += [f"### {card.id} · {card.title or '(untitled)'}", "",
+                f"*{card.kind_label}* · status {card.status} · commit `{card.commit or '—'}` · {card.metrics_line}", ""]
+        if card.rationale:
+            out += [f"**Rationale.** {card.rationale}", ""]
+        if card.expected:
+            out += [f"**Expected.** {card.expected}", ""]
+        out += ["**Cited passages.**" + ("" if card.citations else " none"), ""]
+        for c in card.citations:
+            text = str(c.get("text") or "").replace("\n", " ")
+            out += [f"> *{passage_cite(c)}*  ", f"> {text}", ""]
+        out += [f"**Decision.** {card.decision}: {card.reason or 'no reason recorded'}", "",
+                f"**Diff** `{card.diff_path}`", ""]
+        fence = _fence(card.diff)
+        out += [f"{fence}diff", card.diff, fence, ""]
+    return "\n".join(out)

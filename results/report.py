@@ -1,0 +1,113 @@
+"""The morning report: read the ledger, analyse it, write HTML, Markdown, JSON and the plots.
+
+`write_report` is what the loop calls after each experiment and what `gg-research report`
+calls; files are replaced atomically, so a browser or a second reader never sees half a page.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from gg_research.config import Config
+from results.analysis import Analysis, analyse
+from results.errors import ReportWriteError
+from results.ledger import read_workspace_ledger
+
+FORMATS = ("html", "md", "json")
+FILE_NAMES = {"html": "report.html", "md": "report.md", "json": "report.json"}
+
+
+def build_analysis(workspace: Path, config: Config, tag: str | None = None) -> Analysis:
+    """Read the workspace's ledger (optionally one tag) and compute everything the report shows."""
+    ledger = read_workspace_ledger(Path(workspace), tag)
+    if tag is not None and not ledger.experiments:
+        all_tags = read_workspace_ledger(Path(workspace)).tags()
+        if all_tags:
+            ledger.warnings.append(f"no experiment has tag {tag!r}; tags in the ledger: {', '.join(all_tags)}")
+    return analyse(ledger, config, Path(workspace), tag)
+
+
+def report_json(an: Analysis) -> str:
+    return json.dumps(an.to_json(), indent=2, sort_keys=False)
+
+
+def write_report(
+    workspace: Path,
+    config: Config,
+    tag: str | None = None,
+    formats: Iterable[str] = FORMATS,
+    out: Path | None = None,
+) -> Path:
+    """Write the report files into `out` (default <workspace>/results); return the main file.
+
+    The main file is report.html when HTML is among the formats, otherwise the first written.
+    """
+    formats = _check_formats(formats)
+    an = build_analysis(Path(workspace), config, tag)
+    written = write_files(an, Path(out) if out is not None else Path(workspace) / "results", formats)
+    return written.get("html") or written[formats[0]]
+
+
+def _check_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    formats = tuple(formats)
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown or not formats:
+        raise ValueError(f"formats must be among {FORMATS}, got {formats}")
+    return formats
+
+
+def write_files(an: Analysis, out_dir: Path, formats: Iterable[str] = FORMATS) -> dict[str, Path]:
+    """Render an analysis into `out_dir`: {'html'|'md'|'json'|'pareto'|'progress': path written}."""
+    formats = _check_formats(formats)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ReportWriteError(f"{out_dir}: cannot create the report folder: {exc.strerror or exc}") from None
+    generated = datetime.now(timezone.utc)
+    written: dict[str, Path] = {}
+    images: dict[str, Path] = {}
+    if an.experiments and ("html" in formats or "md" in formats):
+        from results.plots import plot_pareto, plot_progress
+
+        for name, plot in (("pareto", plot_pareto), ("progress", plot_progress)):
+            target = out_dir / f"{name}.png"
+            _atomic(target, lambda tmp, plot=plot: plot(an, tmp))
+            images[name] = target
+    if "html" in formats:
+        from results.html import render_html
+
+        written["html"] = _write_text(out_dir / FILE_NAMES["html"], render_html(an, images, generated))
+    if "md" in formats:
+        from results.markdown import render_markdown
+
+        text = render_markdown(an, {k: p.name for k, p in images.items()}, generated)
+        written["md"] = _write_text(out_dir / FILE_NAMES["md"], text)
+    if "json" in formats:
+        written["json"] = _write_text(out_dir / FILE_NAMES["json"], report_json(an) + "\n")
+    written.update(images)
+    return written
+
+
+def _write_text(path: Path, text: str) -> Path:
+    _atomic(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return path
+
+
+def _atomic(path: Path, write) -> None:
+    """Write through a temporary file in the same folder, then rename over the target."""
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
+        try:
+            write(Path(tmp))
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    except OSError as exc:
+        raise ReportWriteError(f"{path}: cannot write: {exc.strerror or exc}") from None
