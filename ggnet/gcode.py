@@ -281,10 +281,10 @@ class _Parser:
 
             # A move from an unknown place (a headerless fragment's first move) is not
             # counted: where its material went, and how much (E may continue a count from
-            # before the fragment), is unknown. E with no XY motion is a purge or prime blob,
-            # not part of the toolpath.
-            moved_xy = (nx != x or ny != y) and x == x and y == y and nx == nx and ny == ny
-            if extruded > 0.0 and moved_xy:
+            # before the fragment), is unknown. A move with E but no X/Y word is a purge or
+            # prime blob, not toolpath; one naming X/Y, even where it stands, is a bead.
+            xy_move = (px is not None or py is not None) and x == x and y == y and nx == nx and ny == ny
+            if extruded > 0.0 and xy_move:
                 if cur is None:
                     new_layer = True
                 elif nz != nz or cur.z != cur.z:
