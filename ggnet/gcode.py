@@ -10,8 +10,9 @@ Machine state starts unknown where a headerless fragment could not know it: X/Y/
 unknown until set (absolute move, G92 or G28), so a first move from an unknown place draws no
 segment; E starts at 0 as firmware does at boot.
 
-The parser is a single tight pass over the lines (one precompiled regex per code line, no
-per-token regex), which parses the 75,000-line Benchy in a fraction of a second.
+The parser is a single tight pass over the lines: plain "G1 X.. Y.. E.." lines (nearly all of
+a slicer's output) take a split-and-float fast path; anything else goes through one
+precompiled word pattern. The 75,000-line Benchy parses in about 0.2-0.3 s.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ INCH_MM = 25.4
 _WORD = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))")
 _MARKER = re.compile(r"^\s*;\s*(?:LAYER:|LAYER_CHANGE|Z:|CHANGE_LAYER)", re.MULTILINE | re.IGNORECASE)
 _PAREN_COMMENT = re.compile(r"\([^)]*\)")
-# Bytes that never occur in text; a file holding them is binary (an image, a .bgcode, a zip).
+# How much of a file's start is checked for NUL bytes (never in text, always in images, zips
+# and binary G-code) to tell a binary file.
 _BINARY_PROBE = 65536
 
 
@@ -155,109 +157,68 @@ class _Parser:
         marker_pending = True
         layers: list[_LayerBuilder] = []
         cur: _LayerBuilder | None = None
-        word = _WORD.findall
         hypot = math.hypot
+        fast_heads = {"G0": 0, "G1": 1, "G00": 0, "G01": 1}
 
         for lineno, raw in enumerate(self.text.splitlines(), 1):
-            if not raw:
-                continue
             semi = raw.find(";")
             if semi >= 0:
-                if use_markers and _is_marker(raw, semi):
-                    marker_pending = True
                 line = raw[:semi]
+                if not line or line.isspace():
+                    if use_markers and _is_marker(raw, semi):
+                        marker_pending = True
+                    continue
             else:
                 line = raw
-            star = line.find("*")
-            if star >= 0:
-                line = line[:star]  # checksum
+            if "*" in line:
+                line = line[: line.find("*")]  # checksum
             if "(" in line:
                 line = _PAREN_COMMENT.sub(" ", line)
-            if not line or line.isspace():
-                continue
-            words = word(line.upper())
-            if not words:
+            toks = line.upper().split()
+            if not toks:
                 continue
 
-            # Split the words into commands and parameters; N (line number) is dropped.
-            params: dict[str, float] = {}
-            gcodes: list[float] = []
-            mcodes: list[float] = []
-            try:
-                for letter, value in words:
-                    if letter == "G":
-                        gcodes.append(float(value))
-                    elif letter == "M":
-                        mcodes.append(float(value))
-                    elif letter != "N":
-                        params[letter] = float(value)
-            except ValueError:  # pragma: no cover - the pattern only matches numbers
-                raise GCodeError(f"{self.name}:{lineno}: cannot read {raw.strip()!r}") from None
-
-            move = None
-            for m in mcodes:
-                if m == 82:
-                    abs_e = True
-                elif m == 83:
-                    abs_e = False
-            for g in gcodes:
-                if g in (0.0, 1.0, 2.0, 3.0):
-                    motion = int(g)
-                    move = motion
-                elif g == 90:
-                    abs_xyz = abs_e = True  # Marlin/Klipper: G90 sets E absolute too
-                elif g == 91:
-                    abs_xyz = abs_e = False
-                elif g == 21:
-                    unit = 1.0
-                elif g == 20:
-                    unit = INCH_MM
-                elif g == 92:
-                    if not params:
-                        x = y = z = 0.0
-                        e = 0.0
-                    else:
-                        if "X" in params:
-                            x = params["X"] * unit
-                        if "Y" in params:
-                            y = params["Y"] * unit
-                        if "Z" in params:
-                            z = params["Z"] * unit
-                        if "E" in params:
-                            e = params["E"] * unit
-                    params = {}
-                elif g == 28:
-                    if not ("X" in params or "Y" in params or "Z" in params):
-                        x = y = z = 0.0
-                    else:
-                        if "X" in params:
-                            x = 0.0
-                        if "Y" in params:
-                            y = 0.0
-                        if "Z" in params:
-                            z = 0.0
-                    params = {}
-                # G10/G11 (firmware retraction) carry no E, so E bookkeeping needs nothing.
+            # Fast path: a plain "G1 X.. Y.. E.." line, most of any slicer's output.
+            params = None
+            move = fast_heads.get(toks[0])
+            if move is not None:
+                px = py = pz = pe = None
+                try:
+                    for tok in toks[1:]:
+                        letter = tok[0]
+                        if letter == "X":
+                            px = float(tok[1:])
+                        elif letter == "Y":
+                            py = float(tok[1:])
+                        elif letter == "Z":
+                            pz = float(tok[1:])
+                        elif letter == "E":
+                            pe = float(tok[1:])
+                        elif letter not in "FN" or len(tok) == 1:
+                            raise ValueError(tok)
+                    motion = move
+                except ValueError:
+                    move = None  # packed words, odd spacing or more codes: the general path
             if move is None:
-                if gcodes or mcodes or not params:
+                move, motion, params, abs_xyz, abs_e, unit, x, y, z, e = self._general(
+                    line, motion, abs_xyz, abs_e, unit, x, y, z, e
+                )
+                if move is None:
                     continue
-                move = motion  # bare coordinates continue the modal motion
-                if not any(k in params for k in "XYZE"):
-                    continue
+                px = params.get("X")
+                py = params.get("Y")
+                pz = params.get("Z")
+                pe = params.get("E")
 
             # Target position.
-            px = params.get("X")
-            py = params.get("Y")
-            pz = params.get("Z")
             if abs_xyz:
-                nx = px * unit if px is not None else x
-                ny = py * unit if py is not None else y
-                nz = pz * unit if pz is not None else z
+                nx = x if px is None else px * unit
+                ny = y if py is None else py * unit
+                nz = z if pz is None else pz * unit
             else:
-                nx = x + px * unit if px is not None else x
-                ny = y + py * unit if py is not None else y
-                nz = z + pz * unit if pz is not None else z
-            pe = params.get("E")
+                nx = x if px is None else x + px * unit
+                ny = y if py is None else y + py * unit
+                nz = z if pz is None else z + pz * unit
             de = 0.0
             if pe is not None:
                 if abs_e:
@@ -283,8 +244,7 @@ class _Parser:
             # counted: where its material went, and how much (E may continue a count from
             # before the fragment), is unknown. A move with E but no X/Y word is a purge or
             # prime blob, not toolpath; one naming X/Y, even where it stands, is a bead.
-            xy_move = (px is not None or py is not None) and x == x and y == y and nx == nx and ny == ny
-            if extruded > 0.0 and xy_move:
+            if extruded > 0.0 and (px is not None or py is not None) and x == x and y == y and nx == nx and ny == ny:
                 if cur is None:
                     new_layer = True
                 elif nz != nz or cur.z != cur.z:
@@ -309,6 +269,64 @@ class _Parser:
             x, y, z = nx, ny, nz
 
         return [b.finish(i) for i, b in enumerate(layers)]
+
+    @staticmethod
+    def _general(
+        line: str, motion: int, abs_xyz: bool, abs_e: bool, unit: float, x: float, y: float, z: float, e: float
+    ) -> tuple:  # noqa: C901
+        """Any line the fast path does not take: modal codes, G92, G28, arcs, packed words.
+
+        Returns (move or None, motion, params, abs_xyz, abs_e, unit, x, y, z, e)."""
+        words = _WORD.findall(line.upper())
+        params: dict[str, float] = {}
+        gcodes: list[float] = []
+        mcodes: list[float] = []
+        for letter, value in words:
+            if letter == "G":
+                gcodes.append(float(value))
+            elif letter == "M":
+                mcodes.append(float(value))
+            elif letter != "N":
+                params[letter] = float(value)
+        move = None
+        for m in mcodes:
+            if m == 82:
+                abs_e = True
+            elif m == 83:
+                abs_e = False
+        for g in gcodes:
+            if g in (0.0, 1.0, 2.0, 3.0):
+                motion = int(g)
+                move = motion
+            elif g == 90:
+                abs_xyz = abs_e = True  # Marlin/Klipper: G90 sets E absolute too
+            elif g == 91:
+                abs_xyz = abs_e = False
+            elif g == 21:
+                unit = 1.0
+            elif g == 20:
+                unit = INCH_MM
+            elif g == 92:
+                if not params:
+                    x = y = z = e = 0.0
+                else:
+                    x = params["X"] * unit if "X" in params else x
+                    y = params["Y"] * unit if "Y" in params else y
+                    z = params["Z"] * unit if "Z" in params else z
+                    e = params["E"] * unit if "E" in params else e
+                params = {}
+            elif g == 28:
+                if not ("X" in params or "Y" in params or "Z" in params):
+                    x = y = z = 0.0
+                else:
+                    x = 0.0 if "X" in params else x
+                    y = 0.0 if "Y" in params else y
+                    z = 0.0 if "Z" in params else z
+                params = {}
+            # G10/G11 (firmware retraction) carry no E, so E bookkeeping needs nothing.
+        if move is None and not gcodes and not mcodes and any(k in params for k in "XYZE"):
+            move = motion  # bare coordinates continue the modal motion
+        return move, motion, params, abs_xyz, abs_e, unit, x, y, z, e
 
 
 def _is_marker(raw: str, semi: int) -> bool:
