@@ -40,6 +40,7 @@ INCH_MM = 25.4
 # optional in G-code ("G1X10Y5"), so words are found by pattern, not by splitting on spaces.
 _WORD = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))")
 _MARKER = re.compile(r"^\s*;\s*(?:LAYER:|LAYER_CHANGE|Z:|CHANGE_LAYER)", re.MULTILINE | re.IGNORECASE)
+_EXTENDED = re.compile(r"\s*[A-Z][A-Z_]")
 _PAREN_COMMENT = re.compile(r"\([^)]*\)")
 # How much of a file's start is checked for NUL bytes (never in text, always in images, zips
 # and binary G-code) to tell a binary file.
@@ -110,7 +111,7 @@ def _read_text(path: Path, name: str) -> str:
     if b"\x00" in head:
         raise GCodeError(f"{name}: binary file, not text G-code")
     try:
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         # Slicers on Windows write comments in the local code page; the commands are ASCII.
         text = data.decode("latin-1")
@@ -277,7 +278,12 @@ class _Parser:
         """Any line the fast path does not take: modal codes, G92, G28, arcs, packed words.
 
         Returns (move or None, motion, params, abs_xyz, abs_e, unit, x, y, z, e)."""
-        words = _WORD.findall(line.upper())
+        upper = line.upper()
+        if _EXTENDED.match(upper):
+            # Klipper/RRF named commands (EXCLUDE_OBJECT_START NAME=..., SET_FAN_SPEED ...)
+            # move nothing; their arguments must not be read as axis words.
+            return None, motion, {}, abs_xyz, abs_e, unit, x, y, z, e
+        words = _WORD.findall(upper)
         params: dict[str, float] = {}
         gcodes: list[float] = []
         mcodes: list[float] = []

@@ -277,6 +277,18 @@ def test_line_numbers_checksums_comments_case_and_packed_words() -> None:
         assert layer.extruded_e == pytest.approx(plain.extruded_e)
 
 
+def test_named_commands_and_messages_move_nothing() -> None:
+    plain = _one_layer(SQUARE_REL)
+    text = SQUARE_REL.replace(
+        "G0 X0 Y0",
+        "G0 X0 Y0\nEXCLUDE_OBJECT_START NAME=bracket_X2Y3E9\nEXCLUDE_OBJECT_DEFINE NAME=part_1 CENTER=5,5 POLYGON=[[0,0],[10,0],[10,10]]\n"
+        "SET_FAN_SPEED FAN=fan1 SPEED=0.5\nM117 Layer 1 X99 E5\nT0\nM106 S255",
+    )
+    layer = _one_layer(text)
+    np.testing.assert_array_equal(layer.segments, plain.segments)
+    assert layer.extruded_e == pytest.approx(plain.extruded_e)
+
+
 @pytest.mark.parametrize(
     ("code", "end", "centre", "sweep"),
     [
@@ -388,6 +400,9 @@ def test_windows_code_page_comments_still_parse(tmp_path: Path) -> None:
     path = tmp_path / "latin.gcode"
     path.write_bytes(("; Düse reinigen\n" + SQUARE_REL).encode("latin-1"))
     assert parse_gcode(path).layers[0].extruded_e == pytest.approx(4.0)
+    bom = tmp_path / "bom.gcode"
+    bom.write_bytes(b"\xef\xbb\xbf" + SQUARE_REL.strip().encode())
+    assert parse_gcode(bom).layers[0].extruded_e == pytest.approx(4.0)
 
 
 def test_exactly_one_input() -> None:
