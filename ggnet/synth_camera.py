@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from PIL import Image
 from scipy import ndimage
 
 from ggnet.warp import pixel_to_norm
@@ -52,7 +53,7 @@ def _colours(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         mat = np.array(MATERIALS[int(rng.integers(len(MATERIALS)))]) + rng.uniform(-0.04, 0.04, 3)
         bed = np.array(BEDS[int(rng.integers(len(BEDS)))]) + rng.uniform(-0.03, 0.03, 3)
         if abs(_luma(mat) - _luma(bed)) > 0.18 or np.abs(mat - bed).max() > 0.4:
-            return np.clip(mat, 0, 1), np.clip(bed, 0, 1)
+            return np.clip(mat, 0, 1).astype(np.float32), np.clip(bed, 0, 1).astype(np.float32)
 
 
 def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -131,8 +132,13 @@ class _Planter:
         t = np.linspace(0, 1, 9)[:, None]
         pts = (1 - t) ** 2 * start + 2 * (1 - t) * t * bend + t**2 * end  # quadratic Bézier, a sagging string
         half_w = self.rng.uniform(0.5, 0.75) * self.u
-        dist = np.min(np.stack([_segment_distance(self.p, a, b) for a, b in zip(pts[:-1], pts[1:])]), axis=0)
-        return (dist <= half_w) & ~self.planned, {"kind": "stringing", "length_mm": round(length, 3)}
+        lo, hi = pts.min(axis=0) - half_w, pts.max(axis=0) + half_w
+        near = np.all((self.p >= lo) & (self.p <= hi), axis=-1)  # only pixels in the string's box
+        pn = self.p[near]
+        dist = np.min(np.stack([_segment_distance(pn, a, b) for a, b in zip(pts[:-1], pts[1:])]), axis=0)
+        region = np.zeros_like(near)
+        region[near] = dist <= half_w
+        return region & ~self.planned, {"kind": "stringing", "length_mm": round(length, 3)}
 
 
 def _box_down(x: np.ndarray, f: int) -> np.ndarray:
@@ -162,14 +168,15 @@ def shoot(
     f = SUPERSAMPLE
     hi = np.array([[f, 0, (f - 1) / 2], [0, f, (f - 1) / 2], [0, 0, 1.0]])  # pixel centres, same area
     big = size * f
-    render_hi = render_layer(layer, big, bead_width_mm=bead, mm_to_px=hi @ mm_to_px).image.astype(np.float32) / 255.0
+    # The renderer supersamples internally; its coverage at S, interpolated, places edges well
+    # within a pixel, and is the very render the loader will pair with this image.
+    render = render_layer(layer, size, bead_width_mm=bead, mm_to_px=mm_to_px).image.astype(np.float32) / 255.0
 
-    ys, xs = np.mgrid[0:big, 0:big].astype(np.float64)
-    cam = np.stack([xs, ys, np.ones_like(xs)], axis=-1) @ np.linalg.inv(hi @ g2i).T
-    p_mm = cam[..., :2] / cam[..., 2:3]
-    q = np.concatenate([p_mm, np.ones_like(p_mm[..., :1])], axis=-1) @ (hi @ mm_to_px).T
-    q = q[..., :2] / q[..., 2:3]
-    planned_soft = ndimage.map_coordinates(render_hi, [q[..., 1], q[..., 0]], order=1, cval=0.0)
+    ys, xs = np.mgrid[0:big, 0:big].astype(np.float32)
+    cam = np.stack([xs, ys, np.ones_like(xs)], axis=-1).astype(np.float64) @ np.linalg.inv(hi @ g2i).T
+    p_mm = (cam[..., :2] / cam[..., 2:3]).astype(np.float32)  # float32 halves the cost of every per-pixel op
+    q = p_mm @ mm_to_px[:2, :2].T + mm_to_px[:2, 2]  # affine: the render frame has no perspective
+    planned_soft = ndimage.map_coordinates(render, [q[..., 1], q[..., 0]], order=1, cval=0.0)
     planned = planned_soft >= 0.5
 
     mm_per_px_64 = size / (64.0 * np.sqrt(abs(np.linalg.det(mm_to_px[:2, :2]))))
@@ -182,9 +189,10 @@ def shoot(
     stripe_period = bead / (mm_per_px_64 * 64 / (size * f))
     stripe_amp = 0.16 * float(np.clip((stripe_period - 2.0) / 2.0, 0.0, 1.0))
 
-    low = ndimage.gaussian_filter(rng.normal(size=(big, big)), sigma=big / 12)
+    # Low-frequency mottling of the bed: a coarse random grid, smoothly upsampled.
+    low = np.asarray(Image.fromarray(rng.normal(size=(8, 8)).astype(np.float32), "F").resize((big, big), Image.BICUBIC))
     low = low / (np.abs(low).max() + 1e-9)
-    bed_img = bed * (1 + 0.06 * low + 0.03 * rng.normal(size=(big, big)))[..., None]
+    bed_img = bed * (1 + 0.06 * low + 0.03 * rng.standard_normal(size=(big, big), dtype=np.float32))[..., None]
     top = 1 + stripe_amp * _stripes(p_mm, infill_angle, bead)
     top_img = mat * top[..., None]
     img = top_img * planned_soft[..., None] + bed_img * (1 - planned_soft[..., None])
