@@ -130,6 +130,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     device = resolve_device(args.device or config.run.device)
     size = config.data.image_size
 
+    # train.py first: a syntax error shows before the (slower) dataset load.
+    train_py = workspace / "train.py"
+    seed_everything(seed)
+    module = load_train_module(train_py)
+    train_sha = hashlib.sha256(train_py.read_bytes()).hexdigest()
+
     root = dataset_root(workspace, config)
     cache = workspace / ".gg" / "cache"
     common = dict(bead_width_mm=config.data.bead_width_mm, cache_dir=cache)
@@ -139,10 +145,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise TrainContractError(f"{root}: the dataset needs samples in both the train and val splits")
     frozen = frozen_fingerprint(workspace, config, root)
 
-    train_py = workspace / "train.py"
-    seed_everything(seed)
-    module = load_train_module(train_py)
-    train_sha = hashlib.sha256(train_py.read_bytes()).hexdigest()
 
     amp_dtype = None
     if device.type == "cuda":
@@ -159,6 +161,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         log_interval_s=max(1.0, min(10.0, budget / 50)),
     )
     print(f"[harness] training {train_py.name} on {device} for {budget:g}s ({len(train_set)} train / {len(val_set)} val images of {size}px, seed {seed})", flush=True)
+    seed_everything(seed)  # the same random state whatever the data loading consumed
     ctx.start_clock()
     model = module.train(ctx)
     training_seconds = ctx.elapsed()

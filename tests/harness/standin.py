@@ -90,3 +90,29 @@ def make_ctx(items: list[dict], budget_s: float, tmp: Path, seed: int = 0):
         device=torch.device("cpu"), seed=seed, image_size=items[0]["camera"].shape[-1],
         train_dataset=items, budget_s=budget_s, run_dir=tmp, log_interval_s=1.0,
     )
+
+
+def synthetic_dataset(cache_root: Path) -> Path:
+    """The real synthetic dataset, tiny: 24 samples of 64 px (generated once per cache folder)."""
+    from ggnet.synth import ensure_synthetic
+
+    return Path(ensure_synthetic(cache_root, 24, 64, 0))
+
+
+def make_workspace(
+    path: Path,
+    dataset: Path,
+    *,
+    train_source: str | None = None,
+    budget_s: float = 3.0,
+    extra_run: str = "",
+) -> Path:
+    """A workspace folder (no git needed by the harness) training `train_source` (default: the tiny template)."""
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "train.py").write_text(train_source if train_source is not None else template_source(TINY), encoding="utf-8")
+    (path / "gg-research.toml").write_text(
+        f'[data]\ndataset = "{dataset}"\nimage_size = 64\n\n'
+        f'[run]\nbudget_s = {budget_s}\ndevice = "cpu"\neval_batch_size = 16\n{extra_run}\n',
+        encoding="utf-8",
+    )
+    return path

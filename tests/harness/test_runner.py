@@ -1,0 +1,199 @@
+"""The harness in real subprocesses: a tiny run reports both metrics; hung, NaN, raising and
+contract-breaking train.py files end as timeout/crash with a one-line reason; [run] command."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from gg_research.config import load_config
+from harness.runner import run_experiment
+from harness.summary import SUMMARY_KEYS, parse_summary
+from tests.harness.standin import make_workspace, synthetic_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return synthetic_dataset(tmp_path_factory.mktemp("synth"))
+
+
+@pytest.fixture(autouse=True)
+def _few_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The machine's cores are shared; children inherit this.
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+
+
+def _ws(tmp_path: Path, dataset: Path, source: str | None = None, **kw) -> Path:
+    return make_workspace(tmp_path / "ws", dataset, train_source=None if source is None else textwrap.dedent(source), **kw)
+
+
+@pytest.mark.slow
+def test_tiny_run_reports_both_metrics_and_writes_last_run_json(tmp_path: Path, dataset: Path) -> None:
+    ws = _ws(tmp_path, dataset, budget_s=2.0)
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
+    assert res.status == "ok", (res.error, res.log_path.read_text()[-2000:])
+    assert res.error == ""
+    for key in ("pbqc", "dice"):
+        assert 0.0 <= res.metrics[key] <= 1.0
+    assert res.metrics["training_seconds"] >= 2.0
+    assert res.metrics["num_steps"] >= 1 and res.metrics["img_per_sec"] > 0 and res.metrics["num_params_M"] > 0
+    on_disk = json.loads((tmp_path / "run" / "last_run.json").read_text())
+    assert on_disk == res.summary
+    assert set(on_disk["frozen"]) == {"val_split", "harness_code", "eval_config"}
+    assert on_disk["versions"]["torch"] and on_disk["config"]["data"]["image_size"] == 64
+    import hashlib
+
+    assert on_disk["train_sha256"] == hashlib.sha256((ws / "train.py").read_bytes()).hexdigest()
+    # The block is the last thing in the log and agrees with the JSON.
+    log = res.log_path.read_text()
+    assert log.rstrip().splitlines()[-len(SUMMARY_KEYS) - 1] == "---"
+    block = parse_summary(log)
+    assert list(block) == list(SUMMARY_KEYS)
+    assert block["pbqc"] == pytest.approx(on_disk["pbqc"]) and block["dice"] == pytest.approx(on_disk["dice"])
+
+
+HUNG = """
+    import os, subprocess, sys, time
+    # A grandchild too: the whole process group must go.
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    with open(os.environ["GG_RUN_DIR"] + "/pids", "w") as f:
+        f.write(f"{os.getpid()} {sleeper.pid}")
+    def train(ctx):
+        time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    # A zombie awaiting its reaper counts as gone.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.slow
+def test_hung_train_py_is_killed_at_the_hard_limit_with_its_group(tmp_path: Path, dataset: Path) -> None:
+    ws = _ws(tmp_path, dataset, HUNG, budget_s=1.0)
+    t0 = time.monotonic()
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=12)
+    assert res.status == "timeout"
+    assert res.error == "killed at the hard limit of 12 s"
+    assert 12 <= time.monotonic() - t0 < 12 + 10
+    assert res.metrics == {} and res.summary == {}
+    assert not (tmp_path / "run" / "last_run.json").exists()
+    pids = [int(p) for p in (tmp_path / "run" / "pids").read_text().split()]
+    child_pid = pids[0]
+    with pytest.raises(ProcessLookupError):
+        os.killpg(child_pid, 0)  # the group itself is gone
+    assert all(_gone(p) for p in pids)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        ("def train(ctx):\n    ctx.log(1, loss=1.0)\n    ctx.log(2, loss=float('nan'))\n", "NaN loss at step 2"),
+        ("def train(ctx):\n    raise RuntimeError('boom from train.py')\n", "RuntimeError: boom from train.py"),
+        ("def train(ctx):\n    return 42\n", "returned int, not a torch.nn.Module"),
+        ("def fit(ctx):\n    pass\n", "defines no function train(ctx)"),
+        ("def train(ctx)\n    pass\n", "SyntaxError"),
+    ],
+    ids=["nan", "exception", "not-a-module", "no-train", "syntax"],
+)
+def test_broken_train_py_is_a_crash_with_a_one_line_reason(tmp_path: Path, dataset: Path, source: str, expected: str) -> None:
+    ws = _ws(tmp_path, dataset, source, budget_s=1.0)
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
+    assert res.status == "crash"
+    assert expected in res.error and "\n" not in res.error
+    assert not (tmp_path / "run" / "last_run.json").exists()
+    assert res.metrics == {} and res.summary == {}
+
+
+@pytest.mark.slow
+def test_wrong_output_shape_is_a_contract_crash(tmp_path: Path, dataset: Path) -> None:
+    source = """
+    import torch
+    from ggnet.output import GGOutput
+    class Bad(torch.nn.Module):
+        def forward(self, camera, render):
+            b = camera.shape[0]
+            return GGOutput(theta=torch.eye(3).repeat(b, 1, 1), mask_logits=torch.zeros(b, 1, 8, 8))
+    def train(ctx):
+        return Bad()
+    """
+    res = run_experiment(_ws(tmp_path, dataset, source, budget_s=0.5), tmp_path / "run", hard_limit_s=240)
+    assert res.status == "crash" and "mask_logits has shape" in res.error and "(16, 1, 64, 64)" not in res.error
+
+
+def _command_ws(tmp_path: Path, dataset: Path, script: str) -> Path:
+    ws = _ws(tmp_path, dataset, "", budget_s=5.0, extra_run=f'command = "{sys.executable} own.py --fast"')
+    (ws / "own.py").write_text(textwrap.dedent(script))
+    return ws
+
+
+def test_run_command_replaces_train_py(tmp_path: Path, dataset: Path) -> None:
+    ws = _command_ws(
+        tmp_path,
+        dataset,
+        """
+        import json, os, sys
+        d = os.environ["GG_RUN_DIR"]
+        assert sys.argv[1:] == ["--fast"]
+        json.dump({"pbqc": 0.5, "dice": 0.25, "budget": float(os.environ["GG_BUDGET"]),
+                   "seed": int(os.environ["GG_SEED"]), "ws": os.environ["GG_WORKSPACE"]}, open(d + "/last_run.json", "w"))
+        print("---\\npbqc: 0.5\\ndice: 0.25")
+        """,
+    )
+    res = run_experiment(ws, tmp_path / "run", seed=7, budget_s=9)
+    assert res.status == "ok", res.error
+    assert res.metrics == {"pbqc": 0.5, "dice": 0.25, "budget": 9.0, "seed": 7.0}
+    assert res.summary["ws"] == str(ws.resolve())
+    assert "pbqc: 0.5" in res.log_path.read_text()
+
+
+def test_run_command_without_json_or_with_bad_json_is_a_crash(tmp_path: Path, dataset: Path) -> None:
+    ws = _command_ws(tmp_path, dataset, "print('trained, but wrote nothing')\n")
+    res = run_experiment(ws, tmp_path / "run")
+    assert res.status == "crash" and "no last_run.json" in res.error
+
+    (ws / "own.py").write_text("import os\nopen(os.environ['GG_RUN_DIR'] + '/last_run.json', 'w').write('{\"pbqc\": 1}')\n")
+    res = run_experiment(ws, tmp_path / "run2")
+    assert res.status == "crash" and "no numeric 'dice'" in res.error
+
+
+def test_stale_last_run_json_does_not_pass_for_a_crash(tmp_path: Path, dataset: Path) -> None:
+    ws = _command_ws(tmp_path, dataset, "raise SystemExit('own trainer failed: out of memory')\n")
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "last_run.json").write_text('{"pbqc": 0.9, "dice": 0.9}')
+    res = run_experiment(ws, run_dir)
+    assert res.status == "crash" and res.error == "own trainer failed: out of memory"
+    assert not (run_dir / "last_run.json").exists()
+
+
+def test_missing_command_is_a_crash_not_an_exception(tmp_path: Path, dataset: Path) -> None:
+    ws = _ws(tmp_path, dataset, "", extra_run='command = "/nonexistent/trainer --go"')
+    res = run_experiment(ws, tmp_path / "run")
+    assert res.status == "crash" and "/nonexistent/trainer" in res.error
+
+
+def test_hung_command_is_killed_quickly(tmp_path: Path, dataset: Path) -> None:
+    ws = _command_ws(tmp_path, dataset, "import time\ntime.sleep(600)\n")
+    t0 = time.monotonic()
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=1.0)
+    assert res.status == "timeout" and time.monotonic() - t0 < 6
+
+
+def test_config_of_the_workspace_is_used_by_default(tmp_path: Path, dataset: Path) -> None:
+    ws = _ws(tmp_path, dataset, budget_s=3.5)
+    assert load_config(ws / "gg-research.toml").run.budget_s == 3.5
