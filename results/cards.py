@@ -25,9 +25,8 @@ def passage_cite(c: dict[str, Any]) -> str:
         bits.append(f"p. {page}–{end}" if end not in (None, page) else f"p. {page}")
     if c.get("section"):
         bits.append(f"§{c['section']}")
-    if c.get("chunk_id"):
-        bits.append(f"[{c['chunk_id']}]")
-    return ", ".join(bits)
+    text = ", ".join(bits)
+    return f"{text} [{c['chunk_id']}]" if c.get("chunk_id") else text
 
 
 @dataclass

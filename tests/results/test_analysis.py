@@ -1,0 +1,131 @@
+"""The numbers the report shows, from realistic ledgers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gg_research.config import load_config
+from results.analysis import analyse
+from results.ledger import read_workspace_ledger
+from results.pareto import hypervolume
+from tests.results.night import load, write_workspace
+
+
+def _analyse(ws: Path, tag: str | None = None):
+    return analyse(read_workspace_ledger(ws, tag), load(ws), ws, tag)
+
+
+def test_night_front_ranks_best_and_hypervolume(tmp_path: Path):
+    an = _analyse(write_workspace(tmp_path / "ws"))
+    assert an.front == ["e0002", "e0005", "e0008"]
+    ranks = {r.exp.id: r.rank for r in an.rows}
+    assert ranks["e0001"] == 2  # the baseline, dominated by every keep
+    assert ranks["e0003"] == 2 and ranks["e0007"] == 2  # discards: the layer they would sit in
+    assert ranks["e0004"] is None and ranks["e0006"] is None and ranks["e0009"] is None
+    # The invalid run's perfect numbers are not trusted: not best, not on the front.
+    assert an.best == {"pbqc": {"id": "e0008", "value": 0.67}, "dice": {"id": "e0005", "value": 0.60}}
+    assert an.reference == {"pbqc": 0.6033, "dice": 0.51} and an.reference_source == "baseline"
+    # By horizontal strips above the baseline's Dice: up to 0.53 the widest keep is e0008,
+    # then e0002 up to 0.55, then e0005 up to 0.60.
+    expected = (0.67 - 0.6033) * 0.02 + (0.66 - 0.6033) * 0.02 + (0.64 - 0.6033) * 0.05
+    assert an.hypervolume == pytest.approx(expected)
+    assert an.baseline_hypervolume == 0.0 and an.gain == pytest.approx(expected)
+    assert an.near_misses == ["e0007"]  # 0.005 short of e0002 on both, well within the noise
+    counts = an.counts()
+    assert (counts["keep"], counts["discard"], counts["crash"], counts["invalid"], counts["running"]) == (3, 2, 1, 1, 1)
+    # First start to the latest time: the in-flight e0009 started 8 x 9 minutes in.
+    assert an.hours == pytest.approx(8 * 9 / 60)
+    assert an.per_hour == pytest.approx(9 / an.hours)
+
+
+def test_epsilon_is_twice_the_baseline_seed_sigma(tmp_path: Path):
+    an = _analyse(write_workspace(tmp_path / "ws"))
+    import statistics
+
+    assert an.epsilon["pbqc"] == pytest.approx(2 * statistics.stdev([0.60, 0.62, 0.59]))
+    assert an.epsilon["dice"] == pytest.approx(2 * statistics.stdev([0.50, 0.52, 0.51]))
+
+
+def test_progress_hypervolume_grows_to_the_final_value(tmp_path: Path):
+    an = _analyse(write_workspace(tmp_path / "ws"))
+    hv = [p.hypervolume for p in an.progress]
+    assert len(hv) == 9 and hv[0] == 0.0
+    assert all(b >= a for a, b in zip(hv, hv[1:]))
+    assert hv[-1] == pytest.approx(an.hypervolume)
+    assert hv[1] == pytest.approx((0.66 - 0.6033) * (0.55 - 0.51))  # after e0002 alone
+    assert [p.running_best["dice"] for p in an.progress][:5] == [0.51, 0.55, 0.55, 0.55, 0.60]
+
+
+def _config(tmp_path: Path, objectives: str) -> Path:
+    ws = tmp_path / "ws"
+    (ws / "results").mkdir(parents=True)
+    (ws / "gg-research.toml").write_text(objectives)
+    return ws
+
+
+def _ledger(ws: Path, records: list[dict]) -> None:
+    (ws / "results" / "experiments.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+
+
+def test_minimised_objective_changes_the_front(tmp_path: Path):
+    ws = _config(tmp_path, '[[objectives]]\nname = "dice"\n\n[[objectives]]\nname = "memory_gb"\ndirection = "minimize"\n')
+    _ledger(ws, [
+        {"id": "e0001", "status": "baseline", "metrics": {"dice": 0.50, "memory_gb": 4.0}},
+        {"id": "e0002", "status": "keep", "metrics": {"dice": 0.60, "memory_gb": 6.0}},
+        {"id": "e0003", "status": "keep", "metrics": {"dice": 0.55, "memory_gb": 3.0}},
+        {"id": "e0004", "status": "keep", "metrics": {"dice": 0.52, "memory_gb": 5.0}},
+    ])
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    assert an.front == ["e0002", "e0003"]
+    # Only e0003 beats the baseline on both: (0.55 - 0.50) x (4.0 - 3.0).
+    assert an.hypervolume == pytest.approx(0.05)
+    assert an.best == {"dice": {"id": "e0002", "value": 0.60}, "memory_gb": {"id": "e0003", "value": 3.0}}
+
+
+def test_three_objectives_use_the_general_hypervolume(tmp_path: Path):
+    ws = _config(tmp_path, "".join(f'[[objectives]]\nname = "{n}"\n' for n in ("pbqc", "dice", "img_per_sec")))
+    pts = {"e0001": (0.5, 0.5, 100.0), "e0002": (0.6, 0.55, 90.0), "e0003": (0.55, 0.6, 120.0), "e0004": (0.5, 0.5, 80.0)}
+    _ledger(ws, [{"id": k, "status": "baseline" if k == "e0001" else "keep",
+                  "metrics": dict(zip(("pbqc", "dice", "img_per_sec"), v))} for k, v in pts.items()])
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    assert an.front == ["e0002", "e0003"]  # e0001 is dominated by e0003 on all three
+    assert an.hypervolume == pytest.approx(0.05 * 0.1 * 20.0)
+    assert an.hypervolume == pytest.approx(hypervolume(list(pts.values()), pts["e0001"], ["maximize"] * 3))
+
+
+def test_configured_reference_measures_gain_over_the_baseline(tmp_path: Path):
+    ws = _config(tmp_path, '[[objectives]]\nname = "pbqc"\nreference = 0.0\n\n[[objectives]]\nname = "dice"\nreference = 0.0\n')
+    _ledger(ws, [
+        {"id": "e0001", "status": "baseline", "metrics": {"pbqc": 0.5, "dice": 0.4}},
+        {"id": "e0002", "status": "keep", "metrics": {"pbqc": 0.6, "dice": 0.5}},
+    ])
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    assert an.reference_source == "config"
+    assert an.hypervolume == pytest.approx(0.30) and an.baseline_hypervolume == pytest.approx(0.20)
+    assert an.gain == pytest.approx(0.10)
+
+
+def test_no_baseline_uses_the_worst_measured_point_and_says_so(tmp_path: Path):
+    ws = _config(tmp_path, "")
+    _ledger(ws, [
+        {"id": "e0001", "status": "keep", "metrics": {"pbqc": 0.5, "dice": 0.7}},
+        {"id": "e0002", "status": "keep", "metrics": {"pbqc": 0.7, "dice": 0.5}},
+    ])
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    assert an.reference == {"pbqc": 0.5, "dice": 0.5} and an.reference_source == "worst measured"
+    assert any("no baseline" in n for n in an.notes)
+    assert an.hypervolume == 0.0  # every kept run ties the worst point on one objective
+
+
+def test_keep_without_metrics_is_left_off_with_a_warning(tmp_path: Path):
+    ws = _config(tmp_path, "")
+    _ledger(ws, [
+        {"id": "e0001", "status": "baseline", "metrics": {"pbqc": 0.5, "dice": 0.5}},
+        {"id": "e0002", "status": "keep", "metrics": {"pbqc": 0.9}},
+    ])
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    assert an.front == ["e0001"]
+    assert an.ledger.warnings == ["e0002: status keep but no value for dice; left off the front"]
