@@ -1,8 +1,4 @@
-"""Inspect or render a G-code file: per-layer heights, filament and path length, or one layer as a PNG.
-
-  gg-research gcode info FILE [--json]
-  gg-research gcode render FILE --layer N --out PNG [--size 512] [--bead-width 0.45]
-"""
+"""Inspect or render a G-code file: per-layer heights, filament and path length (`info`), or one layer as a PNG (`render`)."""
 
 from __future__ import annotations
 
@@ -13,7 +9,7 @@ import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    sub = parser.add_subparsers(dest="gcode_command", metavar="SUBCOMMAND")
+    sub = parser.add_subparsers(dest="gcode_command", metavar="{info,render}")
     sub.required = True
 
     info = sub.add_parser("info", help="per-layer table: z, filament extruded, path length, XY bounds",
