@@ -1,15 +1,54 @@
-"""gg-research ingest (not built yet)."""
+"""Index PDFs, Markdown or plain-text notes into the workspace's knowledge base.
+
+Each file is extracted, cleaned (running headers, page numbers, hyphenation, ligatures),
+split into section-aware chunks, embedded offline and stored in Chroma. The same bytes again
+are a no-op; a changed file replaces its older version. A bad file is reported on one line and
+the others still ingest; the exit code is 1 when any file failed.
+"""
 
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="PDF, Markdown (.md) or text (.txt) files")
+    parser.add_argument("--kb", metavar="NAME", help="collection to ingest into (default: [knowledge] collection)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from gg_research.cli import UserError
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    raise UserError("'ingest' is not built yet")
+    from knowledge.ingest import Ingestor
+    from knowledge.settings import workspace_knowledge
+
+    workspace, config = workspace_knowledge(args.kb)
+    err = Console(stderr=True)
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True, disable=not err.is_terminal,
+    ) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(source: str, done: int, total: int) -> None:
+            if source not in tasks:
+                tasks[source] = bar.add_task(f"embedding {source}", total=total)
+            bar.update(tasks[source], completed=done)
+
+        results = Ingestor(workspace, config, progress=progress).ingest(args.files)
+    failed = 0
+    for r in results:
+        if r.status == "failed":
+            failed += 1
+            print(f"gg-research ingest: error: {r.message}", file=sys.stderr)
+        else:
+            print(r.summary())
+    counts = {s: sum(r.status == s for r in results) for s in ("ingested", "replaced", "unchanged")}
+    print(
+        f"{counts['ingested']} ingested, {counts['replaced']} replaced, {counts['unchanged']} unchanged, "
+        f"{failed} failed (collection {config.collection!r})"
+    )
+    return 1 if failed else 0

@@ -1,15 +1,50 @@
-"""gg-research kb (not built yet)."""
+"""List or remove documents of the knowledge base.
+
+  gg-research kb list            documents: source, doc id, pages, chunks, sections, ingested at
+  gg-research kb remove DOC      remove one, by doc id (prefix) or source name
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--kb", metavar="NAME", help="collection (default: [knowledge] collection)")
+    sub = parser.add_subparsers(dest="kb_command", metavar="ACTION")
+    sub.required = True
+    ls = sub.add_parser("list", help="list the documents")
+    ls.add_argument("--json", action="store_true", help="print JSON for scripts")
+    rm = sub.add_parser("remove", help="remove a document by doc id (prefix) or source name")
+    rm.add_argument("doc", metavar="DOC", help="doc id, a unique prefix of it, the source path or the file name")
 
 
 def run(args: argparse.Namespace) -> int:
-    from gg_research.cli import UserError
+    from knowledge.base import KnowledgeBase
+    from knowledge.settings import workspace_knowledge
 
-    raise UserError("'kb' is not built yet")
+    workspace, config = workspace_knowledge(args.kb)
+    kb = KnowledgeBase(workspace, config)
+    if args.kb_command == "remove":
+        record = kb.remove(args.doc)
+        print(f"removed {record.source} ({record.doc_id}, {record.chunks} chunks) from collection {config.collection!r}")
+        return 0
+    docs = kb.documents()
+    if args.json:
+        print(json.dumps([{k: v for k, v in vars(d).items() if k != "extra"} for d in docs], indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console()
+    if not docs:
+        console.print(f"Collection {config.collection!r} is empty. Add documents with 'gg-research ingest FILE...'.")
+        return 0
+    table = Table(title=f"collection {config.collection!r}: {len(docs)} documents")
+    for col in ("source", "doc id", "pages", "chunks", "sections", "ingested at"):
+        table.add_column(col, justify="right" if col in ("pages", "chunks", "sections") else "left")
+    for d in docs:
+        table.add_row(d.source, d.doc_id, str(d.pages), str(d.chunks), str(d.sections), d.ingested_at)
+    console.print(table)
+    return 0

@@ -1,15 +1,48 @@
-"""gg-research search (not built yet)."""
+"""Hybrid search of the knowledge base (dense + BM25, fused, diversified), with citations.
+
+Each passage is shown with its citation key (the chunk id the loop cites), source, page,
+section and score. --json prints a list of {source, page, section, chunk_id, score, text}.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("query", help="what to look for, in your own words")
+    parser.add_argument("-k", type=int, default=5, metavar="N", help="passages to show (default 5)")
+    parser.add_argument("--json", action="store_true", help="print JSON for scripts")
+    parser.add_argument("--kb", metavar="NAME", help="collection to search (default: [knowledge] collection)")
 
 
 def run(args: argparse.Namespace) -> int:
     from gg_research.cli import UserError
 
-    raise UserError("'search' is not built yet")
+    if args.k < 1:
+        raise UserError(f"-k {args.k}: must be at least 1")
+    if not args.query.strip():
+        raise UserError("the query is empty")
+    from knowledge.settings import workspace_knowledge
+    from retrieval.searcher import Searcher
+
+    workspace, config = workspace_knowledge(args.kb)
+    passages = Searcher(workspace, config).search(args.query, k=args.k)
+    if args.json:
+        keys = ("source", "page", "section", "chunk_id", "score", "text")
+        print(json.dumps([{k: p.citation()[k] for k in keys} for p in passages], indent=2, ensure_ascii=False))
+        return 0
+    from rich.console import Console
+    from rich.panel import Panel
+
+    console = Console()
+    if not passages:
+        console.print(f"No passages: collection {config.collection!r} is empty. Add documents with 'gg-research ingest FILE...'.")
+        return 0
+    for p in passages:
+        console.print(
+            Panel(p.text, title=f"[bold][{p.key()}][/bold] {p.where()}", title_align="left",
+                  subtitle=f"score {p.score:.4f}", subtitle_align="right")
+        )
+    return 0

@@ -1,0 +1,131 @@
+"""Section-aware chunking that fits the embedder's window.
+
+Chunks never cross a section boundary, so each knows its section. Inside a section, whole
+sentences are packed up to `chunk_tokens` (counted with the embedder's own tokenizer), a chunk
+prefers to end at a paragraph end once it is reasonably full, and the next chunk repeats the
+last sentence(s) up to `overlap_tokens`. A sentence longer than a chunk is cut between words.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from itertools import groupby
+from typing import Callable, Sequence
+
+from knowledge.records import Block, Chunk
+
+TokenCounter = Callable[[Sequence[str]], list[int]]
+
+# Split after . ! ? (optionally closed by a quote or bracket) before a capital, digit or bracket;
+# common abbreviations ("e.g.", "Fig.", "et al.") are glued back below.
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9(\[\"])")
+_ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|cf|Fig|Figs|Eq|Eqs|Sec|Tab|Ref|No|vs|et al|approx|resp|Dr|Prof|Ch)\.)$")
+FULL_ENOUGH = 0.6  # share of chunk_tokens after which a paragraph end closes the chunk
+
+
+@dataclass
+class _Unit:
+    text: str
+    page: int
+    paragraph_end: bool
+    tokens: int = 0
+
+
+def split_sentences(text: str) -> list[str]:
+    parts = [p for p in _SENTENCE_END.split(text) if p and p.strip()]
+    merged: list[str] = []
+    for part in parts:
+        if merged and _ABBREV.search(merged[-1]):
+            merged[-1] = merged[-1] + " " + part
+        else:
+            merged.append(part)
+    return [m.strip() for m in merged]
+
+
+def chunk_blocks(blocks: list[Block], count_tokens: TokenCounter, chunk_tokens: int, overlap_tokens: int) -> list[Chunk]:
+    if chunk_tokens < 8:
+        raise ValueError("chunk_tokens must be at least 8")
+    overlap_tokens = min(overlap_tokens, chunk_tokens // 2)
+    chunks: list[Chunk] = []
+    for (number, title), group in groupby(blocks, key=lambda b: (b.section_number, b.section_title)):
+        units = _units(list(group), count_tokens, chunk_tokens)
+        for piece in _pack(units, chunk_tokens, overlap_tokens):
+            chunks.append(
+                Chunk(
+                    index=len(chunks),
+                    text=" ".join(u.text for u in piece),
+                    page=piece[0].page,
+                    page_end=piece[-1].page,
+                    section_number=number,
+                    section_title=title,
+                    tokens=sum(u.tokens for u in piece),
+                )
+            )
+    return chunks
+
+
+def _units(blocks: list[Block], count_tokens: TokenCounter, limit: int) -> list[_Unit]:
+    units: list[_Unit] = []
+    for block in blocks:
+        sentences = split_sentences(block.text)
+        for i, sentence in enumerate(sentences):
+            end = block.paragraph_end and i == len(sentences) - 1
+            units.append(_Unit(sentence, block.page, end))
+    counts = count_tokens([u.text for u in units]) if units else []
+    out: list[_Unit] = []
+    for unit, n in zip(units, counts):
+        unit.tokens = n
+        out.extend(_split_long(unit, count_tokens, limit) if n > limit else [unit])
+    return out
+
+
+def _split_long(unit: _Unit, count_tokens: TokenCounter, limit: int) -> list[_Unit]:
+    """Cut an over-long sentence between words into pieces of at most `limit` tokens."""
+    words = unit.text.split()
+    word_tokens = count_tokens(words)
+    pieces: list[_Unit] = []
+    current: list[str] = []
+    total = 0
+    for word, n in zip(words, word_tokens):
+        if current and total + n > limit:
+            pieces.append(_Unit(" ".join(current), unit.page, False, total))
+            current, total = [], 0
+        current.append(word)
+        total += n
+    if current:
+        pieces.append(_Unit(" ".join(current), unit.page, unit.paragraph_end, total))
+    return pieces
+
+
+def _pack(units: list[_Unit], limit: int, overlap: int) -> list[list[_Unit]]:
+    pieces: list[list[_Unit]] = []
+    current: list[_Unit] = []
+    total = 0
+    fresh = 0  # units in `current` that are not overlap from the previous chunk
+    for unit in units:
+        if current and fresh and total + unit.tokens > limit:
+            pieces.append(current)
+            current, total = _overlap_tail(current, overlap, limit - unit.tokens)
+            fresh = 0
+        current.append(unit)
+        total += unit.tokens
+        fresh += 1
+        if unit.paragraph_end and total >= FULL_ENOUGH * limit:
+            pieces.append(current)
+            current, total = _overlap_tail(current, overlap, limit)
+            fresh = 0
+    if current and fresh:
+        pieces.append(current)
+    return pieces
+
+
+def _overlap_tail(units: list[_Unit], overlap: int, room: int) -> tuple[list[_Unit], int]:
+    tail: list[_Unit] = []
+    total = 0
+    for unit in reversed(units):
+        if total + unit.tokens > min(overlap, room):
+            break
+        tail.insert(0, unit)
+        total += unit.tokens
+    return tail, total

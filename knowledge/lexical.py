@@ -1,0 +1,97 @@
+"""The BM25 index (bm25s) kept beside the vector store, rebuilt after every ingest or removal.
+
+It is stamped with the registry's fingerprint, so a searcher can tell a stale index (a kill
+between the registry flip and the rebuild, or another process's ingest) and rebuild it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+STOPWORDS = "en"
+META_NAME = "gg-lexical.json"
+
+
+def fingerprint(doc_ids: Iterable[str]) -> str:
+    return hashlib.sha256("\n".join(sorted(doc_ids)).encode()).hexdigest()[:16]
+
+
+def _bm25s() -> Any:
+    import bm25s
+
+    # bm25s sets its own logger to DEBUG on import; quiet it after importing.
+    logging.getLogger("bm25s").setLevel(logging.ERROR)
+    return bm25s
+
+
+def _tokens(texts: list[str]) -> list[list[str]]:
+    bm25s = _bm25s()
+    return bm25s.tokenize(texts, stopwords=STOPWORDS, return_ids=False, show_progress=False)
+
+
+@dataclass
+class LexicalIndex:
+    ids: list[str]
+    fingerprint: str
+    retriever: Any = None  # bm25s.BM25, absent for an empty corpus
+
+    @classmethod
+    def build(cls, ids: list[str], texts: list[str], fp: str) -> "LexicalIndex":
+        if not ids:
+            return cls([], fp, None)
+        bm25s = _bm25s()
+
+        retriever = bm25s.BM25()
+        retriever.index(bm25s.tokenize(texts, stopwords=STOPWORDS, show_progress=False), show_progress=False)
+        return cls(list(ids), fp, retriever)
+
+    def search(self, query: str, n: int) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) of the best `n` chunks sharing a term with the query."""
+        if self.retriever is None or not self.ids:
+            return []
+        terms = [t for t in _tokens([query])[0] if t]
+        if not terms:
+            return []
+        docs, scores = self.retriever.retrieve([terms], k=min(n, len(self.ids)), show_progress=False, n_threads=1)
+        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+
+    def save(self, folder: Path) -> None:
+        """Write to a fresh folder and swap it in, so readers never see half an index."""
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+        try:
+            if self.retriever is not None:
+                self.retriever.save(str(tmp))
+            (tmp / META_NAME).write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids}))
+            old = folder.with_name(folder.name + ".old")
+            shutil.rmtree(old, ignore_errors=True)
+            if folder.exists():
+                os.replace(folder, old)
+            os.replace(tmp, folder)
+            shutil.rmtree(old, ignore_errors=True)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> "LexicalIndex | None":
+        """The saved index, or None when it is missing or unreadable (then it is rebuilt)."""
+        meta = folder / META_NAME
+        if not meta.is_file():
+            return None
+        try:
+            info = json.loads(meta.read_text())
+            retriever = None
+            if info["ids"]:
+                bm25s = _bm25s()
+                retriever = bm25s.BM25.load(str(folder))
+            return cls(list(info["ids"]), str(info["fingerprint"]), retriever)
+        except Exception:  # a damaged index is rebuilt from the store, never fatal
+            return None

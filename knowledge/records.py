@@ -1,0 +1,63 @@
+"""Plain data passed between the stages of ingest: extracted pages, text blocks, chunks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class ExtractedDocument:
+    """What a reader returns: cleaned-up text per page (1-based page numbers)."""
+
+    source: str
+    title: str
+    kind: str  # "pdf", "markdown", "text"
+    pages: list[str]
+    # Sections that readers know structurally (Markdown headings) come as ready-made blocks.
+    blocks: list["Block"] | None = None
+
+
+@dataclass
+class Block:
+    """A run of text on one page inside one section; `paragraph_end` marks a paragraph break after it."""
+
+    text: str
+    page: int
+    section_number: str = ""
+    section_title: str = ""
+    paragraph_end: bool = True
+
+    @property
+    def section(self) -> str:
+        return " ".join(p for p in (self.section_number, self.section_title) if p)
+
+
+@dataclass
+class Chunk:
+    index: int
+    text: str
+    page: int
+    page_end: int
+    section_number: str = ""
+    section_title: str = ""
+    tokens: int = 0
+
+    @property
+    def section(self) -> str:
+        return " ".join(p for p in (self.section_number, self.section_title) if p)
+
+
+@dataclass
+class DocRecord:
+    """One registry entry: a document whose chunks are completely written and visible to search."""
+
+    doc_id: str
+    source: str
+    title: str
+    kind: str
+    pages: int
+    chunks: int
+    sections: int
+    ingested_at: str
+    embedder: str
+    extra: dict[str, str] = field(default_factory=dict)

@@ -1,0 +1,103 @@
+"""Hybrid search over a workspace's knowledge base, as the loop calls it in a warm process.
+
+dense (Chroma, query embedded with the collection's embedder) + lexical (BM25), fused by
+reciprocal rank, then diversified by MMR. Only chunks of registered (completely ingested)
+documents are returned; an empty or missing knowledge base gives [] and never raises.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from knowledge.base import KnowledgeBase
+from knowledge.protocols import Embedder
+from retrieval.fusion import mmr, rrf
+from retrieval.passage import Passage
+
+if TYPE_CHECKING:
+    from gg_research.config import KnowledgeSection
+
+CANDIDATES_PER_RESULT = 4
+MIN_CANDIDATES = 20
+MMR_LAMBDA = 0.7
+
+
+class Searcher:
+    def __init__(self, workspace: Path, config: "KnowledgeSection", embedder: Embedder | None = None) -> None:
+        self.workspace = Path(workspace).resolve()
+        self.config = config
+        self.kb = KnowledgeBase(self.workspace, config)
+        if embedder is None:
+            from knowledge.embedder import load_embedder
+
+            embedder = load_embedder(config.embedder, self.workspace)
+        self.embedder = embedder
+        self._dim_checked = False
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _live_doc_ids(self) -> set[str]:
+        """Doc ids of completely ingested documents; re-read each call so another process's ingest shows."""
+        if not self.kb.exists():
+            return set()
+        store = self.kb.store
+        if not self._dim_checked:
+            store.check_dim(self.embedder.dim)
+            self._dim_checked = True
+        return {r.doc_id for r in store.registry().values()}
+
+    def is_empty(self) -> bool:
+        return not self._live_doc_ids()
+
+    # -- the two sides -------------------------------------------------------------------------
+
+    def dense(self, query: str, n: int, live: set[str] | None = None) -> list[dict[str, Any]]:
+        live = self._live_doc_ids() if live is None else live
+        if not live:
+            return []
+        vector = self.embedder.embed([query])[0]
+        # Orphans of a killed ingest may sit in the index; ask for a few more and drop them.
+        hits = self.kb.store.query(vector, n + 8)
+        return [h for h in hits if (h["meta"] or {}).get("doc_id") in live][:n]
+
+    def lexical(self, query: str, n: int, live: set[str] | None = None) -> list[tuple[str, float]]:
+        live = self._live_doc_ids() if live is None else live
+        if not live:
+            return []
+        from knowledge.lexical import fingerprint
+
+        index = self.kb.lexical(fingerprint(live))
+        return [(cid, s) for cid, s in index.search(query, n) if cid.split(":")[0] in live]
+
+    # -- the API the loop uses -----------------------------------------------------------------
+
+    def search(self, query: str, k: int = 5) -> list[Passage]:
+        if k <= 0 or not query.strip():
+            return []
+        live = self._live_doc_ids()
+        if not live:
+            return []
+        n = max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k)
+        dense_hits = self.dense(query, n, live)
+        lexical_hits = self.lexical(query, n, live)
+        fused = rrf([[h["id"] for h in dense_hits], [cid for cid, _ in lexical_hits]])
+        ranked = sorted(fused, key=lambda cid: -fused[cid])[: max(3 * k, MIN_CANDIDATES)]
+        hits = {h["id"]: h for h in dense_hits}
+        missing = [cid for cid in ranked if cid not in hits]
+        hits.update({h["id"]: h for h in self.kb.store.get(missing)})
+        ranked = [cid for cid in ranked if cid in hits]
+        if not ranked:
+            return []
+        vectors = np.stack([hits[cid]["embedding"] for cid in ranked])
+        pages = [(hits[cid]["meta"].get("doc_id"), hits[cid]["meta"].get("page")) for cid in ranked]
+        order = mmr([fused[cid] for cid in ranked], vectors, k, lam=MMR_LAMBDA, groups=pages)
+        return [Passage.from_hit(hits[ranked[i]], fused[ranked[i]]) for i in order]
+
+    def get(self, chunk_ids: list[str]) -> list[Passage]:
+        """Passages for citation keys, in the given order; unknown or no longer ingested ids skipped."""
+        live = self._live_doc_ids()
+        wanted = [c for c in dict.fromkeys(chunk_ids) if isinstance(c, str) and c.split(":")[0] in live]
+        return [Passage.from_hit(h, 0.0) for h in self.kb.store.get(wanted)]
