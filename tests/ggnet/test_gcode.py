@@ -298,6 +298,8 @@ def test_named_commands_and_messages_move_nothing() -> None:
         ("G3 X10 Y0 I-10 J0", (10, 0), (0, 0), 2 * math.pi),  # full circle
         ("G3 X-10 Y0 R10", (-10, 0), (0, 0), math.pi),  # half circle by radius
         ("G2 X0 Y10 R-10", (0, 10), (0, 0), 3 * math.pi / 2),  # negative R: the long way
+        ("G2 X0 Y10 R10", (0, 10), (10, 10), math.pi / 2),  # clockwise short way: the other centre
+        ("G3 X0 Y-10 R-10", (0, -10), (0, 0), 3 * math.pi / 2),
     ],
 )
 def test_arcs_are_flattened_to_chords_on_the_circle(code, end, centre, sweep) -> None:
