@@ -73,7 +73,8 @@ def _renderer(workspace: Path, config, args: argparse.Namespace):
                 sys.stdout = open(os.devnull, "w")
             return
         formats = (args.format,) if args.format else ("html", "md")
-        written = write_files(an, args.out if args.out is not None else workspace / "results", formats)
+        out_dir = args.out.resolve() if args.out is not None else workspace / "results"
+        written = write_files(an, out_dir, formats)
         for path in written.values():
             print(path)
         if not an.experiments:
