@@ -21,7 +21,7 @@ import numpy as np
 from ggnet.errors import DatasetError
 
 # Bump whenever the output for the same parameters changes, so cached datasets are regenerated.
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 BEAD_WIDTH_MM = 0.45
 LAYER_HEIGHT_MM = 0.2
 SPLIT_SHARES = (("train", 0.7), ("val", 0.2), ("test", 0.1))

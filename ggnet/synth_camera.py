@@ -33,6 +33,7 @@ class CameraShot:
     gcode_to_image: np.ndarray  # (3, 3) mm -> image pixel
     theta: np.ndarray  # (3, 3) normalised render -> camera (the misalignment drawn)
     defects: list[dict] = field(default_factory=list)
+    clean_image: np.ndarray | None = None  # the same shot without defects, when asked for
 
 
 def random_theta(rng: np.random.Generator) -> np.ndarray:
@@ -131,7 +132,7 @@ class _Planter:
         bend = start + 0.5 * length * d + self.rng.uniform(-0.3, 0.3) * length * np.array([-d[1], d[0]])
         t = np.linspace(0, 1, 9)[:, None]
         pts = (1 - t) ** 2 * start + 2 * (1 - t) * t * bend + t**2 * end  # quadratic Bézier, a sagging string
-        half_w = self.rng.uniform(0.5, 0.75) * self.u
+        half_w = self.rng.uniform(0.75, 1.0) * self.u  # >= 1.5 px wide at 64x64, so no faint unmasked trail
         lo, hi = pts.min(axis=0) - half_w, pts.max(axis=0) + half_w
         near = np.all((self.p >= lo) & (self.p <= hi), axis=-1)  # only pixels in the string's box
         pn = self.p[near]
@@ -139,6 +140,18 @@ class _Planter:
         region = np.zeros_like(near)
         region[near] = dist <= half_w
         return region & ~self.planned, {"kind": "stringing", "length_mm": round(length, 3)}
+
+
+def _without_slivers(region: np.ndarray, min_px: int) -> np.ndarray:
+    """Drop pieces under `min_px` (a string grazing the part's corner): they would show faintly
+    in the image yet fall below half a pixel in the mask."""
+    labels, count = ndimage.label(region)
+    if count <= 1:
+        return region
+    sizes = np.bincount(labels.ravel())
+    keep = sizes >= min_px
+    keep[0] = False
+    return keep[labels]
 
 
 def _box_down(x: np.ndarray, f: int) -> np.ndarray:
@@ -154,8 +167,13 @@ def shoot(
     infill_angle: float,
     rng: np.random.Generator,
     n_defects: int,
+    keep_clean: bool = False,
 ) -> CameraShot:
-    """Camera image of `layer` (a parsed top layer) with `n_defects` planted defects."""
+    """Camera image of `layer` (a parsed top layer) with `n_defects` planted defects.
+
+    `keep_clean` also returns the same shot without its defects (same lighting, blur and noise),
+    so tests can check that the image changes exactly where the mask says.
+    """
     from ggnet.render import frame_for, render_layer
 
     mm_to_px = frame_for(layer.bounds, size, margin=0.08)
@@ -196,6 +214,7 @@ def shoot(
     top = 1 + stripe_amp * _stripes(p_mm, infill_angle, bead)
     top_img = mat * top[..., None]
     img = top_img * planned_soft[..., None] + bed_img * (1 - planned_soft[..., None])
+    clean = img.copy() if keep_clean else None
     material = planned.copy()
     defect_mask = np.zeros_like(planned)
     defects: list[dict] = []
@@ -204,17 +223,18 @@ def shoot(
     # Removals first (they show what lies below), additions on top, as material piles up in print order.
     kinds.sort(key=lambda k: k in ("blob", "stringing"))
     for kind in kinds:
-        for _attempt in range(8):
+        planted = None
+        for _attempt in range(8):  # a spot too small (a hole grazing the edge) is drawn again
             got = getattr(planter, kind)()
             if got is None:
                 break
-            region, info = got
+            region = _without_slivers(got[0], min_px=2 * f * f)
             if region.sum() >= min_area:
+                planted = region, got[1]
                 break
-        else:
-            got = None
-        if got is None or region.sum() < min_area:
+        if planted is None:
             continue
+        region, info = planted
         r3 = region[..., None]
         if kind == "gap":
             below = mat * (0.55 + 0.5 * stripe_amp * _stripes(p_mm, infill_angle + np.pi / 2, bead))[..., None]
@@ -238,12 +258,15 @@ def shoot(
     ys_n = (ys / (big - 1)) - 0.5
     phi = rng.uniform(0, 2 * np.pi)
     light = 1 + rng.uniform(0.2, 0.45) * (xs_n * np.cos(phi) + ys_n * np.sin(phi))
-    img = img * light[..., None]
+    blur = rng.uniform(0.35, 0.8)
+    noise = rng.normal(scale=rng.uniform(0.008, 0.025), size=(size, size, 3))
 
-    img = _box_down(img, f)
-    img = ndimage.gaussian_filter(img, sigma=(rng.uniform(0.35, 0.8),) * 2 + (0,))
-    img = img + rng.normal(scale=rng.uniform(0.008, 0.025), size=img.shape)
-    image = np.clip(np.round(img * 255), 0, 255).astype(np.uint8)
+    def develop(x: np.ndarray) -> np.ndarray:
+        x = ndimage.gaussian_filter(_box_down(x * light[..., None], f), sigma=(blur, blur, 0))
+        return np.clip(np.round((x + noise) * 255), 0, 255).astype(np.uint8)
+
+    image = develop(img)
     mask = np.where(_box_down(defect_mask.astype(np.float32), f) >= 0.5, 255, 0).astype(np.uint8)
     material_img = np.where(_box_down(material.astype(np.float32), f) >= 0.5, 255, 0).astype(np.uint8)
-    return CameraShot(image=image, mask=mask, material=material_img, gcode_to_image=g2i, theta=theta, defects=defects)
+    return CameraShot(image=image, mask=mask, material=material_img, gcode_to_image=g2i, theta=theta, defects=defects,
+                      clean_image=develop(clean) if clean is not None else None)
