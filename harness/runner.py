@@ -41,21 +41,19 @@ class RunResult:
         return self.status == "ok"
 
 
-def _kill_group(pgid: int) -> None:
+def _kill_group(proc: subprocess.Popen) -> None:
     """SIGTERM the whole group, then SIGKILL whatever is left after a grace period."""
     try:
-        os.killpg(pgid, signal.SIGTERM)
+        os.killpg(proc.pid, signal.SIGTERM)
     except ProcessLookupError:
         return
-    deadline = time.monotonic() + TERM_GRACE_S
-    while time.monotonic() < deadline:
-        try:
-            os.killpg(pgid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
     try:
-        os.killpg(pgid, signal.SIGKILL)
+        proc.wait(timeout=TERM_GRACE_S)
+    except subprocess.TimeoutExpired:
+        pass
+    # Members that ignored SIGTERM (or outlived the leader) do not get a second chance.
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
 
@@ -158,10 +156,10 @@ def run_experiment(
             proc.wait(timeout=max(limit - (time.monotonic() - t0), 0.01))
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill_group(proc.pid)
+            _kill_group(proc)
             proc.wait()
         except KeyboardInterrupt:
-            _kill_group(proc.pid)
+            _kill_group(proc)
             proc.wait()
             raise
         finally:

@@ -81,20 +81,32 @@ def _gone(pid: int) -> bool:
         return True
 
 
+def _live_group_members(pgid: int) -> list[int]:
+    """PIDs of non-zombie processes in process group `pgid` (from /proc)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            live.append(int(stat.parent.name))
+    return live
+
+
 @pytest.mark.slow
 def test_hung_train_py_is_killed_at_the_hard_limit_with_its_group(tmp_path: Path, dataset: Path) -> None:
     ws = _ws(tmp_path, dataset, HUNG, budget_s=1.0)
     t0 = time.monotonic()
-    res = run_experiment(ws, tmp_path / "run", hard_limit_s=12)
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=10)
     assert res.status == "timeout"
-    assert res.error == "killed at the hard limit of 12 s"
-    assert 12 <= time.monotonic() - t0 < 12 + 10
+    assert res.error == "killed at the hard limit of 10 s"
+    assert 10 <= time.monotonic() - t0 < 10 + 8
     assert res.metrics == {} and res.summary == {}
     assert not (tmp_path / "run" / "last_run.json").exists()
     pids = [int(p) for p in (tmp_path / "run" / "pids").read_text().split()]
     child_pid = pids[0]
-    with pytest.raises(ProcessLookupError):
-        os.killpg(child_pid, 0)  # the group itself is gone
+    assert _live_group_members(child_pid) == []  # the whole group is gone
     assert all(_gone(p) for p in pids)
 
 
@@ -104,13 +116,10 @@ def test_hung_train_py_is_killed_at_the_hard_limit_with_its_group(tmp_path: Path
     [
         ("def train(ctx):\n    ctx.log(1, loss=1.0)\n    ctx.log(2, loss=float('nan'))\n", "NaN loss at step 2"),
         ("def train(ctx):\n    raise RuntimeError('boom from train.py')\n", "RuntimeError: boom from train.py"),
-        ("def train(ctx):\n    return 42\n", "returned int, not a torch.nn.Module"),
-        ("def fit(ctx):\n    pass\n", "defines no function train(ctx)"),
-        ("def train(ctx)\n    pass\n", "SyntaxError"),
     ],
-    ids=["nan", "exception", "not-a-module", "no-train", "syntax"],
+    ids=["nan", "exception"],
 )
-def test_broken_train_py_is_a_crash_with_a_one_line_reason(tmp_path: Path, dataset: Path, source: str, expected: str) -> None:
+def test_failing_train_py_is_a_crash_with_a_one_line_reason(tmp_path: Path, dataset: Path, source: str, expected: str) -> None:
     ws = _ws(tmp_path, dataset, source, budget_s=1.0)
     res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
     assert res.status == "crash"
@@ -119,9 +128,7 @@ def test_broken_train_py_is_a_crash_with_a_one_line_reason(tmp_path: Path, datas
     assert res.metrics == {} and res.summary == {}
 
 
-@pytest.mark.slow
-def test_wrong_output_shape_is_a_contract_crash(tmp_path: Path, dataset: Path) -> None:
-    source = """
+BAD_OUTPUT_SHAPE = """
     import torch
     from ggnet.output import GGOutput
     class Bad(torch.nn.Module):
@@ -130,9 +137,33 @@ def test_wrong_output_shape_is_a_contract_crash(tmp_path: Path, dataset: Path) -
             return GGOutput(theta=torch.eye(3).repeat(b, 1, 1), mask_logits=torch.zeros(b, 1, 8, 8))
     def train(ctx):
         return Bad()
-    """
-    res = run_experiment(_ws(tmp_path, dataset, source, budget_s=0.5), tmp_path / "run", hard_limit_s=240)
-    assert res.status == "crash" and "mask_logits has shape" in res.error and "(16, 1, 64, 64)" not in res.error
+"""
+
+
+@pytest.mark.parametrize(
+    "source,expected",
+    [
+        ("def train(ctx):\n    return 42\n", "returned int, not a torch.nn.Module"),
+        ("def fit(ctx):\n    pass\n", "defines no function train(ctx)"),
+        ("def train(ctx)\n    pass\n", "SyntaxError"),
+        (BAD_OUTPUT_SHAPE, "mask_logits has shape (5, 1, 8, 8), expected (5, 1, 64, 64)"),
+        ("import torch\nclass M(torch.nn.Module):\n    def forward(self, c, r):\n        return c\ndef train(ctx):\n    return M()\n", "must return an object with tensors .theta and .mask_logits"),
+    ],
+    ids=["not-a-module", "no-train", "syntax", "output-shape", "output-type"],
+)
+def test_contract_breaking_train_py_fails_the_child_in_one_line(
+    tmp_path: Path, dataset: Path, capsys: pytest.CaptureFixture, source: str, expected: str
+) -> None:
+    # The child's own entry point, in-process (the subprocess path is covered above).
+    from harness import child
+
+    ws = _ws(tmp_path, dataset, source, budget_s=0.2)
+    code = child.main(["--workspace", str(ws), "--run-dir", str(tmp_path / "run"), "--seed", "0"])
+    out = capsys.readouterr().out
+    assert code == child.EXIT_CRASH
+    errors = [ln for ln in out.splitlines() if ln.startswith(child.ERROR_MARK)]
+    assert len(errors) == 1 and expected in errors[0]
+    assert not (tmp_path / "run" / "last_run.json").exists()
 
 
 def _command_ws(tmp_path: Path, dataset: Path, script: str) -> Path:
@@ -191,7 +222,7 @@ def test_hung_command_is_killed_quickly(tmp_path: Path, dataset: Path) -> None:
     ws = _command_ws(tmp_path, dataset, "import time\ntime.sleep(600)\n")
     t0 = time.monotonic()
     res = run_experiment(ws, tmp_path / "run", hard_limit_s=1.0)
-    assert res.status == "timeout" and time.monotonic() - t0 < 6
+    assert res.status == "timeout" and time.monotonic() - t0 < 3
 
 
 def test_config_of_the_workspace_is_used_by_default(tmp_path: Path, dataset: Path) -> None:
