@@ -153,12 +153,20 @@ def _table_row(an: Analysis, row: Row) -> str:
         f'<td><a href="#{escape(e.id)}">{escape(e.id)}</a>{escape(marks)}</td>' if (row.on_front or row.near_miss)
         else f"<td>{escape(e.id)}</td>",
         f"<td><code>{escape(e.commit[:10])}</code></td>",
-        *[f'<td class="num">{escape(fmt_value(e.metrics.get(n)) if row.rank is not None or n in e.metrics else "—")}</td>' for n in an.names],
+        *[f'<td class="num">{_value_cell(row, n)}</td>' for n in an.names],
         f'<td class="status s-{escape(e.status)}">{escape(e.status)}</td>',
         f"<td>{escape(e.title)}</td>",
     ]
     cls = ' class="front"' if row.on_front else ""
     return f"<tr{cls}>" + "".join(cells) + "</tr>"
+
+
+def _value_cell(row: Row, name: str) -> str:
+    value = row.exp.metrics.get(name)
+    if row.rank is None and value is not None:
+        # An invalid or unfinished run's numbers are shown for the record but not trusted.
+        return f'<s title="not trusted: {escape(row.exp.status)}">{escape(fmt_value(value))}</s>'
+    return escape(fmt_value(value))
 
 
 def _cards(an: Analysis) -> list[str]:

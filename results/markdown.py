@@ -53,7 +53,8 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
         e = row.exp
         rank = "—" if row.rank is None else (str(row.rank) if e.status in ("baseline", "keep") else f"({row.rank})")
         mark = " ★" if row.on_front else (" near miss" if row.near_miss else "")
-        values = [fmt_value(e.metrics.get(n)) if row.rank is not None else "—" for n in an.names]
+        values = [fmt_value(e.metrics.get(n)) if row.rank is not None or n not in e.metrics
+                  else f"~~{fmt_value(e.metrics[n])}~~" for n in an.names]
         out.append("| " + " | ".join(_cell(c) for c in [rank, e.id + mark, e.commit[:10], *values, e.status, e.title]) + " |")
     out.append("")
 

@@ -51,9 +51,10 @@ def _limits(values: list[float], direction: str) -> tuple[float, float, float]:
         lo, hi = 0.0, 1.0
     span = max(hi - lo, 0.02)
     pad = 0.08 * span
+    # The better side gets room for the id labels drawn above and right of the points.
     if direction == "maximize":
-        return lo - 3.0 * pad, hi + pad, lo - 2.0 * pad
-    return lo - pad, hi + 3.0 * pad, hi + 2.0 * pad
+        return lo - 3.0 * pad, hi + 1.5 * pad, lo - 2.0 * pad
+    return lo - 1.5 * pad, hi + 3.0 * pad, hi + 2.0 * pad
 
 
 def plot_pareto(an: Analysis, path: Path) -> Path:
@@ -262,9 +263,18 @@ def plot_progress(an: Analysis, path: Path) -> Path:
             if col == 1 and all(h is None for h in hours):
                 ax.text(0.5, 0.5, "no times recorded", ha="center", va="center", transform=ax.transAxes, color="#777777")
                 continue
+            known = [x for x in xs if x is not None]
+            if known:
+                # Set explicitly: when every run crashed only the axis-anchored crosses are drawn,
+                # and those do not widen the automatic limits.
+                margin = max((max(known) - min(known)) * 0.04, 0.5 if col == 0 else 0.02)
+                ax.set_xlim(min(known) - margin, max(known) + margin)
             if row == 0:
-                _progress_series(ax, xs, [p.hypervolume for p in an.progress], None)
+                values = [p.hypervolume for p in an.progress]
+                _progress_series(ax, xs, values, None)
                 ax.set_ylabel("hypervolume")
+                if all(v is None for v in values):
+                    ax.text(0.5, 0.5, "no measured run yet", ha="center", va="center", transform=ax.transAxes, color="#777777")
             else:
                 o = an.objectives[row - 1]
                 _progress_series(ax, xs, [p.running_best[o.name] for p in an.progress],
@@ -279,6 +289,10 @@ def plot_progress(an: Analysis, path: Path) -> Path:
                            label="crash / invalid / unfinished")
             if row == rows - 1:
                 ax.set_xlabel(xlabel)
+            if col == 0:
+                from matplotlib.ticker import MaxNLocator
+
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     axes[0][0].set_title("by experiment", fontsize=10)
     axes[0][1].set_title("by clock time", fontsize=10)
     handles, labels = axes[-1][0].get_legend_handles_labels()

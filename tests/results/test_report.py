@@ -46,6 +46,8 @@ def test_full_night_report(tmp_path: Path):
 
     # Table ranked by front rank: front, then rank 2 (baseline before discards), then no-metric runs.
     assert _ids_in_table(html) == ["e0002", "e0005", "e0008", "e0001", "e0003", "e0007", "e0004", "e0006", "e0009"]
+    # The invalid run's claimed numbers are shown struck through, never as results.
+    assert '<s title="not trusted: invalid">1.0000</s>' in html
     # Headline.
     assert ">9 <small>over 1.2 h</small>" in html
     assert "0.6700 <small>e0008</small>" in html and "0.6000 <small>e0005</small>" in html
@@ -68,6 +70,7 @@ def test_full_night_report(tmp_path: Path):
     assert "| rank | id | commit | PBQC | Dice | status | title |" in md
     assert "| 1 | e0002 ★ | c0ffee2 | 0.6600 | 0.5500 | keep | Joint training from step 0 |" in md
     assert "| (2) | e0007 near miss |" in md
+    assert "| — | e0006 | c0ffee6 | ~~1.0000~~ | ~~0.9900~~ | invalid |" in md
     assert "![pareto plot](pareto.png)" in md and "![progress plot](progress.png)" in md
     assert "> *thesis.pdf, p. 87–88, §3.3.4 Training schedule [a1b2c3:41]*" in md
     assert "```diff\ndiff --git a/train.py b/train.py" in md
