@@ -7,5 +7,33 @@ class GGError(Exception):
     """Base of loop's errors whose message is meant for the user as it is."""
 
 
+class LoopLocked(GGError):
+    """Another loop holds the workspace's lock."""
+
+
+class GitError(GGError):
+    """A git command failed, or the repository is not in a state the loop can use."""
+
+
+class EditRefused(GGError):
+    """A hypothesis whose edits fail a check; the reason goes back to the proposer."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ProposerExhausted(GGError):
+    """The proposer has nothing more to propose (e.g. the end of a script): the loop stops cleanly."""
+
+
+class ProposerError(GGError):
+    """A proposer that cannot be set up (bad script file, no search space, ...)."""
+
+
+class LoopSetupError(GGError):
+    """The loop cannot start: a dirty mutable file, a used tag, a failed baseline, ..."""
+
+
 # The CLI prints these as one line (exit 2) instead of a traceback. Add subclasses here.
 USER_ERRORS: tuple[type[BaseException], ...] = (GGError,)

@@ -1,15 +1,71 @@
-"""gg-research loop (not built yet)."""
+"""The overnight loop: propose a hypothesis, edit the mutable files, commit, run under the budget,
+keep or revert by the keep rule, log to results/, and repeat until told to stop.
+
+Runs on branch autoresearch/TAG; the same tag again resumes it (after a kill, a reboot or Ctrl-C).
+Each experiment prints one line (id, title, objectives, status, why); Ctrl-C stops the running
+experiment, records it as interrupted, resets the branch and exits 130.
+"""
 
 from __future__ import annotations
 
 import argparse
+import re
+from datetime import datetime, timedelta
+
+
+def _tag(value: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value) or ".." in value or value.endswith((".lock", ".")):
+        raise argparse.ArgumentTypeError(f"invalid tag {value!r}: use letters, digits, '.', '_' or '-' (a git ref name)")
+    return value
+
+
+def _until(value: str) -> datetime:
+    m = re.fullmatch(r"([01]?\d|2[0-3]):([0-5]\d)", value)
+    if not m:
+        raise argparse.ArgumentTypeError(f"invalid time {value!r}: use HH:MM (24 h, local time)")
+    now = datetime.now().astimezone()
+    at = now.replace(hour=int(m.group(1)), minute=int(m.group(2)), second=0, microsecond=0)
+    return at if at > now else at + timedelta(days=1)
+
+
+def _positive(kind):
+    def parse(value: str):
+        try:
+            v = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+        if v <= 0:
+            raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
+        return v
+    return parse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    pass
+    parser.add_argument("--tag", required=True, type=_tag, help="name of this loop: branch autoresearch/TAG, tags gg/TAG/<id>; the same tag resumes")
+    parser.add_argument("--proposer", choices=["auto", "claude", "optuna", "scripted"], default=None,
+                        help="where hypotheses come from (default: [proposer] kind, auto = claude with ANTHROPIC_API_KEY, else optuna)")
+    parser.add_argument("--script", metavar="FILE", help="JSONL hypotheses for --proposer scripted (default: [proposer] script)")
+    parser.add_argument("--budget", type=_positive(float), metavar="S", help="training budget per run in seconds (default: [run] budget_s)")
+    parser.add_argument("--max-experiments", type=_positive(int), metavar="N", help="stop after N experiments (the baseline not counted)")
+    parser.add_argument("--until", type=_until, metavar="HH:MM", help="stop before a run that would end after this local time")
+    parser.add_argument("--baseline-seeds", type=_positive(int), metavar="N", help="runs of the baseline to measure noise (default: [keep] baseline_seeds)")
+    parser.add_argument("--no-report", action="store_true", help="do not refresh results/report.html after each experiment")
 
 
 def run(args: argparse.Namespace) -> int:
-    from gg_research.cli import UserError
+    from gg_research.config import CONFIG_NAME, find_workspace, load_config
+    from loop.engine import LoopEngine, Options
+    from loop.proposers.select import proposer_factory
+    from loop.ui import LoopUI
 
-    raise UserError("'loop' is not built yet")
+    ws = find_workspace()
+    config = load_config(ws / CONFIG_NAME)
+    ui = LoopUI()
+    if args.proposer == "scripted" or args.script:
+        kind = "scripted"
+    else:
+        kind = args.proposer
+    options = Options(tag=args.tag, budget_s=args.budget, max_experiments=args.max_experiments, until=args.until,
+                      baseline_seeds=args.baseline_seeds, write_report=not args.no_report)
+    engine = LoopEngine(ws, config, options, proposer_factory(kind, args.script, say=ui.say), ui=ui)
+    return engine.run()

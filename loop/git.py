@@ -1,0 +1,91 @@
+"""A thin wrapper over the git CLI (list argv, never a shell) for the loop's branch work."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from loop.errors import GitError
+
+_IDENTITY = ("-c", "user.name=gg-research loop", "-c", "user.email=loop@gg-research.invalid")
+
+
+class Git:
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = Path(workspace)
+        self._identity: tuple[str, ...] | None = None
+
+    def __call__(self, *args: str, check: bool = True) -> str:
+        proc = subprocess.run(
+            ["git", "-C", str(self.workspace), *args],
+            capture_output=True, text=True, timeout=120,
+        )
+        if check and proc.returncode != 0:
+            err = (proc.stderr.strip() or proc.stdout.strip()).splitlines()
+            raise GitError(f"{self.workspace}: git {' '.join(args[:3])} failed: {err[-1] if err else proc.returncode}")
+        return proc.stdout
+
+    def ok(self, *args: str) -> bool:
+        return subprocess.run(
+            ["git", "-C", str(self.workspace), *args], capture_output=True, timeout=120
+        ).returncode == 0
+
+    def is_repo(self) -> bool:
+        return self.ok("rev-parse", "--is-inside-work-tree")
+
+    def head(self) -> str:
+        return self("rev-parse", "HEAD").strip()
+
+    def current_branch(self) -> str:
+        return self("rev-parse", "--abbrev-ref", "HEAD").strip()
+
+    def branch_exists(self, name: str) -> bool:
+        return self.ok("show-ref", "--verify", "--quiet", f"refs/heads/{name}")
+
+    def rev(self, ref: str) -> str:
+        return self("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
+
+    def create_branch(self, name: str) -> None:
+        self("checkout", "-q", "-b", name)
+
+    def checkout(self, name: str) -> None:
+        self("checkout", "-q", name)
+
+    def dirty(self, paths: list[str]) -> list[str]:
+        """Paths among `paths` with uncommitted changes (staged, unstaged or untracked)."""
+        out = self("status", "--porcelain", "--untracked-files=all", "--", *paths)
+        return [line[3:] for line in out.splitlines() if line.strip()]
+
+    def modified_tracked(self) -> list[str]:
+        out = self("status", "--porcelain", "--untracked-files=no")
+        return [line[3:] for line in out.splitlines() if line.strip()]
+
+    def tracked(self, path: str) -> bool:
+        return bool(self("ls-files", "--", path).strip())
+
+    def _ident(self) -> tuple[str, ...]:
+        # Use the user's identity when git has one; a fresh machine without one still commits.
+        if self._identity is None:
+            have = self.ok("config", "user.name") and self.ok("config", "user.email")
+            self._identity = () if have else _IDENTITY
+        return self._identity
+
+    def commit(self, paths: list[str], message: str) -> str:
+        self("add", "--", *paths)
+        self(*self._ident(), "commit", "-q", "--no-verify", "-m", message, "--", *paths)
+        return self.head()
+
+    def tag(self, name: str, commit: str) -> None:
+        self("tag", "-f", name, commit)
+
+    def tags(self, pattern: str) -> list[str]:
+        return self("tag", "--list", pattern).split()
+
+    def reset_hard(self, commit: str) -> None:
+        self("reset", "-q", "--hard", commit)
+
+    def diff(self, parent: str, commit: str) -> str:
+        return self("diff", "--no-color", parent, commit)
+
+    def changed_files(self, parent: str, commit: str) -> list[str]:
+        return [line for line in self("diff", "--name-only", parent, commit).splitlines() if line]

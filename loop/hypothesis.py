@@ -1,0 +1,74 @@
+"""The Hypothesis a proposer returns (DESIGN.md: Hypothesis), validated with pydantic."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from loop.errors import GGError
+
+
+class HypothesisError(GGError):
+    """A proposer's output that is not a valid hypothesis (message is one line)."""
+
+
+class Edit(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    path: str = Field(min_length=1, description="Workspace-relative path of a mutable file.")
+    search: str = Field(min_length=1, description="Text that occurs exactly once in the file.")
+    replace: str = Field(description="Text that replaces it.")
+
+
+class Hypothesis(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: str = Field(min_length=1, max_length=200, description="One line: what changes (the commit message).")
+    rationale: str = Field("", description="Why it should help, citing the passages by key.")
+    expected: dict[str, Literal["up", "down", "same"]] = Field(
+        default_factory=dict, description="Expected effect on each objective."
+    )
+    citations: list[str] = Field(default_factory=list, description="Chunk ids of the passages it rests on.")
+    parent: str | None = Field(None, description="Experiment id (a kept one) to start from; empty = the latest kept.")
+    edits: list[Edit] = Field(min_length=1, description="Search/replace edits of mutable files, applied in order.")
+    # Proposer bookkeeping (e.g. the Optuna trial number); never shown to a model.
+    meta: dict[str, Any] = Field(default_factory=dict, exclude=True)
+
+    @field_validator("title")
+    @classmethod
+    def _one_line(cls, v: str) -> str:
+        v = " ".join(v.split())
+        if not v:
+            raise ValueError("title is empty")
+        return v
+
+    def to_record(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+def parse_hypothesis(data: Any, where: str = "hypothesis") -> Hypothesis:
+    """Validate raw proposer output; raise HypothesisError naming the first problem."""
+    try:
+        return Hypothesis.model_validate(data)
+    except ValidationError as exc:
+        raise HypothesisError(f"{where}: {describe_validation(exc)}") from None
+
+
+def describe_validation(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    msg = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"{loc}: {msg}{more}"
+
+
+def tool_input_schema() -> dict[str, Any]:
+    """JSON schema of the propose_experiment tool: the hypothesis without bookkeeping."""
+    schema = Hypothesis.model_json_schema()
+    schema.get("properties", {}).pop("meta", None)
+    # Inline the Edit definition: a flat schema is the safest input for tool-use APIs.
+    edit = schema.pop("$defs", {}).get("Edit")
+    if edit is not None:
+        schema["properties"]["edits"]["items"] = edit
+    return schema

@@ -1,0 +1,1 @@
+"""Proposers: where hypotheses come from (claude, optuna, scripted)."""

@@ -1,0 +1,37 @@
+"""What the loop prints: one line per experiment and a live progress line (rich)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.markup import escape
+
+
+class LoopUI:
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self._progress: Any = None
+
+    def say(self, text: str) -> None:
+        self.console.print(escape(text))
+
+    def start(self, exp_id: str, text: str, budget_s: float) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        # transient: the live line disappears when the run ends; the result line stays.
+        self._progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
+                                  console=self.console, transient=True)
+        self._progress.add_task(escape(f"{exp_id} running: {text[:70]} (budget {budget_s:g} s)"), total=None)
+        self._progress.start()
+
+    def stop(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+    def result(self, rec: dict[str, Any], names: list[str]) -> None:
+        m = rec.get("metrics") or {}
+        figs = "  ".join(f"{n} {m[n]:.4f}" if isinstance(m.get(n), (int, float)) else f"{n} -" for n in names)
+        title = str(rec.get("title", ""))[:60]
+        self.say(f"{rec['id']}  {title:<60}  {figs}  {rec.get('status', ''):<9}  {rec.get('reason', '')}")

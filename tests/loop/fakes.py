@@ -1,0 +1,136 @@
+"""A workspace whose `[run] command` is a small script: metrics follow train.py's constants.
+
+DESIGN.md supports "any command that writes the metrics JSON"; this one makes keep-rule,
+ledger and git tests fast and deterministic.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import textwrap
+from pathlib import Path
+
+from rich.console import Console
+
+TRAIN = textwrap.dedent('''\
+    """Fake training: the metrics are a function of the constants below."""
+    QA = 1.0  # search: float(0.0, 3.0)
+    QB = 1.0  # search: float(0.0, 3.0)
+    WIDTH = 8  # search: int(4, 32)
+    ACT = "relu"  # search: choice("relu", "gelu")
+    LR = 1e-3  # search: log(1e-5, 1e-1)
+    MODE = "ok"
+
+
+    def train(seed):
+        if MODE == "crash":
+            raise RuntimeError("boom in train")
+        if MODE == "hang":
+            import time
+            time.sleep(600)
+        if MODE == "write_frozen":
+            open("program.md", "a").write("tampered\\n")
+        noise = ((seed * 7) % 3 - 1) * 0.001
+        pbqc = 0.5 + 0.1 * QA + noise
+        dice = 0.4 + 0.1 * QB - noise
+        if MODE == "nan":
+            pbqc = float("nan")
+        return {"pbqc": pbqc, "dice": dice, "img_per_sec": 100.0 / (1 + WIDTH / 64), "peak_memory_mb": 10.0 * WIDTH}
+    ''')
+
+RUN = textwrap.dedent('''\
+    import json, os, pathlib, runpy, sys
+    out = pathlib.Path(os.environ["GG_RUN_DIR"])
+    (out / "pid").write_text(str(os.getpid()))
+    ns = runpy.run_path("train.py")
+    m = ns["train"](int(os.environ["GG_SEED"]))
+    print("---")
+    for k, v in m.items():
+        print(f"{k}: {v}")
+    (out / "last_run.json").write_text(json.dumps(m))
+    ''')
+
+TOML = textwrap.dedent('''\
+    [run]
+    command = "{python} fake_run.py"
+    budget_s = 1.0
+    hard_limit_s = {hard}
+
+    [keep]
+    baseline_seeds = 2
+    {keep_extra}
+
+    [proposer]
+    max_refusals = 0
+
+    [[objectives]]
+    name = "pbqc"
+    direction = "maximize"
+    relative_floor = 0.8
+
+    [[objectives]]
+    name = "dice"
+    direction = "maximize"
+    relative_floor = 0.8
+    ''')
+
+
+def git(ws: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(ws), *args], check=True, capture_output=True, text=True).stdout
+
+
+def make_workspace(path: Path, *, hard: float = 3.0, keep_extra: str = "") -> Path:
+    import sys
+
+    path.mkdir(parents=True, exist_ok=True)
+    (path / "train.py").write_text(TRAIN)
+    (path / "fake_run.py").write_text(RUN)
+    (path / "program.md").write_text("# Brief\nRaise PBQC and Dice together.\n")
+    (path / "gg-research.toml").write_text(TOML.format(python=sys.executable, hard=hard, keep_extra=keep_extra))
+    (path / ".gitignore").write_text(".gg/\nresults/\n")
+    git(path, "init", "-q", "-b", "main")
+    git(path, "config", "user.name", "Test")
+    git(path, "config", "user.email", "test@example.invalid")
+    git(path, "add", ".")
+    git(path, "commit", "-q", "-m", "workspace")
+    return path
+
+
+def edit(title: str, search: str, replace: str, path: str = "train.py", **extra) -> dict:
+    return {"title": title, "rationale": "test", "edits": [{"path": path, "search": search, "replace": replace}], **extra}
+
+
+def write_script(ws: Path, hyps: list[dict], name: str = "hyps.jsonl") -> Path:
+    p = ws.parent / f"{ws.name}-{name}"
+    p.write_text("".join(json.dumps(h) + "\n" for h in hyps))
+    return p
+
+
+def run_scripted(ws: Path, hyps: list[dict], tag: str = "t", **opts):
+    """Run the engine in-process on a script; returns (engine, exit code, printed text)."""
+    from gg_research.config import load_config
+    from loop.engine import LoopEngine, Options
+    from loop.proposers.select import proposer_factory
+    from loop.ui import LoopUI
+
+    script = write_script(ws, hyps, name=f"{tag}.jsonl")
+    buf = io.StringIO()
+    ui = LoopUI(Console(file=buf, width=200))
+    cfg = load_config(ws / "gg-research.toml")
+    engine = LoopEngine(ws, cfg, Options(tag=tag, write_report=False, **opts),
+                        proposer_factory("scripted", str(script), say=ui.say), ui=ui)
+    code = engine.run()
+    return engine, code, buf.getvalue()
+
+
+def records(ws: Path) -> list[dict]:
+    from loop.ledger import Ledger
+
+    return Ledger(ws).read()
+
+
+def tsv_rows(ws: Path) -> list[list[str]]:
+    lines = (ws / "results" / "results.tsv").read_text().splitlines()
+    return [ln.split("\t") for ln in lines]
