@@ -21,7 +21,7 @@ import numpy as np
 from ggnet.errors import DatasetError
 
 # Bump whenever the output for the same parameters changes, so cached datasets are regenerated.
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 BEAD_WIDTH_MM = 0.45
 LAYER_HEIGHT_MM = 0.2
 SPLIT_SHARES = (("train", 0.7), ("val", 0.2), ("test", 0.1))
@@ -56,7 +56,7 @@ def _sample(out: Path, index: int, size: int, seed: int, split: str, defective: 
     outline = random_outline(rng)
     n_layers = int(rng.integers(3, 6))
     angles = [np.deg2rad(45.0 if li % 2 == 0 else -45.0) for li in range(n_layers)]
-    layers = [layer_paths(outline, BEAD_WIDTH_MM, a) for a in angles]
+    layers = [layer_paths(outline, BEAD_WIDTH_MM, a, layer_height=LAYER_HEIGHT_MM) for a in angles]
     text = write_gcode(
         layers,
         bead=BEAD_WIDTH_MM,

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from ggnet.synth_shapes import bead_spacing
 from ggnet.warp import pixel_to_norm
 
 SUPERSAMPLE = 2
@@ -63,9 +64,9 @@ def _segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray
     return np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
 
 
-def _stripes(p_mm: np.ndarray, angle: float, bead: float) -> np.ndarray:
+def _stripes(p_mm: np.ndarray, angle: float, period: float) -> np.ndarray:
     across = p_mm[..., 0] * -np.sin(angle) + p_mm[..., 1] * np.cos(angle)
-    return np.cos(2 * np.pi * across / bead)
+    return np.cos(2 * np.pi * across / period)
 
 
 def _pick(rng: np.random.Generator, where: np.ndarray) -> tuple[int, int] | None:
@@ -167,6 +168,7 @@ def shoot(
     infill_angle: float,
     rng: np.random.Generator,
     n_defects: int,
+    layer_height: float = 0.2,
     keep_clean: bool = False,
 ) -> CameraShot:
     """Camera image of `layer` (a parsed top layer) with `n_defects` planted defects.
@@ -199,19 +201,20 @@ def shoot(
 
     mm_per_px_64 = size / (64.0 * np.sqrt(abs(np.linalg.det(mm_to_px[:2, :2]))))
     px_per_unit = max(1, int(round(f * size / 64)))
-    planter = _Planter(rng, p_mm, planned, bead, infill_angle, mm_per_px_64, px_per_unit)
+    pitch = bead_spacing(bead, layer_height)  # distance between neighbouring bead centres
+    planter = _Planter(rng, p_mm, planned, pitch, infill_angle, mm_per_px_64, px_per_unit)
     min_area = 3.0 * (f * size / 64.0) ** 2  # at least ~3 pixels once resized to 64x64
 
     mat, bed = _colours(rng)
     # Stripes finer than ~2 supersampled pixels would only alias into moiré; fade them out instead.
-    stripe_period = bead / (mm_per_px_64 * 64 / (size * f))
+    stripe_period = pitch / (mm_per_px_64 * 64 / (size * f))
     stripe_amp = 0.16 * float(np.clip((stripe_period - 2.0) / 2.0, 0.0, 1.0))
 
     # Low-frequency mottling of the bed: a coarse random grid, smoothly upsampled.
     low = np.asarray(Image.fromarray(rng.normal(size=(8, 8)).astype(np.float32), "F").resize((big, big), Image.BICUBIC))
     low = low / (np.abs(low).max() + 1e-9)
     bed_img = bed * (1 + 0.06 * low + 0.03 * rng.standard_normal(size=(big, big), dtype=np.float32))[..., None]
-    top = 1 + stripe_amp * _stripes(p_mm, infill_angle, bead)
+    top = 1 + stripe_amp * _stripes(p_mm, infill_angle, pitch)
     top_img = mat * top[..., None]
     img = top_img * planned_soft[..., None] + bed_img * (1 - planned_soft[..., None])
     clean = img.copy() if keep_clean else None
@@ -237,7 +240,7 @@ def shoot(
         region, info = planted
         r3 = region[..., None]
         if kind == "gap":
-            below = mat * (0.55 + 0.5 * stripe_amp * _stripes(p_mm, infill_angle + np.pi / 2, bead))[..., None]
+            below = mat * (0.55 + 0.5 * stripe_amp * _stripes(p_mm, infill_angle + np.pi / 2, pitch))[..., None]
             img = np.where(r3, below, img)
             material &= ~region
         elif kind == "hole":

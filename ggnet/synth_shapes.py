@@ -121,12 +121,19 @@ def infill_lines(rings: list[np.ndarray], spacing: float, angle: float) -> list[
     return lines
 
 
-def layer_paths(outline: Outline, bead: float, infill_angle: float, perimeters: int = 2) -> list[np.ndarray]:
+def bead_spacing(bead: float, layer_height: float) -> float:
+    """Centre distance of neighbouring beads as PrusaSlicer computes it: flattened beads with
+    rounded sides overlap by the rounded part, so a solid layer has no gaps between lines."""
+    return bead - layer_height * (1.0 - np.pi / 4.0)
+
+
+def layer_paths(outline: Outline, bead: float, infill_angle: float, *, layer_height: float = 0.2, perimeters: int = 2) -> list[np.ndarray]:
     """Extrusion paths of one solid layer: perimeters (inner first, as slicers print) then infill."""
+    spacing = bead_spacing(bead, layer_height)
     paths: list[np.ndarray] = []
     for ring in outline.rings:
         for k in reversed(range(perimeters)):
-            paths.append(closed_path(inset_ring(ring, bead * (k + 0.5))))
-    inner = [inset_ring(r, bead * perimeters) for r in outline.rings]
-    paths.extend(infill_lines(inner, bead, infill_angle))
+            paths.append(closed_path(inset_ring(ring, bead / 2 + k * spacing)))
+    inner = [inset_ring(r, bead / 2 + (perimeters - 0.5) * spacing) for r in outline.rings]
+    paths.extend(infill_lines(inner, spacing, infill_angle))
     return paths
