@@ -1,0 +1,82 @@
+"""`gg-research data synth|check` through real subprocesses."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gg_research.cli", "data", *args],
+        capture_output=True, text=True, timeout=120,
+    )
+
+
+def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    out = tmp_path_factory.mktemp("cli") / "ds"
+    proc = _cli("synth", "--out", str(out), "--n", "12", "--size", "64", "--seed", "5")
+    return out, proc
+
+
+def test_synth_writes_a_dataset_and_prints_folder_and_splits(generated) -> None:
+    out, proc = generated
+    assert proc.returncode == 0, proc.stderr
+    assert str(out) in proc.stdout
+    # 70/20/10 of 12: 8 / 2 / 2
+    assert "train: 8 samples" in proc.stdout and "val: 2 samples" in proc.stdout and "test: 2 samples" in proc.stdout
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len(rows) == 12 and all((out / r["image"]).is_file() for r in rows)
+
+
+def test_check_prints_counts_and_defect_share(generated) -> None:
+    out, _ = generated
+    proc = _cli("check", str(out))
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    with_defects = sum(bool(r["defects"]) for r in rows)
+    assert f"total: 12 samples, defect share {with_defects / 12:.0%}" in proc.stdout
+    assert "train: 8 samples" in proc.stdout and proc.stdout.strip().endswith(f"{out}: ok")
+
+
+def test_check_of_a_broken_dataset_is_one_line_exit_2(generated, tmp_path: Path) -> None:
+    out, _ = generated
+    broken = Path(shutil.copytree(out, tmp_path / "broken"))
+    rows = [json.loads(line) for line in (broken / "manifest.jsonl").read_text().splitlines()]
+    (broken / rows[3]["image"]).unlink()
+    _one_line_error(_cli("check", str(broken)), "line 4", rows[3]["id"], "does not exist")
+
+    lines = (broken / "manifest.jsonl").read_text().splitlines()
+    lines[1] = "{not json"
+    (broken / "manifest.jsonl").write_text("\n".join(lines) + "\n")
+    _one_line_error(_cli("check", str(broken)), "manifest.jsonl: line 2", "not valid JSON")
+
+
+def test_check_of_a_missing_folder_and_synth_into_a_used_folder(generated, tmp_path: Path) -> None:
+    out, _ = generated
+    _one_line_error(_cli("check", str(tmp_path / "nowhere")), "no such dataset folder")
+    before = sorted(p.name for p in out.rglob("*"))
+    _one_line_error(_cli("synth", "--out", str(out), "--n", "4"), "not an empty folder")
+    assert sorted(p.name for p in out.rglob("*")) == before  # nothing written over
+
+
+def test_bad_arguments_exit_2() -> None:
+    proc = _cli("synth", "--out", "x", "--n", "0")
+    assert proc.returncode == 2 and "--n" in proc.stderr
+    proc = _cli("synth", "--out", "x", "--size", "8")
+    assert proc.returncode == 2 and "--size" in proc.stderr
+    assert _cli().returncode == 2
