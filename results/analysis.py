@@ -229,6 +229,12 @@ def _epsilons(objectives: list[ObjectiveConfig], baselines: list[Experiment], fl
         if o.epsilon is not None:
             out[o.name] = float(o.epsilon)
             continue
+        # The margin the loop measured and judged with, when the baseline record carries it.
+        recorded = [e.record.get("epsilon", {}).get(o.name) for e in baselines if isinstance(e.record.get("epsilon"), dict)]
+        recorded = [float(v) for v in recorded if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        if recorded:
+            out[o.name] = recorded[-1]
+            continue
         values = [v for e in baselines for v in seed_values(e, o.name)]
         if len(values) < 2:
             values = [e.metrics[o.name] for e in baselines]

@@ -103,12 +103,16 @@ def _pareto_two_objectives(an: Analysis, ax: "Axes") -> None:
         ax.scatter([an.reference[nx]], [an.reference[ny]], marker="+", s=120, color=BASELINE_COLOR, zorder=6,
                    label=f"reference ({an.reference_source})")
 
+    near = [r for r in measured if r.near_miss]
+    if near:
+        ax.scatter([r.exp.metrics[nx] for r in near], [r.exp.metrics[ny] for r in near], marker="D", s=70,
+                   facecolors="none", edgecolors="#555555", linewidths=1.2, zorder=4, label=f"near miss ({len(near)})")
     for r in measured:
         if r.on_front or r.near_miss:
             ax.annotate(
-                r.exp.id + (" (near miss)" if r.near_miss else ""),
+                r.exp.id,
                 (r.exp.metrics[nx], r.exp.metrics[ny]),
-                xytext=(6, 6) if r.on_front else (6, -13), textcoords="offset points", fontsize=9,
+                xytext=(6, 6) if r.on_front else (6, -13), textcoords="offset points", fontsize=9 if r.on_front else 8,
                 color=FRONT_COLOR if r.on_front else "#555555", fontweight="bold" if r.on_front else "normal",
                 zorder=7,
             )
@@ -222,8 +226,8 @@ def _edge_points(an: Analysis, ax: "Axes", nx: str, ny: str, x_edge: float, y_ed
         ax.scatter(xs, ys, label=f"{label} ({len(pts)}, at the edge)", zorder=6, **style)
     if in_corner:
         listed = ", ".join(in_corner[:MAX_LISTED_IDS]) + (f" +{len(in_corner) - MAX_LISTED_IDS}" if len(in_corner) > MAX_LISTED_IDS else "")
-        ax.annotate(f"no metrics: {listed}", (x_edge, y_edge), xytext=(10, 4), textcoords="offset points",
-                    fontsize=8, color=CRASH_COLOR, zorder=7)
+        ax.annotate(f"no metrics: {listed}", (x_edge, y_edge), xytext=(26, 0), textcoords="offset points",
+                    fontsize=8, color=CRASH_COLOR, zorder=7, va="center")
 
 
 def _pareto_one_objective(an: Analysis, ax: "Axes") -> None:

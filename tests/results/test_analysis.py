@@ -129,3 +129,18 @@ def test_keep_without_metrics_is_left_off_with_a_warning(tmp_path: Path):
     an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
     assert an.front == ["e0001"]
     assert an.ledger.warnings == ["e0002: status keep but no value for dice; left off the front"]
+
+
+def test_epsilon_recorded_by_the_loop_wins_over_recomputing(tmp_path: Path):
+    recs = [{"id": "e0001", "status": "baseline", "metrics": {"pbqc": 0.6, "dice": 0.5}, "epsilon": {"pbqc": 0.04, "dice": 0.03}},
+            {"id": "e0002", "status": "keep", "metrics": {"pbqc": 0.7, "dice": 0.6}},
+            {"id": "e0003", "status": "discard", "metrics": {"pbqc": 0.67, "dice": 0.58}}]
+    ws = _config(tmp_path, "")
+    _ledger(ws, recs)
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    assert an.epsilon == {"pbqc": 0.04, "dice": 0.03}
+    # 0.03 and 0.02 short of e0002: within the recorded margins, so a near miss.
+    assert an.near_misses == ["e0003"]
+    recs[0]["epsilon"] = {"pbqc": 0.01, "dice": 0.01}
+    _ledger(ws, recs)
+    assert analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws).near_misses == []

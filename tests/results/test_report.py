@@ -184,3 +184,26 @@ def test_markdown_fence_survives_backticks_in_a_diff(tmp_path: Path):
     (ws / "results" / "runs" / "e0001" / "patch.diff").write_text("+doc = '''```python'''\n")
     md = write_report(ws, load(ws), formats=("md",)).read_text()
     assert "````diff\n+doc = '''```python'''\n````" in md
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("objectives", [
+    '[[objectives]]\nname = "dice"\n',
+    '[[objectives]]\nname = "pbqc"\n\n[[objectives]]\nname = "memory_gb"\ndirection = "minimize"\n',
+    "".join(f'[[objectives]]\nname = "{n}"\n' for n in ("pbqc", "dice", "img_per_sec")),
+])
+def test_other_objective_sets_render(tmp_path: Path, objectives: str):
+    recs = night_records()
+    for i, r in enumerate(recs):
+        if "metrics" in r:
+            r["metrics"] = {**r["metrics"], "memory_gb": 2.0 + (i % 3), "img_per_sec": 300.0 - 10 * i}
+    ws = write_workspace(tmp_path / "ws", records=recs)
+    (ws / "gg-research.toml").write_text(objectives)
+    html = write_report(ws, load(ws), formats=("html", "json")).read_text()
+    names = re.findall(r'name = "(\w+)"', objectives)
+    header = html.split("<thead>", 1)[1].split("</thead>", 1)[0]
+    assert [h for h in re.findall(r"<th>([^<]+)</th>", header) if h in names] == names
+    assert set(_inline_pngs(html)) == {"pareto", "progress"}
+    data = json.loads((ws / "results" / "report.json").read_text())
+    assert [o["name"] for o in data["objectives"]] == names
+    assert data["front"] and set(data["best"]) == set(names)
