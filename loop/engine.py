@@ -102,10 +102,10 @@ class LoopEngine:
     def _run_locked(self) -> int:
         if not self.git.is_repo():
             raise LoopSetupError(f"{self.ws}: not a git repository (make the workspace with 'gg-research init')")
-        resumed = prepare_branch(self)
-        for line in resumed:
-            self.ui.say(line)
+        # The proposer first: a bad script or search space is refused before any branch is made.
         self.proposer = self._proposer_factory(self)
+        for line in prepare_branch(self):
+            self.ui.say(line)
         if self.baseline() is None:
             self._run_baseline()
         while True:

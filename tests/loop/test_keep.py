@@ -1,0 +1,114 @@
+"""The keep rule on known points, for each mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from gg_research.config import Config
+from loop.keep import decide, epsilons, mean_metrics, sigmas
+
+BASE = {"pbqc": 0.60, "dice": 0.50}
+EPS = {"pbqc": 0.02, "dice": 0.02}
+
+
+def cfg(rule: str = "pareto", **keep) -> Config:
+    return Config.model_validate({
+        "keep": {"rule": rule, "primary": "dice", **keep},
+        "objectives": [
+            {"name": "pbqc", "direction": "maximize", "relative_floor": 0.8, "weight": 1.0},
+            {"name": "dice", "direction": "maximize", "floor": 0.3, "weight": 1.0},
+        ],
+    })
+
+
+@pytest.mark.parametrize("cand,status", [
+    ({"pbqc": 0.55, "dice": 0.45}, "discard"),  # dominated
+    ({"pbqc": 0.61, "dice": 0.51}, "discard"),  # better on both, but within noise
+    ({"pbqc": 0.70, "dice": 0.45}, "keep"),  # non-dominated trade-off, clear win on pbqc
+    ({"pbqc": 0.63, "dice": 0.50}, "rerun"),  # win by 1.5 eps: marginal
+    ({"pbqc": 0.45, "dice": 0.90}, "discard"),  # pbqc below 0.8 x baseline: collapse
+    ({"pbqc": 0.90, "dice": 0.25}, "discard"),  # dice below its absolute floor
+])
+def test_pareto_points(cand: dict, status: str) -> None:
+    d = decide(cfg(), cand, [BASE], BASE, EPS)
+    assert d.status == status, d.reason
+
+
+def test_pareto_must_beat_every_kept_run() -> None:
+    kept = [BASE, {"pbqc": 0.75, "dice": 0.40}]
+    # beats BASE on pbqc but is within eps of the second kept run on both objectives
+    assert decide(cfg(), {"pbqc": 0.74, "dice": 0.41}, kept, BASE, EPS).status == "discard"
+    assert decide(cfg(), {"pbqc": 0.70, "dice": 0.60}, kept, BASE, EPS).status == "keep"
+
+
+def test_floors_mark_collapse() -> None:
+    d = decide(cfg(), {"pbqc": 0.40, "dice": 0.6}, [BASE], BASE, EPS)
+    assert d.collapse and "pbqc" in d.reason
+
+
+def test_no_rerun_when_disallowed_or_disabled() -> None:
+    cand = {"pbqc": 0.63, "dice": 0.50}
+    assert decide(cfg(), cand, [BASE], BASE, EPS, allow_rerun=False).status == "keep"
+    assert decide(cfg(rerun_marginal=False), cand, [BASE], BASE, EPS).status == "keep"
+
+
+@pytest.mark.parametrize("cand,status", [
+    ({"pbqc": 0.70, "dice": 0.55}, "keep"),  # gain 0.15 > 2 eps
+    ({"pbqc": 0.62, "dice": 0.51}, "discard"),  # gain 0.03 within eps 0.04
+    ({"pbqc": 0.65, "dice": 0.50}, "rerun"),  # gain 0.05 in (eps, 2 eps)
+    ({"pbqc": 0.40, "dice": 0.99}, "discard"),  # big sum but pbqc collapsed
+])
+def test_scalar_points(cand: dict, status: str) -> None:
+    d = decide(cfg("scalar"), cand, [BASE], BASE, EPS)
+    assert d.status == status, d.reason
+
+
+@pytest.mark.parametrize("cand,status", [
+    ({"pbqc": 0.50, "dice": 0.60}, "keep"),  # dice up, pbqc above its floor (0.48)
+    ({"pbqc": 0.47, "dice": 0.70}, "discard"),  # pbqc breaks its threshold
+    ({"pbqc": 0.90, "dice": 0.51}, "discard"),  # primary within noise
+    ({"pbqc": 0.60, "dice": 0.53}, "rerun"),  # marginal primary win
+])
+def test_threshold_points(cand: dict, status: str) -> None:
+    d = decide(cfg("threshold"), cand, [BASE], BASE, EPS)
+    assert d.status == status, d.reason
+
+
+def test_minimised_objective_is_normalised() -> None:
+    c = Config.model_validate({"objectives": [
+        {"name": "loss", "direction": "minimize", "relative_floor": 0.5},
+        {"name": "dice", "direction": "maximize"},
+    ]})
+    base = {"loss": 1.0, "dice": 0.5}
+    eps = {"loss": 0.05, "dice": 0.02}
+    assert decide(c, {"loss": 0.8, "dice": 0.5}, [base], base, eps).status == "keep"
+    assert decide(c, {"loss": 1.2, "dice": 0.5}, [base], base, eps).status == "discard"
+    d = decide(c, {"loss": 2.5, "dice": 0.9}, [base], base, eps)  # loss more than doubled: collapse
+    assert d.status == "discard" and d.collapse
+
+
+def test_secondary_bounds() -> None:
+    c = cfg(max_slowdown=1.5, max_memory_growth=2.0)
+    win = {"pbqc": 0.80, "dice": 0.50}
+    base_aux = {"img_per_sec": 100.0, "peak_memory_mb": 1000.0}
+    assert decide(c, win, [BASE], BASE, EPS, aux={"img_per_sec": 80, "peak_memory_mb": 1500}, baseline_aux=base_aux).status == "keep"
+    slow = decide(c, win, [BASE], BASE, EPS, aux={"img_per_sec": 50, "peak_memory_mb": 1000}, baseline_aux=base_aux)
+    assert slow.status == "discard" and "slower" in slow.reason
+    fat = decide(c, win, [BASE], BASE, EPS, aux={"img_per_sec": 100, "peak_memory_mb": 2500}, baseline_aux=base_aux)
+    assert fat.status == "discard" and "memory" in fat.reason
+
+
+def test_non_finite_is_discarded() -> None:
+    assert decide(cfg(), {"pbqc": float("nan"), "dice": 0.9}, [BASE], BASE, EPS).status == "discard"
+
+
+def test_epsilon_from_sigma_with_floor_and_override() -> None:
+    seeds = [{"pbqc": 0.60, "dice": 0.50}, {"pbqc": 0.64, "dice": 0.50}, {"pbqc": 0.62, "dice": 0.50}]
+    sig = sigmas(seeds, ["pbqc", "dice"])
+    assert sig["pbqc"] == pytest.approx(0.02) and sig["dice"] == 0.0
+    c = Config.model_validate({"keep": {"min_epsilon": 0.01}, "objectives": [
+        {"name": "pbqc"}, {"name": "dice", "epsilon": 0.07}]})
+    eps = epsilons(c, sig)
+    assert eps["pbqc"] == pytest.approx(0.04) and eps["dice"] == 0.07
+    assert epsilons(c, {"pbqc": 0.0, "dice": 0.0})["pbqc"] == 0.01
+    assert mean_metrics(seeds)["pbqc"] == pytest.approx(0.62)
