@@ -218,8 +218,12 @@ class _GCodeFiles:
         return layer
 
 
-def _check_sample(root: Path, s: Sample, gcodes: _GCodeFiles) -> dict[str, Any]:
-    """Open every file of `s`; return the decoded images (PIL) for the loader."""
+def _check_sample(root: Path, s: Sample, gcodes: _GCodeFiles, *, parse: bool = True) -> dict[str, Any]:
+    """Open every file of `s`; return the decoded images (PIL) for the loader.
+
+    `parse=False` only checks that the G-code file exists: the loader parses it (and checks the
+    layer) only when its render is not cached, since a cached render proves the layer was valid.
+    """
     where = _where(root, s)
     image = _open_image(s.image, "image", where)
     mask_im = _open_image(s.mask, "mask", where)
@@ -233,7 +237,10 @@ def _check_sample(root: Path, s: Sample, gcodes: _GCodeFiles) -> dict[str, Any]:
             raise where.error(f"material mask {s.material_mask} is {mat_im.size[0]}x{mat_im.size[1]} but the image is {image.size[0]}x{image.size[1]}")
         out["material"] = _binary_mask(mat_im, "material mask", s.material_mask, where)
     if s.gcode is not None:
-        out["layer"] = gcodes.layer(s, where)
+        if parse:
+            out["layer"] = gcodes.layer(s, where)
+        elif not s.gcode.is_file():
+            raise where.error(f"G-code file {s.gcode} does not exist")
     else:
         out["render"] = _open_image(s.render, "render", where)
     return out
@@ -403,7 +410,7 @@ class _GGDatasetImpl:
             bar.start()
         try:
             for i, s in enumerate(self.samples):
-                files = _check_sample(self.root, s, gcodes)
+                files = _check_sample(self.root, s, gcodes, parse=False)
                 image = files["image"]
                 self.camera[i] = torch.from_numpy(np.asarray(image.convert("RGB").resize((size, size), Image.BILINEAR)).copy()).permute(2, 0, 1)
                 self.mask[i, 0] = torch.from_numpy(_resize_binary(files["mask"], size))
@@ -411,7 +418,8 @@ class _GGDatasetImpl:
                     self.material[i, 0] = torch.from_numpy(_resize_binary(files["material"], size) * 255)
                     self.has_material[i] = True
                 if s.gcode is not None:
-                    img, m = cached_render(lambda f=files: f["layer"], s.gcode, s.layer, size, bead_width_mm, cache_dir, memo)
+                    where = _where(self.root, s)
+                    img, m = cached_render(lambda: gcodes.layer(s, where), s.gcode, s.layer, size, bead_width_mm, cache_dir, memo)
                     self.render[i, 0] = torch.from_numpy(np.ascontiguousarray(img))
                     if s.gcode_to_image is not None:
                         theta = render_to_camera_theta(s.gcode_to_image, (image.size[1], image.size[0]), m, size)
