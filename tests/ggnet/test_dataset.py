@@ -336,3 +336,12 @@ def test_zero_one_masks_are_accepted(broken: Path) -> None:
 def test_module_is_lazy_about_the_torch_dataset_class() -> None:
     assert issubclass(ds_mod.GGDataset, torch.utils.data.Dataset)
     assert ds_mod.GGDataset is GGDataset
+
+
+def test_dataset_pickles_for_worker_processes(synth_dataset: Path) -> None:
+    import pickle
+
+    data = GGDataset(synth_dataset, "test", 32)
+    clone = pickle.loads(pickle.dumps(data))
+    assert type(clone) is GGDataset and len(clone) == len(data)
+    assert torch.equal(clone[1]["camera"], data[1]["camera"]) and clone[1]["id"] == data[1]["id"]
