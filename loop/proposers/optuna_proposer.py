@@ -1,0 +1,133 @@
+"""Offline proposer: a multi-objective Optuna sampler over the declared search space.
+
+The study lives in SQLite under `.gg/optuna-<tag>.db`, so a restarted loop resumes it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from pathlib import Path
+from typing import Any
+
+from gg_research.config import Config
+from loop.errors import ProposerError
+from loop.hypothesis import Edit, Hypothesis
+from loop.search_space import Param, parse_space
+from loop.state import LoopState
+
+# Changing one or two constants per experiment (not all at once) keeps each result
+# attributable: a keep or a collapse says which constant did it, and the proposer (and the
+# human reading the report) learn from it. Hill-climbing from the latest kept point with a
+# TPE model per parameter suits a budget of tens of runs a night better than resampling all.
+MAX_CHANGED = 2
+MAX_EMPTY_TRIES = 20
+
+
+def _fmt(p: Param, v: Any) -> str:
+    return p.render(v)
+
+
+def _suggest(trial: Any, p: Param) -> Any:
+    if p.kind == "choice":
+        return trial.suggest_categorical(p.key, list(p.args))
+    if p.kind == "int":
+        return trial.suggest_int(p.key, int(p.args[0]), int(p.args[1]))
+    return trial.suggest_float(p.key, float(p.args[0]), float(p.args[1]), log=p.kind == "log")
+
+
+class OptunaProposer:
+    name = "optuna"
+    wants_passages = False
+
+    def __init__(self, workspace: Path, config: Config, tag: str, records: list[dict[str, Any]] | None = None) -> None:
+        import optuna
+        from optuna.trial import TrialState
+
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
+        self.ws = Path(workspace)
+        self.cfg = config
+        files = {p: (self.ws / p).read_text(encoding="utf-8") for p in config.workspace.mutable
+                 if (self.ws / p).is_file()}
+        if not parse_space(files):
+            raise ProposerError(
+                f"{self.ws}: no '# search:' annotations on UPPERCASE constants in {', '.join(config.workspace.mutable)} "
+                "(e.g. LR = 3e-4  # search: log(1e-5, 1e-2)); the optuna proposer needs a search space")
+        db = self.ws / ".gg" / f"optuna-{tag.replace('/', '_')}.db"
+        db.parent.mkdir(parents=True, exist_ok=True)
+        self.db = db
+        directions = [o.direction for o in config.objectives]
+        self.study = optuna.create_study(study_name=f"gg-{tag}", storage=f"sqlite:///{db}", directions=directions,
+                                         load_if_exists=True)
+        n = len(self.study.trials)
+        # A new sampler seed per restart, so a resumed study does not replay the same draws.
+        self.study.sampler = optuna.samplers.TPESampler(seed=config.run.seed + n, n_startup_trials=5,
+                                                        multivariate=False)
+        for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+            self.study.tell(t.number, state=TrialState.FAIL)  # in flight when the last loop died
+        self._rng_seed = config.run.seed
+
+    def tell_baseline(self, record: dict[str, Any]) -> None:
+        """Enqueue the baseline as the study's first complete trial (once)."""
+        import optuna
+
+        if any(t.user_attrs.get("experiment") == record["id"] for t in self.study.get_trials(deepcopy=False)):
+            return
+        params = parse_space(self._files_on_disk())
+        inside = [p for p in params if p.contains(p.value)]
+        values = self._values(record)
+        if values is None:
+            return
+        self.study.add_trial(optuna.trial.create_trial(
+            params={p.key: p.value for p in inside}, distributions={p.key: p.distribution() for p in inside},
+            values=values, user_attrs={"experiment": record["id"]}))
+
+    def _files_on_disk(self) -> dict[str, str]:
+        return {p: (self.ws / p).read_text(encoding="utf-8") for p in self.cfg.workspace.mutable if (self.ws / p).is_file()}
+
+    def _values(self, record: dict[str, Any]) -> list[float] | None:
+        m = record.get("metrics") or {}
+        vals = [m.get(o.name) for o in self.cfg.objectives]
+        if any(not isinstance(v, (int, float)) or not math.isfinite(v) for v in vals):
+            return None
+        return [float(v) for v in vals]
+
+    def propose(self, state: LoopState, feedback: str | None) -> Hypothesis:
+        from optuna.trial import TrialState
+
+        space = parse_space(state.files)
+        if not space:
+            raise ProposerError("the mutable files no longer declare any '# search:' constant")
+        for _ in range(MAX_EMPTY_TRIES):
+            trial = self.study.ask()
+            rng = random.Random(self._rng_seed * 100_003 + trial.number)
+            chosen = rng.sample(space, min(len(space), rng.randint(1, MAX_CHANGED)))
+            edits, changes = [], []
+            for p in chosen:
+                v = _suggest(trial, p)
+                if v == p.value:
+                    continue
+                edits.append(Edit(path=p.path, search=p.line, replace=p.replaced_line(v)))
+                changes.append(f"{p.name} {_fmt(p, p.value) if p.contains(p.value) else p.value!r} -> {_fmt(p, v)}")
+            if edits:
+                return Hypothesis(
+                    title=", ".join(changes), rationale=f"Optuna TPE trial {trial.number} (multi-objective) over the declared search space",
+                    edits=edits, meta={"trial": trial.number, "proposer": self.name},
+                )
+            self.study.tell(trial, state=TrialState.FAIL)  # same values as now: nothing to try
+        raise ProposerError(f"optuna proposed no change in {MAX_EMPTY_TRIES} trials; widen the '# search:' ranges")
+
+    def tell(self, record: dict[str, Any]) -> None:
+        from optuna.trial import TrialState
+
+        number = (record.get("proposer_info") or {}).get("trial")
+        if number is None:
+            return
+        trial = next((t for t in self.study.get_trials(deepcopy=False) if t.number == number), None)
+        if trial is None or trial.state != TrialState.RUNNING:
+            return
+        values = self._values(record) if record.get("status") in ("keep", "discard") else None
+        if values is None:
+            self.study.tell(number, state=TrialState.FAIL)
+        else:
+            self.study.tell(number, values)
