@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -124,6 +125,25 @@ def synthetic_name(n: int, size: int, seed: int) -> str:
     return f"synth-v{GENERATOR_VERSION}-n{n}-s{size}-seed{seed}"
 
 
+STALE_TEMP_S = 600.0
+
+
+def _remove_stale_temps(root: Path, name: str) -> None:
+    """Remove temp folders of generations that were killed (SIGKILL skips the cleanup).
+
+    A folder whose entries have not changed for STALE_TEMP_S is not being written any more;
+    a live generation adds an image every fraction of a second.
+    """
+    now = time.time()
+    for tmp in root.glob(f".{name}.tmp-*"):
+        try:
+            newest = max([tmp.stat().st_mtime] + [p.stat().st_mtime for p in tmp.iterdir()])
+        except OSError:
+            continue
+        if now - newest > STALE_TEMP_S:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def ensure_synthetic(
     cache_root: Path,
     n: int,
@@ -142,6 +162,7 @@ def ensure_synthetic(
     if (final / "manifest.jsonl").is_file():
         return final
     root.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(root, final.name)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=root))
     try:
         generate(tmp, n, size, seed, progress=progress)

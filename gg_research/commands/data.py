@@ -1,8 +1,4 @@
-"""Generate the built-in synthetic dataset, or check a dataset folder before training on it.
-
-  gg-research data synth --out DIR [--n 400] [--size 128] [--seed 0]
-  gg-research data check DIR [--bead-width 0.45]
-"""
+"""Generate the built-in synthetic dataset (data synth), or check a dataset folder before training on it (data check)."""
 
 from __future__ import annotations
 

@@ -201,3 +201,17 @@ def test_generation_needs_no_scratch_outside_its_folder(tmp_path: Path) -> None:
     out = generate(tmp_path / "ds", n=2, size=32, seed=1)
     assert set(os.listdir(tmp_path)) - before == {"ds"}
     assert sorted(p.name for p in out.iterdir()) == ["gcode", "images", "manifest.jsonl", "masks", "material", "synth.json"]
+
+
+def test_temp_folder_of_a_killed_generation_is_cleaned_later(tmp_path: Path) -> None:
+    name = synth.synthetic_name(4, 32, 0)
+    stale = tmp_path / f".{name}.tmp-dead"
+    (stale / "images").mkdir(parents=True)
+    live = tmp_path / f".{name}.tmp-live"
+    (live / "images").mkdir(parents=True)
+    old = 0.0  # 1970: untouched for a long time
+    for p in (stale / "images", stale):
+        os.utime(p, (old, old))
+    ensure_synthetic(tmp_path, n=4, size=32, seed=0)
+    assert not stale.exists()
+    assert live.exists()  # recently written: maybe another process still generating
