@@ -13,7 +13,7 @@ from typing import Any
 
 from gg_research.config import Config, ObjectiveConfig
 from results.ledger import Experiment, Ledger, seed_values
-from results.pareto import hypervolume, nondominated_ranks, rank_against
+from results.pareto import dominates, hypervolume, nondominated_ranks, rank_against
 from results.schema import CHECKOUTABLE_STATUSES
 
 STATUS_ORDER = ("baseline", "keep", "discard", "crash", "invalid", "interrupted", "running")
@@ -252,8 +252,6 @@ def _near_misses(
     rank_of: dict[str, int],
 ) -> list[str]:
     """Discarded runs that a nudge of one noise margin per objective would put on the front."""
-    from results.pareto import dominates
-
     found: list[tuple[int, int, str]] = []
     for i, e in enumerate(discarded):
         nudged = [

@@ -29,7 +29,11 @@ def build_analysis(workspace: Path, config: Config, tag: str | None = None) -> A
         all_tags = read_workspace_ledger(Path(workspace)).tags()
         if all_tags:
             ledger.warnings.append(f"no experiment has tag {tag!r}; tags in the ledger: {', '.join(all_tags)}")
-    return analyse(ledger, config, Path(workspace), tag)
+    an = analyse(ledger, config, Path(workspace), tag)
+    tags = ledger.tags()
+    if tag is None and len(tags) > 1:
+        an.notes.append(f"experiments of {len(tags)} loop tags ({', '.join(tags)}) are reported together; --tag picks one")
+    return an
 
 
 def report_json(an: Analysis) -> str:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", help="only the experiments of this loop tag (default: all)")
-    parser.add_argument("--out", type=Path, help="folder for the report files (default: <workspace>/results)")
+    parser.add_argument("--out", type=Path, metavar="DIR", help="folder for the report files (default: <workspace>/results)")
     parser.add_argument(
         "--format",
         choices=("html", "md", "json"),

@@ -92,9 +92,15 @@ def test_tag_selects_one_night(tmp_path: Path):
     ws = write_workspace(tmp_path / "ws")
     data = json.loads(write_report(ws, load(ws), tag="nov22", formats=("json",)).read_text())
     assert data["experiments"] == 9 and data["tag"] == "nov22"
+    with (ws / "results" / "experiments.jsonl").open("a") as fh:
+        fh.write(json.dumps({"id": "e0100", "tag": "nov23", "status": "keep", "metrics": {"pbqc": 0.9, "dice": 0.9}}) + "\n")
+    both = json.loads(write_report(ws, load(ws), formats=("json",)).read_text())
+    assert both["experiments"] == 10
+    assert "experiments of 2 loop tags (nov22, nov23) are reported together; --tag picks one" in both["notes"]
+    assert json.loads(write_report(ws, load(ws), tag="nov22", formats=("json",)).read_text())["notes"] == []
     other = json.loads(write_report(ws, load(ws), tag="dec01", formats=("json",)).read_text())
     assert other["experiments"] == 0 and other["front"] == []
-    assert any("no experiment has tag 'dec01'; tags in the ledger: nov22" in w for w in other["warnings"])
+    assert any("no experiment has tag 'dec01'; tags in the ledger: nov22, nov23" in w for w in other["warnings"])
 
 
 def test_empty_ledger_gives_a_clear_page(tmp_path: Path):
