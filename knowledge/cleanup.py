@@ -51,7 +51,8 @@ def remove_running_lines(pages: list[str], min_share: float = 0.4) -> list[str]:
     out = []
     for lines in split:
         nonempty = [i for i, l in enumerate(lines) if l.strip()]
-        edge_idx = set(nonempty[:EDGE_LINES] + nonempty[-EDGE_LINES:])
+        n = _edge_count(len(nonempty))
+        edge_idx = set(nonempty[:n] + nonempty[-n:])
         kept = [
             l
             for i, l in enumerate(lines)
@@ -61,9 +62,15 @@ def remove_running_lines(pages: list[str], min_share: float = 0.4) -> list[str]:
     return out
 
 
+def _edge_count(n_lines: int) -> int:
+    # A short page (a slide, a chapter's last page) is mostly body: look at fewer edge lines.
+    return max(1, min(EDGE_LINES, n_lines // 4))
+
+
 def _edge_lines(lines: list[str]) -> list[str]:
     nonempty = [l for l in lines if l.strip()]
-    return nonempty[:EDGE_LINES] + nonempty[-EDGE_LINES:]
+    n = _edge_count(len(nonempty))
+    return nonempty[:n] + nonempty[-n:]
 
 
 def dehyphenate(text: str) -> str:

@@ -1,0 +1,68 @@
+import re
+
+import pytest
+
+from knowledge.chunking import chunk_blocks, split_sentences
+from knowledge.records import Block
+
+
+def words(texts):
+    return [len(t.split()) for t in texts]
+
+
+def test_sentences_split_but_abbreviations_stay():
+    s = split_sentences("We used e.g. Adam. Then SGD was tried (Fig. 3 shows it). Done!")
+    assert s == ["We used e.g. Adam.", "Then SGD was tried (Fig. 3 shows it).", "Done!"]
+
+
+def _blocks():
+    para = " ".join(f"Sentence number {i} talks about alignment and toolpaths." for i in range(40))
+    return [
+        Block(para, 1, "3.1", "Schedule"),
+        Block("A short closing paragraph of the section.", 2, "3.1", "Schedule"),
+        Block("Loss section text. " * 5, 2, "3.2", "Losses"),
+    ]
+
+
+def test_chunks_fit_the_limit_keep_whole_words_and_overlap():
+    blocks = _blocks()
+    chunks = chunk_blocks(blocks, words, chunk_tokens=30, overlap_tokens=8)
+    source_words = set(" ".join(b.text for b in blocks).split())
+    for c in chunks:
+        assert c.tokens <= 30 and len(c.text.split()) <= 30
+        assert set(c.text.split()) <= source_words  # nothing cut mid-word
+    schedule = [c for c in chunks if c.section_number == "3.1"]
+    # Neighbouring chunks share the last sentence of the first.
+    first_tail = split_sentences(schedule[0].text)[-1]
+    assert schedule[1].text.startswith(first_tail)
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+
+
+def test_chunks_never_cross_a_section_and_know_their_pages():
+    chunks = chunk_blocks(_blocks(), words, chunk_tokens=30, overlap_tokens=8)
+    losses = [c for c in chunks if c.section == "3.2 Losses"]
+    assert losses and all("Loss section" in c.text and "alignment" not in c.text for c in losses)
+    assert any(c.page == 1 and c.page_end == 2 for c in chunks if c.section_number == "3.1") or chunks[0].page == 1
+
+
+def test_a_sentence_longer_than_a_chunk_is_cut_between_words():
+    long = " ".join(f"word{i}" for i in range(100)) + "."
+    chunks = chunk_blocks([Block(long, 1)], words, chunk_tokens=32, overlap_tokens=0)
+    assert len(chunks) == 4
+    assert " ".join(c.text for c in chunks) == long
+
+
+def test_real_tokenizer_keeps_chunks_inside_the_window(embedder):
+    text = " ".join(
+        f"The localisation net-work's {i}th homography parameter (θ_{i}) drifted by {i * 0.37:.2f} px." for i in range(120)
+    )
+    chunks = chunk_blocks([Block(text, 1)], embedder.count_tokens, chunk_tokens=64, overlap_tokens=16)
+    assert len(chunks) > 5
+    for c in chunks:
+        assert embedder.count_tokens([c.text])[0] <= 64 + 4  # joins may add a token at a seam
+        assert re.match(r"^The ", c.text)  # every chunk starts at a sentence start
+
+
+def test_bad_chunk_size_is_refused():
+    with pytest.raises(ValueError):
+        chunk_blocks([Block("x", 1)], words, chunk_tokens=4, overlap_tokens=0)

@@ -1,0 +1,38 @@
+from knowledge.sections import detect_heading, page_blocks
+
+
+def test_numbered_headings_are_detected():
+    assert detect_heading("3.3.4 Training schedule") == ("3.3.4", "Training schedule")
+    assert detect_heading("2 Related work") == ("2", "Related work")
+    assert detect_heading("A.1 Hyperparameters") == ("A.1", "Hyperparameters")
+    assert detect_heading("Chapter 3 Method") == ("Chapter 3", "Method")
+    assert detect_heading("CHAPTER IV: Results") == ("Chapter IV", "Results")
+    assert detect_heading("References") == ("", "References")
+
+
+def test_body_lines_are_not_headings():
+    for line in (
+        "3 epochs were used for the warm-up phase of the network and then the rest.",
+        "2 The model converged.",
+        "1 0.61 0.58 0.44",
+        "In 2019 we started",
+        "the spatial transformer",
+        "120 Results of everything",
+    ):
+        assert detect_heading(line) is None, line
+
+
+def test_blocks_carry_their_section_across_pages():
+    pages = [
+        "Chapter 3\nTraining\nIntro text of the chapter.\n3.1 Schedule\nThe schedule text starts here and",
+        "continues on the next page.\n3.2 Losses\nLoss text.",
+    ]
+    blocks = page_blocks(pages)
+    assert [(b.page, b.section) for b in blocks] == [
+        (1, "Chapter 3 Training"),
+        (1, "3.1 Schedule"),
+        (2, "3.1 Schedule"),
+        (2, "3.2 Losses"),
+    ]
+    # The paragraph running over the page break is not closed on page 1.
+    assert blocks[1].paragraph_end is False

@@ -1,0 +1,1 @@
+from tests.knowledge.kbfixtures import embedder, kcfg, thesis_pdf, workspace  # noqa: F401
