@@ -1,0 +1,72 @@
+"""The Claude prompt: static parts (cached) and the per-experiment state."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loop.hypothesis import tool_input_schema
+from loop.state import LoopState
+
+CACHE = {"type": "ephemeral"}
+
+SYSTEM = """You are the research engineer of an overnight experiment loop on a segmentation model \
+(GG-Net: a spatial transformer aligns a G-code toolpath render to a camera image of a 3D-printed \
+layer, a segmentation network marks defects). Each experiment is one focused change of the mutable \
+files, trained under a fixed time budget and scored on the objectives below; the loop keeps a change \
+only if it improves the Pareto front beyond the measured noise, and reverts it otherwise.
+
+How to work:
+- Read the research brief, the kept runs, what collapsed and what nearly worked.
+- Ground the idea in the retrieved passages of the researcher's own dissertation and papers; call \
+search_knowledge for more when the passages do not cover the question. Cite passages by their key \
+(the text in square brackets) in `citations` and mention them in the rationale.
+- Then call propose_experiment once. Each edit replaces a `search` text that occurs exactly once \
+in a mutable file with `replace`; copy the search text exactly, including indentation. Keep the \
+change small and attributable, keep the file valid Python, and do not repeat an earlier experiment.
+- Never propose shell commands, package installs, or edits of any file other than the mutable ones."""
+
+SEARCH_TOOL: dict[str, Any] = {
+    "name": "search_knowledge",
+    "description": "Hybrid search of the researcher's knowledge base (dissertation, papers, notes). "
+                   "Returns passages headed by [key] source, page and section.",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "query": {"type": "string", "description": "What to look for, in words."},
+            "k": {"type": "integer", "minimum": 1, "maximum": 10, "description": "How many passages (default 5)."},
+        },
+        "required": ["query"],
+    },
+}
+
+
+def propose_tool() -> dict[str, Any]:
+    return {
+        "name": "propose_experiment",
+        "description": "Propose the next experiment: a titled, cited hypothesis with search/replace edits of mutable files.",
+        "input_schema": tool_input_schema(),
+    }
+
+
+def system_blocks(brief: str, objectives: str) -> list[dict[str, Any]]:
+    """System prompt and program.md: identical all night, so marked for prompt caching."""
+    return [
+        {"type": "text", "text": f"{SYSTEM}\n\nObjectives: {objectives}"},
+        {"type": "text", "text": f"# Research brief (program.md)\n\n{brief.strip() or '(empty)'}", "cache_control": CACHE},
+    ]
+
+
+def state_content(state: LoopState, passages_text: str, feedback: str | None) -> list[dict[str, Any]]:
+    """The first user turn: the passages block (cached), then the state of this experiment."""
+    blocks: list[dict[str, Any]] = [{
+        "type": "text",
+        "text": "# Retrieved passages\n\n" + (passages_text or "(the knowledge base returned nothing for this state)"),
+        "cache_control": CACHE,
+    }]
+    files = "\n\n".join(f"## {path}\n```python\n{text}\n```" for path, text in state.files.items())
+    parts = [f"# Mutable files (the latest kept commit)\n\n{files}", f"# Ledger of this loop ({state.tag})\n\n{state.summary_text()}"]
+    if feedback:
+        parts.append(f"# Your previous hypothesis was refused\n\n{feedback}\nPropose a different, valid one.")
+    parts.append("Propose the next experiment.")
+    blocks.append({"type": "text", "text": "\n\n".join(parts)})
+    return blocks

@@ -1,0 +1,179 @@
+"""Claude as the proposer: tool use for search_knowledge and propose_experiment.
+
+The API key is read from ANTHROPIC_API_KEY only and never written anywhere: messages that
+leave this module pass through `_scrub`. The loop never dies of the API: failures are
+retried with backoff (the SDK's own retries, then an outer loop), then the experiment
+falls back to Optuna or waits, as the config says.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gg_research.config import Config
+from loop.errors import ProposerError
+from loop.hypothesis import Hypothesis, HypothesisError, parse_hypothesis
+from loop.prompt import SEARCH_TOOL, propose_tool, state_content, system_blocks
+from loop.state import LoopState
+
+OUTER_ATTEMPTS = 3  # conversations tried (each with the SDK's own retries) before the fallback
+MAX_WAIT_S = 600.0
+MALFORMED_LIMIT = 2  # invalid propose_experiment inputs sent back within one conversation
+
+
+class NoProposal(Exception):
+    """A conversation that ended without a valid hypothesis (counts as a failed attempt)."""
+
+
+def _block_dict(block: Any) -> dict[str, Any]:
+    if block.type == "text":
+        return {"type": "text", "text": block.text}
+    if block.type == "tool_use":
+        return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
+    return block.model_dump(exclude_none=True)
+
+
+def _tool_result(use_id: str, text: str, error: bool = False) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": "tool_result", "tool_use_id": use_id, "content": [{"type": "text", "text": text}]}
+    if error:
+        out["is_error"] = True
+    return out
+
+
+class ClaudeProposer:
+    name = "claude"
+    wants_passages = True
+
+    def __init__(self, workspace: Path, config: Config, tag: str, records: list[dict[str, Any]] | None = None, *,
+                 searcher: Callable[[], Any] = lambda: None, say: Callable[[str], None] = print,
+                 backoff_s: float = 5.0, sleep: Callable[[float], None] = time.sleep) -> None:
+        key = os.environ.get("ANTHROPIC_API_KEY", "")
+        if not key:
+            raise ProposerError("the claude proposer needs ANTHROPIC_API_KEY in the environment (or use --proposer optuna)")
+        import anthropic
+
+        self._key = key
+        self.ws, self.cfg, self.tag = Path(workspace), config, tag
+        p = config.proposer
+        self.client = anthropic.Anthropic(api_key=key, base_url=p.base_url or None, max_retries=p.max_retries, timeout=p.timeout_s)
+        self._searcher = searcher
+        self._say = say
+        self._backoff = backoff_s
+        self._sleep = sleep
+        self._records = list(records or [])
+        self._fallback: Any = None
+
+    # -- the Proposer protocol -------------------------------------------------------------------
+    def propose(self, state: LoopState, feedback: str | None) -> Hypothesis:
+        import anthropic
+
+        attempt = 0
+        while True:
+            try:
+                return self._converse(state, feedback)
+            except (anthropic.APIError, NoProposal) as exc:
+                attempt += 1
+                why = self._scrub(f"{type(exc).__name__}: {exc}")[:300]
+                if attempt < OUTER_ATTEMPTS:
+                    delay = self._backoff * 2 ** (attempt - 1)
+                    self._say(f"claude: {why}; retrying in {delay:g} s")
+                    self._sleep(delay)
+                    continue
+                if self.cfg.proposer.fallback == "optuna":
+                    try:
+                        fallback = self._optuna(state)
+                    except ProposerError as err:  # e.g. no search space: waiting is all that is left
+                        self._say(f"claude: {why}; optuna cannot stand in ({err})")
+                    else:
+                        self._say(f"claude: {why}; optuna proposes this experiment instead")
+                        return fallback.propose(state, feedback)
+                delay = min(self._backoff * 2 ** attempt, MAX_WAIT_S)
+                self._say(f"claude: {why}; waiting {delay:g} s before trying again")
+                self._sleep(delay)
+
+    def tell(self, record: dict[str, Any]) -> None:
+        if record.get("proposer") == "optuna" and self._fallback is not None:
+            self._fallback.tell(record)
+
+    # -- one conversation -------------------------------------------------------------------------
+    def _converse(self, state: LoopState, feedback: str | None) -> Hypothesis:
+        from retrieval import build_context
+
+        p = self.cfg.proposer
+        objectives = ", ".join(f"{o.name} ({o.direction})" for o in self.cfg.objectives)
+        block = build_context(list(state.passages), p.context_tokens) if state.passages else None
+        messages: list[dict[str, Any]] = [
+            {"role": "user", "content": state_content(state, block.text if block else "", feedback)}]
+        searched: list[dict[str, Any]] = []
+        searches = malformed = 0
+        for _ in range(p.search_calls + MALFORMED_LIMIT + 3):
+            force = searches >= p.search_calls
+            resp = self.client.messages.create(
+                model=p.model, max_tokens=p.max_tokens, system=system_blocks(state.brief, objectives),
+                messages=messages, tools=[SEARCH_TOOL, propose_tool()],
+                tool_choice={"type": "tool", "name": "propose_experiment"} if force else {"type": "auto"},
+            )
+            messages.append({"role": "assistant", "content": [_block_dict(b) for b in resp.content]})
+            uses = [b for b in resp.content if b.type == "tool_use"]
+            if not uses:
+                searches = p.search_calls  # it answered in prose: force the proposal next
+                messages.append({"role": "user", "content": "Call propose_experiment now with your hypothesis."})
+                continue
+            results = []
+            for use in uses:
+                if use.name == "propose_experiment":
+                    try:
+                        hyp = parse_hypothesis(use.input, where="propose_experiment")
+                    except HypothesisError as exc:
+                        malformed += 1
+                        if malformed > MALFORMED_LIMIT:
+                            raise NoProposal(f"malformed propose_experiment input {malformed} times: {exc}") from None
+                        results.append(_tool_result(use.id, f"Invalid input, nothing was run: {exc}. Call propose_experiment again with a corrected input.", error=True))
+                        continue
+                    hyp.meta["proposer"] = self.name
+                    hyp.meta["passages"] = searched
+                    return hyp
+                if use.name == "search_knowledge":
+                    searches += 1
+                    text, found = self._search(use.input)
+                    searched.extend(found)
+                    results.append(_tool_result(use.id, text))
+                else:
+                    results.append(_tool_result(use.id, f"unknown tool {use.name!r}", error=True))
+            messages.append({"role": "user", "content": results})
+        raise NoProposal("no valid propose_experiment call within the turn limit")
+
+    def _search(self, tool_input: Any) -> tuple[str, list[dict[str, Any]]]:
+        from retrieval import build_context
+
+        if not isinstance(tool_input, dict) or not isinstance(tool_input.get("query"), str) or not tool_input["query"].strip():
+            return "search_knowledge needs a non-empty 'query' string.", []
+        k = tool_input.get("k", 5)
+        k = k if isinstance(k, int) and 1 <= k <= 10 else 5
+        searcher = self._searcher()
+        if searcher is None:
+            return "The knowledge base is empty; no passages.", []
+        try:
+            passages = searcher.search(tool_input["query"], k=k)
+        except Exception as exc:
+            return f"search failed: {type(exc).__name__}: {exc}", []
+        if not passages:
+            return "No passages matched.", []
+        block = build_context(passages, self.cfg.proposer.context_tokens)
+        return block.text, [p.citation() for p in block.passages]
+
+    def _optuna(self, state: LoopState) -> Any:
+        if self._fallback is None:
+            from loop.proposers.optuna_proposer import OptunaProposer
+
+            self._fallback = OptunaProposer(self.ws, self.cfg, self.tag, self._records)
+            if state.baseline is not None:
+                self._fallback.tell_baseline(state.baseline)
+        return self._fallback
+
+    def _scrub(self, text: str) -> str:
+        return text.replace(self._key, "[ANTHROPIC_API_KEY]") if self._key else text
