@@ -30,15 +30,15 @@ def mmr(
 ) -> list[int]:
     """Indices of `k` items chosen greedily by lam*relevance - (1-lam)*max similarity to the chosen.
 
-    `relevance` is rescaled to [0, 1]; `embeddings` are unit rows. Items sharing a `groups` value
+    `relevance` is divided by its maximum (not min-max scaled, which would zero the last
+    candidate however relevant); `embeddings` are unit rows. Items sharing a `groups` value
     (a page) are treated as at least SAME_PAGE_SIMILARITY alike.
     """
     n = len(relevance)
     if n == 0 or k <= 0:
         return []
     rel = np.asarray(relevance, dtype=np.float64)
-    span = rel.max() - rel.min()
-    rel = (rel - rel.min()) / span if span > 0 else np.ones(n)
+    rel = rel / rel.max() if rel.max() > 0 else np.ones(n)
     sim = np.asarray(embeddings, dtype=np.float64) @ np.asarray(embeddings, dtype=np.float64).T
     if groups is not None:
         g = np.asarray([hash(x) for x in groups])

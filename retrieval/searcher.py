@@ -100,4 +100,6 @@ class Searcher:
         """Passages for citation keys, in the given order; unknown or no longer ingested ids skipped."""
         live = self._live_doc_ids()
         wanted = [c for c in dict.fromkeys(chunk_ids) if isinstance(c, str) and c.split(":")[0] in live]
+        if not wanted:
+            return []
         return [Passage.from_hit(h, 0.0) for h in self.kb.store.get(wanted)]

@@ -1,0 +1,95 @@
+"""Hybrid search over a generated thesis in a real Chroma store."""
+
+import shutil
+
+import pytest
+
+from knowledge.ingest import Ingestor
+from retrieval.fusion import RRF_K
+from retrieval.searcher import Searcher
+from tests.knowledge.thesis_pdf import RARE_ACRONYM
+
+
+@pytest.fixture(scope="module")
+def kb(tmp_path_factory, embedder, thesis_pdf):
+    from gg_research.config import KnowledgeSection
+
+    ws = tmp_path_factory.mktemp("kb")
+    (ws / "gg-research.toml").write_text("")
+    cfg = KnowledgeSection()
+    [res] = Ingestor(ws, cfg, embedder=embedder).ingest([thesis_pdf])
+    return ws, cfg, res
+
+
+@pytest.fixture(scope="module")
+def searcher(kb, embedder):
+    ws, cfg, _ = kb
+    return Searcher(ws, cfg, embedder=embedder)
+
+
+def test_a_differently_phrased_query_finds_the_planted_passage_first(searcher, kb):
+    hits = searcher.search("why did pre-training the STN on its own ruin the alignment metric", k=5)
+    assert len(hits) == 5
+    top = hits[0]
+    assert top.section == "3.3.4 Training schedule" and top.page == 4
+    assert "Warming up the spatial transformer" in top.text
+    assert top.source.endswith("thesis.pdf") and top.doc_id == kb[2].doc_id
+    assert top.key() == top.chunk_id and top.chunk_id.startswith(kb[2].doc_id + ":")
+    assert [h.score for h in hits][0] == max(h.score for h in hits)
+
+
+def test_a_rare_acronym_is_found_through_the_lexical_side(searcher):
+    lexical = searcher.lexical(RARE_ACRONYM, 10)
+    assert len(lexical) == 1  # the term occurs in one chunk only
+    planted = lexical[0][0]
+    dense = [h["id"] for h in searcher.dense(RARE_ACRONYM, 20)]
+    hits = searcher.search(RARE_ACRONYM, k=3)
+    assert hits[0].chunk_id == planted and RARE_ACRONYM in hits[0].text
+    # Its fused score holds BM25's first place on top of whatever the dense side gave it.
+    dense_part = 1 / (RRF_K + dense.index(planted) + 1) if planted in dense else 0.0
+    assert hits[0].score == pytest.approx(1 / (RRF_K + 1) + dense_part)
+    assert hits[0].score > max(h.score for h in hits[1:])
+
+
+def test_results_are_diversified_across_pages(tmp_path, embedder, thesis_pdf):
+    from gg_research.config import KnowledgeSection
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "gg-research.toml").write_text("")
+    cfg = KnowledgeSection(chunk_tokens=40, overlap_tokens=0)  # page 5 becomes several chunks on rotations
+    Ingestor(ws, cfg, embedder=embedder).ingest([thesis_pdf])
+    s = Searcher(ws, cfg, embedder=embedder)
+    query = "augmenting training images with random rotations"
+    page5 = [h for h in s.dense(query, 30) if h["meta"]["page"] == 5 and "rotations" in h["text"]]
+    assert len(page5) >= 3, "the test needs several near-duplicate chunks on one page"
+    hits = s.search(query, k=3)
+    assert len({h.page for h in hits}) >= 2
+    assert any(h.page == 6 and "rotations" in h.text for h in hits)  # the other page on rotations
+
+
+def test_get_resolves_citation_keys_and_skips_unknown_ones(searcher):
+    hits = searcher.search("camera rig lighting", k=3)
+    keys = [h.key() for h in hits]
+    got = searcher.get([keys[1], "nope:3", "zzzzzzzzzzzz:0", keys[0]])
+    assert [p.key() for p in got] == [keys[1], keys[0]]
+    assert got[0].text == hits[1].text and got[0].section == hits[1].section
+
+
+def test_empty_or_missing_knowledge_base_gives_nothing(workspace, kcfg, embedder):
+    s = Searcher(workspace, kcfg, embedder=embedder)
+    assert s.is_empty() and s.search("anything") == [] and s.get(["a:1"]) == []
+    assert not (workspace / ".gg").exists()  # searching never creates a store
+
+
+def test_a_warm_searcher_sees_later_ingests_and_rebuilds_a_lost_lexical_index(workspace, kcfg, embedder, thesis_pdf):
+    s = Searcher(workspace, kcfg, embedder=embedder)
+    assert s.search("nozzle") == []
+    notes = workspace / "notes.md"
+    notes.write_text("# Notes\n\n## Printer\n\nThe XQJW nozzle clogs when the filament is wet.\n")
+    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
+    assert s.search("XQJW", k=1)[0].source == "notes.md"
+    shutil.rmtree(workspace / ".gg" / "chroma-bm25")
+    Ingestor(workspace, kcfg, embedder=embedder).ingest([thesis_pdf])  # a new doc: fingerprint changes
+    shutil.rmtree(workspace / ".gg" / "chroma-bm25")
+    assert s.lexical("XQJW", 5)[0][0].startswith(s.search("XQJW", k=1)[0].doc_id)
