@@ -35,6 +35,7 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([{k: v for k, v in vars(d).items() if k != "extra"} for d in docs], indent=2))
         return 0
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     console = Console()
@@ -45,6 +46,6 @@ def run(args: argparse.Namespace) -> int:
     for col in ("source", "doc id", "pages", "chunks", "sections", "ingested at"):
         table.add_column(col, justify="right" if col in ("pages", "chunks", "sections") else "left")
     for d in docs:
-        table.add_row(d.source, d.doc_id, str(d.pages), str(d.chunks), str(d.sections), d.ingested_at)
+        table.add_row(escape(d.source), d.doc_id, str(d.pages), str(d.chunks), str(d.sections), d.ingested_at)
     console.print(table)
     return 0

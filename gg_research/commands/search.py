@@ -34,7 +34,9 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps([{k: p.citation()[k] for k in keys} for p in passages], indent=2, ensure_ascii=False))
         return 0
     from rich.console import Console
+    from rich.markup import escape
     from rich.panel import Panel
+    from rich.text import Text
 
     console = Console()
     if not passages:
@@ -42,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     for p in passages:
         console.print(
-            Panel(p.text, title=f"[bold][{p.key()}][/bold] {p.where()}", title_align="left",
+            # Keys and passages hold brackets ("[3f2a9c1d:12]", "[1] Jaderberg"): not rich markup.
+            Panel(Text(p.text), title=f"[bold]{escape(f'[{p.key()}]')}[/bold] {escape(p.where())}", title_align="left",
                   subtitle=f"score {p.score:.4f}", subtitle_align="right")
         )
     return 0
