@@ -8,7 +8,7 @@ segmentation losses together); STN_WARMUP_FRACTION > 0 makes it staged.
 The harness calls `train(ctx)` and evaluates the returned model itself (PBQC and Dice on a
 validation split this file never sees). Training stops when `ctx.time_left()` reaches 0.
 
-Each UPPERCASE constant with a `# search:` comment is a knob the offline proposer may turn:
+Each UPPERCASE constant with a trailing "search:" comment is a knob the offline proposer may turn:
 log(lo, hi) | float(lo, hi) | int(lo, hi) | choice(a, b, ...).
 """
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -93,3 +94,46 @@ def test_cli_run_rejects_a_non_positive_budget(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "--budget" in proc.stderr
     assert not (ws / "results").exists()
+
+
+def _tiny_workspace(tmp_path: Path) -> Path:
+    """A real `init` workspace, shrunk: tiny template constants and a 24-image synthetic set
+    that the run itself generates under .gg/data (the default data path)."""
+    from tests.harness.standin import TINY, template_source
+
+    ws = init_workspace(tmp_path / "study")
+    (ws / "train.py").write_text(template_source(TINY, (ws / "train.py").read_text()))
+    toml = (ws / CONFIG_NAME).read_text()
+    for key, value in {"image_size": "64", "synth_n": "24", "synth_size": "64", "device": '"cpu"', "eval_batch_size": "16"}.items():
+        toml, n = __import__("re").subn(rf"^{key} = .*$", f"{key} = {value}", toml, count=1, flags=__import__("re").M)
+        assert n == 1, key
+    (ws / CONFIG_NAME).write_text(toml)
+    return ws
+
+
+@pytest.mark.slow
+def test_cli_run_end_to_end_prints_both_metrics(tmp_path: Path) -> None:
+    ws = _tiny_workspace(tmp_path)
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    proc = subprocess.run([*CLI, "run", "--budget", "2", "--seed", "3"], cwd=ws, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:] + proc.stdout[-2000:]
+    lines = proc.stdout.rstrip().splitlines()
+    block = lines[lines.index("---") + 1 :]
+    assert block[0].startswith("pbqc: ") and block[1].startswith("dice: ")
+    assert "seed: 3" in block and "device: cpu" in block
+    summary = json.loads((ws / "results/runs/r0001/last_run.json").read_text())
+    assert float(block[0].split(": ")[1]) == pytest.approx(summary["pbqc"])
+    assert (ws / ".gg/data").is_dir()  # the synthetic set was generated inside the workspace
+    status = _git(ws, "status", "--porcelain", "--untracked-files=all")
+    assert "results/" not in status and ".gg/" not in status  # ignored, never committed by accident
+
+
+@pytest.mark.slow
+def test_cli_run_of_a_crashing_train_py_exits_1_with_the_reason(tmp_path: Path) -> None:
+    ws = _tiny_workspace(tmp_path)
+    (ws / "train.py").write_text("def train(ctx):\n    raise ValueError('LR must be positive')\n")
+    proc = subprocess.run([*CLI, "run", "--budget", "1", "--quiet"], cwd=ws, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("gg-research run: crash: ValueError: LR must be positive")
+    assert "pbqc:" not in proc.stdout
+    assert (ws / "results/runs/r0001/run.log").is_file() and not (ws / "results/runs/r0001/last_run.json").exists()
