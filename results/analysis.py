@@ -158,7 +158,8 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
 
     epsilon = _epsilons(objectives, baselines, config.keep.min_epsilon)
     front_points = [point(e) for e in kept if e.id in front]
-    near = _near_misses(discarded, front_points, names, directions, epsilon, rank_of)
+    holding = [e for e in discarded if not _broken_floors(e, objectives, baseline_point)]
+    near = _near_misses(holding, front_points, names, directions, epsilon, rank_of)
 
     hv = base_hv = None
     if reference is not None:
@@ -241,6 +242,20 @@ def _epsilons(objectives: list[ObjectiveConfig], baselines: list[Experiment], fl
         sigma = statistics.stdev(values) if len(values) >= 2 else 0.0
         out[o.name] = max(2.0 * sigma, floor)
     return out
+
+
+def _broken_floors(e: Experiment, objectives: list[ObjectiveConfig], baseline: dict[str, float] | None) -> list[str]:
+    """The objectives whose floor a run breaks: a collapse is not a near miss, however close."""
+    broken: list[str] = []
+    for o in objectives:
+        v = e.metrics[o.name]
+        if o.floor is not None and (v < o.floor if o.direction == "maximize" else v > o.floor):
+            broken.append(o.name)
+        # The relative floor is a fraction of the baseline kept when maximising (config.py).
+        elif o.relative_floor is not None and baseline is not None and o.direction == "maximize":
+            if v < o.relative_floor * baseline[o.name]:
+                broken.append(o.name)
+    return broken
 
 
 def _near_misses(

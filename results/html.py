@@ -11,6 +11,7 @@ from results.analysis import Analysis, Row
 from results.cards import Card, build_cards, fmt_value, headline_facts, passage_cite
 
 # The page may load nothing from anywhere: images are data: URIs, style and script inline.
+MAX_REASON = 160
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'; script-src 'unsafe-inline'"
 
 CSS = """
@@ -35,6 +36,7 @@ th { background: #f5f6f8; } td.num { text-align: right; font-variant-numeric: ta
 tr.front td { background: #fff6eb; } tr.front td:first-child { border-left: 4px solid var(--front); }
 .status { font-weight: 600; } .s-keep, .s-baseline { color: var(--keep); } .s-crash, .s-invalid { color: var(--bad); }
 .s-discard { color: var(--muted); } .would { color: var(--muted); font-style: italic; }
+.why { color: var(--muted); font-size: 12px; }
 code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
 .card { border: 1px solid var(--line); border-radius: 10px; padding: 14px 18px; margin: 16px 0; }
 .card.front { border-left: 6px solid var(--front); } .card.near { border-left: 6px solid #9a9a9a; }
@@ -155,10 +157,19 @@ def _table_row(an: Analysis, row: Row) -> str:
         f"<td><code>{escape(e.commit[:10])}</code></td>",
         *[f'<td class="num">{_value_cell(row, n)}</td>' for n in an.names],
         f'<td class="status s-{escape(e.status)}">{escape(e.status)}</td>',
-        f"<td>{escape(e.title)}</td>",
+        f"<td>{escape(e.title)}{_why(e.record.get('reason'))}</td>",
     ]
     cls = ' class="front"' if row.on_front else ""
     return f"<tr{cls}>" + "".join(cells) + "</tr>"
+
+
+def _why(reason: object) -> str:
+    """The decision's reason under the title, so the table alone says what went wrong."""
+    if not reason:
+        return ""
+    text = str(reason)
+    text = text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+    return f'<div class="why">{escape(text)}</div>'
 
 
 def _value_cell(row: Row, name: str) -> str:

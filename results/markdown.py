@@ -7,6 +7,7 @@ from datetime import datetime
 
 from results.analysis import Analysis
 from results.cards import build_cards, fmt_value, headline_facts, passage_cite
+from results.html import MAX_REASON
 
 
 def _cell(text: str) -> str:
@@ -47,7 +48,7 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
 
     out += ["## All experiments, by front rank", "",
             "Rank 1 is the Pareto front of the kept runs; a discarded run's rank, in parentheses, is the rank it would have had.", ""]
-    heads = ["rank", "id", "commit", *[o.display() for o in an.objectives], "status", "title"]
+    heads = ["rank", "id", "commit", *[o.display() for o in an.objectives], "status", "title", "why"]
     out += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for row in an.rows:
         e = row.exp
@@ -55,7 +56,10 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
         mark = " ★" if row.on_front else (" near miss" if row.near_miss else "")
         values = [fmt_value(e.metrics.get(n)) if row.rank is not None or n not in e.metrics
                   else f"~~{fmt_value(e.metrics[n])}~~" for n in an.names]
-        out.append("| " + " | ".join(_cell(c) for c in [rank, e.id + mark, e.commit[:10], *values, e.status, e.title]) + " |")
+        why = str(e.record.get("reason") or "")
+        why = why if len(why) <= MAX_REASON else why[: MAX_REASON - 1] + "…"
+        cells = [rank, e.id + mark, e.commit[:10], *values, e.status, e.title, why]
+        out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     out.append("")
 
     cards = build_cards(an)

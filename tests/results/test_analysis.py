@@ -144,3 +144,18 @@ def test_epsilon_recorded_by_the_loop_wins_over_recomputing(tmp_path: Path):
     recs[0]["epsilon"] = {"pbqc": 0.01, "dice": 0.01}
     _ledger(ws, recs)
     assert analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws).near_misses == []
+
+
+def test_a_run_below_a_floor_is_no_near_miss(tmp_path: Path):
+    ws = _config(tmp_path, '[[objectives]]\nname = "pbqc"\nrelative_floor = 0.8\n\n'
+                           '[[objectives]]\nname = "dice"\nfloor = 0.3\n')
+    _ledger(ws, [
+        {"id": "e0001", "status": "baseline", "metrics": {"pbqc": 0.60, "dice": 0.50}},
+        {"id": "e0002", "status": "discard", "metrics": {"pbqc": 0.62, "dice": 0.20}},  # dice below 0.3
+        {"id": "e0003", "status": "discard", "metrics": {"pbqc": 0.45, "dice": 0.70}},  # pbqc below 0.8 x 0.60
+        {"id": "e0004", "status": "discard", "metrics": {"pbqc": 0.61, "dice": 0.49}},  # trades, floors hold
+    ])
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    # All three are undominated by the baseline; only the one that respects both floors is near.
+    assert {r.exp.id: r.rank for r in an.rows} == {"e0001": 1, "e0002": 1, "e0003": 1, "e0004": 1}
+    assert an.near_misses == ["e0004"]

@@ -60,6 +60,7 @@ def test_full_night_report(tmp_path: Path):
     assert "lin2017-focal.pdf, p. 4, §3 Focal Loss" in e8 and "thesis.pdf, p. 102, §4.2 Loss weighting" in e8
     assert "focusing training on hard negatives" in e8
     assert "keep by the pareto rule" in e8
+    assert '<div class="why">pbqc 0.21 below the collapse floor 0.48</div>' in html
     assert "step &lt; WARMUP_STEPS and loss &gt; 0:  # keep &lt;, &gt; and &amp; intact" in e8
     assert '<span class="add">+    JOINT = True</span>' in e8
     e2 = html.split('id="e0002"', 1)[1].split("</article>", 1)[0]
@@ -67,8 +68,9 @@ def test_full_night_report(tmp_path: Path):
     assert "<render>" not in html
 
     md = (ws / "results" / "report.md").read_text()
-    assert "| rank | id | commit | PBQC | Dice | status | title |" in md
-    assert "| 1 | e0002 ★ | c0ffee2 | 0.6600 | 0.5500 | keep | Joint training from step 0 |" in md
+    assert "| rank | id | commit | PBQC | Dice | status | title | why |" in md
+    assert "| 1 | e0002 ★ | c0ffee2 | 0.6600 | 0.5500 | keep | Joint training from step 0 | keep by the pareto rule |" in md
+    assert "| crash | EfficientNet-B0 encoder | RuntimeError: channel mismatch (expected 4, got 3) |" in md
     assert "| (2) | e0007 near miss |" in md
     assert "| — | e0006 | c0ffee6 | ~~1.0000~~ | ~~0.9900~~ | invalid |" in md
     assert "![pareto plot](pareto.png)" in md and "![progress plot](progress.png)" in md
