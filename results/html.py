@@ -36,7 +36,7 @@ th { background: #f5f6f8; } td.num { text-align: right; font-variant-numeric: ta
 tr.front td { background: #fff6eb; } tr.front td:first-child { border-left: 4px solid var(--front); }
 .status { font-weight: 600; } .s-keep, .s-baseline { color: var(--keep); } .s-crash, .s-invalid { color: var(--bad); }
 .s-discard { color: var(--muted); } .would { color: var(--muted); font-style: italic; }
-.why { color: var(--muted); font-size: 12px; }
+.why { color: var(--muted); font-size: 12px; } td.id { white-space: nowrap; }
 code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
 .card { border: 1px solid var(--line); border-radius: 10px; padding: 14px 18px; margin: 16px 0; }
 .card.front { border-left: 6px solid var(--front); } .card.near { border-left: 6px solid #9a9a9a; }
@@ -152,8 +152,8 @@ def _table_row(an: Analysis, row: Row) -> str:
     marks = " ★" if row.on_front else (" near miss" if row.near_miss else "")
     cells = [
         f'<td class="num">{rank}</td>',
-        f'<td><a href="#{escape(e.id)}">{escape(e.id)}</a>{escape(marks)}</td>' if (row.on_front or row.near_miss)
-        else f"<td>{escape(e.id)}</td>",
+        f'<td class="id"><a href="#{escape(e.id)}">{escape(e.id)}</a>{escape(marks)}</td>' if (row.on_front or row.near_miss)
+        else f'<td class="id">{escape(e.id)}</td>',
         f"<td><code>{escape(e.commit[:10])}</code></td>",
         *[f'<td class="num">{_value_cell(row, n)}</td>' for n in an.names],
         f'<td class="status s-{escape(e.status)}">{escape(e.status)}</td>',

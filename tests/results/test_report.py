@@ -18,7 +18,7 @@ from tests.results.night import load, night_records, write_workspace
 
 def _ids_in_table(html: str) -> list[str]:
     body = html.split('<table id="ranking-table">', 1)[1].split("</table>", 1)[0]
-    return re.findall(r"<tr[^>]*>\s*<td[^>]*>.*?</td>\s*<td>(?:<a [^>]*>)?(e\d{4})", body, flags=re.S)
+    return re.findall(r"<tr[^>]*>\s*<td[^>]*>.*?</td>\s*<td[^>]*>(?:<a [^>]*>)?(e\d{4})", body, flags=re.S)
 
 
 def _inline_pngs(html: str) -> dict[str, Image.Image]:
