@@ -1,0 +1,53 @@
+"""The loop on the real harness (subprocess, budget clock, evaluation) with a tiny train.py."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from tests.loop.fakes import edit, git, records, tsv_rows, write_script
+from tests.loop.tiny_harness import dataset, make_real_workspace
+
+
+@pytest.mark.slow
+def test_real_harness_nan_crash_hang_and_improve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gg_research.config import load_config
+    from loop.engine import LoopEngine, Options
+    from loop.proposers.select import proposer_factory
+    from loop.ui import LoopUI
+
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    ws = make_real_workspace(tmp_path / "ws", dataset(tmp_path / "cache"), hard_limit_s=45.0)
+    script = write_script(ws, [
+        edit("NaN loss", 'MODE = "ok"', 'MODE = "nan"'),
+        edit("raise", 'MODE = "ok"', 'MODE = "crash"'),
+        edit("hang", 'MODE = "ok"', 'MODE = "hang"'),
+        edit("predict every pixel as a defect", "PREDICT_ALL = False", "PREDICT_ALL = True"),
+    ])
+    buf = io.StringIO()
+    ui = LoopUI(Console(file=buf, width=200))
+    eng = LoopEngine(ws, load_config(ws / "gg-research.toml"), Options(tag="h", write_report=False),
+                     proposer_factory("scripted", str(script), say=ui.say), ui=ui)
+    assert eng.run() == 0
+    recs = records(ws)
+    assert [r["status"] for r in recs] == ["baseline", "crash", "crash", "crash", "keep"], buf.getvalue()
+    base, nan, boom, hang, keep = recs
+    assert base["metrics"]["dice"] == 0.0 and 0.0 < base["metrics"]["pbqc"] <= 1.0
+    assert base["frozen"] and set(base["frozen"]) == {"val_split", "harness_code", "eval_config"}
+    assert "NaN loss" in nan["reason"]
+    assert "boom from train.py" in boom["reason"]
+    assert hang["reason"].startswith("timeout") and "hard limit" in hang["reason"]
+    assert 45.0 <= hang["seeds"][0]["wall_seconds"] < 60.0  # killed at the hard limit, not later
+    assert keep["metrics"]["dice"] > 0.0 and keep["metrics"]["pbqc"] == pytest.approx(base["metrics"]["pbqc"])
+    for r in recs[1:]:
+        assert (ws / r["diff"]).read_text().startswith("diff --git a/train.py b/train.py")
+        assert (ws / r["log"]).is_file()
+    assert (ws / keep["log"]).read_text().rstrip().splitlines()[-12] == "---"
+    assert git(ws, "rev-parse", "HEAD").strip() == keep["commit"]
+    assert sorted(git(ws, "tag", "--list", "gg/h/*").split()) == ["gg/h/e0001", "gg/h/e0005"]
+    assert "PREDICT_ALL = True" in (ws / "train.py").read_text() and 'MODE = "ok"' in (ws / "train.py").read_text()
+    assert [row[6] for row in tsv_rows(ws)[1:]] == ["baseline", "crash", "crash", "crash", "keep"]
+    assert float(tsv_rows(ws)[-1][3]) > 0
