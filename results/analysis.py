@@ -158,7 +158,9 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
 
     epsilon = _epsilons(objectives, baselines, config.keep.min_epsilon)
     front_points = [point(e) for e in kept if e.id in front]
-    holding = [e for e in discarded if not _broken_floors(e, objectives, baseline_point)]
+    # The loop flags a collapse itself ("collapse": true); older ledgers are checked against the floors.
+    holding = [e for e in discarded
+               if e.record.get("collapse") is not True and not _broken_floors(e, objectives, baseline_point)]
     near = _near_misses(holding, front_points, names, directions, epsilon, rank_of)
 
     hv = base_hv = None
