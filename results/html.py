@@ -52,6 +52,9 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
   h2 { break-after: avoid; } .card, figure, tr { break-inside: avoid; }
   pre { max-height: none; overflow: visible; font-size: 8.5pt; }
   .fact dd { font-size: 14pt; } a { color: inherit; text-decoration: none; }
+  .facts { grid-template-columns: repeat(4, 1fr); gap: 6px; } .fact { padding: 6px 8px; }
+  /* Small enough that the headline and the Pareto plot share the first page. */
+  figure img { max-width: 78%; } h2 { margin-top: 18px; }
 }
 """
 
