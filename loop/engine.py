@@ -93,11 +93,20 @@ class LoopEngine:
             with LoopLock(self.ws):
                 return self._run_locked()
         except KeyboardInterrupt:
-            self.ui.say("loop interrupted: the running experiment was recorded as interrupted and the branch reset")
+            self._clean_after_interrupt()
+            self.ui.say("loop interrupted: the running experiment (if any) was recorded as interrupted and the branch reset")
             return 130
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
+
+    def _clean_after_interrupt(self) -> None:
+        """A Ctrl-C between writing the edits and the start record leaves files only the loop wrote."""
+        marker = applying_marker(self.ws, self.tag)
+        kept = self.last_kept() if marker.exists() else None
+        if kept is not None and self.git.current_branch() == self.branch:
+            self.git.reset_hard(kept["commit"])
+        marker.unlink(missing_ok=True)
 
     def _run_locked(self) -> int:
         if not self.git.is_repo():
@@ -210,7 +219,7 @@ class LoopEngine:
                 t.apply_commit += time.monotonic() - ta
                 self._refused(hyp, parent, exc.reason, passages)
                 feedback = exc.reason
-                if parent is not kept:
+                if parent["commit"] != kept["commit"]:
                     self.git.reset_hard(kept["commit"])
                 state = self._state(passages)
                 continue

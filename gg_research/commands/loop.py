@@ -55,16 +55,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from gg_research.config import CONFIG_NAME, find_workspace, load_config
     from loop.engine import LoopEngine, Options
+    from loop.errors import LoopSetupError
     from loop.proposers.select import proposer_factory
     from loop.ui import LoopUI
 
+    if args.script and args.proposer not in (None, "scripted"):
+        raise LoopSetupError(f"--script goes with --proposer scripted, not {args.proposer}")
     ws = find_workspace()
     config = load_config(ws / CONFIG_NAME)
     ui = LoopUI()
-    if args.proposer == "scripted" or args.script:
-        kind = "scripted"
-    else:
-        kind = args.proposer
+    kind = "scripted" if args.script else args.proposer
     options = Options(tag=args.tag, budget_s=args.budget, max_experiments=args.max_experiments, until=args.until,
                       baseline_seeds=args.baseline_seeds, write_report=not args.no_report)
     engine = LoopEngine(ws, config, options, proposer_factory(kind, args.script, say=ui.say), ui=ui)

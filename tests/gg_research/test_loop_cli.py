@@ -124,6 +124,7 @@ def test_second_loop_on_the_same_workspace_is_refused(tmp_path: Path) -> None:
     (["--tag", "x", "--until", "25:00"], "invalid time"),
     (["--tag", "x", "--max-experiments", "0"], "must be positive"),
     (["--tag", "x", "--proposer", "gpt"], "invalid choice"),
+    (["--tag", "x", "--proposer", "optuna", "--script", "h.jsonl"], "--script goes with --proposer scripted"),
 ])
 def test_argument_errors(tmp_path: Path, args: list[str], needle: str) -> None:
     res = _run(tmp_path, *args)

@@ -1,0 +1,101 @@
+"""Loop overhead per experiment with the offline (Optuna) proposer on the real harness.
+
+Overhead = iteration wall time - training budget, split into proposal, apply/commit,
+start-up (child process, imports, data load), evaluation, decision and the rest (git reset,
+state, ledger). DESIGN.md's target: under 5 % of the budget.
+
+    python benchmarks/bench_loop.py [--budget 20] [--size 64] [--experiments 3] [--device auto]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--budget", type=float, default=20.0)
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--samples", type=int, default=120)
+    ap.add_argument("--experiments", type=int, default=3)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--keep", help="folder for the workspace (default: a temp folder)")
+    args = ap.parse_args()
+
+    from rich.console import Console
+
+    from gg_research.config import load_config
+    from gg_research.workspace import init_workspace
+    from loop.engine import LoopEngine, Options
+    from loop.proposers.select import proposer_factory
+    from loop.ui import LoopUI
+
+    root = Path(args.keep or tempfile.mkdtemp(prefix="bench-loop-"))
+    ws = init_workspace(root / "ws")
+    toml = ws / "gg-research.toml"
+    text = toml.read_text()
+    for old, new in [("image_size = 128", f"image_size = {args.size}"), ("synth_size = 128", f"synth_size = {args.size}"),
+                     ("synth_n = 400", f"synth_n = {args.samples}"), ('device = "auto"', f'device = "{args.device}"'),
+                     ("baseline_seeds = 3", "baseline_seeds = 1"), ("rerun_marginal = true", "rerun_marginal = false")]:
+        assert old in text, old
+        text = text.replace(old, new, 1)
+    toml.write_text(text)
+    import subprocess
+
+    subprocess.run(["git", "-C", str(ws), "commit", "-qam", "bench settings"], check=True)
+    cfg = load_config(toml)
+    # The synthetic set is generated on first use; do it before timing anything.
+    from harness.data import dataset_root
+
+    t = time.monotonic()
+    dataset_root(ws, cfg)
+    prep = time.monotonic() - t
+
+    buf = io.StringIO()
+    ui = LoopUI(Console(file=buf, width=200))
+    eng = LoopEngine(ws, cfg, Options(tag="bench", budget_s=args.budget, max_experiments=args.experiments,
+                                      write_report=False), proposer_factory("optuna", say=ui.say), ui=ui)
+    t = time.monotonic()
+    eng.run()
+    total = time.monotonic() - t
+
+    rows = []
+    for tm in eng.timings:
+        wall = tm.extra.get("total", 0.0)
+        train = tm.extra.get("training_seconds", args.budget)
+        ev = tm.extra.get("eval_seconds", 0.0)
+        run_wall = tm.extra.get("wall", tm.run)
+        startup = max(run_wall - train - ev, 0.0)
+        rest = max(wall - tm.proposal - tm.apply_commit - tm.run - tm.decision, 0.0)
+        rows.append(dict(iteration=wall, overhead=wall - args.budget, proposal=tm.proposal, apply_commit=tm.apply_commit,
+                         startup=startup, evaluation=ev, decision=tm.decision, rest=rest, training=train))
+    import torch
+
+    statuses = [r.get("status") for r in eng.records()]
+    print(f"device: {'cuda' if args.device != 'cpu' and torch.cuda.is_available() else 'cpu'}")
+    print(f"budget_s: {args.budget:g}")
+    print(f"image_size: {args.size}")
+    print(f"experiments_timed: {len(rows)}")
+    print(f"statuses: {','.join(statuses)}")
+    print(f"dataset_prep_s: {prep:.2f}")
+    print(f"loop_total_s: {total:.1f}")
+    for key in ("iteration", "training", "overhead", "proposal", "apply_commit", "startup", "evaluation", "decision", "rest"):
+        vals = [r[key] for r in rows] or [float("nan")]
+        print(f"{key}_s_mean: {statistics.fmean(vals):.3f}")
+    over = statistics.fmean([r["overhead"] for r in rows]) if rows else float("nan")
+    print(f"overhead_pct_of_budget: {100 * over / args.budget:.1f}")
+    loop_own = statistics.fmean([r["proposal"] + r["apply_commit"] + r["decision"] + r["rest"] for r in rows]) if rows else float("nan")
+    print(f"loop_own_overhead_pct_of_budget: {100 * loop_own / args.budget:.2f}")
+    print(f"workspace: {ws}")
+
+
+if __name__ == "__main__":
+    main()
