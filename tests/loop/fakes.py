@@ -119,7 +119,7 @@ def run_scripted(ws: Path, hyps: list[dict], tag: str = "t", **opts):
     buf = io.StringIO()
     ui = LoopUI(Console(file=buf, width=200))
     cfg = load_config(ws / "gg-research.toml")
-    engine = LoopEngine(ws, cfg, Options(tag=tag, write_report=False, **opts),
+    engine = LoopEngine(ws, cfg, Options(**{"tag": tag, "write_report": False, **opts}),
                         proposer_factory("scripted", str(script), say=ui.say), ui=ui)
     code = engine.run()
     return engine, code, buf.getvalue()
