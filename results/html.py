@@ -51,10 +51,11 @@ footer { margin-top: 40px; color: var(--muted); font-size: 12px; }
   body { max-width: none; padding: 0; font-size: 10.5pt; }
   h2 { break-after: avoid; } .card, figure, tr { break-inside: avoid; }
   pre { max-height: none; overflow: visible; font-size: 8.5pt; }
-  .fact dd { font-size: 14pt; } a { color: inherit; text-decoration: none; }
-  .facts { grid-template-columns: repeat(4, 1fr); gap: 6px; } .fact { padding: 6px 8px; }
+  a { color: inherit; text-decoration: none; }
+  .facts { grid-template-columns: repeat(4, 1fr); gap: 5px; } .fact { padding: 4px 8px; }
+  .fact dd { font-size: 12pt; } .fact dd small { font-size: 8pt; } .fact dt { font-size: 7.5pt; }
   /* Small enough that the headline and the Pareto plot share the first page. */
-  figure img { max-width: 78%; } h2 { margin-top: 18px; }
+  figure img { max-width: 66%; } h2 { margin: 14px 0 6px; } .sub { margin-bottom: 8px; }
 }
 """
 

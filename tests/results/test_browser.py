@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,25 @@ def test_report_renders_in_chromium(tmp_path: Path, kind: str):
         assert img.size == (1280, 2400)
         # A blank page would be one colour; the plots and table give many.
         assert len(img.convert("RGB").getcolors(maxcolors=1 << 20) or []) > 200
+
+
+def test_report_prints_with_headline_and_pareto_plot_on_page_one(tmp_path: Path):
+    from pypdf import PdfReader
+
+    ws = write_workspace(tmp_path / "ws")
+    page = write_report(ws, load(ws), formats=("html",))
+    pdf = tmp_path / "report.pdf"
+    result = _chromium(tmp_path / "profile-pdf", "--no-pdf-header-footer", f"--print-to-pdf={pdf}", page.resolve().as_uri())
+    assert result.returncode == 0, result.stderr[-2000:]
+    reader = PdfReader(pdf)
+    first = reader.pages[0]
+    # NFKC folds the "fi" ligature the PDF's font uses back into two letters.
+    text = unicodedata.normalize("NFKC", first.extract_text())
+    assert "Morning report" in text and "Headline" in text and "0.6700" in text
+    # The Pareto plot's caption sits in the same unbreakable figure as the plot: both on page one.
+    assert "Every experiment: kept runs filled" in text
+    everything = unicodedata.normalize("NFKC", "\n".join(p.extract_text() for p in reader.pages))
+    # Diffs wrap instead of running off the page: the longest diff line prints whole.
+    assert "# keep <, > and & intact" in everything
+    ARTIFACTS.mkdir(exist_ok=True)
+    shutil.copy(pdf, ARTIFACTS / "report-night.pdf")
