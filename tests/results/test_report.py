@@ -199,7 +199,7 @@ def test_markdown_fence_survives_backticks_in_a_diff(tmp_path: Path):
     '[[objectives]]\nname = "dice"\n',
     '[[objectives]]\nname = "pbqc"\n\n[[objectives]]\nname = "memory_gb"\ndirection = "minimize"\n',
     "".join(f'[[objectives]]\nname = "{n}"\n' for n in ("pbqc", "dice", "img_per_sec")),
-])
+], ids=["one-objective", "maximise-and-minimise", "three-objectives"])
 def test_other_objective_sets_render(tmp_path: Path, objectives: str):
     recs = night_records()
     for i, r in enumerate(recs):
