@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 from knowledge.base import KnowledgeBase
 from knowledge.chunking import chunk_blocks
-from knowledge.errors import DocumentError
+from knowledge.errors import DocumentError, GGError
 from knowledge.protocols import DocumentReader, Embedder
 from knowledge.readers import reader_for
 from knowledge.records import Chunk, DocRecord, ExtractedDocument
@@ -156,6 +156,11 @@ class Ingestor:
             return FileResult(str(path), "failed", source, message=str(exc))
         except OSError as exc:
             return FileResult(str(path), "failed", source, message=f"{path}: cannot read ({exc.strerror or exc})")
+        except GGError:
+            raise  # the embedder or the store, not this file: the whole call stops
+        except Exception as exc:  # a reader library's own bug on an odd file must not stop the other files
+            reason = " ".join(str(exc).split())[:160]
+            return FileResult(str(path), "failed", source, message=f"{path}: cannot extract text ({type(exc).__name__}: {reason})")
         record = self._write(source, doc_id, doc, chunks)
         replaced = old is not None and old.doc_id != doc_id
         if replaced and not any(r.doc_id == old.doc_id for r in self.kb.store.registry().values()):

@@ -227,3 +227,30 @@ def test_store_and_embedder_settings_errors(workspace, kcfg, tmp_path):
     (tmp_path / "junk").mkdir()
     with pytest.raises(EmbedderError, match="not a sentence-transformers model"):
         resolve_embedder(str(tmp_path / "junk"), workspace)
+
+
+def test_a_reader_crash_on_one_file_does_not_stop_the_others(workspace, kcfg, embedder, thesis_pdf):
+    from knowledge.readers import reader_for
+
+    notes = workspace / "odd.md"
+    notes.write_text("# Odd\n\ntext\n")
+
+    class Exploding:
+        kind = "markdown"
+
+        def read(self, path, data):
+            raise RecursionError("maximum recursion depth exceeded while parsing")
+
+    def readers(path, data):
+        return Exploding() if path.name == "odd.md" else reader_for(path, data)
+
+    results = Ingestor(workspace, kcfg, embedder=embedder, reader_factory=readers).ingest([notes, thesis_pdf])
+    assert [r.status for r in results] == ["failed", "ingested"]
+    assert results[0].message == f"{notes}: cannot extract text (RecursionError: maximum recursion depth exceeded while parsing)"
+
+
+def test_an_unresolvable_embedder_stops_the_call_before_any_write(workspace, kcfg, thesis_pdf):
+    cfg = kcfg.model_copy(update={"embedder": "nobody/nothing-here"})
+    with pytest.raises(EmbedderError, match="nothing is downloaded"):
+        Ingestor(workspace, cfg).ingest([thesis_pdf])
+    assert KnowledgeBase(workspace, kcfg).documents() == []
