@@ -15,6 +15,7 @@ import os
 import sys
 
 from gg_research import __version__
+from gg_research.errors import UserError  # noqa: F401  (re-exported: commands raise it)
 
 # (command, module, one-line help). Order is the order shown by --help.
 COMMANDS: list[tuple[str, str, str]] = [
@@ -34,10 +35,6 @@ NOISY_LOGGERS = (
     "chromadb", "sentence_transformers", "httpx", "httpcore", "anthropic", "optuna",
     "urllib3", "matplotlib", "PIL", "bm25s", "transformers", "huggingface_hub", "monai",
 )
-
-
-class UserError(Exception):
-    """A problem with the user's input; printed as one line, exit code 2."""
 
 
 def build_parser() -> argparse.ArgumentParser:
