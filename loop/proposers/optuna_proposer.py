@@ -108,7 +108,8 @@ class OptunaProposer:
                 if v == p.value:
                     continue
                 edits.append(Edit(path=p.path, search=p.line, replace=p.replaced_line(v)))
-                changes.append(f"{p.name} {_fmt(p, p.value) if p.contains(p.value) else p.value!r} -> {_fmt(p, v)}")
+                before = _fmt(p, p.value) if p.contains(p.value) else repr(p.value)
+                changes.append(f"{p.name} {before} -> {_fmt(p, v)}")
             if edits:
                 return Hypothesis(
                     title=", ".join(changes), rationale=f"Optuna TPE trial {trial.number} (multi-objective) over the declared search space",
