@@ -93,3 +93,19 @@ def test_a_warm_searcher_sees_later_ingests_and_rebuilds_a_lost_lexical_index(wo
     Ingestor(workspace, kcfg, embedder=embedder).ingest([thesis_pdf])  # a new doc: fingerprint changes
     shutil.rmtree(workspace / ".gg" / "chroma-bm25")
     assert s.lexical("XQJW", 5)[0][0].startswith(s.search("XQJW", k=1)[0].doc_id)
+
+
+def test_related_sections_of_one_note_are_not_suppressed_as_one_page(workspace, kcfg, embedder):
+    # Notes have no pages (all "page 1"): diversity must not treat the whole note as one page.
+    notes = workspace / "stn.md"
+    notes.write_text(
+        "# STN notes\n\n"
+        "## 1 Rotation range\n\nWidening the STN rotation range to thirty degrees made PBQC collapse.\n\n"
+        "## 2 Scale range\n\nA scale range excluding one made the STN collapse and PBQC fell to zero.\n\n"
+        "## 3 Warm-up\n\nA separate STN warm-up before joint training collapsed PBQC as well.\n\n"
+        "## 4 Lighting\n\nDiffuse ring lighting avoids glare on glossy filament.\n\n"
+        "## 5 Slicer\n\nPerimeters are printed before infill at a fifth of a millimetre layer height.\n"
+    )
+    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
+    hits = Searcher(workspace, kcfg, embedder=embedder).search("what makes PBQC collapse for the STN", k=3)
+    assert {h.section for h in hits} == {"1 Rotation range", "2 Scale range", "3 Warm-up"}
