@@ -14,7 +14,10 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="PDF, Markdown (.md) or text (.txt) files")
+    parser.add_argument(
+        "files", nargs="+", type=Path, metavar="FILE",
+        help="PDF, Markdown (.md) or text (.txt) files; a folder stands for the supported files under it",
+    )
     parser.add_argument("--kb", metavar="NAME", help="collection to ingest into (default: [knowledge] collection)")
 
 
@@ -23,6 +26,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from knowledge.ingest import Ingestor
+    from knowledge.readers import expand_paths
     from knowledge.settings import workspace_knowledge
 
     workspace, config = workspace_knowledge(args.kb)
@@ -38,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
                 tasks[source] = bar.add_task(f"embedding {source}", total=total)
             bar.update(tasks[source], completed=done)
 
-        results = Ingestor(workspace, config, progress=progress).ingest(args.files)
+        results = Ingestor(workspace, config, progress=progress).ingest(expand_paths(args.files))
     failed = 0
     for r in results:
         if r.status == "failed":

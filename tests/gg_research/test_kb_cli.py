@@ -54,6 +54,19 @@ def test_search_json_and_rich_output(ws, capsys):
     assert "score 0.0" in out
 
 
+def test_a_folder_ingests_the_supported_files_under_it(ws, capsys):
+    papers = ws / "papers"
+    (papers / "sub").mkdir(parents=True)
+    shutil.copy(ws / "thesis.pdf", papers / "sub" / "thesis-copy.pdf")
+    (papers / "a.md").write_text("# A\n\nNote about nozzle clogs.\n")
+    (papers / "figure.png").write_bytes(b"\x89PNG")
+    (papers / ".hidden.md").write_text("# hidden\n\nskip me\n")
+    code, out, err = run(capsys, "ingest", "papers")
+    assert code == 0, err
+    assert "papers/a.md: ingested" in out and "papers/sub/thesis-copy.pdf: ingested" in out
+    assert "png" not in out + err and "hidden" not in out + err
+
+
 def test_search_of_an_empty_knowledge_base(ws, capsys):
     code, out, _ = run(capsys, "search", "anything", "--json")
     assert code == 0 and json.loads(out) == []
