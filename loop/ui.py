@@ -10,11 +10,12 @@ from rich.markup import escape
 
 class LoopUI:
     def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(highlight=False)
+        # soft_wrap: one experiment stays one line in a log file, whatever the terminal width.
+        self.console = console or Console(highlight=False, soft_wrap=True)
         self._progress: Any = None
 
     def say(self, text: str) -> None:
-        self.console.print(escape(text))
+        self.console.print(escape(text), soft_wrap=True)
 
     def start(self, exp_id: str, text: str, budget_s: float) -> None:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -60,12 +61,14 @@ class OptunaProposer:
         self.study = optuna.create_study(study_name=f"gg-{tag}", storage=f"sqlite:///{db}", directions=directions,
                                          load_if_exists=True)
         n = len(self.study.trials)
-        # A new sampler seed per restart, so a resumed study does not replay the same draws.
-        self.study.sampler = optuna.samplers.TPESampler(seed=config.run.seed + n, n_startup_trials=5,
+        # A new sampler seed per tag and per restart, so neither another tag's study nor a
+        # resumed one replays the same draws (they would be refused as repeated diffs).
+        base_seed = config.run.seed + zlib.crc32(tag.encode()) % 100_000
+        self.study.sampler = optuna.samplers.TPESampler(seed=base_seed + n, n_startup_trials=5,
                                                         multivariate=False)
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             self.study.tell(t.number, state=TrialState.FAIL)  # in flight when the last loop died
-        self._rng_seed = config.run.seed
+        self._rng_seed = base_seed
 
     def tell_baseline(self, record: dict[str, Any]) -> None:
         """Enqueue the baseline as the study's first complete trial (once)."""

@@ -128,3 +128,16 @@ def test_optuna_fails_a_trial_left_running_by_a_killed_loop(tmp_path: Path) -> N
     del p
     p2 = _optuna(ws)
     assert [t.state.name for t in p2.study.trials] == ["FAIL"]
+
+
+def test_another_tag_does_not_replay_the_same_draws(tmp_path: Path) -> None:
+    from gg_research.config import load_config
+    from loop.apply import mutable_contents
+    from loop.proposers.optuna_proposer import OptunaProposer
+    from loop.state import LoopState
+
+    ws = make_workspace(tmp_path / "ws")
+    cfg = load_config(ws / "gg-research.toml")
+    state = LoopState(ws, "x", cfg, "", mutable_contents(ws, ["train.py"]), [])
+    firsts = {tag: [OptunaProposer(ws, cfg, tag).propose(state, None).title for _ in range(3)] for tag in ("a", "b")}
+    assert firsts["a"] != firsts["b"]
