@@ -39,7 +39,7 @@ class FakeSearcher:
         return [p for p in (THESIS, EXTRA) if p.chunk_id in chunk_ids]
 
 
-def _loop(ws: Path, url: str, n: int = 1, extra: str = ""):
+def _loop(ws: Path, url: str, n: int = 1, extra: str = "", searcher=None):
     from gg_research.config import load_config
     from loop.engine import LoopEngine, Options
     from loop.proposers.select import proposer_factory
@@ -55,7 +55,7 @@ def _loop(ws: Path, url: str, n: int = 1, extra: str = ""):
     ui = LoopUI(Console(file=buf, width=200))
     eng = LoopEngine(ws, load_config(toml), Options(tag="c", max_experiments=n, write_report=False),
                      proposer_factory("claude", say=ui.say), ui=ui)
-    eng._searcher = FakeSearcher()
+    eng._searcher = searcher if searcher is not None else FakeSearcher()
     # fast outer backoff for the test; the SDK's own retries use the server's retry-after-ms
     factory = eng._proposer_factory
 
@@ -201,3 +201,32 @@ def test_missing_key_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.Monkey
     ws = make_workspace(tmp_path / "ws")
     with pytest.raises(ProposerError, match="ANTHROPIC_API_KEY"):
         _loop(ws, "http://127.0.0.1:9")
+
+
+@pytest.mark.slow
+def test_real_knowledge_base_passages_reach_the_prompt_and_the_ledger(ws: Path) -> None:
+    from importlib import resources
+
+    from gg_research.config import load_config
+    from knowledge.ingest import Ingestor
+    from retrieval import Searcher
+
+    notes = Path(str(resources.files("gg_research").joinpath("data", "gg-net-notes.md")))
+    cfg = load_config(ws / "gg-research.toml")
+    ingestor = Ingestor(ws, cfg.knowledge)
+    ingestor.ingest([notes])
+    hit = Searcher(ws, cfg.knowledge, embedder=ingestor.embedder).search("why alignment comes first", k=1)[0]
+    good = {**GOOD, "citations": [hit.chunk_id]}
+    replies = [(200, tool_use("search_knowledge", {"query": "STN rotation range collapse", "k": 2}, "tu_1")),
+               (200, tool_use("propose_experiment", good, "tu_2"))]
+    with FakeAnthropic(replies) as api:
+        _loop(ws, api.url, searcher=Searcher(ws, cfg.knowledge, embedder=ingestor.embedder))
+    first = api.requests[0]["messages"][0]["content"][0]["text"]
+    assert "gg-net-notes.md" in first and f"[{hit.doc_id}:" in first
+    searched = api.requests[1]["messages"][-1]["content"][0]["content"][0]["text"]
+    assert "gg-net-notes.md" in searched
+    rec = records(ws)[-1]
+    cite = rec["hypothesis"]["citations"][0]
+    assert cite["chunk_id"] == hit.chunk_id and cite["source"].endswith("gg-net-notes.md") and cite["text"]
+    assert cite["section"] and cite["page"] >= 0
+    assert any(p["source"].endswith("gg-net-notes.md") for p in rec["passages"])
