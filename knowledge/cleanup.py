@@ -39,15 +39,20 @@ def _signature(line: str) -> str:
     return _DIGITS.sub("#", " ".join(line.lower().split()))
 
 
-def remove_running_lines(pages: list[str], min_share: float = 0.4) -> list[str]:
+def remove_running_lines(pages: list[str], min_repeats: int = 3) -> list[str]:
     """Drop lines at the page edges that repeat on many pages, and bare page numbers there."""
     split = [p.split("\n") for p in pages]
     counts: Counter[str] = Counter()
     for lines in split:
         edge = {_signature(l) for l in _edge_lines(lines) if l.strip()}
         counts.update(edge)
-    threshold = max(3, int(min_share * len(pages) + 0.999))
-    repeated = {sig for sig, n in counts.items() if n >= threshold and sig.strip("# ")}
+    # A chapter's running header repeats only over that chapter's pages, so a share of the whole
+    # document is too strict: three pages make a header, two when it carries a page number.
+    repeated = {
+        sig
+        for sig, n in counts.items()
+        if sig.strip("# ") and (n >= min_repeats or (n >= 2 and sig.endswith("#")))
+    }
     out = []
     for lines in split:
         nonempty = [i for i, l in enumerate(lines) if l.strip()]

@@ -54,9 +54,17 @@ def _plausible_title(title: str) -> bool:
         return False
     if title.rstrip().endswith((".", ",", ";", ":")) and not title.rstrip().endswith("..."):
         return False
+    if any("_" in w for w in words):  # identifiers (a format table's "4 CARD32 N_ENTRIES")
+        return False
     # Table rows ("1 Baseline 0.61 0.58") are mostly numbers; headings are mostly words.
     numeric = sum(1 for w in words if re.fullmatch(r"[\d.,%±+\-()]+", w))
     return numeric <= len(words) // 3
+
+
+def _number_key(number: str) -> str:
+    """"Chapter 3" and "3" are the same section number; "Appendix A" and "A" too."""
+    parts = number.split(" ")
+    return parts[-1].upper() if parts[0] in ("Chapter", "Appendix") else number.upper()
 
 
 def page_blocks(pages: list[str]) -> list[Block]:
@@ -67,6 +75,7 @@ def page_blocks(pages: list[str]) -> list[Block]:
     blocks: list[Block] = []
     number, title = "", ""
     pending_chapter = False
+    seen_numbers: set[str] = set()
     for page_no, text in enumerate(pages, start=1):
         paragraph: list[str] = []
 
@@ -87,6 +96,13 @@ def page_blocks(pages: list[str]) -> list[Block]:
                     title = line
                     continue
             heading = detect_heading(line)
+            if heading is not None and heading[0]:
+                # A section number is used once; seen again it is a running header or a table row.
+                key = _number_key(heading[0])
+                if key in seen_numbers:
+                    heading = None
+                else:
+                    seen_numbers.add(key)
             if heading is not None:
                 flush(True)
                 number, title = heading

@@ -59,3 +59,16 @@ def test_word_split_over_a_page_break_is_joined():
     out = clean_pages(pages)
     assert out[0].endswith("transformation.") or "transformation" in out[0]
     assert not out[1].startswith("formation")
+
+
+def test_a_chapter_header_repeats_only_over_its_chapter():
+    # 20 pages; "CHAPTER 3. METHOD <n>" heads just pages 5-7 (far below any share of the document).
+    topics = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho sigma tau upsilon".split()
+    pages = []
+    for i in range(1, 21):
+        head = f"CHAPTER 3. METHOD {i}" if 5 <= i <= 7 else f"Unique opening line about {topics[i - 1]}"
+        body = "\n".join(f"Body line {j} of page {i} with distinct words {i * j}." for j in range(8))
+        pages.append(f"{head}\n{body}")
+    out = remove_running_lines(pages)
+    assert not any("CHAPTER 3. METHOD" in p for p in out)
+    assert all("Unique opening line" in p for n, p in enumerate(out, start=1) if not 5 <= n <= 7)

@@ -18,6 +18,7 @@ def test_body_lines_are_not_headings():
         "In 2019 we started",
         "the spatial transformer",
         "120 Results of everything",
+        "4 CARD32 N_ALIASES",
     ):
         assert detect_heading(line) is None, line
 
@@ -36,3 +37,15 @@ def test_blocks_carry_their_section_across_pages():
     ]
     # The paragraph running over the page break is not closed on page 1.
     assert blocks[1].paragraph_end is False
+
+
+def test_a_section_number_seen_again_is_not_a_new_section():
+    pages = [
+        "3 Method\nIntro of the method.\n3.1 Schedule\nSchedule text.",
+        "Chapter 3 Method 41\nMore schedule text.\n3.2 Losses\nLoss text.",
+        "3.1 Schedule\nStill the losses section, the line above is a running header.",
+    ]
+    blocks = page_blocks(pages)
+    assert [(b.page, b.section) for b in blocks] == [
+        (1, "3 Method"), (1, "3.1 Schedule"), (2, "3.1 Schedule"), (2, "3.2 Losses"), (3, "3.2 Losses"),
+    ]
