@@ -30,12 +30,19 @@ class Searcher:
         self.workspace = Path(workspace).resolve()
         self.config = config
         self.kb = KnowledgeBase(self.workspace, config)
-        if embedder is None:
+        self._embedder = embedder
+        self._dim_checked = False
+        if self.kb.exists():
+            self.embedder  # load now (once), so the first search of the loop is fast
+        # With no store yet the model waits until an ingest makes one: an empty KB costs nothing.
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
             from knowledge.embedder import load_embedder
 
-            embedder = load_embedder(config.embedder, self.workspace)
-        self.embedder = embedder
-        self._dim_checked = False
+            self._embedder = load_embedder(self.config.embedder, self.workspace)
+        return self._embedder
 
     # -- state ---------------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gg_research.cli import UserError
+    from gg_research.errors import UserError
 
     if args.k < 1:
         raise UserError(f"-k {args.k}: must be at least 1")

@@ -80,6 +80,8 @@ def test_empty_or_missing_knowledge_base_gives_nothing(workspace, kcfg, embedder
     s = Searcher(workspace, kcfg, embedder=embedder)
     assert s.is_empty() and s.search("anything") == [] and s.get(["a:1"]) == []
     assert not (workspace / ".gg").exists()  # searching never creates a store
+    lazy = Searcher(workspace, kcfg)  # no store yet: the model is not even loaded
+    assert lazy.search("anything") == [] and lazy.is_empty() and lazy._embedder is None
 
 
 def test_a_warm_searcher_sees_later_ingests_and_rebuilds_a_lost_lexical_index(workspace, kcfg, embedder, thesis_pdf):
