@@ -51,10 +51,11 @@ class Searcher:
         if not self.kb.exists():
             return set()
         store = self.kb.store
-        if not self._dim_checked:
+        live = {r.doc_id for r in store.registry().values()}
+        if live and not self._dim_checked:
             store.check_dim(self.embedder.dim)
             self._dim_checked = True
-        return {r.doc_id for r in store.registry().values()}
+        return live
 
     def is_empty(self) -> bool:
         return not self._live_doc_ids()
