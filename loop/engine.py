@@ -411,7 +411,10 @@ class LoopEngine:
     def _parent_of(self, hyp: Hypothesis, state: LoopState) -> dict[str, Any] | None:
         if not hyp.parent:
             return None
-        return next((r for r in state.front if r["id"] == hyp.parent), None)
+        found = next((r for r in state.front if r["id"] == hyp.parent), None)
+        if found is None:
+            self.ui.say(f"parent {hyp.parent} is not a kept run of this loop; starting from the latest kept one")
+        return found
 
     def _report(self) -> None:
         if not self.opt.write_report:

@@ -81,13 +81,14 @@ def test_kill_9_then_resume_keeps_ledger_and_branch_consistent(tmp_path: Path) -
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_the_run_records_interrupted_and_resets(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_stops_the_run_records_interrupted_and_resets(tmp_path: Path, sig: int) -> None:
     ws = make_workspace(tmp_path / "ws", hard=60)
     script = write_script(ws, HYPS)
     proc = _start(ws, "--tag", "c", "--script", str(script))
     pid_file = ws / "results" / "runs" / "e0003" / "pid"
     _wait_for(pid_file, proc)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err
     child = int(pid_file.read_text())

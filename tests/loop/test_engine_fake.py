@@ -158,9 +158,11 @@ def test_pareto_tradeoff_is_kept_and_parent_can_be_another_front_member(ws: Path
         edit("QA up", "QA = 1.0", "QA = 2.0"),  # e0002 keep
         edit("QB up from the baseline", "QB = 1.0", "QB = 2.5", parent="e0001"),  # from the baseline
     ]
-    run_scripted(ws, hyps)
+    hyps.append(edit("QB from a discarded run", "QB = 2.5", "QB = 0.5", parent="e0009"))
+    _, _, out = run_scripted(ws, hyps)
     recs = records(ws)
-    assert [r["status"] for r in recs] == ["baseline", "keep", "keep"]
+    assert [r["status"] for r in recs] == ["baseline", "keep", "keep", "discard"]
+    assert "parent e0009 is not a kept run" in out and recs[3]["parent"] == "e0003"
     e3 = recs[2]
     assert e3["parent"] == "e0001" and e3["parent_commit"] == recs[0]["commit"]
     assert git(ws, "rev-parse", e3["commit"] + "^").strip() == recs[0]["commit"]
@@ -213,3 +215,17 @@ def test_resume_continues_the_script_without_duplicates(ws: Path) -> None:
     assert [r["id"] for r in recs] == ["e0001", "e0002", "e0003"]
     assert [r["title"] for r in recs] == ["baseline", "QA up", "QB up"]
     assert [r[0] for r in tsv_rows(ws)[1:]] == ["e0001", "e0002", "e0003"]
+
+
+def test_changed_frozen_inputs_make_the_run_invalid(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from loop import integrity
+
+    prints = iter([{"val_split": "aaa", "harness_code": "h"}] + [{"val_split": "bbb", "harness_code": "h"}] * 5)
+    monkeypatch.setattr(integrity, "frozen_fingerprint", lambda ws_, cfg: next(prints))
+    start = _head(ws)
+    run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")])
+    base, exp = records(ws)
+    assert base["frozen"]["val_split"] == "aaa"
+    assert exp["status"] == "invalid" and "frozen inputs changed" in exp["reason"] and "val_split" in exp["reason"]
+    assert exp["seeds"] == []  # refused before the run
+    assert _head(ws) == start and _tags(ws) == ["gg/t/e0001"]
