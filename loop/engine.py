@@ -23,8 +23,8 @@ from loop.runner import RunFn, default_run_fn
 from loop.state import LoopState
 from loop.ui import LoopUI
 
-AUX_KEYS = ("img_per_sec", "peak_memory_mb", "num_params_M", "training_seconds", "eval_seconds",
-            "total_seconds", "num_steps")
+# Harness figures that are settings or identities, not measurements of the run.
+NOT_AUX = ("seed", "budget_s")
 
 
 @dataclass
@@ -67,6 +67,7 @@ class LoopEngine:
         self.proposer = None
         self._searcher: Any = None
         self.timings: list[Timings] = []
+        self._objectives = [o.name for o in config.objectives]
         self._done = 0
 
     # -- records of this tag -------------------------------------------------------------------
@@ -162,7 +163,7 @@ class LoopEngine:
                                       hard_limit_s=self.hard_limit)
                 finally:
                     self.ui.stop()
-                seeds.append(_seed_run(res, seed, self.ws))
+                seeds.append(_seed_run(res, seed, self.ws, self._objectives))
                 bad = _non_finite(res, self.cfg)
                 if res.status != "ok" or bad:
                     reason = f"baseline seed {seed} {res.status if not bad else 'crash'}: {res.error or 'non-finite ' + bad}"
@@ -171,7 +172,7 @@ class LoopEngine:
         except KeyboardInterrupt:
             self._end(exp_id, "interrupted", "interrupted", "stopped by the user (Ctrl-C)", [], commit=commit, title="baseline")
             raise
-        frozen = _frozen_of(seeds, res)
+        frozen = _frozen_of(res)
         metrics = keep.mean_metrics([s["metrics"] for s in seeds])
         sig = keep.sigmas([s["metrics"] for s in seeds], [o.name for o in self.cfg.objectives])
         eps = keep.epsilons(self.cfg, sig)
@@ -269,7 +270,7 @@ class LoopEngine:
             res = self._run_seed(exp_id, hyp.title, run_dir, seed)
             t.run += time.monotonic() - tr
             t.extra.update(_phase_times(res))
-            seeds.append(_seed_run(res, seed, self.ws))
+            seeds.append(_seed_run(res, seed, self.ws, self._objectives))
             problem = integrity.worktree_problem(self.git) or integrity.fingerprint_problem(
                 base.get("frozen"), (res.summary or {}).get("frozen"))
         td = time.monotonic()
@@ -294,7 +295,7 @@ class LoopEngine:
             tr = time.monotonic()
             res2 = self._run_seed(exp_id, hyp.title + " (re-run)", run_dir / f"seed{seed}", seed)
             t.run += time.monotonic() - tr
-            seeds.append(_seed_run(res2, seed, self.ws))
+            seeds.append(_seed_run(res2, seed, self.ws, self._objectives))
             td = time.monotonic()
             problem = integrity.worktree_problem(self.git)
             if problem is not None:
@@ -440,12 +441,15 @@ def _rel(ws: Path, path: Path) -> str:
         return str(path)
 
 
-def _seed_run(res: Any, seed: int, ws: Path) -> dict[str, Any]:
-    metrics = {k: float(v) for k, v in (res.metrics or {}).items() if isinstance(v, (int, float))}
+def _seed_run(res: Any, seed: int, ws: Path, objectives: list[str]) -> dict[str, Any]:
+    """One seed's run for the ledger: the objectives in `metrics`, other figures in `aux`."""
+    numbers = {k: float(v) for k, v in (res.metrics or {}).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    # NaN/inf are left out: the ledger stays strict JSON and the status says crash.
     return {
         "seed": seed, "status": res.status,
-        "metrics": {k: v for k, v in metrics.items() if k not in AUX_KEYS and k != "seed"},
-        "aux": {k: v for k, v in metrics.items() if k in AUX_KEYS},
+        "metrics": {k: v for k, v in numbers.items() if k in objectives},
+        "aux": {k: v for k, v in numbers.items() if k not in objectives and k not in NOT_AUX},
         "run_dir": _rel(ws, Path(res.run_dir)), "error": res.error or "",
         "wall_seconds": round(float(res.wall_seconds or 0.0), 3),
     }
@@ -462,7 +466,7 @@ def _non_finite(res: Any, cfg: Config) -> str:
     return ""
 
 
-def _frozen_of(seeds: list[dict[str, Any]], res: Any) -> dict[str, Any] | None:
+def _frozen_of(res: Any) -> dict[str, Any] | None:
     return (getattr(res, "summary", None) or {}).get("frozen")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import subprocess
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from retrieval import Passage
-from tests.loop.fake_anthropic import OVERLOADED, RATE_LIMITED, FakeAnthropic, tool_use
+from tests.loop.fake_anthropic import RATE_LIMITED, FakeAnthropic, tool_use
 from tests.loop.fakes import edit, make_workspace, records
 
 KEY = "sk-ant-test-SECRET-7f3a9c"

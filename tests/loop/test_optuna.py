@@ -10,7 +10,7 @@ import pytest
 from loop.apply import check_edits
 from loop.errors import ProposerError
 from loop.search_space import parse_file, parse_space
-from tests.loop.fakes import make_workspace, records, run_scripted
+from tests.loop.fakes import make_workspace, records
 
 
 def test_grammar_finds_declared_constants_and_value_spans() -> None:
