@@ -26,10 +26,10 @@ from ggnet.output import GGOutput
 from ggnet.warp import warp_to_camera
 
 # --- optimisation -----------------------------------------------------------------------
-LR = 2e-3  # search: log(1e-4, 1e-2)
+LR = 3e-3  # search: log(1e-4, 1e-2)
 STN_LR = 1e-3  # search: log(1e-5, 3e-3)
 WEIGHT_DECAY = 1e-4  # search: log(1e-6, 1e-2)
-BATCH_SIZE = 8  # search: choice(4, 8, 16)
+BATCH_SIZE = 4  # search: choice(4, 8, 16)
 SCHEDULE = "cosine"  # search: choice("cosine", "warm_restarts", "constant")
 RESTART_PERIOD = 0.25  # search: float(0.1, 0.5)
 WARMUP = 0.03  # search: float(0.0, 0.2)
@@ -41,6 +41,8 @@ ALIGN_LOSS_WEIGHT = 1.0  # search: log(0.1, 10.0)
 SEG_LOSS_WEIGHT = 1.0  # search: log(0.1, 10.0)
 SEG_LOSS = "dicece"  # search: choice("dicece", "focal", "bce")
 STN_REG_WEIGHT = 1e-3  # search: log(1e-5, 1e-1)
+SEG_GRAD_TO_STN = False  # search: choice(False, True)
+ALIGN_AUG = 0.25  # search: float(0.0, 0.6)
 
 # --- STN constraints (normalised coordinates, [-1, 1] spans the image) -------------------
 MAX_ROTATION_DEG = 15.0  # search: float(2.0, 30.0)
@@ -48,11 +50,11 @@ MAX_SCALE_DELTA = 0.2  # search: float(0.05, 0.5)
 MAX_TRANSLATION = 0.3  # search: float(0.05, 0.6)
 MAX_PERSPECTIVE = 0.05  # search: float(0.0, 0.2)
 STN_CHANNELS = 32  # search: choice(16, 32, 64)
-STN_INPUT_SIZE = 64  # search: choice(32, 64, 96)
+STN_INPUT_SIZE = 96  # search: choice(64, 96, 128)
 
 # --- architecture ----------------------------------------------------------------------------
 ENCODER = "resnet18"  # search: choice("resnet18", "resnet34", "mobilenet_v2", "efficientnet-b0")
-ENCODER_DEPTH = 4  # search: int(3, 5)
+ENCODER_DEPTH = 3  # search: int(3, 5)
 DECODER_CHANNELS = 16  # search: choice(8, 16, 32, 64)
 DROPOUT = 0.1  # search: float(0.0, 0.5)
 FUSION = "concat"  # search: choice("concat", "gated")
@@ -124,9 +126,12 @@ class GGNet(nn.Module):
     def forward(self, camera: torch.Tensor, render: torch.Tensor) -> GGOutput:
         theta, raw = self.stn(camera, render)
         warped = warp_to_camera(render.float(), theta).to(camera.dtype)
+        # Without this cut the segmentation loss pulls the STN towards whatever helps the
+        # segmenter, which fights the alignment loss.
+        seg_render = warped if SEG_GRAD_TO_STN else warp_to_camera(render.float(), theta.detach()).to(camera.dtype)
         if FUSION == "gated":
-            warped = warped * self.gate(torch.cat([camera, warped], dim=1))
-        logits = self.segmenter(torch.cat([camera, warped], dim=1))
+            seg_render = seg_render * self.gate(torch.cat([camera, seg_render], dim=1))
+        logits = self.segmenter(torch.cat([camera, seg_render], dim=1))
         return GGOutput(theta=theta, mask_logits=logits, aux={"warped": warped, "stn_raw": raw})
 
 
@@ -141,6 +146,16 @@ def grid_point_error(theta_pred: torch.Tensor, theta_gt: torch.Tensor, n: int = 
         return p[:, :2] / p[:, 2:].clamp(min=1e-3)
 
     return (mapped(theta_pred) - mapped(theta_gt)).norm(dim=1).mean(dim=1)
+
+
+def jitter_render(render: torch.Tensor, theta_gt: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Augmentation: move the render by a random transform A; the GT becomes theta_gt @ A^-1.
+
+    Gives the STN new alignment problems every step, so it learns to align rather than
+    memorise the training set's transforms.
+    """
+    a = params_to_theta(torch.randn(render.shape[0], STN.N_PARAMS, device=render.device) * ALIGN_AUG)
+    return warp_to_camera(render.float(), a), theta_gt.float() @ torch.linalg.inv(a)
 
 
 def alignment_loss(out: GGOutput, batch: dict) -> torch.Tensor:
@@ -203,6 +218,8 @@ def train(ctx) -> nn.Module:
             if progress >= 1.0:
                 break
             batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
+            if ALIGN_AUG > 0:
+                batch["render"], batch["theta"] = jitter_render(batch["render"], batch["theta"])
             camera, render, mask = batch["camera"], batch["render"], batch["mask"]
             if on_cuda:
                 camera = camera.contiguous(memory_format=torch.channels_last)
@@ -222,7 +239,9 @@ def train(ctx) -> nn.Module:
             scaler.scale(loss).backward()
             if GRAD_CLIP > 0:
                 scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), GRAD_CLIP)
+                # Clipped apart: the U-Net's large gradient norm must not starve the STN.
+                torch.nn.utils.clip_grad_norm_(other, GRAD_CLIP)
+                torch.nn.utils.clip_grad_norm_(stn_params, GRAD_CLIP)
             scaler.step(opt)
             scaler.update()
             step += 1

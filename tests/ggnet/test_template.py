@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from ggnet.output import GGOutput
-from tests.harness.standin import TEMPLATE, TINY, load_template, make_ctx, standin_items, synthetic_dataset
+from tests.harness.standin import TEMPLATE, TINY, load_template, make_ctx, make_step_ctx, standin_items
 
 SEARCH = re.compile(r"^([A-Z][A-Z0-9_]*) = (.+?)\s+# search: (log|float|int|choice)\((.*)\)\s*$")
 KNOBS = {
@@ -119,20 +119,18 @@ def test_lr_schedule_shapes(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_template_learns_on_the_synthetic_data(tmp_path: Path) -> None:
-    from ggnet.dataset import GGDataset
+def test_template_learns_well_beyond_its_initialisation(tmp_path: Path) -> None:
+    # Step-counted budget: the outcome does not depend on how busy the machine is.
     from harness.evaluate import evaluate
 
-    root = synthetic_dataset(tmp_path / "synth")
-    train = [GGDataset(root, "train", 64)[i] for i in range(len(GGDataset(root, "train", 64)))]
-    val = GGDataset(root, "val", 64)
+    train, val = standin_items(32, seed=1), standin_items(12, seed=2)
     m = load_template(tmp_path / "t.py", TINY)
     cpu = torch.device("cpu")
     torch.manual_seed(0)
     before = evaluate(m.GGNet(), val, cpu, 16)
     torch.manual_seed(0)
-    ctx = make_ctx(train, 15.0, tmp_path)
-    ctx.start_clock()
+    ctx = make_step_ctx(train, 120, tmp_path)
     after = evaluate(m.train(ctx), val, cpu, 16)
-    assert after["pbqc"] > before["pbqc"] + 0.02, (before, after)
-    assert after["dice"] > before["dice"] + 0.05, (before, after)
+    assert ctx.num_steps == 120
+    assert after["pbqc"] > before["pbqc"] + 0.03, (before, after)
+    assert after["dice"] > before["dice"] + 0.3, (before, after)
