@@ -98,10 +98,10 @@ def _live_group_members(pgid: int) -> list[int]:
 def test_hung_train_py_is_killed_at_the_hard_limit_with_its_group(tmp_path: Path, dataset: Path) -> None:
     ws = _ws(tmp_path, dataset, HUNG, budget_s=1.0)
     t0 = time.monotonic()
-    res = run_experiment(ws, tmp_path / "run", hard_limit_s=10)
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=8)
     assert res.status == "timeout"
-    assert res.error == "killed at the hard limit of 10 s"
-    assert 10 <= time.monotonic() - t0 < 10 + 8
+    assert res.error == "killed at the hard limit of 8 s"
+    assert 8 <= time.monotonic() - t0 < 8 + 8
     assert res.metrics == {} and res.summary == {}
     assert not (tmp_path / "run" / "last_run.json").exists()
     pids = [int(p) for p in (tmp_path / "run" / "pids").read_text().split()]
