@@ -1,2 +1,17 @@
 """The overnight loop: proposers, the prompt, applying edits, git, the runner, the keep
-rule, the ledger writer, resume."""
+rule, the ledger writer, resume.
+
+    from loop.engine import LoopEngine, Options
+    from loop.proposers.select import proposer_factory
+
+    engine = LoopEngine(workspace, config, Options(tag="nov22", max_experiments=10),
+                        proposer_factory("optuna"))
+    engine.run()        # 0 when it stops by itself, 130 on Ctrl-C/SIGTERM
+
+Modules: hypothesis (the validated Hypothesis), apply (edit checks, EditRefused), git (git
+CLI wrapper), lock (one loop per workspace), ledger (results/schema.py writer), keep (the
+keep rule, Decision), integrity (frozen inputs, commit scope), state (the proposer's view),
+prompt (Claude's prompt and tools), search_space ('# search:' annotations), resume (branch
+set-up and recovery), ui (printed lines), engine (the loop), proposers/ (claude, optuna,
+scripted, select).
+"""
