@@ -228,3 +228,40 @@ def test_hung_command_is_killed_quickly(tmp_path: Path, dataset: Path) -> None:
 def test_config_of_the_workspace_is_used_by_default(tmp_path: Path, dataset: Path) -> None:
     ws = _ws(tmp_path, dataset, budget_s=3.5)
     assert load_config(ws / "gg-research.toml").run.budget_s == 3.5
+
+
+def test_ctrl_c_while_waiting_kills_the_run_and_re_raises(tmp_path: Path, dataset: Path) -> None:
+    import signal
+    import subprocess
+
+    ws = _command_ws(tmp_path, dataset, "import os, time\nopen(os.environ['GG_RUN_DIR'] + '/pid', 'w').write(str(os.getpid()))\ntime.sleep(600)\n")
+    driver = tmp_path / "driver.py"
+    driver.write_text(textwrap.dedent(f"""
+        import sys
+        from pathlib import Path
+        from harness.runner import run_experiment
+        try:
+            run_experiment(Path({str(ws)!r}), Path({str(tmp_path / 'run')!r}), hard_limit_s=120)
+        except KeyboardInterrupt:
+            sys.exit(42)
+        sys.exit(0)
+    """))
+    proc = subprocess.Popen([sys.executable, str(driver)])
+    pid_file = tmp_path / "run" / "pid"
+    deadline = time.monotonic() + 30
+    while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    run_pid = int(pid_file.read_text())
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 42  # KeyboardInterrupt reached the caller
+    assert _gone(run_pid) and _live_group_members(run_pid) == []
+
+
+@pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
+def test_asking_for_cuda_without_it_is_a_one_line_crash(tmp_path: Path, dataset: Path, capsys: pytest.CaptureFixture) -> None:
+    from harness import child
+
+    ws = _ws(tmp_path, dataset, "def train(ctx):\n    pass\n")
+    code = child.main(["--workspace", str(ws), "--run-dir", str(tmp_path / "run"), "--device", "cuda"])
+    assert code == child.EXIT_CRASH
+    assert "device 'cuda' asked for, but CUDA is not available" in capsys.readouterr().out
