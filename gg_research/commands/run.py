@@ -46,6 +46,17 @@ def run(args: argparse.Namespace) -> int:
     from harness.runner import run_experiment
     from harness.summary import format_summary
 
+    if not config.run.command:
+        # Generate the synthetic set (once, cached) here, so it never eats into the hard limit.
+        from harness.data import dataset_root
+
+        if not config.data.dataset:
+            from ggnet.synth import synthetic_name
+
+            d = config.data
+            if not (workspace / ".gg" / "data" / synthetic_name(d.synth_n, d.synth_size, d.synth_seed) / "manifest.jsonl").is_file():
+                print(f"generating the synthetic dataset ({d.synth_n} images, once) ...", flush=True)
+        dataset_root(workspace, config)
     run_dir = next_run_dir(workspace)
     budget = args.budget if args.budget is not None else config.run.budget_s
     print(f"run {run_dir.relative_to(workspace)}: training budget {budget:g}s", flush=True)
