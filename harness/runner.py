@@ -17,7 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal
+from typing import IO, Any, Callable, Literal
 
 from gg_research.config import CONFIG_NAME, Config, load_config
 
@@ -58,11 +58,13 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
-def _pump(src: IO[bytes], log: IO[bytes], echo: bool) -> None:
+def _pump(src: IO[bytes], log: IO[bytes], echo: bool, on_line: Callable[[str], None] | None) -> None:
     for line in iter(src.readline, b""):
         log.write(line)
         log.flush()
-        if echo:
+        if on_line is not None:
+            on_line(line.decode("utf-8", "replace"))
+        elif echo:
             sys.stdout.write(line.decode("utf-8", "replace"))
             sys.stdout.flush()
 
@@ -109,8 +111,13 @@ def run_experiment(
     seed: int | None = None,
     hard_limit_s: float | None = None,
     echo: bool = False,
+    on_line: Callable[[str], None] | None = None,
 ) -> RunResult:
-    """Run one experiment; never raises for a failed run (see RunResult.status), only re-raises Ctrl-C."""
+    """Run one experiment; never raises for a failed run (see RunResult.status), only re-raises Ctrl-C.
+
+    echo=True copies the child's output to stdout as it comes; on_line, if given, receives
+    each line instead (e.g. to drive a progress bar). run.log gets everything either way.
+    """
     workspace = Path(workspace).resolve()
     run_dir = Path(run_dir).resolve()
     config = config if config is not None else load_config(workspace / CONFIG_NAME)
@@ -149,7 +156,7 @@ def run_experiment(
         except OSError as exc:
             log.write(f"{ERROR_MARK} cannot start {argv[0]!r}: {exc}\n".encode())
             return RunResult("crash", {}, {}, run_dir, log_path, f"cannot start {argv[0]!r}: {exc.strerror or exc}", 0.0)
-        pump = threading.Thread(target=_pump, args=(proc.stdout, log, echo), daemon=True)
+        pump = threading.Thread(target=_pump, args=(proc.stdout, log, echo, on_line), daemon=True)
         pump.start()
         timed_out = False
         try:

@@ -31,6 +31,33 @@ def next_run_dir(workspace: Path) -> Path:
             n += 1
 
 
+def _run_with_progress(workspace: Path, run_dir: Path, config, budget: float, args: argparse.Namespace):
+    """On a terminal, a progress bar of training time left; elsewhere the plain child log."""
+    import re
+
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from harness.runner import run_experiment
+
+    console = Console()
+    if args.quiet or not console.is_terminal:
+        return run_experiment(workspace, run_dir, config=config, budget_s=args.budget, seed=args.seed, echo=not args.quiet)
+    progress_re = re.compile(r"^\[train\] step (\d+) elapsed ([\d.]+)s left ([\d.]+)s ?(.*)$")
+    with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.fields[info]}"), console=console, transient=True) as bar:
+        task = bar.add_task("train", total=budget, info="starting")
+
+        def on_line(line: str) -> None:
+            m = progress_re.match(line.strip())
+            if m:
+                step, elapsed, left, scalars = m.groups()
+                bar.update(task, completed=min(float(elapsed), budget), info=f"{float(left):.0f}s left, step {step} {scalars[:60]}")
+            else:
+                bar.console.print(line.rstrip("\n"), markup=False, highlight=False)
+
+        return run_experiment(workspace, run_dir, config=config, budget_s=args.budget, seed=args.seed, on_line=on_line)
+
+
 def run(args: argparse.Namespace) -> int:
     import sys
 
@@ -60,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     run_dir = next_run_dir(workspace)
     budget = args.budget if args.budget is not None else config.run.budget_s
     print(f"run {run_dir.relative_to(workspace)}: training budget {budget:g}s", flush=True)
-    result = run_experiment(workspace, run_dir, config=config, budget_s=args.budget, seed=args.seed, echo=not args.quiet)
+    result = _run_with_progress(workspace, run_dir, config, budget, args)
     if result.status != "ok":
         print(f"gg-research run: {result.status}: {result.error} (log: {result.log_path})", file=sys.stderr)
         return 1
