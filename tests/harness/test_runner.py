@@ -185,8 +185,10 @@ def test_run_command_replaces_train_py(tmp_path: Path, dataset: Path) -> None:
         print("---\\npbqc: 0.5\\ndice: 0.25")
         """,
     )
-    res = run_experiment(ws, tmp_path / "run", seed=7, budget_s=9)
+    seen: list[str] = []
+    res = run_experiment(ws, tmp_path / "run", seed=7, budget_s=9, on_line=seen.append)
     assert res.status == "ok", res.error
+    assert seen == ["---\n", "pbqc: 0.5\n", "dice: 0.25\n"]  # each line handed over as it came
     assert res.metrics == {"pbqc": 0.5, "dice": 0.25, "budget": 9.0, "seed": 7.0}
     assert res.summary["ws"] == str(ws.resolve())
     assert "pbqc: 0.5" in res.log_path.read_text()
