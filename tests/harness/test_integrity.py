@@ -12,12 +12,6 @@ from PIL import Image
 from gg_research.config import Config
 from harness.errors import NotComparable
 from harness.integrity import check_comparable, frozen_fingerprint
-from tests.harness.standin import synthetic_dataset
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthetic_dataset(tmp_path_factory.mktemp("synth"))
 
 
 def _config(root: Path, **data) -> Config:

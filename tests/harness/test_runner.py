@@ -15,12 +15,7 @@ import pytest
 from gg_research.config import load_config
 from harness.runner import run_experiment
 from harness.summary import SUMMARY_KEYS, parse_summary
-from tests.harness.standin import make_workspace, synthetic_dataset
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synthetic_dataset(tmp_path_factory.mktemp("synth"))
+from tests.harness.standin import make_workspace
 
 
 @pytest.fixture(autouse=True)
