@@ -58,6 +58,10 @@ class RunSection(_Section):
         description="Optional command that replaces train.py: run without a shell, it must write $GG_RUN_DIR/last_run.json.",
     )
     eval_batch_size: int = Field(32, ge=1, description="Batch size of the harness's validation pass.")
+    prestart: bool = Field(
+        True,
+        description="Loop only: start the next run's process (imports, data) while the current one trains, so start-up is off the critical path.",
+    )
 
     def effective_hard_limit(self) -> float:
         return self.hard_limit_s if self.hard_limit_s > 0 else 2 * self.budget_s + 120.0

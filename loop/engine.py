@@ -19,7 +19,7 @@ from loop.hypothesis import Hypothesis
 from loop.ledger import Ledger
 from loop.lock import LoopLock
 from loop.resume import applying_marker, prepare_branch
-from loop.runner import RunFn, default_run_fn
+from loop.runner import RunFn, close_run_fn, default_run_fn
 from loop.state import LoopState
 from loop.ui import LoopUI
 
@@ -57,7 +57,7 @@ class LoopEngine:
         self.branch = f"autoresearch/{options.tag}"
         self.git = Git(self.ws)
         self.ledger = Ledger(self.ws)
-        self.run_fn = run_fn or default_run_fn()
+        self.run_fn = run_fn or default_run_fn(config)
         self.ui = ui or LoopUI()
         self.mutable = list(config.workspace.mutable)
         self.budget = options.budget_s if options.budget_s is not None else config.run.budget_s
@@ -98,6 +98,7 @@ class LoopEngine:
             self.ui.say("loop interrupted: the running experiment (if any) was recorded as interrupted and the branch reset")
             return 130
         finally:
+            close_run_fn(self.run_fn)
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 

@@ -12,7 +12,17 @@ from typing import Any
 RunFn = Callable[..., Any]
 
 
-def default_run_fn() -> RunFn:
-    from harness.runner import run_experiment
+def default_run_fn(config: Any = None) -> RunFn:
+    """The harness's runner; with `[run] prestart` (and no `[run] command`), the prestarting one."""
+    from harness.runner import PrestartingRunner, run_experiment
 
+    if config is not None and config.run.prestart and not config.run.command:
+        return PrestartingRunner()
     return run_experiment
+
+
+def close_run_fn(run_fn: RunFn) -> None:
+    """Stop whatever a runner keeps between runs (the prestarted child)."""
+    close = getattr(run_fn, "close", None)
+    if callable(close):
+        close()
