@@ -111,6 +111,7 @@ def decide(
 
 def _pareto(objs, candidate, kept, eps, rerun) -> Decision:
     smallest_win = math.inf  # in units of epsilon, over the kept runs
+    won_on: set[str] = set()
     for k in kept:
         margins = {o.name: _sign(o) * (candidate[o.name] - k[o.name]) for o in objs if o.name in k}
         wins = {n: m / eps[n] if eps[n] > 0 else math.inf for n, m in margins.items() if m > eps[n]}
@@ -118,7 +119,8 @@ def _pareto(objs, candidate, kept, eps, rerun) -> Decision:
             near = ", ".join(f"{n} {m:+.4f}" for n, m in margins.items())
             return Decision("discard", f"within noise of or dominated by a kept run ({near}; eps {_fmt_eps(eps)})")
         smallest_win = min(smallest_win, max(wins.values()))
-    best = ", ".join(sorted({o.name for o in objs}))
+        won_on.update(wins)
+    best = ", ".join(o.name for o in objs if o.name in won_on)
     if rerun and smallest_win < 2.0:
         return Decision("rerun", f"marginal win ({smallest_win:.2f} eps) on {best}: re-run with another seed")
     return Decision("keep", f"beats every kept run on some objective by more than eps ({_fmt_eps(eps)})")

@@ -112,3 +112,9 @@ def test_epsilon_from_sigma_with_floor_and_override() -> None:
     assert eps["pbqc"] == pytest.approx(0.04) and eps["dice"] == 0.07
     assert epsilons(c, {"pbqc": 0.0, "dice": 0.0})["pbqc"] == 0.01
     assert mean_metrics(seeds)["pbqc"] == pytest.approx(0.62)
+
+
+def test_a_marginal_win_names_only_the_objective_it_won_on() -> None:
+    d = decide(cfg(), {"pbqc": 0.63, "dice": 0.50}, [BASE], BASE, EPS)
+    assert d.status == "rerun"
+    assert "on pbqc:" in d.reason and "dice" not in d.reason
