@@ -78,3 +78,10 @@ class Record(TypedDict, total=False):
     log: str  # results/runs/<id>/run.log
     started_at: str  # ISO 8601 UTC
     ended_at: str
+    # Written by the loop for its own bookkeeping (the report reads epsilon and collapse):
+    sigma: dict[str, float]  # baseline only: each objective's standard deviation over the seeds
+    epsilon: dict[str, float]  # baseline only: the noise margin each later decision used
+    collapse: bool  # a floor broke: shown under "what collapsed", never as a near miss
+    content_hash: str  # hash of the mutable files after the edits, to refuse a repeated diff
+    proposer_info: dict  # what the proposer adds (e.g. optuna trial number, Claude model and usage)
+    frozen: dict[str, str]  # fingerprint of the frozen inputs the run was measured against
