@@ -23,8 +23,8 @@ def main() -> int:
 
     import torch
 
-    from ggnet.dataset import GGDataset
-    from ggnet.synth import generate
+    from gg_research.ggnet.dataset import GGDataset
+    from gg_research.ggnet.synth import generate
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

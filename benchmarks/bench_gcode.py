@@ -15,8 +15,8 @@ DEFAULT = Path(__file__).resolve().parents[1] / "../shared/fixtures/gcode/benchy
 
 
 def main() -> int:
-    from ggnet.gcode import parse_gcode
-    from ggnet.render import render_layer
+    from gg_research.ggnet.gcode import parse_gcode
+    from gg_research.ggnet.render import render_layer
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("file", nargs="?", default=str(DEFAULT.resolve()))

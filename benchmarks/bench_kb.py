@@ -66,8 +66,8 @@ def add_filler(ws: Path, cfg, target: int, seed: int = 0) -> int:
 
     import numpy as np
 
-    from knowledge.base import KnowledgeBase
-    from knowledge.records import DocRecord
+    from gg_research.knowledge.base import KnowledgeBase
+    from gg_research.knowledge.records import DocRecord
 
     kb = KnowledgeBase(ws, cfg)
     store = kb.store
@@ -110,9 +110,9 @@ def main() -> None:
     import chromadb  # noqa: F401  (imports are start-up, not ingest)
 
     from gg_research.config import KnowledgeSection
-    from knowledge.embedder import load_embedder
-    from knowledge.ingest import Ingestor
-    from retrieval.searcher import Searcher
+    from gg_research.knowledge.embedder import load_embedder
+    from gg_research.knowledge.ingest import Ingestor
+    from gg_research.retrieval.searcher import Searcher
 
     t = time.perf_counter()
     pdf = thesis_path(args.pages)

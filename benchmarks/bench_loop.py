@@ -34,9 +34,9 @@ def main() -> None:
 
     from gg_research.config import load_config
     from gg_research.workspace import init_workspace
-    from loop.engine import LoopEngine, Options
-    from loop.proposers.select import proposer_factory
-    from loop.ui import LoopUI
+    from gg_research.loop.engine import LoopEngine, Options
+    from gg_research.loop.proposers.select import proposer_factory
+    from gg_research.loop.ui import LoopUI
 
     root = Path(args.keep or tempfile.mkdtemp(prefix="bench-loop-"))
     ws = init_workspace(root / "ws")
@@ -53,7 +53,7 @@ def main() -> None:
     subprocess.run(["git", "-C", str(ws), "commit", "-qam", "bench settings"], check=True)
     cfg = load_config(toml)
     # The synthetic set is generated on first use; do it before timing anything.
-    from harness.data import dataset_root
+    from gg_research.harness.data import dataset_root
 
     t = time.monotonic()
     dataset_root(ws, cfg)

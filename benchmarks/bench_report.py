@@ -21,7 +21,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gg_research.config import load_config  # noqa: E402
-from results.report import build_analysis, write_report  # noqa: E402
+from gg_research.results.report import build_analysis, write_report  # noqa: E402
 
 STATUSES = ["keep"] * 2 + ["discard"] * 12 + ["crash", "invalid"]
 

@@ -34,9 +34,9 @@ def main() -> None:
     import sys
 
     sys.path.insert(0, str(ROOT))
-    from ggnet.dataset import GGDataset
-    from ggnet.synth import ensure_synthetic
-    from harness.evaluate import evaluate
+    from gg_research.ggnet.dataset import GGDataset
+    from gg_research.ggnet.synth import ensure_synthetic
+    from gg_research.harness.evaluate import evaluate
     from tests.harness.standin import load_template, make_step_ctx
 
     size = 128

@@ -15,7 +15,7 @@ import os
 import sys
 
 from gg_research import __version__
-from gg_research.errors import UserError  # noqa: F401  (re-exported: commands raise it)
+from gg_research.errors import GGError
 
 # (command, module, one-line help). Order is the order shown by --help.
 COMMANDS: list[tuple[str, str, str]] = [
@@ -73,39 +73,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _quiet_libraries(args.verbose)
-    from gg_research.config import ConfigError
-
     try:
         return int(args._module.run(args) or 0)
     except KeyboardInterrupt:
         print("gg-research: interrupted", file=sys.stderr)
         return 130
-    except (UserError, ConfigError) as exc:
+    except GGError as exc:
         print(f"gg-research {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:  # one line for the user; the traceback with -v
         if args.verbose:
             raise
-        known = _known_error_types()
-        if isinstance(exc, known):
-            print(f"gg-research {args.command}: error: {exc}", file=sys.stderr)
-            return 2
         print(f"gg-research {args.command}: unexpected {type(exc).__name__}: {exc} (re-run with -v for the traceback)", file=sys.stderr)
         return 1
-
-
-def _known_error_types() -> tuple[type[BaseException], ...]:
-    """Error classes of the packages that carry a user-facing one-line message.
-
-    Each package defines a `GGError` subclass in its `errors` module; only those already
-    imported are collected, so this never imports torch just to format an error.
-    """
-    found: list[type[BaseException]] = []
-    for pkg in ("ggnet", "harness", "knowledge", "retrieval", "loop", "results"):
-        mod = sys.modules.get(f"{pkg}.errors")
-        if mod is not None:
-            found.extend(getattr(mod, "USER_ERRORS", ()))
-    return tuple(found) or (UserError,)
 
 
 def entry() -> None:

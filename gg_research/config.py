@@ -12,11 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from gg_research.errors import ConfigError  # noqa: F401  (callers of load_config catch it from here too)
+
+
 CONFIG_NAME = "gg-research.toml"
-
-
-class ConfigError(Exception):
-    """A missing, unreadable or invalid gg-research.toml (message is one line)."""
 
 
 class _Section(BaseModel):
@@ -63,8 +62,10 @@ class RunSection(_Section):
         description="Loop only: start the next run's process (imports, data) while the current one trains, so start-up is off the critical path.",
     )
 
-    def effective_hard_limit(self) -> float:
-        return self.hard_limit_s if self.hard_limit_s > 0 else 2 * self.budget_s + 120.0
+    def effective_hard_limit(self, budget_s: float | None = None) -> float:
+        """The wall-clock limit of a run under `budget_s` (the configured budget by default)."""
+        budget = self.budget_s if budget_s is None else budget_s
+        return self.hard_limit_s if self.hard_limit_s > 0 else 2 * budget + 120.0
 
 
 class ObjectiveConfig(_Section):

@@ -7,14 +7,14 @@ from importlib import resources
 from pathlib import Path
 
 from gg_research.config import CONFIG_NAME, render_default_toml
-from harness.errors import WorkspaceError
+from gg_research.harness.errors import WorkspaceError
 
 GITIGNORE = ".gg/\nresults/\n__pycache__/\n"
 
 
 def template_text(name: str) -> str:
     """A file of the packaged templates (ggnet/templates/)."""
-    return resources.files("ggnet").joinpath("templates", name).read_text(encoding="utf-8")
+    return resources.files("gg_research.ggnet").joinpath("templates", name).read_text(encoding="utf-8")
 
 
 def _git(path: Path, *args: str) -> str:

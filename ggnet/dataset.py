@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from ggnet.errors import DatasetError
+from gg_research.ggnet.errors import DatasetError
 
 MANIFEST = "manifest.jsonl"
 SPLITS = ("train", "val", "test")
@@ -196,8 +196,8 @@ class _GCodeFiles:
         self._programs: dict[Path, Any] = {}
 
     def layer(self, s: Sample, where: _Where):
-        from ggnet.errors import GCodeError
-        from ggnet.gcode import parse_gcode
+        from gg_research.ggnet.errors import GCodeError
+        from gg_research.ggnet.gcode import parse_gcode
 
         assert s.gcode is not None
         if not s.gcode.is_file():
@@ -303,7 +303,7 @@ def cached_render(
 
     `layer_fn()` returns the parsed Layer; it is only called on a cache miss.
     """
-    from ggnet.render import render_layer
+    from gg_research.ggnet.render import render_layer
 
     key = _render_key(gcode_path.read_bytes(), layer, size, bead)
     if key in memo:
@@ -341,7 +341,7 @@ def render_to_camera_theta(
     gcode_to_image: np.ndarray, image_hw: tuple[int, int], mm_to_px_render: np.ndarray, size: int
 ) -> np.ndarray:
     """Normalised render->camera theta for a render and a camera image both resized to size x size."""
-    from ggnet.warp import pixel_homography_to_norm
+    from gg_research.ggnet.warp import pixel_homography_to_norm
 
     h = resize_scale(image_hw, (size, size)) @ gcode_to_image @ np.linalg.inv(mm_to_px_render)
     return pixel_homography_to_norm(h, (size, size), (size, size))

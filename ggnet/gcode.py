@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ggnet.errors import GCodeError
+from gg_research.ggnet.errors import GCodeError
 
 # Height difference (mm) below which two extrusion heights are the same layer; slicers print
 # Z with 3 decimals, so this only absorbs float noise.

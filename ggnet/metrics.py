@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ggnet.warp import warp_to_camera
+from gg_research.ggnet.warp import warp_to_camera
 
 
 def _binarise(x: torch.Tensor, threshold: float, logits: bool) -> torch.Tensor:

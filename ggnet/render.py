@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ggnet.errors import GCodeError
-from ggnet.gcode import Layer
+from gg_research.ggnet.errors import GCodeError
+from gg_research.ggnet.gcode import Layer
 
 @dataclass
 class Render:

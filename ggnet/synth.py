@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ggnet.errors import DatasetError
+from gg_research.ggnet.errors import DatasetError
 
 # Bump whenever the output for the same parameters changes, so cached datasets are regenerated.
 GENERATOR_VERSION = 4
@@ -46,10 +46,10 @@ def split_plan(n: int, seed: int) -> tuple[list[str], list[bool]]:
 
 
 def _sample(out: Path, index: int, size: int, seed: int, split: str, defective: bool) -> dict:
-    from ggnet.gcode import parse_gcode
-    from ggnet.synth_camera import shoot
-    from ggnet.synth_gcode import write_gcode
-    from ggnet.synth_shapes import layer_paths, random_outline
+    from gg_research.ggnet.gcode import parse_gcode
+    from gg_research.ggnet.synth_camera import shoot
+    from gg_research.ggnet.synth_gcode import write_gcode
+    from gg_research.ggnet.synth_shapes import layer_paths, random_outline
     from PIL import Image
 
     rng = np.random.default_rng([seed, index])

@@ -14,8 +14,8 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from ggnet.synth_shapes import bead_spacing
-from ggnet.warp import pixel_to_norm
+from gg_research.ggnet.synth_shapes import bead_spacing
+from gg_research.ggnet.warp import pixel_to_norm
 
 SUPERSAMPLE = 2
 DEFECT_KINDS = ("gap", "blob", "stringing", "hole")
@@ -176,7 +176,7 @@ def shoot(
     `keep_clean` also returns the same shot without its defects (same lighting, blur and noise),
     so tests can check that the image changes exactly where the mask says.
     """
-    from ggnet.render import frame_for, render_layer
+    from gg_research.ggnet.render import frame_for, render_layer
 
     mm_to_px = frame_for(layer.bounds, size, margin=0.08)
     theta = random_theta(rng)

@@ -46,7 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def resolve_device(name: str):
     import torch
 
-    from harness.errors import GGError
+    from gg_research.harness.errors import GGError
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -66,7 +66,7 @@ def seed_everything(seed: int) -> None:
 
 
 def load_train_module(path: Path):
-    from harness.errors import TrainContractError
+    from gg_research.harness.errors import TrainContractError
 
     if not path.is_file():
         raise TrainContractError(f"{path}: no train.py in the workspace")
@@ -146,13 +146,13 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     t_start = time.monotonic()
     import torch
 
-    from ggnet.dataset import GGDataset
-    from harness.context import TrainContext
-    from harness.data import dataset_root
-    from harness.errors import TrainContractError
-    from harness.evaluate import evaluate
-    from harness.integrity import frozen_fingerprint
-    from harness.summary import format_summary
+    from gg_research.ggnet.dataset import GGDataset
+    from gg_research.harness.context import TrainContext
+    from gg_research.harness.data import dataset_root
+    from gg_research.harness.errors import TrainContractError
+    from gg_research.harness.evaluate import evaluate
+    from gg_research.harness.integrity import frozen_fingerprint
+    from gg_research.harness.summary import format_summary
 
     workspace = args.workspace.resolve()
     config = _load_config(args, workspace)
@@ -257,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{ERROR_MARK} interrupted", flush=True)
         return 130
     except BaseException as exc:  # noqa: BLE001 - every failure is one line for the runner
-        from harness.errors import TrainingDiverged
+        from gg_research.harness.errors import TrainingDiverged
 
         traceback.print_exc(file=sys.stdout)
         msg = " ".join(str(exc).split()) or type(exc).__name__

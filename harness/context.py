@@ -15,7 +15,7 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from harness.errors import TrainingDiverged
+from gg_research.harness.errors import TrainingDiverged
 
 # After this many steps a loss above EXPLODE_FACTOR x the running median is an explosion.
 EXPLODE_WARMUP_STEPS = 20

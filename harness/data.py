@@ -12,7 +12,7 @@ def dataset_root(workspace: Path, config: Config) -> Path:
     if config.data.dataset:
         root = Path(config.data.dataset).expanduser()
         return root if root.is_absolute() else (Path(workspace) / root).resolve()
-    from ggnet.synth import ensure_synthetic
+    from gg_research.ggnet.synth import ensure_synthetic
 
     d = config.data
     return Path(ensure_synthetic(Path(workspace) / ".gg" / "data", d.synth_n, d.synth_size, d.synth_seed))

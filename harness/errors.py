@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-class GGError(Exception):
-    """Base of harness's errors whose message is meant for the user as it is."""
+from gg_research.errors import GGError
 
 
 class TrainingDiverged(GGError):
@@ -21,7 +19,3 @@ class NotComparable(GGError):
 
 class WorkspaceError(GGError):
     """A folder that cannot be made into (or used as) a gg-research workspace."""
-
-
-# The CLI prints these as one line (exit 2) instead of a traceback. Add subclasses here.
-USER_ERRORS: tuple[type[BaseException], ...] = (GGError,)

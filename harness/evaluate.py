@@ -8,8 +8,8 @@ from typing import Callable
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ggnet.metrics import DiceAccumulator, PBQCAccumulator
-from harness.errors import TrainContractError
+from gg_research.ggnet.metrics import DiceAccumulator, PBQCAccumulator
+from gg_research.harness.errors import TrainContractError
 
 
 def _check_output(out: object, batch_size: int, hw: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gg_research.config import Config
-from harness.errors import NotComparable
+from gg_research.harness.errors import NotComparable
 
 # Source files that define how a run is evaluated (relative to the installed packages).
-_FROZEN_MODULES = ("harness", "ggnet.metrics", "ggnet.warp", "ggnet.output", "ggnet.dataset")
+_FROZEN_MODULES = ("gg_research.harness", "gg_research.ggnet.metrics", "gg_research.ggnet.warp", "gg_research.ggnet.output", "gg_research.ggnet.dataset")
 
 
 def _sha(data: bytes) -> str:
@@ -47,7 +47,7 @@ def code_fingerprint() -> str:
 
 
 def eval_config_fingerprint(config: Config) -> str:
-    from harness.data import dataset_label
+    from gg_research.harness.data import dataset_label
 
     relevant = {
         "image_size": config.data.image_size,
@@ -60,8 +60,8 @@ def eval_config_fingerprint(config: Config) -> str:
 
 def frozen_fingerprint(workspace: Path, config: Config, root: Path | None = None) -> dict[str, str]:
     """Hashes of the frozen inputs: validation split, harness+metric code, evaluation config."""
-    from ggnet.dataset import split_fingerprint
-    from harness.data import dataset_root
+    from gg_research.ggnet.dataset import split_fingerprint
+    from gg_research.harness.data import dataset_root
 
     root = root if root is not None else dataset_root(Path(workspace), config)
     return {

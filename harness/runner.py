@@ -106,7 +106,7 @@ def _pump(src: IO[bytes], sink: _Sink) -> None:
 
 def _child_argv(workspace: Path, config_json: Path, run_dir: str, seed: int, budget: float) -> list[str]:
     return [
-        sys.executable, "-m", "harness.child",
+        sys.executable, "-m", "gg_research.harness.child",
         "--workspace", str(workspace), "--run-dir", run_dir,
         "--seed", str(seed), "--budget", f"{budget!r}", "--config", str(config_json),
     ]

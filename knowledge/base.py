@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from knowledge.errors import DocumentNotFound
-from knowledge.lexical import META_NAME, LexicalIndex, fingerprint
-from knowledge.records import DocRecord
-from knowledge.store import ChromaStore, lexical_folder, store_exists
+from gg_research.knowledge.errors import DocumentNotFound
+from gg_research.knowledge.lexical import META_NAME, LexicalIndex, fingerprint
+from gg_research.knowledge.records import DocRecord
+from gg_research.knowledge.store import ChromaStore, lexical_folder, store_exists
 
 if TYPE_CHECKING:
     from gg_research.config import KnowledgeSection

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Callable, Sequence
 
-from knowledge.records import Block, Chunk
+from gg_research.knowledge.records import Block, Chunk
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 

@@ -20,7 +20,7 @@ from typing import Sequence
 
 import numpy as np
 
-from knowledge.errors import EmbedderError
+from gg_research.knowledge.errors import EmbedderError
 
 PACKAGED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 PACKAGED_DIR = "all-MiniLM-L6-v2"

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-class GGError(Exception):
-    """Base of knowledge's errors whose message is meant for the user as it is."""
+from gg_research.errors import GGError
 
 
 class DocumentError(GGError):
@@ -30,7 +28,3 @@ class StoreError(GGError):
 
 class DocumentNotFound(GGError):
     """`kb remove` named no document, or more than one."""
-
-
-# The CLI prints these as one line (exit 2) instead of a traceback. Add subclasses here.
-USER_ERRORS: tuple[type[BaseException], ...] = (GGError,)

@@ -16,13 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
-from knowledge.base import KnowledgeBase
-from knowledge.chunking import chunk_blocks
-from knowledge.errors import DocumentError, GGError
-from knowledge.protocols import DocumentReader, Embedder
-from knowledge.readers import reader_for
-from knowledge.records import Chunk, DocRecord, ExtractedDocument
-from knowledge.sections import page_blocks
+from gg_research.knowledge.base import KnowledgeBase
+from gg_research.knowledge.chunking import chunk_blocks
+from gg_research.knowledge.errors import DocumentError, GGError
+from gg_research.knowledge.protocols import DocumentReader, Embedder
+from gg_research.knowledge.readers import reader_for
+from gg_research.knowledge.records import Chunk, DocRecord, ExtractedDocument
+from gg_research.knowledge.sections import page_blocks
 
 if TYPE_CHECKING:
     from gg_research.config import KnowledgeSection
@@ -109,7 +109,7 @@ class Ingestor:
             if self._embedder_factory is not None:
                 self._embedder = self._embedder_factory()
             else:
-                from knowledge.embedder import load_embedder
+                from gg_research.knowledge.embedder import load_embedder
 
                 self._embedder = load_embedder(self.config.embedder, self.workspace)
             self.kb.store.check_dim(self._embedder.dim)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from knowledge.cleanup import normalise
-from knowledge.errors import DocumentError
-from knowledge.records import Block, ExtractedDocument
+from gg_research.knowledge.cleanup import normalise
+from gg_research.knowledge.errors import DocumentError
+from gg_research.knowledge.records import Block, ExtractedDocument
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _NUMBER_PREFIX = re.compile(r"^((?:\d{1,2}|[A-Z])(?:\.\d{1,2}){0,4})\.?\s+(.+)$")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from knowledge.cleanup import clean_pages
-from knowledge.errors import DocumentError
-from knowledge.records import ExtractedDocument
+from gg_research.knowledge.cleanup import clean_pages
+from gg_research.knowledge.errors import DocumentError
+from gg_research.knowledge.records import ExtractedDocument
 
 # A fragment starting right of this share of the page width belongs to the right column.
 RIGHT_COLUMN_X = 0.45

@@ -10,7 +10,7 @@ from typing import Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from knowledge.records import DocRecord, ExtractedDocument
+from gg_research.knowledge.records import DocRecord, ExtractedDocument
 
 
 @runtime_checkable

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from knowledge.errors import DocumentError
-from knowledge.notes import MarkdownReader, TextReader
-from knowledge.pdf import PypdfReader
-from knowledge.protocols import DocumentReader
+from gg_research.knowledge.errors import DocumentError
+from gg_research.knowledge.notes import MarkdownReader, TextReader
+from gg_research.knowledge.pdf import PypdfReader
+from gg_research.knowledge.protocols import DocumentReader
 
 MARKDOWN_SUFFIXES = (".md", ".markdown")
 TEXT_SUFFIXES = (".txt", ".text", ".rst", "")

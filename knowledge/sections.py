@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import statistics
 
-from knowledge.records import Block
+from gg_research.knowledge.records import Block
 
 _NUMBERED = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(?P<title>[A-Z][^\n]*)$")
 _LETTERED = re.compile(r"^(?P<num>[A-H](?:\.\d{1,2}){1,4})\.?\s+(?P<title>[A-Z][^\n]*)$")

@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from knowledge.errors import EmbedderMismatchError, StoreError
-from knowledge.records import DocRecord
+from gg_research.knowledge.errors import EmbedderMismatchError, StoreError
+from gg_research.knowledge.records import DocRecord
 
 REGISTRY_SUFFIX = ".docs"
 WRITE_BATCH = 512

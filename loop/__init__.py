@@ -1,8 +1,8 @@
 """The overnight loop: proposers, the prompt, applying edits, git, the runner, the keep
 rule, the ledger writer, resume.
 
-    from loop.engine import LoopEngine, Options
-    from loop.proposers.select import proposer_factory
+    from gg_research.loop.engine import LoopEngine, Options
+    from gg_research.loop.proposers.select import proposer_factory
 
     engine = LoopEngine(workspace, config, Options(tag="nov22", max_experiments=10),
                         proposer_factory("optuna"))

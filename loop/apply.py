@@ -12,8 +12,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from loop.errors import EditRefused
-from loop.hypothesis import Hypothesis
+from gg_research.loop.errors import EditRefused
+from gg_research.loop.hypothesis import Hypothesis
 
 
 @dataclass(frozen=True)

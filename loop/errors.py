@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-class GGError(Exception):
-    """Base of loop's errors whose message is meant for the user as it is."""
+from gg_research.errors import GGError
 
 
 class LoopLocked(GGError):
@@ -33,7 +31,3 @@ class ProposerError(GGError):
 
 class LoopSetupError(GGError):
     """The loop cannot start: a dirty mutable file, a used tag, a failed baseline, ..."""
-
-
-# The CLI prints these as one line (exit 2) instead of a traceback. Add subclasses here.
-USER_ERRORS: tuple[type[BaseException], ...] = (GGError,)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from loop.errors import GitError
+from gg_research.loop.errors import GitError
 
 _IDENTITY = ("-c", "user.name=gg-research loop", "-c", "user.email=loop@gg-research.invalid")
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from loop.errors import GGError
+from gg_research.loop.errors import GGError
 
 
 class HypothesisError(GGError):

@@ -6,22 +6,21 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config
-from loop.git import Git
+from gg_research.harness.errors import NotComparable
+from gg_research.harness.integrity import check_comparable
+from gg_research.harness.integrity import frozen_fingerprint as harness_fingerprint
+from gg_research.loop.git import Git
 
 
 def frozen_fingerprint(workspace: Path, config: Config) -> dict[str, str] | None:
-    """The harness's fingerprint of the frozen inputs, or None when no harness is installed.
+    """The harness's fingerprint of the frozen inputs (None for a `[run] command`).
 
     A `[run] command` evaluates itself, so the harness's dataset and metric code are not its
     frozen inputs; its own files are guarded by the commit and work-tree checks instead.
     """
     if config.run.command:
         return None
-    try:
-        from harness.integrity import frozen_fingerprint as fp
-    except ImportError:
-        return None
-    return dict(fp(workspace, config))
+    return dict(harness_fingerprint(workspace, config))
 
 
 def fingerprint_problem(expected: dict[str, Any] | None, got: dict[str, Any] | None) -> str | None:
@@ -29,17 +28,10 @@ def fingerprint_problem(expected: dict[str, Any] | None, got: dict[str, Any] | N
     if not expected or not got:
         return None
     try:
-        from harness.integrity import check_comparable
-    except ImportError:
-        check_comparable = None
-    if check_comparable is not None:
-        try:
-            check_comparable(expected, got)
-        except Exception as exc:  # the harness's GGError names what differs
-            return f"frozen inputs changed: {exc}"
-        return None
-    diff = sorted(k for k in set(expected) | set(got) if expected.get(k) != got.get(k))
-    return f"frozen inputs changed: {', '.join(diff)}" if diff else None
+        check_comparable(expected, got)
+    except NotComparable as exc:  # its message names what differs
+        return f"frozen inputs changed: {exc}"
+    return None
 
 
 def commit_problem(git: Git, parent: str, commit: str, mutable: list[str]) -> str | None:

@@ -1,18 +1,18 @@
 """The keep rule (DESIGN.md: Keep rule): pareto, scalar or threshold, with floors and noise margins.
 
-All comparisons happen on direction-normalised values (a minimised objective is negated,
-as optuna does), so "bigger is better" everywhere below.
+Directions, floors and noise margins come from `results.pareto`, the one definition the report
+shares; every comparison below is on `sign(direction) * value`, so "bigger is better".
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from gg_research.config import Config, ObjectiveConfig
+from gg_research.results.pareto import floor_violation, sign
 
 
 @dataclass(frozen=True)
@@ -22,44 +22,13 @@ class Decision:
     collapse: bool = False  # a floor broke: the proposer is told what collapsed
 
 
-def sigmas(seed_metrics: Sequence[Mapping[str, float]], names: Sequence[str]) -> dict[str, float]:
-    """Sample standard deviation of each metric over the baseline's seeds (0 with one seed)."""
-    out = {}
-    for n in names:
-        vals = [m[n] for m in seed_metrics if n in m and math.isfinite(m[n])]
-        out[n] = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return out
+def rerun_seed(first_seed: int, baseline_seeds: int, seeds_so_far: int) -> int:
+    """The seed of a marginal win's re-run: one neither the baseline nor this experiment has used.
 
-
-def epsilons(config: Config, sigma: Mapping[str, float]) -> dict[str, float]:
-    """Noise margin per objective: the configured one, else max(2 sigma, keep.min_epsilon)."""
-    return {
-        o.name: o.epsilon if o.epsilon is not None else max(2.0 * sigma.get(o.name, 0.0), config.keep.min_epsilon)
-        for o in config.objectives
-    }
-
-
-def mean_metrics(seed_metrics: Sequence[Mapping[str, float]]) -> dict[str, float]:
-    keys = {k for m in seed_metrics for k in m}
-    return {k: statistics.fmean([m[k] for m in seed_metrics if k in m]) for k in sorted(keys)}
-
-
-def _sign(o: ObjectiveConfig) -> float:
-    return 1.0 if o.direction == "maximize" else -1.0
-
-
-def floor_violation(o: ObjectiveConfig, value: float, baseline: float | None) -> str | None:
-    """Why `value` breaks one of the objective's floors, or None."""
-    better_or_equal = (lambda a, b: a >= b) if o.direction == "maximize" else (lambda a, b: a <= b)
-    if o.floor is not None and not better_or_equal(value, o.floor):
-        return f"{o.name} {value:.4g} breaks its floor {o.floor:.4g}"
-    if o.relative_floor is not None and baseline is not None:
-        # Minimising, "keep a fraction" means not growing past baseline / fraction.
-        bound = baseline * o.relative_floor if o.direction == "maximize" else (
-            baseline / o.relative_floor if o.relative_floor > 0 else math.inf)
-        if not better_or_equal(value, bound):
-            return f"{o.name} {value:.4g} collapsed below {o.relative_floor:g} x baseline {baseline:.4g}"
-    return None
+    The baseline ran seeds first_seed .. first_seed + baseline_seeds - 1; a candidate's first
+    run uses first_seed (paired with the baseline's), so re-runs count on from past the baseline's.
+    """
+    return first_seed + baseline_seeds + seeds_so_far
 
 
 def _aux_violation(config: Config, aux: Mapping[str, float], base_aux: Mapping[str, float]) -> str | None:
@@ -113,7 +82,7 @@ def _pareto(objs, candidate, kept, eps, rerun) -> Decision:
     smallest_win = math.inf  # in units of epsilon, over the kept runs
     won_on: set[str] = set()
     for k in kept:
-        margins = {o.name: _sign(o) * (candidate[o.name] - k[o.name]) for o in objs if o.name in k}
+        margins = {o.name: sign(o.direction) * (candidate[o.name] - k[o.name]) for o in objs if o.name in k}
         wins = {n: m / eps[n] if eps[n] > 0 else math.inf for n, m in margins.items() if m > eps[n]}
         if not wins:
             near = ", ".join(f"{n} {m:+.4f}" for n, m in margins.items())
@@ -128,7 +97,7 @@ def _pareto(objs, candidate, kept, eps, rerun) -> Decision:
 
 def _scalar(objs, candidate, kept, eps, rerun) -> Decision:
     def score(m: Mapping[str, float]) -> float:
-        return sum(o.weight * _sign(o) * m[o.name] for o in objs)
+        return sum(o.weight * sign(o.direction) * m[o.name] for o in objs)
 
     eps_s = sum(abs(o.weight) * eps[o.name] for o in objs)
     best = max(score(k) for k in kept)
@@ -141,7 +110,7 @@ def _scalar(objs, candidate, kept, eps, rerun) -> Decision:
 
 
 def _threshold(primary: ObjectiveConfig, candidate, kept, eps, rerun) -> Decision:
-    n, s = primary.name, _sign(primary)
+    n, s = primary.name, sign(primary.direction)
     best = max(s * k[n] for k in kept)
     gain = s * candidate[n] - best
     if gain <= eps[n]:

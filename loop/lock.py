@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from types import TracebackType
 
-from loop.errors import LoopLocked
+from gg_research.loop.errors import LoopLocked
 
-LOCK_PATH = Path(".gg") / "loop.lock"
+LOCK_PATH = Path(".gg") / "gg_research.loop.lock"
 
 
 class LoopLock:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from loop.hypothesis import tool_input_schema
-from loop.state import LoopState
+from gg_research.loop.hypothesis import tool_input_schema
+from gg_research.loop.state import LoopState
 
 CACHE = {"type": "ephemeral"}
 

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from loop.errors import LoopSetupError
-
-if TYPE_CHECKING:
-    from loop.engine import LoopEngine
+from gg_research.loop.errors import LoopSetupError
+from gg_research.loop.git import Git
+from gg_research.results.ledger import Experiment, LedgerFile, Status
 
 RESUME_REASON = "interrupted: the loop died while this experiment ran (found on resume)"
 
@@ -18,20 +16,28 @@ def applying_marker(ws: Path, tag: str) -> Path:
     return ws / ".gg" / f"applying-{tag.replace('/', '_')}"
 
 
-def prepare_branch(engine: "LoopEngine") -> list[str]:
+def clean_after_interrupt(git: Git, ws: Path, tag: str, branch: str, kept: Experiment | None) -> None:
+    """A Ctrl-C between writing the edits and the start record leaves files only the loop wrote: reset them."""
+    marker = applying_marker(ws, tag)
+    if marker.exists() and kept is not None and git.current_branch() == branch:
+        git.reset_hard(kept.commit)
+    marker.unlink(missing_ok=True)
+
+
+def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: list[str],
+                   records: list[Experiment]) -> list[str]:
     """Check out (or create) the loop's branch in a consistent state; return lines to print."""
-    git, ws, tag, branch = engine.git, engine.ws, engine.tag, engine.branch
-    records = engine.records()
+    branch = f"autoresearch/{tag}"
     exists = git.branch_exists(branch)
     if records and not exists:
         raise LoopSetupError(f"{ws}: the ledger has experiments of tag {tag!r} but branch {branch} is gone; use a new tag")
     if exists and not records:
         raise LoopSetupError(f"{ws}: branch {branch} already exists (not made by a loop of this ledger); use a new tag")
-    for rel in engine.mutable:
+    for rel in mutable:
         if not (ws / rel).is_file() or not git.tracked(rel):
             raise LoopSetupError(f"{ws / rel}: mutable file is missing or not committed")
     marker = applying_marker(ws, tag)
-    dirty = git.dirty(engine.mutable)
+    dirty = git.dirty(mutable)
     ours = bool(records) and marker.exists() and git.current_branch() == branch
     if dirty and not ours:
         raise LoopSetupError(f"{ws}: uncommitted changes in mutable file(s) {', '.join(dirty)}; commit or discard them first")
@@ -41,19 +47,18 @@ def prepare_branch(engine: "LoopEngine") -> list[str]:
         lines.append(f"loop {tag}: new branch {branch} from {git.head()[:7]}")
         return lines
     if git.current_branch() != branch:
-        if git.dirty(engine.mutable):
+        if git.dirty(mutable):
             raise LoopSetupError(f"{ws}: uncommitted changes in mutable files; cannot switch to {branch}")
         git.checkout(branch)
-    for rec in records:
-        if rec.get("status") == "running":
-            engine.ledger.end(rec["id"], {"status": "crash", "decision": "crash", "reason": RESUME_REASON,
-                                          "seeds": [], "metrics": {}, "aux": {}},
-                              title=rec.get("title", ""), commit=rec.get("commit", ""))
-            lines.append(f"{rec['id']}: was running when the loop died; recorded as crash")
-    for exp_id in engine.ledger.repair_tsv():
+    for exp in records:
+        if exp.status is Status.RUNNING:
+            exp.status, exp.decision, exp.reason = Status.CRASH, "crash", RESUME_REASON
+            ledger.end(exp)
+            lines.append(f"{exp.id}: was running when the loop died; recorded as crash")
+    for exp_id in ledger.repair_tsv():
         lines.append(f"{exp_id}: missing row added to results.tsv")
-    kept = engine.last_kept()
-    target = kept["commit"] if kept else records[0].get("parent_commit") or git.head()
+    kept = [e for e in records if e.status.kept]
+    target = kept[-1].commit if kept else records[0].parent_commit or git.head()
     git.reset_hard(target)
     marker.unlink(missing_ok=True)
     lines.append(f"loop {tag}: resumed at {target[:7]} after {len(records)} recorded experiment(s)")

@@ -6,15 +6,23 @@ killed at the hard limit), so the loop works on any command that writes the metr
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from pathlib import Path
+from typing import Protocol
 
-RunFn = Callable[..., Any]
+from gg_research.config import Config
+from gg_research.harness.runner import RunResult
 
 
-def default_run_fn(config: Any = None) -> RunFn:
+class RunFn(Protocol):
+    """Runs one experiment of the workspace's current files (the harness's `run_experiment`)."""
+
+    def __call__(self, workspace: Path, run_dir: Path, *, config: Config, budget_s: float, seed: int,
+                 hard_limit_s: float) -> RunResult: ...
+
+
+def default_run_fn(config: Config | None = None) -> RunFn:
     """The harness's runner; with `[run] prestart` (and no `[run] command`), the prestarting one."""
-    from harness.runner import PrestartingRunner, run_experiment
+    from gg_research.harness.runner import PrestartingRunner, run_experiment
 
     if config is not None and config.run.prestart and not config.run.command:
         return PrestartingRunner()

@@ -17,7 +17,7 @@ import tokenize
 from dataclasses import dataclass
 from typing import Any
 
-from loop.errors import ProposerError
+from gg_research.loop.errors import ProposerError
 
 _SPEC = re.compile(r"#\s*search:\s*(log|float|int|choice)\s*\((.*)\)\s*$")
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")

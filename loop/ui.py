@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.markup import escape
 
+from gg_research.results.ledger import Experiment
+
 
 class LoopUI:
     def __init__(self, console: Console | None = None) -> None:
@@ -31,8 +33,6 @@ class LoopUI:
             self._progress.stop()
             self._progress = None
 
-    def result(self, rec: dict[str, Any], names: list[str]) -> None:
-        m = rec.get("metrics") or {}
-        figs = "  ".join(f"{n} {m[n]:.4f}" if isinstance(m.get(n), (int, float)) else f"{n} -" for n in names)
-        title = str(rec.get("title", ""))[:60]
-        self.say(f"{rec['id']}  {title:<60}  {figs}  {rec.get('status', ''):<9}  {rec.get('reason', '')}")
+    def result(self, exp: Experiment, names: list[str]) -> None:
+        figs = "  ".join(f"{n} {exp.metrics[n]:.4f}" if n in exp.metrics else f"{n} -" for n in names)
+        self.say(f"{exp.id}  {exp.title[:60]:<60}  {figs}  {exp.status.value:<9}  {exp.reason}")

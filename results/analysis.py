@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config, ObjectiveConfig
-from results.ledger import Experiment, Ledger, seed_values
-from results.pareto import dominates, hypervolume, nondominated_ranks, rank_against
-from results.schema import CHECKOUTABLE_STATUSES
+from gg_research.results.ledger import Experiment, Ledger, Status
+from gg_research.results.pareto import better, sign, epsilons, hypervolume, near_misses, nondominated_ranks, rank_against, sigmas
 
 STATUS_ORDER = ("baseline", "keep", "discard", "crash", "invalid", "interrupted", "running")
 MAX_NEAR_MISSES = 5
@@ -135,10 +134,10 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
     notes: list[str] = []
 
     measured = [e for e in exps if e.is_measured(names)]
-    kept = [e for e in measured if e.status in CHECKOUTABLE_STATUSES]
-    discarded = [e for e in measured if e.status not in CHECKOUTABLE_STATUSES]
+    kept = [e for e in measured if e.status.kept]
+    discarded = [e for e in measured if not e.status.kept]
     for e in exps:
-        if e.status in CHECKOUTABLE_STATUSES and not e.has_metrics(names):
+        if e.status.kept and not e.has_metrics(names):
             missing = [n for n in names if n not in e.metrics]
             ledger.warnings.append(f"{e.id}: status {e.status} but no value for {', '.join(missing)}; left off the front")
 
@@ -152,16 +151,15 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
     for e in discarded:
         rank_of[e.id] = rank_against(point(e), kept_points, kept_ranks, directions)
 
-    baselines = [e for e in measured if e.status == "baseline"]
+    baselines = [e for e in measured if e.status is Status.BASELINE]
     baseline_point = {n: statistics.fmean(e.metrics[n] for e in baselines) for n in names} if baselines else None
     reference, source = _reference(objectives, baseline_point, measured, notes)
 
     epsilon = _epsilons(objectives, baselines, config.keep.min_epsilon)
-    front_points = [point(e) for e in kept if e.id in front]
-    # The loop flags a collapse itself ("collapse": true); older ledgers are checked against the floors.
-    holding = [e for e in discarded
-               if e.record.get("collapse") is not True and not _broken_floors(e, objectives, baseline_point)]
-    near = _near_misses(holding, front_points, names, directions, epsilon, rank_of)
+    # The prompt's near misses are these same runs (pareto.near_misses); the report lists the
+    # closest to the front first.
+    near = sorted(near_misses(exps, objectives, epsilon, baseline_point), key=lambda e: (rank_of[e.id], exps.index(e)))
+    near = [e.id for e in near[:MAX_NEAR_MISSES]]
 
     hv = base_hv = None
     if reference is not None:
@@ -172,7 +170,7 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
             notes.append("no kept run beats the reference on every objective, so the hypervolume is 0")
 
     rows = [Row(e, rank_of[e.id], on_front=e.id in front, near_miss=e.id in near) for e in measured]
-    rows.sort(key=lambda r: (r.rank, 0 if r.exp.status in CHECKOUTABLE_STATUSES else 1, _order(exps, r.exp)))
+    rows.sort(key=lambda r: (r.rank, 0 if r.exp.status.kept else 1, _order(exps, r.exp)))
     rows += [Row(e, None) for e in exps if e not in measured]
 
     times = [t for e in exps for t in (e.started_at, e.ended_at) if t is not None]
@@ -219,65 +217,20 @@ def _reference(
         ref = {}
         for o in objectives:
             values = [e.metrics[o.name] for e in measured]
-            worst = min(values) if o.direction == "maximize" else max(values)
+            worst = min(values, key=lambda v: sign(o.direction) * v)
             ref[o.name] = float(o.reference) if o.reference is not None else worst
         return ref, "worst measured"
     return None, "none"
 
 
-def _epsilons(objectives: list[ObjectiveConfig], baselines: list[Experiment], floor: float) -> dict[str, float]:
-    """The noise margin per objective: configured, else 2 sigma of the baseline's repeats."""
-    out: dict[str, float] = {}
-    for o in objectives:
-        if o.epsilon is not None:
-            out[o.name] = float(o.epsilon)
-            continue
-        # The margin the loop measured and judged with, when the baseline record carries it.
-        recorded = [e.record.get("epsilon", {}).get(o.name) for e in baselines if isinstance(e.record.get("epsilon"), dict)]
-        recorded = [float(v) for v in recorded if isinstance(v, (int, float)) and not isinstance(v, bool)]
-        if recorded:
-            out[o.name] = recorded[-1]
-            continue
-        values = [v for e in baselines for v in seed_values(e, o.name)]
-        if len(values) < 2:
-            values = [e.metrics[o.name] for e in baselines]
-        sigma = statistics.stdev(values) if len(values) >= 2 else 0.0
-        out[o.name] = max(2.0 * sigma, floor)
-    return out
-
-
-def _broken_floors(e: Experiment, objectives: list[ObjectiveConfig], baseline: dict[str, float] | None) -> list[str]:
-    """The objectives whose floor a run breaks: a collapse is not a near miss, however close."""
-    broken: list[str] = []
-    for o in objectives:
-        v = e.metrics[o.name]
-        if o.floor is not None and (v < o.floor if o.direction == "maximize" else v > o.floor):
-            broken.append(o.name)
-        # The relative floor is a fraction of the baseline kept when maximising (config.py).
-        elif o.relative_floor is not None and baseline is not None and o.direction == "maximize":
-            if v < o.relative_floor * baseline[o.name]:
-                broken.append(o.name)
-    return broken
-
-
-def _near_misses(
-    discarded: list[Experiment],
-    front_points: list[list[float]],
-    names: list[str],
-    directions: list[str],
-    epsilon: dict[str, float],
-    rank_of: dict[str, int],
-) -> list[str]:
-    """Discarded runs that a nudge of one noise margin per objective would put on the front."""
-    found: list[tuple[int, int, str]] = []
-    for i, e in enumerate(discarded):
-        nudged = [
-            e.metrics[n] + (epsilon[n] if d == "maximize" else -epsilon[n]) for n, d in zip(names, directions)
-        ]
-        if not any(dominates(f, nudged, directions) for f in front_points):
-            found.append((rank_of[e.id], i, e.id))
-    found.sort()
-    return [exp_id for _, _, exp_id in found[:MAX_NEAR_MISSES]]
+def _epsilons(objectives: list[ObjectiveConfig], baselines: list[Experiment], min_epsilon: float) -> dict[str, float]:
+    """The noise margin the loop measured and judged with, else as the loop computes it."""
+    recorded = baselines[-1].epsilon if baselines else {}
+    sigma = sigmas([s.metrics for e in baselines for s in e.seeds if s.ok] or [e.metrics for e in baselines],
+                   [o.name for o in objectives])
+    computed = epsilons(objectives, sigma, min_epsilon)
+    return {o.name: float(o.epsilon) if o.epsilon is not None else recorded.get(o.name, computed[o.name])
+            for o in objectives}
 
 
 def _best(exps: list[Experiment], objectives: list[ObjectiveConfig]) -> dict[str, dict[str, Any] | None]:
@@ -287,8 +240,10 @@ def _best(exps: list[Experiment], objectives: list[ObjectiveConfig]) -> dict[str
         if not candidates:
             best[o.name] = None
             continue
-        pick = max if o.direction == "maximize" else min
-        value = pick(e.metrics[o.name] for e in candidates)
+        value = candidates[0].metrics[o.name]
+        for e in candidates[1:]:
+            if better(e.metrics[o.name], value, o.direction):
+                value = e.metrics[o.name]
         # The earliest experiment wins a tie: it reached the value first.
         first = next(e for e in candidates if e.metrics[o.name] == value)
         best[o.name] = {"id": first.id, "value": value}
@@ -304,11 +259,11 @@ def _progress(
     ref = [reference[n] for n in names] if reference else None
     for number, e in enumerate(exps, start=1):
         measured = e.is_measured(names)
-        if measured and e.status in CHECKOUTABLE_STATUSES:
+        if measured and e.status.kept:
             pool.append([e.metrics[n] for n in names])
             for n, d in zip(names, directions):
                 v, cur = e.metrics[n], running[n]
-                if cur is None or (v > cur if d == "maximize" else v < cur):
+                if cur is None or better(v, cur, d):
                     running[n] = v
         out.append(
             ProgressPoint(

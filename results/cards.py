@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from results.analysis import Analysis
+from gg_research.results.analysis import Analysis
 
 MAX_DIFF_LINES = 300
 
@@ -56,7 +56,7 @@ def build_cards(an: Analysis) -> list[Card]:
         hyp = e.hypothesis
         citations = hyp.get("citations") if isinstance(hyp.get("citations"), list) else []
         expected = hyp.get("expected")
-        diff_path = str(e.record.get("diff") or "")
+        diff_path = str(e.diff)
         cards.append(
             Card(
                 id=e.id,
@@ -69,8 +69,8 @@ def build_cards(an: Analysis) -> list[Card]:
                 rationale=str(hyp.get("rationale") or ""),
                 expected=", ".join(f"{k} {v}" for k, v in expected.items()) if isinstance(expected, dict) else "",
                 citations=[c for c in citations if isinstance(c, dict)],
-                decision=str(e.record.get("decision") or e.status),
-                reason=str(e.record.get("reason") or ""),
+                decision=e.decision or e.status.value,
+                reason=e.reason,
                 diff_path=diff_path,
                 diff=read_diff(an.workspace, diff_path),
             )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-
-class GGError(Exception):
-    """Base of results's errors whose message is meant for the user as it is."""
+from gg_research.errors import GGError
 
 
 class LedgerMissingError(GGError):
@@ -17,7 +15,3 @@ class LedgerReadError(GGError):
 
 class ReportWriteError(GGError):
     """The report's output folder cannot be created or written."""
-
-
-# The CLI prints these as one line (exit 2) instead of a traceback. Add subclasses here.
-USER_ERRORS: tuple[type[BaseException], ...] = (GGError,)

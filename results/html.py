@@ -7,8 +7,8 @@ from datetime import datetime
 from html import escape
 from pathlib import Path
 
-from results.analysis import Analysis, Row
-from results.cards import Card, build_cards, fmt_value, headline_facts, passage_cite
+from gg_research.results.analysis import Analysis, Row
+from gg_research.results.cards import Card, build_cards, fmt_value, headline_facts, passage_cite
 
 # The page may load nothing from anywhere: images are data: URIs, style and script inline.
 MAX_REASON = 160
@@ -149,7 +149,7 @@ def _table_row(an: Analysis, row: Row) -> str:
     e = row.exp
     if row.rank is None:
         rank = "—"
-    elif e.status in ("baseline", "keep"):
+    elif e.status.kept:
         rank = str(row.rank)
     else:
         rank = f'<span class="would">({row.rank})</span>'
@@ -161,7 +161,7 @@ def _table_row(an: Analysis, row: Row) -> str:
         f"<td><code>{escape(e.commit[:10])}</code></td>",
         *[f'<td class="num">{_value_cell(row, n)}</td>' for n in an.names],
         f'<td class="status s-{escape(e.status)}">{escape(e.status)}</td>',
-        f"<td>{escape(e.title)}{_why(e.record.get('reason'))}</td>",
+        f"<td>{escape(e.title)}{_why(e.reason)}</td>",
     ]
     cls = ' class="front"' if row.on_front else ""
     return f"<tr{cls}>" + "".join(cells) + "</tr>"

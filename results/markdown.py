@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from results.analysis import Analysis
-from results.cards import build_cards, fmt_value, headline_facts, passage_cite
-from results.html import MAX_REASON
+from gg_research.results.analysis import Analysis
+from gg_research.results.cards import build_cards, fmt_value, headline_facts, passage_cite
+from gg_research.results.html import MAX_REASON
 
 
 def _cell(text: str) -> str:
@@ -52,11 +52,11 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
     out += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for row in an.rows:
         e = row.exp
-        rank = "—" if row.rank is None else (str(row.rank) if e.status in ("baseline", "keep") else f"({row.rank})")
+        rank = "—" if row.rank is None else (str(row.rank) if e.status.kept else f"({row.rank})")
         mark = " ★" if row.on_front else (" near miss" if row.near_miss else "")
         values = [fmt_value(e.metrics.get(n)) if row.rank is not None or n not in e.metrics
                   else f"~~{fmt_value(e.metrics[n])}~~" for n in an.names]
-        why = str(e.record.get("reason") or "")
+        why = e.reason
         why = why if len(why) <= MAX_REASON else why[: MAX_REASON - 1] + "…"
         cells = [rank, e.id + mark, e.commit[:10], *values, e.status, e.title, why]
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")

@@ -1,18 +1,36 @@
-"""Pareto dominance, non-dominated sorting and hypervolume for any number of objectives.
+"""The Pareto vocabulary, defined once: directions, dominance, front, floors, noise margins,
+near misses and hypervolume, for any number of objectives.
 
-Everything works on "losses": each objective turned so that lower is better (maximised
-objectives are negated). Directions come from the config, so nothing here assumes two
-objectives or that higher is better.
+The loop's keep rule and the report both call these, so the prompt and the report speak of
+the same runs. Directions come from the config: `sign` turns every objective into "higher is
+better" (a minimised one is negated) and is the only place that does; nothing here assumes two
+objectives. Internally, sorting and hypervolume work on losses (the negated gains).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from gg_research.config import ObjectiveConfig
+
+if TYPE_CHECKING:
+    from gg_research.results.ledger import Experiment
+
 Direction = Literal["maximize", "minimize"]
+
+
+def sign(direction: str) -> float:
+    """+1 for a maximised objective, -1 for a minimised one: `sign * value` is higher-is-better."""
+    if direction == "maximize":
+        return 1.0
+    if direction == "minimize":
+        return -1.0
+    raise ValueError(f"direction must be 'maximize' or 'minimize', not {direction!r}")
 
 
 def to_loss(points: Sequence[Sequence[float]] | np.ndarray, directions: Sequence[Direction]) -> np.ndarray:
@@ -22,16 +40,13 @@ def to_loss(points: Sequence[Sequence[float]] | np.ndarray, directions: Sequence
         arr = arr.reshape(0, len(directions))
     if arr.ndim != 2 or arr.shape[1] != len(directions):
         raise ValueError(f"points must be (n, {len(directions)}), got shape {arr.shape}")
-    signs = np.array([_sign(d) for d in directions], dtype=float)
+    signs = np.array([-sign(d) for d in directions], dtype=float)
     return arr * signs
 
 
-def _sign(direction: str) -> float:
-    if direction == "maximize":
-        return -1.0
-    if direction == "minimize":
-        return 1.0
-    raise ValueError(f"direction must be 'maximize' or 'minimize', not {direction!r}")
+def better(a: float, b: float, direction: str) -> bool:
+    """a is strictly better than b."""
+    return sign(direction) * (a - b) > 0
 
 
 def dominates(a: Sequence[float], b: Sequence[float], directions: Sequence[Direction]) -> bool:
@@ -150,3 +165,68 @@ def _hv_loss(loss: np.ndarray, ref: np.ndarray) -> float:
         if depth > 0:
             total += depth * _hv_loss(loss[: i + 1, :-1], ref[:-1])
     return float(total)
+
+
+# -- floors, noise margins and near misses -----------------------------------------------------------
+
+def floor_violation(o: ObjectiveConfig, value: float, baseline: float | None) -> str | None:
+    """Why `value` breaks one of the objective's floors (a collapse), or None."""
+    s = sign(o.direction)
+    if o.floor is not None and s * (value - o.floor) < 0:
+        return f"{o.name} {value:.4g} breaks its floor {o.floor:.4g}"
+    if o.relative_floor is not None and baseline is not None:
+        # Minimising, "keep a fraction" means not growing past baseline / fraction.
+        bound = baseline * o.relative_floor if s > 0 else (
+            baseline / o.relative_floor if o.relative_floor > 0 else math.inf)
+        if s * (value - bound) < 0:
+            return f"{o.name} {value:.4g} collapsed below {o.relative_floor:g} x baseline {baseline:.4g}"
+    return None
+
+
+def sigmas(seed_metrics: Sequence[Mapping[str, float]], names: Sequence[str]) -> dict[str, float]:
+    """Sample standard deviation of each metric over the baseline's seeds (0 with one seed)."""
+    out = {}
+    for n in names:
+        vals = [m[n] for m in seed_metrics if n in m and math.isfinite(m[n])]
+        out[n] = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return out
+
+
+def epsilons(objectives: Sequence[ObjectiveConfig], sigma: Mapping[str, float], min_epsilon: float) -> dict[str, float]:
+    """Noise margin per objective: the configured one, else max(2 sigma, min_epsilon)."""
+    return {o.name: o.epsilon if o.epsilon is not None else max(2.0 * sigma.get(o.name, 0.0), min_epsilon)
+            for o in objectives}
+
+
+def collapsed(exp: Experiment, objectives: Sequence[ObjectiveConfig], baseline: Mapping[str, float] | None) -> bool:
+    """A run that broke a floor: the loop flags it; older ledgers are checked against the floors."""
+    if exp.collapse:
+        return True
+    return any(floor_violation(o, exp.metrics[o.name], (baseline or {}).get(o.name)) for o in objectives
+               if o.name in exp.metrics)
+
+
+def near_misses(
+    experiments: Sequence[Experiment],
+    objectives: Sequence[ObjectiveConfig],
+    eps: Mapping[str, float],
+    baseline: Mapping[str, float] | None,
+) -> list[Experiment]:
+    """Discarded runs that a nudge of one noise margin per objective would put on the front.
+
+    The front is that of the kept runs among `experiments`; a collapse is never a near miss,
+    however close. In ledger order.
+    """
+    names = [o.name for o in objectives]
+    directions = [o.direction for o in objectives]
+    measured = [e for e in experiments if e.is_measured(names)]
+    kept = [[e.metrics[n] for n in names] for e in measured if e.status.kept]
+    front = [p for p, on in zip(kept, pareto_mask(kept, directions)) if on] if kept else []
+    out = []
+    for e in measured:
+        if e.status.kept or collapsed(e, objectives, baseline):
+            continue
+        nudged = [e.metrics[o.name] + sign(o.direction) * eps.get(o.name, 0.0) for o in objectives]
+        if not any(dominates(f, nudged, directions) for f in front):
+            out.append(e)
+    return out

@@ -10,7 +10,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from results.analysis import Analysis, Row
+from gg_research.results.analysis import Analysis, Row
+from gg_research.results.ledger import Status
+from gg_research.results.pareto import sign
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -32,9 +34,6 @@ def _figure(width: float, height: float):
     FigureCanvasAgg(fig)
     return fig
 
-
-def _sign(direction: str) -> float:
-    return 1.0 if direction == "maximize" else -1.0
 
 
 def _axis_label(an: Analysis, i: int) -> str:
@@ -85,15 +84,15 @@ def _pareto_two_objectives(an: Analysis, ax: "Axes") -> None:
     _front_staircase(an, ax)
 
     groups = (
-        ("keep", lambda r: r.exp.status == "keep", dict(marker="o", color=KEEP_COLOR, s=46, zorder=4)),
-        ("discard", lambda r: r.exp.status == "discard", dict(marker="o", facecolors="none", edgecolors=DISCARD_COLOR, s=40, zorder=3)),
+        ("keep", lambda r: r.exp.status is Status.KEEP, dict(marker="o", color=KEEP_COLOR, s=46, zorder=4)),
+        ("discard", lambda r: r.exp.status is Status.DISCARD, dict(marker="o", facecolors="none", edgecolors=DISCARD_COLOR, s=40, zorder=3)),
     )
     for label, keep_it, style in groups:
         pts = [r for r in measured if keep_it(r)]
         if pts:
             ax.scatter([r.exp.metrics[nx] for r in pts], [r.exp.metrics[ny] for r in pts], label=f"{label} ({len(pts)})", **style)
 
-    baselines = [r for r in measured if r.exp.status == "baseline"]
+    baselines = [r for r in measured if r.exp.status is Status.BASELINE]
     if baselines:
         ax.scatter(
             [r.exp.metrics[nx] for r in baselines], [r.exp.metrics[ny] for r in baselines],
@@ -146,7 +145,7 @@ def _pareto_two_objectives(an: Analysis, ax: "Axes") -> None:
 
 
 def _gain(an: Analysis, values: list[float]) -> list[float]:
-    return [v * _sign(d) for v, d in zip(values, an.directions)]
+    return [v * sign(d) for v, d in zip(values, an.directions)]
 
 
 def _front_points(an: Analysis) -> list[tuple[float, float]]:
@@ -157,7 +156,7 @@ def _front_points(an: Analysis) -> list[tuple[float, float]]:
 
 
 def _from_gain(an: Analysis, gx: float, gy: float) -> tuple[float, float]:
-    return gx * _sign(an.directions[0]), gy * _sign(an.directions[1])
+    return gx * sign(an.directions[0]), gy * sign(an.directions[1])
 
 
 def _front_staircase(an: Analysis, ax: "Axes") -> None:
@@ -239,7 +238,7 @@ def _pareto_one_objective(an: Analysis, ax: "Axes") -> None:
             continue
         number = an.experiments.index(r.exp) + 1
         color = {"keep": KEEP_COLOR, "baseline": BASELINE_COLOR}.get(r.exp.status, DISCARD_COLOR)
-        ax.scatter([number], [value], color=color, marker="*" if r.exp.status == "baseline" else "o", zorder=4)
+        ax.scatter([number], [value], color=color, marker="*" if r.exp.status is Status.BASELINE else "o", zorder=4)
         if r.on_front:
             ax.annotate(r.exp.id, (number, value), xytext=(5, 5), textcoords="offset points", fontsize=9, color=FRONT_COLOR)
     if an.objectives[0].direction == "minimize":

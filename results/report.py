@@ -14,9 +14,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gg_research.config import Config
-from results.analysis import Analysis, analyse
-from results.errors import ReportWriteError
-from results.ledger import read_workspace_ledger
+from gg_research.results.analysis import Analysis, analyse
+from gg_research.results.errors import ReportWriteError
+from gg_research.results.ledger import read_workspace_ledger
 
 FORMATS = ("html", "md", "json")
 FILE_NAMES = {"html": "report.html", "md": "report.md", "json": "report.json"}
@@ -76,18 +76,18 @@ def write_files(an: Analysis, out_dir: Path, formats: Iterable[str] = FORMATS) -
     written: dict[str, Path] = {}
     images: dict[str, Path] = {}
     if an.experiments and ("html" in formats or "md" in formats):
-        from results.plots import plot_pareto, plot_progress
+        from gg_research.results.plots import plot_pareto, plot_progress
 
         for name, plot in (("pareto", plot_pareto), ("progress", plot_progress)):
             target = out_dir / f"{name}.png"
             _atomic(target, lambda tmp, plot=plot: plot(an, tmp))
             images[name] = target
     if "html" in formats:
-        from results.html import render_html
+        from gg_research.results.html import render_html
 
         written["html"] = _write_text(out_dir / FILE_NAMES["html"], render_html(an, images, generated))
     if "md" in formats:
-        from results.markdown import render_markdown
+        from gg_research.results.markdown import render_markdown
 
         text = render_markdown(an, {k: p.name for k, p in images.items()}, generated)
         written["md"] = _write_text(out_dir / FILE_NAMES["md"], text)

@@ -6,15 +6,15 @@ token-budgeted context block with citation keys.
     block = build_context(passages, token_budget=1500)     # block.text goes into the prompt
 """
 
-from retrieval.context import ContextBlock, build_context
-from retrieval.passage import Passage
+from gg_research.retrieval.context import ContextBlock, build_context
+from gg_research.retrieval.passage import Passage
 
 __all__ = ["ContextBlock", "Passage", "Searcher", "build_context"]
 
 
 def __getattr__(name: str):  # Searcher pulls in numpy and the store; load it on first use
     if name == "Searcher":
-        from retrieval.searcher import Searcher
+        from gg_research.retrieval.searcher import Searcher
 
         return Searcher
     raise AttributeError(name)

@@ -6,7 +6,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from retrieval.passage import Passage
+from gg_research.retrieval.passage import Passage
 
 TokenCounter = Callable[[str], int]
 MIN_TRIMMED_TOKENS = 24  # a passage cut shorter than this says nothing; leave it out instead

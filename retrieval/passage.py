@@ -1,4 +1,4 @@
-"""A retrieved passage and its citation (results/schema.py `Citation`)."""
+"""A retrieved passage and its citation (what the ledger records and the report shows)."""
 
 from __future__ import annotations
 

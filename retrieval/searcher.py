@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from knowledge.base import KnowledgeBase
-from knowledge.protocols import Embedder
-from retrieval.fusion import mmr, rrf
-from retrieval.passage import Passage
+from gg_research.knowledge.base import KnowledgeBase
+from gg_research.knowledge.protocols import Embedder
+from gg_research.retrieval.fusion import mmr, rrf
+from gg_research.retrieval.passage import Passage
 
 if TYPE_CHECKING:
     from gg_research.config import KnowledgeSection
@@ -39,7 +39,7 @@ class Searcher:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            from knowledge.embedder import load_embedder
+            from gg_research.knowledge.embedder import load_embedder
 
             self._embedder = load_embedder(self.config.embedder, self.workspace)
         return self._embedder
@@ -75,7 +75,7 @@ class Searcher:
         live = self._live_doc_ids() if live is None else live
         if not live:
             return []
-        from knowledge.lexical import fingerprint
+        from gg_research.knowledge.lexical import fingerprint
 
         index = self.kb.lexical(fingerprint(live))
         return [(cid, s) for cid, s in index.search(query, n) if cid.split(":")[0] in live]

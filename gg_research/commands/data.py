@@ -53,7 +53,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _synth(args: argparse.Namespace) -> int:
-    from ggnet.synth import BEAD_WIDTH_MM, generate
+    from gg_research.ggnet.synth import BEAD_WIDTH_MM, generate
 
     out = Path(args.out)
     if sys.stderr.isatty():
@@ -72,7 +72,7 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from gg_research.cli import UserError
+    from gg_research.errors import UserError
 
     if not args.bead_width > 0:
         raise UserError(f"--bead-width must be positive, got {args.bead_width}")
@@ -83,7 +83,7 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _print_summary(root: Path, bead_width_mm: float) -> None:
-    from ggnet.dataset import SPLITS, mask_has_defect, validate_dataset
+    from gg_research.ggnet.dataset import SPLITS, mask_has_defect, validate_dataset
 
     samples = validate_dataset(root, bead_width_mm=bead_width_mm)
     defective = {s.id: mask_has_defect(s.mask) for s in samples}

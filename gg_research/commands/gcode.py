@@ -64,7 +64,7 @@ def _finite(value: float) -> float | None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    from ggnet.gcode import parse_gcode
+    from gg_research.ggnet.gcode import parse_gcode
 
     program = parse_gcode(args.file)
     rows = [
@@ -106,8 +106,8 @@ def _render(args: argparse.Namespace) -> int:
 
     from PIL import Image
 
-    from ggnet.gcode import GCodeError, parse_gcode
-    from ggnet.render import render_layer
+    from gg_research.ggnet.gcode import GCodeError, parse_gcode
+    from gg_research.ggnet.render import render_layer
 
     out = Path(args.out)
     if out.suffix.lower() != ".png":

@@ -25,9 +25,9 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from knowledge.ingest import Ingestor
-    from knowledge.readers import expand_paths
-    from knowledge.settings import workspace_knowledge
+    from gg_research.knowledge.ingest import Ingestor
+    from gg_research.knowledge.readers import expand_paths
+    from gg_research.knowledge.settings import workspace_knowledge
 
     workspace, config = workspace_knowledge(args.kb)
     err = Console(stderr=True)

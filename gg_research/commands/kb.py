@@ -21,8 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from knowledge.base import KnowledgeBase
-    from knowledge.settings import workspace_knowledge
+    from gg_research.knowledge.base import KnowledgeBase
+    from gg_research.knowledge.settings import workspace_knowledge
 
     workspace, config = workspace_knowledge(args.kb)
     kb = KnowledgeBase(workspace, config)

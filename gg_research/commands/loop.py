@@ -54,10 +54,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gg_research.config import CONFIG_NAME, find_workspace, load_config
-    from loop.engine import LoopEngine, Options
-    from loop.errors import LoopSetupError
-    from loop.proposers.select import proposer_factory
-    from loop.ui import LoopUI
+    from gg_research.loop.engine import LoopEngine, Options
+    from gg_research.loop.errors import LoopSetupError
+    from gg_research.loop.proposers.select import proposer_factory
+    from gg_research.loop.ui import LoopUI
 
     if args.script and args.proposer not in (None, "scripted"):
         raise LoopSetupError(f"--script goes with --proposer scripted, not {args.proposer}")

@@ -48,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     workspace = find_workspace()
     config = load_config(workspace / CONFIG_NAME)
     if args.watch is not None and args.format == "json":
-        from gg_research.cli import UserError
+        from gg_research.errors import UserError
 
         raise UserError("--watch writes files; use it with --format html or md (or no --format)")
     render = _renderer(workspace, config, args)
@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _renderer(workspace: Path, config, args: argparse.Namespace):
-    from results.report import build_analysis, report_json, write_files
+    from gg_research.results.report import build_analysis, report_json, write_files
 
     def render() -> None:
         an = build_analysis(workspace, config, args.tag)
@@ -84,7 +84,7 @@ def _renderer(workspace: Path, config, args: argparse.Namespace):
 
 
 def _watch(workspace: Path, render, interval: float) -> int:
-    from results.ledger import ledger_path
+    from gg_research.results.ledger import ledger_path
 
     path = ledger_path(workspace)
     last: tuple[int, int] | None = None

@@ -38,7 +38,7 @@ def _run_with_progress(workspace: Path, run_dir: Path, config, budget: float, ar
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 
-    from harness.runner import run_experiment
+    from gg_research.harness.runner import run_experiment
 
     console = Console()
     if args.quiet or not console.is_terminal:
@@ -61,7 +61,7 @@ def _run_with_progress(workspace: Path, run_dir: Path, config, budget: float, ar
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from gg_research.cli import UserError
+    from gg_research.errors import UserError
     from gg_research.config import CONFIG_NAME, find_workspace, load_config
 
     if args.budget is not None and args.budget <= 0:
@@ -70,15 +70,15 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(workspace / CONFIG_NAME)
     if args.device:
         config.run.device = args.device
-    from harness.runner import run_experiment
-    from harness.summary import format_summary
+    from gg_research.harness.runner import run_experiment
+    from gg_research.harness.summary import format_summary
 
     if not config.run.command:
         # Generate the synthetic set (once, cached) here, so it never eats into the hard limit.
-        from harness.data import dataset_root
+        from gg_research.harness.data import dataset_root
 
         if not config.data.dataset:
-            from ggnet.synth import synthetic_name
+            from gg_research.ggnet.synth import synthetic_name
 
             d = config.data
             if not (workspace / ".gg" / "data" / synthetic_name(d.synth_n, d.synth_size, d.synth_seed) / "manifest.jsonl").is_file():

@@ -24,8 +24,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"-k {args.k}: must be at least 1")
     if not args.query.strip():
         raise UserError("the query is empty")
-    from knowledge.settings import workspace_knowledge
-    from retrieval.searcher import Searcher
+    from gg_research.knowledge.settings import workspace_knowledge
+    from gg_research.retrieval.searcher import Searcher
 
     workspace, config = workspace_knowledge(args.kb)
     passages = Searcher(workspace, config).search(args.query, k=args.k)

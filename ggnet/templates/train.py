@@ -22,8 +22,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 from monai.losses import DiceCELoss, DiceFocalLoss
 
-from ggnet.output import GGOutput
-from ggnet.warp import warp_to_camera
+from gg_research.ggnet.output import GGOutput
+from gg_research.ggnet.warp import warp_to_camera
 
 # --- optimisation -----------------------------------------------------------------------
 LR = 3e-3  # search: log(1e-4, 1e-2)

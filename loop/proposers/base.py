@@ -1,11 +1,29 @@
-"""The interface every proposer honours."""
+"""The interface every proposer honours, and what it is built from."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
 
-from loop.hypothesis import Hypothesis
-from loop.state import LoopState
+from gg_research.config import Config
+from gg_research.loop.grounding import Grounding
+from gg_research.loop.hypothesis import Hypothesis
+from gg_research.loop.state import LoopState
+from gg_research.results.ledger import Experiment
+
+
+@dataclass
+class ProposerContext:
+    """What a proposer is built from: the workspace, its config, the tag and its ledger so far."""
+
+    workspace: Path
+    config: Config
+    tag: str
+    records: list[Experiment]
+    grounding: Grounding
+    say: Callable[[str], None]
 
 
 class Proposer(Protocol):
@@ -20,6 +38,10 @@ class Proposer(Protocol):
         """
         ...
 
-    def tell(self, record: dict[str, Any]) -> None:
-        """A finished (or refused) experiment's ledger record."""
+    def tell_baseline(self, exp: Experiment) -> None:
+        """The baseline's record, once it is measured (a model-based proposer seeds itself with it)."""
+        ...
+
+    def tell(self, exp: Experiment) -> None:
+        """A finished (or refused) experiment's record."""
         ...

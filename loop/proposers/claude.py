@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config
-from loop.errors import ProposerError
-from loop.hypothesis import Hypothesis, HypothesisError, parse_hypothesis
-from loop.prompt import SEARCH_TOOL, propose_tool, state_content, system_blocks
-from loop.state import LoopState
+from gg_research.loop.errors import ProposerError
+from gg_research.loop.hypothesis import Hypothesis, HypothesisError, parse_hypothesis
+from gg_research.loop.prompt import SEARCH_TOOL, propose_tool, state_content, system_blocks
+from gg_research.loop.state import LoopState
+from gg_research.results.ledger import Experiment
 
 OUTER_ATTEMPTS = 3  # conversations tried (each with the SDK's own retries) before the fallback
 MAX_WAIT_S = 600.0
@@ -48,7 +49,7 @@ class ClaudeProposer:
     name = "claude"
     wants_passages = True
 
-    def __init__(self, workspace: Path, config: Config, tag: str, records: list[dict[str, Any]] | None = None, *,
+    def __init__(self, workspace: Path, config: Config, tag: str, *,
                  searcher: Callable[[], Any] = lambda: None, say: Callable[[str], None] = print,
                  backoff_s: float = 5.0, sleep: Callable[[float], None] = time.sleep) -> None:
         key = os.environ.get("ANTHROPIC_API_KEY", "")
@@ -64,7 +65,6 @@ class ClaudeProposer:
         self._say = say
         self._backoff = backoff_s
         self._sleep = sleep
-        self._records = list(records or [])
         self._fallback: Any = None
 
     # -- the Proposer protocol -------------------------------------------------------------------
@@ -95,13 +95,16 @@ class ClaudeProposer:
                 self._say(f"claude: {why}; waiting {delay:g} s before trying again")
                 self._sleep(delay)
 
-    def tell(self, record: dict[str, Any]) -> None:
-        if record.get("proposer") == "optuna" and self._fallback is not None:
-            self._fallback.tell(record)
+    def tell_baseline(self, exp: Experiment) -> None:
+        pass  # the baseline reaches Claude through the prompt's ledger summary
+
+    def tell(self, exp: Experiment) -> None:
+        if exp.proposer == "optuna" and self._fallback is not None:
+            self._fallback.tell(exp)
 
     # -- one conversation -------------------------------------------------------------------------
     def _converse(self, state: LoopState, feedback: str | None) -> Hypothesis:
-        from retrieval import build_context
+        from gg_research.retrieval import build_context
 
         p = self.cfg.proposer
         objectives = ", ".join(f"{o.name} ({o.direction})" for o in self.cfg.objectives)
@@ -148,7 +151,7 @@ class ClaudeProposer:
         raise NoProposal("no valid propose_experiment call within the turn limit")
 
     def _search(self, tool_input: Any) -> tuple[str, list[dict[str, Any]]]:
-        from retrieval import build_context
+        from gg_research.retrieval import build_context
 
         if not isinstance(tool_input, dict) or not isinstance(tool_input.get("query"), str) or not tool_input["query"].strip():
             return "search_knowledge needs a non-empty 'query' string.", []
@@ -168,9 +171,9 @@ class ClaudeProposer:
 
     def _optuna(self, state: LoopState) -> Any:
         if self._fallback is None:
-            from loop.proposers.optuna_proposer import OptunaProposer
+            from gg_research.loop.proposers.optuna_proposer import OptunaProposer
 
-            self._fallback = OptunaProposer(self.ws, self.cfg, self.tag, self._records)
+            self._fallback = OptunaProposer(self.ws, self.cfg, self.tag)
             if state.baseline is not None:
                 self._fallback.tell_baseline(state.baseline)
         return self._fallback

@@ -12,10 +12,11 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config
-from loop.errors import ProposerError
-from loop.hypothesis import Edit, Hypothesis
-from loop.search_space import Param, parse_space
-from loop.state import LoopState
+from gg_research.loop.errors import ProposerError
+from gg_research.loop.hypothesis import Edit, Hypothesis
+from gg_research.loop.search_space import Param, parse_space
+from gg_research.loop.state import LoopState
+from gg_research.results.ledger import Experiment, Status
 
 # Changing one or two constants per experiment (not all at once) keeps each result
 # attributable: a keep or a collapse says which constant did it, and the proposer (and the
@@ -41,7 +42,7 @@ class OptunaProposer:
     name = "optuna"
     wants_passages = False
 
-    def __init__(self, workspace: Path, config: Config, tag: str, records: list[dict[str, Any]] | None = None) -> None:
+    def __init__(self, workspace: Path, config: Config, tag: str) -> None:
         import optuna
         from optuna.trial import TrialState
 
@@ -70,11 +71,11 @@ class OptunaProposer:
             self.study.tell(t.number, state=TrialState.FAIL)  # in flight when the last loop died
         self._rng_seed = base_seed
 
-    def tell_baseline(self, record: dict[str, Any]) -> None:
+    def tell_baseline(self, record: Experiment) -> None:
         """Enqueue the baseline as the study's first complete trial (once)."""
         import optuna
 
-        if any(t.user_attrs.get("experiment") == record["id"] for t in self.study.get_trials(deepcopy=False)):
+        if any(t.user_attrs.get("experiment") == record.id for t in self.study.get_trials(deepcopy=False)):
             return
         params = parse_space(self._files_on_disk())
         inside = [p for p in params if p.contains(p.value)]
@@ -83,13 +84,13 @@ class OptunaProposer:
             return
         self.study.add_trial(optuna.trial.create_trial(
             params={p.key: p.value for p in inside}, distributions={p.key: p.distribution() for p in inside},
-            values=values, user_attrs={"experiment": record["id"]}))
+            values=values, user_attrs={"experiment": record.id}))
 
     def _files_on_disk(self) -> dict[str, str]:
         return {p: (self.ws / p).read_text(encoding="utf-8") for p in self.cfg.workspace.mutable if (self.ws / p).is_file()}
 
-    def _values(self, record: dict[str, Any]) -> list[float] | None:
-        m = record.get("metrics") or {}
+    def _values(self, record: Experiment) -> list[float] | None:
+        m = record.metrics
         vals = [m.get(o.name) for o in self.cfg.objectives]
         if any(not isinstance(v, (int, float)) or not math.isfinite(v) for v in vals):
             return None
@@ -121,16 +122,16 @@ class OptunaProposer:
             self.study.tell(trial, state=TrialState.FAIL)  # same values as now: nothing to try
         raise ProposerError(f"optuna proposed no change in {MAX_EMPTY_TRIES} trials; widen the '# search:' ranges")
 
-    def tell(self, record: dict[str, Any]) -> None:
+    def tell(self, record: Experiment) -> None:
         from optuna.trial import TrialState
 
-        number = (record.get("proposer_info") or {}).get("trial")
+        number = record.proposer_info.get("trial")
         if number is None:
             return
         trial = next((t for t in self.study.get_trials(deepcopy=False) if t.number == number), None)
         if trial is None or trial.state != TrialState.RUNNING:
             return
-        values = self._values(record) if record.get("status") in ("keep", "discard") else None
+        values = self._values(record) if record.status in (Status.KEEP, Status.DISCARD) else None
         if values is None:
             self.study.tell(number, state=TrialState.FAIL)
         else:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
-from loop.errors import ProposerError, ProposerExhausted
-from loop.hypothesis import Hypothesis, HypothesisError, parse_hypothesis
-from loop.state import LoopState
+from gg_research.loop.errors import ProposerError, ProposerExhausted
+from gg_research.loop.hypothesis import Hypothesis, HypothesisError, parse_hypothesis
+from gg_research.loop.state import LoopState
+from gg_research.results.ledger import Experiment
 
 
 class ScriptedProposer:
@@ -37,8 +37,8 @@ class ScriptedProposer:
         self._pos = sum(1 for no, _ in self.items if no <= done_lines)
 
     @staticmethod
-    def done_lines(records: list[dict[str, Any]]) -> int:
-        return max((int(r.get("proposer_info", {}).get("script_line", 0)) for r in records), default=0)
+    def done_lines(records: list[Experiment]) -> int:
+        return max((int(r.proposer_info.get("script_line", 0)) for r in records), default=0)
 
     def propose(self, state: LoopState, feedback: str | None) -> Hypothesis:
         if self._pos >= len(self.items):
@@ -47,5 +47,8 @@ class ScriptedProposer:
         self._pos += 1
         return hyp.model_copy(deep=True)
 
-    def tell(self, record: dict[str, Any]) -> None:
+    def tell_baseline(self, exp: Experiment) -> None:
+        pass
+
+    def tell(self, exp: Experiment) -> None:
         pass

@@ -3,38 +3,36 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
 
-if TYPE_CHECKING:
-    from loop.engine import LoopEngine
+from gg_research.loop.proposers.base import Proposer, ProposerContext
 
 
 def proposer_factory(kind: str | None = None, script: str | None = None,
-                     say: Callable[[str], None] = print) -> Callable[["LoopEngine"], Any]:
+                     say: Callable[[str], None] = print) -> Callable[[ProposerContext], Proposer]:
     """A function that builds the proposer once the engine knows its workspace and ledger."""
 
-    def build(engine: "LoopEngine") -> Any:
-        chosen = kind or engine.cfg.proposer.kind
+    def build(ctx: ProposerContext) -> Proposer:
+        chosen = kind or ctx.config.proposer.kind
         if chosen == "auto":
             if os.environ.get("ANTHROPIC_API_KEY"):
                 chosen = "claude"
             else:
                 chosen = "optuna"
                 say("proposer: optuna (offline) because ANTHROPIC_API_KEY is not set")
-        records = engine.records()
         if chosen == "scripted":
-            from loop.proposers.scripted import ScriptedProposer
+            from gg_research.loop.proposers.scripted import ScriptedProposer
 
-            path = Path(script or engine.cfg.proposer.script)
-            path = path if path.is_absolute() else (Path.cwd() / path if script else engine.ws / path)
-            return ScriptedProposer(path, done_lines=ScriptedProposer.done_lines(records))
+            path = Path(script or ctx.config.proposer.script)
+            path = path if path.is_absolute() else (Path.cwd() / path if script else ctx.workspace / path)
+            return ScriptedProposer(path, done_lines=ScriptedProposer.done_lines(ctx.records))
         if chosen == "optuna":
-            from loop.proposers.optuna_proposer import OptunaProposer
+            from gg_research.loop.proposers.optuna_proposer import OptunaProposer
 
-            return OptunaProposer(engine.ws, engine.cfg, engine.tag, records)
-        from loop.proposers.claude import ClaudeProposer
+            return OptunaProposer(ctx.workspace, ctx.config, ctx.tag)
+        from gg_research.loop.proposers.claude import ClaudeProposer
 
-        return ClaudeProposer(engine.ws, engine.cfg, engine.tag, records, searcher=engine.searcher, say=say)
+        return ClaudeProposer(ctx.workspace, ctx.config, ctx.tag, searcher=ctx.grounding.searcher, say=say)
 
     return build

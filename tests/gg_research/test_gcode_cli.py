@@ -30,7 +30,7 @@ def _one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> No
 
 
 def test_info_json_lists_every_layer(gcode_fixtures_dir: Path) -> None:
-    from ggnet.gcode import parse_gcode
+    from gg_research.ggnet.gcode import parse_gcode
 
     path = gcode_fixtures_dir / BLOCK
     proc = _cli("info", str(path), "--json")

@@ -12,10 +12,10 @@ import pytest
 
 from gg_research.config import CONFIG_NAME, load_config
 from gg_research.workspace import init_workspace
-from harness.errors import WorkspaceError
+from gg_research.harness.errors import WorkspaceError
 
 
-# The console script's own entry point (python -m would make a second copy of cli's UserError).
+# The console script's own entry point, as a user's shell runs it.
 CLI = [sys.executable, "-c", "from gg_research.cli import entry; entry()"]
 
 

@@ -61,18 +61,18 @@ def test_kill_9_then_resume_keeps_ledger_and_branch_consistent(tmp_path: Path) -
     proc.wait()
     child = int(pid_file.read_text())
     os.kill(child, signal.SIGKILL)  # the orphaned run of the killed loop (its own process group)
-    assert records(ws)[-1]["status"] == "running"
+    assert records(ws)[-1].status == "running"
 
     done = _run(ws, "--tag", "k", "--script", str(script))
     assert done.returncode == 0, done.stderr
     assert "e0003: was running when the loop died; recorded as crash" in done.stdout
     recs = records(ws)
-    assert [r["id"] for r in recs] == ["e0001", "e0002", "e0003", "e0004"]
-    assert [r["status"] for r in recs] == ["baseline", "keep", "crash", "keep"]
-    assert "interrupted" in recs[2]["reason"]
-    assert recs[3]["title"] == "QB up" and recs[3]["parent"] == "e0002"
+    assert [r.id for r in recs] == ["e0001", "e0002", "e0003", "e0004"]
+    assert [r.status for r in recs] == ["baseline", "keep", "crash", "keep"]
+    assert "interrupted" in recs[2].reason
+    assert recs[3].title == "QB up" and recs[3].parent == "e0002"
     assert [row[0] for row in tsv_rows(ws)[1:]] == ["e0001", "e0002", "e0003", "e0004"]
-    assert git(ws, "rev-parse", "autoresearch/k").strip() == recs[3]["commit"]
+    assert git(ws, "rev-parse", "autoresearch/k").strip() == recs[3].commit
     assert sorted(git(ws, "tag", "--list", "gg/k/*").split()) == ["gg/k/e0001", "gg/k/e0002", "gg/k/e0004"]
     assert 'MODE = "ok"' in (ws / "train.py").read_text()
     # every line of the ledger is a start or an end of a known experiment, one of each
@@ -94,13 +94,13 @@ def test_ctrl_c_stops_the_run_records_interrupted_and_resets(tmp_path: Path, sig
     child = int(pid_file.read_text())
     assert _gone(child)
     recs = records(ws)
-    assert [r["status"] for r in recs] == ["baseline", "keep", "interrupted"]
-    assert git(ws, "rev-parse", "HEAD").strip() == recs[1]["commit"]
+    assert [r.status for r in recs] == ["baseline", "keep", "interrupted"]
+    assert git(ws, "rev-parse", "HEAD").strip() == recs[1].commit
     assert tsv_rows(ws)[-1][6] == "interrupted"
     # the lock died with the process: the same tag resumes and finishes the script
     done = _run(ws, "--tag", "c", "--script", str(script))
     assert done.returncode == 0, done.stderr
-    assert [r["status"] for r in records(ws)] == ["baseline", "keep", "interrupted", "keep"]
+    assert [r.status for r in records(ws)] == ["baseline", "keep", "interrupted", "keep"]
 
 
 @pytest.mark.slow

@@ -13,6 +13,6 @@ def synth_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     Tests must not modify it; copy it (`shutil.copytree`) to break it.
     """
-    from ggnet.synth import generate
+    from gg_research.ggnet.synth import generate
 
     return generate(tmp_path_factory.mktemp("synth") / "ds", n=16, size=64, seed=7)

@@ -13,8 +13,8 @@ import pytest
 import torch
 from PIL import Image
 
-from ggnet import dataset as ds_mod
-from ggnet.dataset import (
+from gg_research.ggnet import dataset as ds_mod
+from gg_research.ggnet.dataset import (
     GGDataset,
     Sample,
     read_manifest,
@@ -23,10 +23,11 @@ from ggnet.dataset import (
     split_fingerprint,
     validate_dataset,
 )
-from ggnet.errors import USER_ERRORS, DatasetError
-from ggnet.gcode import parse_gcode
-from ggnet.render import frame_for, render_layer
-from ggnet.warp import warp_to_camera
+from gg_research.errors import GGError
+from gg_research.ggnet.errors import DatasetError
+from gg_research.ggnet.gcode import parse_gcode
+from gg_research.ggnet.render import frame_for, render_layer
+from gg_research.ggnet.warp import warp_to_camera
 
 torch.set_num_threads(1)
 
@@ -124,12 +125,12 @@ def test_render_cache_is_reused_across_instances(synth_dataset: Path, tmp_path: 
     files = sorted(cache.glob("render-*.npz"))
     assert len(files) == 3
 
-    import ggnet.render
+    from gg_research.ggnet import render as ggnet_render
 
     def no_render(*a, **k):
         raise AssertionError("rendered again despite the cache")
 
-    monkeypatch.setattr(ggnet.render, "render_layer", no_render)
+    monkeypatch.setattr(ggnet_render, "render_layer", no_render)
     second = GGDataset(synth_dataset, "val", 64, cache_dir=cache)
     assert torch.equal(first.render, second.render) and torch.equal(first.theta, second.theta)
     # Other parameters are other cache entries.
@@ -290,7 +291,7 @@ def test_bad_input_is_one_line_naming_line_and_sample(broken: Path, kind: str) -
     assert f"manifest.jsonl: line {line}" in message
     if sid is not None:
         assert f"(sample {sid!r})" in message
-    assert isinstance(err.value, USER_ERRORS)
+    assert isinstance(err.value, GGError)
     # The loader refuses the same way when that sample is in the split it loads.
     split = next((r.get("split") for r in _rows_safe(broken) if r.get("id") == sid), "train")
     with pytest.raises(DatasetError, match=f"line {line}"):

@@ -10,8 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ggnet.errors import USER_ERRORS, GCodeError
-from ggnet.gcode import ARC_MAX_SAGITTA_MM, GCodeProgram, parse_gcode
+from gg_research.errors import GGError
+from gg_research.ggnet.errors import GCodeError
+from gg_research.ggnet.gcode import ARC_MAX_SAGITTA_MM, GCodeProgram, parse_gcode
 
 BENCHY = "benchy_prusaslicer_2.3.3.gcode"
 CURA = "plate_cura_5.0.0_ultigcode.gcode"
@@ -340,7 +341,7 @@ def test_a_move_from_an_unknown_place_draws_nothing() -> None:
 def _assert_one_line_naming(exc: pytest.ExceptionInfo, name: str) -> None:
     message = str(exc.value)
     assert name in message and "\n" not in message
-    assert isinstance(exc.value, USER_ERRORS)
+    assert isinstance(exc.value, GGError)
 
 
 def test_no_extrusion_is_an_error_naming_the_file(tmp_path: Path) -> None:

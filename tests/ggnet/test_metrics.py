@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from ggnet.metrics import DiceAccumulator, PBQCAccumulator, dice_micro, pbqc
+from gg_research.ggnet.metrics import DiceAccumulator, PBQCAccumulator, dice_micro, pbqc
 
 
 def _rect(size: int, y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:

@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ggnet.errors import GCodeError
-from ggnet.gcode import Layer, parse_gcode
-from ggnet.render import frame_for, render_layer
+from gg_research.ggnet.errors import GCodeError
+from gg_research.ggnet.gcode import Layer, parse_gcode
+from gg_research.ggnet.render import frame_for, render_layer
 
 
 def _layer(segments: list[list[float]]) -> Layer:

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ggnet import synth
-from ggnet.errors import DatasetError
-from ggnet.gcode import parse_gcode
-from ggnet.synth import ensure_synthetic, generate, split_plan
-from ggnet.synth_shapes import infill_lines, inset_ring
+from gg_research.ggnet import synth
+from gg_research.ggnet.errors import DatasetError
+from gg_research.ggnet.gcode import parse_gcode
+from gg_research.ggnet.synth import ensure_synthetic, generate, split_plan
+from gg_research.ggnet.synth_shapes import infill_lines, inset_ring
 
 
 def _digests(root: Path) -> dict[str, str]:
@@ -114,9 +114,9 @@ def test_defects_present_exactly_where_claimed(synth_dataset: Path) -> None:
 def test_image_changes_where_the_mask_says(size: int) -> None:
     from scipy import ndimage
 
-    from ggnet.synth_camera import DEFECT_KINDS, shoot
-    from ggnet.synth_gcode import write_gcode
-    from ggnet.synth_shapes import layer_paths, random_outline
+    from gg_research.ggnet.synth_camera import DEFECT_KINDS, shoot
+    from gg_research.ggnet.synth_gcode import write_gcode
+    from gg_research.ggnet.synth_shapes import layer_paths, random_outline
 
     seen = set()
     for k in range(6):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ggnet.output import GGOutput
+from gg_research.ggnet.output import GGOutput
 from tests.harness.standin import TEMPLATE, TINY, load_template, make_ctx, make_step_ctx, standin_items
 
 SEARCH = re.compile(r"^([A-Z][A-Z0-9_]*) = (.+?)\s+# search: (log|float|int|choice)\((.*)\)\s*$")
@@ -121,7 +121,7 @@ def test_lr_schedule_shapes(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_template_learns_well_beyond_its_initialisation(tmp_path: Path) -> None:
     # Step-counted budget: the outcome does not depend on how busy the machine is.
-    from harness.evaluate import evaluate
+    from gg_research.harness.evaluate import evaluate
 
     train, val = standin_items(32, seed=1), standin_items(12, seed=2)
     m = load_template(tmp_path / "t.py", TINY)

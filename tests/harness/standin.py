@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from ggnet.warp import warp_to_camera
+from gg_research.ggnet.warp import warp_to_camera
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "ggnet" / "templates" / "train.py"
 
@@ -84,7 +84,7 @@ def load_template(path: Path, overrides: dict[str, str] | None = None, name: str
 
 
 def make_ctx(items: list[dict], budget_s: float, tmp: Path, seed: int = 0):
-    from harness.context import TrainContext
+    from gg_research.harness.context import TrainContext
 
     return TrainContext(
         device=torch.device("cpu"), seed=seed, image_size=items[0]["camera"].shape[-1],
@@ -94,7 +94,7 @@ def make_ctx(items: list[dict], budget_s: float, tmp: Path, seed: int = 0):
 
 def synthetic_dataset(cache_root: Path) -> Path:
     """The real synthetic dataset, tiny: 24 samples of 64 px (generated once per cache folder)."""
-    from ggnet.synth import ensure_synthetic
+    from gg_research.ggnet.synth import ensure_synthetic
 
     return Path(ensure_synthetic(cache_root, 24, 64, 0))
 
@@ -121,7 +121,7 @@ def make_workspace(
 def make_step_ctx(items: list[dict], steps: int, tmp: Path, seed: int = 0):
     """A context whose 'time' runs out after `steps` logged steps, so a learning test does
     not depend on how busy the machine is (the template's schedule follows time_left)."""
-    from harness.context import TrainContext
+    from gg_research.harness.context import TrainContext
 
     class StepBudget(TrainContext):
         def time_left(self) -> float:

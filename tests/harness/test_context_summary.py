@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.context import TrainContext
-from harness.errors import TrainingDiverged
-from harness.summary import SUMMARY_KEYS, format_summary, parse_summary
+from gg_research.harness.context import TrainContext
+from gg_research.harness.errors import TrainingDiverged
+from gg_research.harness.summary import SUMMARY_KEYS, format_summary, parse_summary
 
 
 def _ctx(tmp_path: Path, budget: float = 10.0) -> TrainContext:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from harness.runner import run_experiment
+from gg_research.harness.runner import run_experiment
 from tests.harness.standin import make_workspace
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from gg_research.config import Config
-from harness.errors import NotComparable
-from harness.integrity import check_comparable, frozen_fingerprint
+from gg_research.harness.errors import NotComparable
+from gg_research.harness.integrity import check_comparable, frozen_fingerprint
 
 
 def _config(root: Path, **data) -> Config:

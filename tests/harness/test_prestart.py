@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gg_research.config import load_config
-from harness.runner import PrestartingRunner, WarmChild, run_experiment
+from gg_research.harness.runner import PrestartingRunner, WarmChild, run_experiment
 from tests.harness.standin import make_workspace
 from tests.harness.test_runner import HUNG, _gone, _live_group_members
 

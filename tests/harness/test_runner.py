@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from gg_research.config import load_config
-from harness.runner import run_experiment
-from harness.summary import SUMMARY_KEYS, parse_summary
+from gg_research.harness.runner import run_experiment
+from gg_research.harness.summary import SUMMARY_KEYS, parse_summary
 from tests.harness.standin import make_workspace
 
 
@@ -125,7 +125,7 @@ def test_failing_train_py_is_a_crash_with_a_one_line_reason(tmp_path: Path, data
 
 BAD_OUTPUT_SHAPE = """
     import torch
-    from ggnet.output import GGOutput
+    from gg_research.ggnet.output import GGOutput
     class Bad(torch.nn.Module):
         def forward(self, camera, render):
             b = camera.shape[0]
@@ -150,7 +150,7 @@ def test_contract_breaking_train_py_fails_the_child_in_one_line(
     tmp_path: Path, dataset: Path, capsys: pytest.CaptureFixture, source: str, expected: str
 ) -> None:
     # The child's own entry point, in-process (the subprocess path is covered above).
-    from harness import child
+    from gg_research.harness import child
 
     ws = _ws(tmp_path, dataset, source, budget_s=0.2)
     code = child.main(["--workspace", str(ws), "--run-dir", str(tmp_path / "run"), "--seed", "0"])
@@ -236,7 +236,7 @@ def test_ctrl_c_while_waiting_kills_the_run_and_re_raises(tmp_path: Path, datase
     driver.write_text(textwrap.dedent(f"""
         import sys
         from pathlib import Path
-        from harness.runner import run_experiment
+        from gg_research.harness.runner import run_experiment
         try:
             run_experiment(Path({str(ws)!r}), Path({str(tmp_path / 'run')!r}), hard_limit_s=120)
         except KeyboardInterrupt:
@@ -256,7 +256,7 @@ def test_ctrl_c_while_waiting_kills_the_run_and_re_raises(tmp_path: Path, datase
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
 def test_asking_for_cuda_without_it_is_a_one_line_crash(tmp_path: Path, dataset: Path, capsys: pytest.CaptureFixture) -> None:
-    from harness import child
+    from gg_research.harness import child
 
     ws = _ws(tmp_path, dataset, "def train(ctx):\n    pass\n")
     code = child.main(["--workspace", str(ws), "--run-dir", str(tmp_path / "run"), "--device", "cuda"])

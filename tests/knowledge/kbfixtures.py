@@ -23,7 +23,7 @@ def embedder():
     import torch
 
     torch.set_num_threads(1)  # 2 cores shared by several jobs: one thread avoids spin-waiting
-    from knowledge.embedder import load_embedder
+    from gg_research.knowledge.embedder import load_embedder
 
     return load_embedder("all-MiniLM-L6-v2")
 

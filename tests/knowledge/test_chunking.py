@@ -2,8 +2,8 @@ import re
 
 import pytest
 
-from knowledge.chunking import chunk_blocks, split_sentences
-from knowledge.records import Block
+from gg_research.knowledge.chunking import chunk_blocks, split_sentences
+from gg_research.knowledge.records import Block
 
 
 def words(texts):

@@ -1,4 +1,4 @@
-from knowledge.cleanup import clean_pages, dehyphenate, is_page_number, normalise, remove_running_lines
+from gg_research.knowledge.cleanup import clean_pages, dehyphenate, is_page_number, normalise, remove_running_lines
 
 
 def test_ligatures_fold_to_plain_letters():

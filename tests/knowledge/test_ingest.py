@@ -9,10 +9,10 @@ import textwrap
 
 import pytest
 
-from knowledge.base import KnowledgeBase
-from knowledge.errors import DocumentNotFound, EmbedderError, EmbedderMismatchError, StoreError
-from knowledge.ingest import Ingestor
-from retrieval.searcher import Searcher
+from gg_research.knowledge.base import KnowledgeBase
+from gg_research.knowledge.errors import DocumentNotFound, EmbedderError, EmbedderMismatchError, StoreError
+from gg_research.knowledge.ingest import Ingestor
+from gg_research.retrieval.searcher import Searcher
 from tests.knowledge.bad_inputs import BAD_INPUTS
 from tests.knowledge.kbfixtures import CountingEmbedder
 from tests.knowledge.thesis_pdf import write_thesis
@@ -134,8 +134,8 @@ def test_a_killed_ingest_process_leaves_no_document(workspace, kcfg, embedder, t
         import os, sys
         from pathlib import Path
         from gg_research.config import KnowledgeSection
-        from knowledge.ingest import Ingestor
-        from knowledge.store import ChromaStore
+        from gg_research.knowledge.ingest import Ingestor
+        from gg_research.knowledge.store import ChromaStore
         import numpy as np
 
         class QuickEmbedder:  # stands in for the model so the child starts fast; same name and size
@@ -166,7 +166,7 @@ def test_a_killed_ingest_process_leaves_no_document(workspace, kcfg, embedder, t
 
 
 def test_another_embedder_against_the_collection_is_a_clear_error(workspace, kcfg, embedder, thesis_pdf):
-    from knowledge.embedder import packaged_model_path
+    from gg_research.knowledge.embedder import packaged_model_path
 
     ingest(workspace, kcfg, embedder, thesis_pdf)
     other = kcfg.model_copy(update={"embedder": str(packaged_model_path())})
@@ -218,7 +218,7 @@ def test_kb_remove_by_prefix_or_name(workspace, kcfg, embedder, thesis_pdf):
 
 
 def test_store_and_embedder_settings_errors(workspace, kcfg, tmp_path):
-    from knowledge.embedder import resolve_embedder
+    from gg_research.knowledge.embedder import resolve_embedder
 
     with pytest.raises(StoreError, match="collection 'a b'"):
         KnowledgeBase(workspace, kcfg.model_copy(update={"collection": "a b"})).store
@@ -230,7 +230,7 @@ def test_store_and_embedder_settings_errors(workspace, kcfg, tmp_path):
 
 
 def test_a_reader_crash_on_one_file_does_not_stop_the_others(workspace, kcfg, embedder, thesis_pdf):
-    from knowledge.readers import reader_for
+    from gg_research.knowledge.readers import reader_for
 
     notes = workspace / "odd.md"
     notes.write_text("# Odd\n\ntext\n")

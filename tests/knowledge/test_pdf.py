@@ -2,10 +2,10 @@
 
 import pytest
 
-from knowledge.errors import DocumentError
-from knowledge.pdf import PypdfReader
-from knowledge.readers import reader_for
-from knowledge.sections import page_blocks
+from gg_research.knowledge.errors import DocumentError
+from gg_research.knowledge.pdf import PypdfReader
+from gg_research.knowledge.readers import reader_for
+from gg_research.knowledge.sections import page_blocks
 from tests.knowledge.bad_inputs import BAD_INPUTS, encrypted_pdf
 from tests.knowledge.thesis_pdf import HEADER, TWO_COLUMN_LEFT, TWO_COLUMN_RIGHT
 

@@ -1,4 +1,4 @@
-from knowledge.sections import detect_heading, page_blocks
+from gg_research.knowledge.sections import detect_heading, page_blocks
 
 
 def test_numbered_headings_are_detected():

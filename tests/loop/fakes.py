@@ -14,6 +14,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from gg_research.results.ledger import Experiment
+
 TRAIN = textwrap.dedent('''\
     """Fake training: the metrics are a function of the constants below."""
     QA = 1.0  # search: float(0.0, 3.0)
@@ -111,9 +113,9 @@ def write_script(ws: Path, hyps: list[dict], name: str = "hyps.jsonl") -> Path:
 def run_scripted(ws: Path, hyps: list[dict], tag: str = "t", **opts):
     """Run the engine in-process on a script; returns (engine, exit code, printed text)."""
     from gg_research.config import load_config
-    from loop.engine import LoopEngine, Options
-    from loop.proposers.select import proposer_factory
-    from loop.ui import LoopUI
+    from gg_research.loop.engine import LoopEngine, Options
+    from gg_research.loop.proposers.select import proposer_factory
+    from gg_research.loop.ui import LoopUI
 
     script = write_script(ws, hyps, name=f"{tag}.jsonl")
     buf = io.StringIO()
@@ -125,10 +127,10 @@ def run_scripted(ws: Path, hyps: list[dict], tag: str = "t", **opts):
     return engine, code, buf.getvalue()
 
 
-def records(ws: Path) -> list[dict]:
-    from loop.ledger import Ledger
+def records(ws: Path) -> list[Experiment]:
+    from gg_research.results.ledger import LedgerFile
 
-    return Ledger(ws).read()
+    return LedgerFile(ws).read().experiments
 
 
 def tsv_rows(ws: Path) -> list[list[str]]:

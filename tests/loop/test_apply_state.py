@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from loop.apply import check_edits, content_hash, mutable_contents, write_files
-from loop.errors import EditRefused
-from loop.hypothesis import HypothesisError, parse_hypothesis, tool_input_schema
+from gg_research.loop.apply import check_edits, content_hash, mutable_contents, write_files
+from gg_research.loop.errors import EditRefused
+from gg_research.loop.hypothesis import HypothesisError, parse_hypothesis, tool_input_schema
 from tests.loop.fakes import edit, make_workspace, records, run_scripted
 
 
@@ -74,18 +74,18 @@ def test_state_summary_shows_front_near_misses_and_collapses(tmp_path: Path) -> 
     ])
     state = eng._state([])
     text = state.summary_text()
-    assert [r["id"] for r in state.front] == ["e0001", "e0002"]
-    assert [r["id"] for r in state.collapses()] == ["e0003"]
-    assert [r["id"] for r in state.near_misses()] == ["e0004"]
+    assert [r.id for r in state.kept] == ["e0001", "e0002"]
+    assert [r.id for r in state.collapses()] == ["e0003"]
+    assert [r.id for r in state.near_misses()] == ["e0004"]
     assert "## Collapses" in text and "QB collapse" in text and "## Near-misses" in text
     assert "Noise margins (eps): pbqc" in text
 
 
 def test_auto_without_a_key_uses_optuna_and_says_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gg_research.config import load_config
-    from loop.engine import LoopEngine, Options
-    from loop.proposers.select import proposer_factory
-    from loop.ui import LoopUI
+    from gg_research.loop.engine import LoopEngine, Options
+    from gg_research.loop.proposers.select import proposer_factory
+    from gg_research.loop.ui import LoopUI
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     ws = make_workspace(tmp_path / "ws")
@@ -95,7 +95,7 @@ def test_auto_without_a_key_uses_optuna_and_says_so(tmp_path: Path, monkeypatch:
                      proposer_factory(None, say=ui.say), ui=ui)
     assert eng.run() == 0
     assert "proposer: optuna (offline) because ANTHROPIC_API_KEY is not set" in buf.getvalue()
-    assert records(ws)[-1]["proposer"] == "optuna"
+    assert records(ws)[-1].proposer == "optuna"
 
 
 def test_until_stops_before_a_run_that_cannot_finish(tmp_path: Path) -> None:
@@ -103,7 +103,7 @@ def test_until_stops_before_a_run_that_cannot_finish(tmp_path: Path) -> None:
     soon = datetime.now().astimezone() + timedelta(seconds=0.5)  # less than the 1 s budget
     _, code, out = run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")], until=soon)
     assert code == 0 and "--until" in out
-    assert [r["status"] for r in records(ws)] == ["baseline"]
+    assert [r.status for r in records(ws)] == ["baseline"]
 
 
 @pytest.mark.slow
@@ -112,13 +112,13 @@ def test_report_is_refreshed_and_its_failure_never_stops_the_loop(tmp_path: Path
     _, code, _ = run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")], write_report=True)
     assert code == 0 and (ws / "results" / "report.html").is_file()
 
-    import results.report
+    from gg_research.results import report as results_report
 
     def broken(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(results.report, "write_report", broken)
+    monkeypatch.setattr(results_report, "write_report", broken)
     ws2 = make_workspace(tmp_path / "ws2")
     _, code, out = run_scripted(ws2, [edit("QA up", "QA = 1.0", "QA = 2.0")], write_report=True)
     assert code == 0 and "report not refreshed: RuntimeError: disk full" in out
-    assert [r["status"] for r in records(ws2)] == ["baseline", "keep"]
+    assert [r.status for r in records(ws2)] == ["baseline", "keep"]

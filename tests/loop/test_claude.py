@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from retrieval import Passage
+from gg_research.retrieval import Passage
 from tests.loop.fake_anthropic import RATE_LIMITED, FakeAnthropic, tool_use
 from tests.loop.fakes import edit, make_workspace, records
 
@@ -40,9 +40,9 @@ class FakeSearcher:
 
 def _loop(ws: Path, url: str, n: int = 1, extra: str = "", searcher=None):
     from gg_research.config import load_config
-    from loop.engine import LoopEngine, Options
-    from loop.proposers.select import proposer_factory
-    from loop.ui import LoopUI
+    from gg_research.loop.engine import LoopEngine, Options
+    from gg_research.loop.proposers.select import proposer_factory
+    from gg_research.loop.ui import LoopUI
 
     toml = ws / "gg-research.toml"
     text = toml.read_text().replace("[proposer]\n", f'[proposer]\nbase_url = "{url}"\nmax_retries = 2\nsearch_calls = 2\n{extra}')
@@ -54,7 +54,7 @@ def _loop(ws: Path, url: str, n: int = 1, extra: str = "", searcher=None):
     ui = LoopUI(Console(file=buf, width=200))
     eng = LoopEngine(ws, load_config(toml), Options(tag="c", max_experiments=n, write_report=False),
                      proposer_factory("claude", say=ui.say), ui=ui)
-    eng._searcher = searcher if searcher is not None else FakeSearcher()
+    eng.grounding._searcher = searcher if searcher is not None else FakeSearcher()
     # fast outer backoff for the test; the SDK's own retries use the server's retry-after-ms
     factory = eng._proposer_factory
 
@@ -120,11 +120,11 @@ def test_tool_use_exchange_carries_passages_and_program(ws: Path) -> None:
     assert result["type"] == "tool_result" and result["tool_use_id"] == "tu_1"
     assert "[doc2:3] paper.pdf p. 5, §2.1 Losses" in result["content"][0]["text"]
     rec = records(ws)[-1]
-    assert rec["status"] == "keep" and rec["proposer"] == "claude"
-    cites = rec["hypothesis"]["citations"]
+    assert rec.status == "keep" and rec.proposer == "claude"
+    cites = rec.hypothesis["citations"]
     assert [c["chunk_id"] for c in cites] == ["doc1:7", "doc2:3"]
     assert cites[0]["source"] == "thesis.pdf" and cites[0]["page"] == 42 and cites[0]["section"] == "3.3.4 Training schedule"
-    shown = {p["chunk_id"] for p in rec["passages"]}
+    shown = {p["chunk_id"] for p in rec.passages}
     assert shown == {"doc1:7", "doc2:3"}
 
 
@@ -143,7 +143,7 @@ def test_rate_limit_then_success(ws: Path) -> None:
         _, code, _ = _loop(ws, api.url)
     assert code == 0 and len(api.requests) == 2
     assert api.requests[0] == api.requests[1]  # the same request, retried
-    assert records(ws)[-1]["status"] == "keep"
+    assert records(ws)[-1].status == "keep"
 
 
 def test_malformed_tool_input_goes_back_with_the_reason(ws: Path) -> None:
@@ -154,7 +154,7 @@ def test_malformed_tool_input_goes_back_with_the_reason(ws: Path) -> None:
     back = api.requests[1]["messages"][-1]["content"][0]
     assert back["type"] == "tool_result" and back["tool_use_id"] == "tu_1" and back["is_error"] is True
     assert "edits" in back["content"][0]["text"] and "Field required" in back["content"][0]["text"]
-    assert records(ws)[-1]["title"] == GOOD["title"]
+    assert records(ws)[-1].title == GOOD["title"]
 
 
 def test_refused_edit_is_fed_back_in_the_next_prompt(ws: Path) -> None:
@@ -163,7 +163,7 @@ def test_refused_edit_is_fed_back_in_the_next_prompt(ws: Path) -> None:
     with FakeAnthropic(replies) as api:
         _loop(ws, api.url, extra="max_refusals = 2\n")
     assert "refused" in _texts(api.requests[1]) and "not found in train.py" in _texts(api.requests[1])
-    assert [r["status"] for r in records(ws)] == ["baseline", "invalid", "keep"]
+    assert [r.status for r in records(ws)] == ["baseline", "invalid", "keep"]
 
 
 def test_api_down_falls_back_to_optuna_and_never_dies(ws: Path) -> None:
@@ -171,7 +171,7 @@ def test_api_down_falls_back_to_optuna_and_never_dies(ws: Path) -> None:
         _, code, out = _loop(ws, api.url, n=1)
     assert code == 0
     rec = records(ws)[-1]
-    assert rec["proposer"] == "optuna" and rec["status"] in ("keep", "discard")
+    assert rec.proposer == "optuna" and rec.status in ("keep", "discard")
     assert "optuna proposes this experiment instead" in out
     assert len(api.requests) == 3 * 3  # 3 outer attempts x (1 + 2 SDK retries)
 
@@ -194,7 +194,7 @@ def test_api_key_is_in_no_file_the_loop_wrote(ws: Path) -> None:
 
 
 def test_missing_key_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from loop.errors import ProposerError
+    from gg_research.loop.errors import ProposerError
 
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     ws = make_workspace(tmp_path / "ws")
@@ -207,8 +207,8 @@ def test_real_knowledge_base_passages_reach_the_prompt_and_the_ledger(ws: Path) 
     from importlib import resources
 
     from gg_research.config import load_config
-    from knowledge.ingest import Ingestor
-    from retrieval import Searcher
+    from gg_research.knowledge.ingest import Ingestor
+    from gg_research.retrieval import Searcher
 
     notes = Path(str(resources.files("gg_research").joinpath("data", "gg-net-notes.md")))
     cfg = load_config(ws / "gg-research.toml")
@@ -225,7 +225,7 @@ def test_real_knowledge_base_passages_reach_the_prompt_and_the_ledger(ws: Path) 
     searched = api.requests[1]["messages"][-1]["content"][0]["content"][0]["text"]
     assert "gg-net-notes.md" in searched
     rec = records(ws)[-1]
-    cite = rec["hypothesis"]["citations"][0]
+    cite = rec.hypothesis["citations"][0]
     assert cite["chunk_id"] == hit.chunk_id and cite["source"].endswith("gg-net-notes.md") and cite["text"]
     assert cite["section"] and cite["page"] >= 0
-    assert any(p["source"].endswith("gg-net-notes.md") for p in rec["passages"])
+    assert any(p["source"].endswith("gg-net-notes.md") for p in rec.passages)

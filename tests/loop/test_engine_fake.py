@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from loop.errors import LoopLocked, LoopSetupError
-from loop.lock import LoopLock
+from gg_research.loop.errors import LoopLocked, LoopSetupError
+from gg_research.loop.lock import LoopLock
 from tests.loop.fakes import edit, git, make_workspace, records, run_scripted, tsv_rows
 
 
@@ -29,21 +29,21 @@ def test_improve_is_kept_and_tagged(ws: Path) -> None:
     eng, code, out = run_scripted(ws, [edit("QA 1 -> 2", "QA = 1.0", "QA = 2.0")])
     assert code == 0
     recs = records(ws)
-    assert [r["status"] for r in recs] == ["baseline", "keep"]
+    assert [r.status for r in recs] == ["baseline", "keep"]
     base, exp = recs
-    assert len(base["seeds"]) == 2 and base["seeds"][0]["seed"] != base["seeds"][1]["seed"]
-    assert base["sigma"]["pbqc"] > 0
-    assert exp["metrics"]["pbqc"] == pytest.approx(0.7, abs=0.01)
+    assert len(base.seeds) == 2 and base.seeds[0].seed != base.seeds[1].seed
+    assert base.sigma["pbqc"] > 0
+    assert exp.metrics["pbqc"] == pytest.approx(0.7, abs=0.01)
     assert git(ws, "rev-parse", "--abbrev-ref", "HEAD").strip() == "autoresearch/t"
-    assert _head(ws) == exp["commit"]
+    assert _head(ws) == exp.commit
     assert git(ws, "log", "-1", "--format=%s").strip() == "QA 1 -> 2"
     assert sorted(_tags(ws)) == ["gg/t/e0001", "gg/t/e0002"]
-    diff = (ws / exp["diff"]).read_text()
+    diff = (ws / exp.diff).read_text()
     assert "-QA = 1.0" in diff and "+QA = 2.0" in diff
-    assert (ws / exp["log"]).is_file()
+    assert (ws / exp.log).is_file()
     rows = tsv_rows(ws)
     assert rows[0][0] == "experiment" and [r[0] for r in rows[1:]] == ["e0001", "e0002"]
-    assert rows[2][6] == "keep" and rows[2][1] == exp["commit"][:7]
+    assert rows[2][6] == "keep" and rows[2][1] == exp.commit[:7]
     assert "e0002" in out and "keep" in out
     # every record has a start and an end line
     lines = (ws / "results" / "experiments.jsonl").read_text().splitlines()
@@ -55,13 +55,13 @@ def test_worse_is_discarded_reset_and_diff_kept(ws: Path) -> None:
     _, code, _ = run_scripted(ws, [edit("QA down", "QA = 1.0", "QA = 0.7")])
     assert code == 0
     exp = records(ws)[-1]
-    assert exp["status"] == "discard" and "dominated" in exp["reason"]
+    assert exp.status == "discard" and "dominated" in exp.reason
     assert _head(ws) == start
     assert "QA = 1.0" in (ws / "train.py").read_text()
-    assert "+QA = 0.7" in (ws / exp["diff"]).read_text()
+    assert "+QA = 0.7" in (ws / exp.diff).read_text()
     assert _tags(ws) == ["gg/t/e0001"]
     # the discarded commit is no longer on the branch
-    assert exp["commit"] not in git(ws, "rev-list", "autoresearch/t")
+    assert exp.commit not in git(ws, "rev-list", "autoresearch/t")
 
 
 @pytest.mark.parametrize("mode,needle", [("crash", "boom in train"), ("nan", "non-finite")])
@@ -69,10 +69,10 @@ def test_crash_and_nan_end_as_crash(ws: Path, mode: str, needle: str) -> None:
     start = _head(ws)
     _, code, _ = run_scripted(ws, [edit(f"mode {mode}", 'MODE = "ok"', f'MODE = "{mode}"')])
     exp = records(ws)[-1]
-    assert code == 0 and exp["status"] == "crash"
-    assert needle in exp["reason"]
+    assert code == 0 and exp.status == "crash"
+    assert needle in exp.reason
     assert _head(ws) == start and 'MODE = "ok"' in (ws / "train.py").read_text()
-    assert (ws / exp["diff"]).read_text()
+    assert (ws / exp.diff).read_text()
     import json
 
     def strict(name: str) -> None:
@@ -89,9 +89,9 @@ def test_hang_is_killed_at_the_hard_limit(ws: Path) -> None:
     t0 = time.monotonic()
     _, code, _ = run_scripted(ws, [edit("hang", 'MODE = "ok"', 'MODE = "hang"')])
     exp = records(ws)[-1]
-    assert exp["status"] == "crash" and "timeout" in exp["reason"]
+    assert exp.status == "crash" and "timeout" in exp.reason
     assert time.monotonic() - t0 < 30
-    pid = int((ws / "results" / "runs" / exp["id"] / "pid").read_text())
+    pid = int((ws / "results" / "runs" / exp.id / "pid").read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
 
@@ -111,8 +111,8 @@ def test_refused_hypotheses_are_invalid_and_change_nothing(ws: Path, hyp: dict, 
     start = _head(ws)
     _, code, _ = run_scripted(ws, [hyp])
     exp = records(ws)[-1]
-    assert code == 0 and exp["status"] == "invalid" and exp["decision"] == "refused"
-    assert needle in exp["reason"]
+    assert code == 0 and exp.status == "invalid" and exp.decision == "refused"
+    assert needle in exp.reason
     assert _head(ws) == start
     assert {p: (ws / p).read_text() for p in before} == before
     assert tsv_rows(ws)[-1][6] == "invalid"
@@ -123,7 +123,7 @@ def test_symlink_out_of_the_workspace_is_refused(ws: Path, tmp_path: Path) -> No
     outside.write_text("X = 1\n")
     (ws / "link.py").symlink_to(outside)
     _, _, _ = run_scripted(ws, [edit("via link", "X = 1", "X = 2", path="link.py")])
-    assert records(ws)[-1]["status"] == "invalid"
+    assert records(ws)[-1].status == "invalid"
     assert outside.read_text() == "X = 1\n"
 
 
@@ -131,14 +131,14 @@ def test_repeated_diff_is_refused(ws: Path) -> None:
     h = edit("QA down", "QA = 1.0", "QA = 0.7")
     run_scripted(ws, [h, {**h, "title": "again"}])
     recs = records(ws)
-    assert [r["status"] for r in recs] == ["baseline", "discard", "invalid"]
-    assert "repeated diff" in recs[-1]["reason"]
+    assert [r.status for r in recs] == ["baseline", "discard", "invalid"]
+    assert "repeated diff" in recs[-1].reason
 
 
 def test_run_that_writes_a_frozen_file_is_invalid_and_reverted(ws: Path) -> None:
     _, _, _ = run_scripted(ws, [edit("tamper", 'MODE = "ok"', 'MODE = "write_frozen"')])
     exp = records(ws)[-1]
-    assert exp["status"] == "invalid" and "program.md" in exp["reason"]
+    assert exp.status == "invalid" and "program.md" in exp.reason
     assert "tampered" not in (ws / "program.md").read_text()
     assert git(ws, "status", "--porcelain", "--untracked-files=no") == ""
 
@@ -146,17 +146,17 @@ def test_run_that_writes_a_frozen_file_is_invalid_and_reverted(ws: Path) -> None
 def test_collapse_below_relative_floor_is_discarded(ws: Path) -> None:
     _, _, _ = run_scripted(ws, [edit("QB collapse, QA up", "QB = 1.0", "QB = -2.0")])
     exp = records(ws)[-1]
-    assert exp["status"] == "discard" and exp["collapse"] is True
-    assert "dice" in exp["reason"] and "collapsed" in exp["reason"]
+    assert exp.status == "discard" and exp.collapse is True
+    assert "dice" in exp.reason and "collapsed" in exp.reason
 
 
 def test_marginal_win_is_rerun_and_judged_on_the_mean(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", keep_extra="min_epsilon = 0.01")
     _, _, out = run_scripted(ws, [edit("QA a bit", "QA = 1.0", "QA = 1.15")])
     exp = records(ws)[-1]
-    assert len(exp["seeds"]) == 2 and exp["seeds"][0]["seed"] != exp["seeds"][1]["seed"]
-    assert "mean of 2 seeds" in exp["reason"]
-    assert exp["status"] == "keep"
+    assert len(exp.seeds) == 2 and exp.seeds[0].seed != exp.seeds[1].seed
+    assert "mean of 2 seeds" in exp.reason
+    assert exp.status == "keep"
     assert "re-run" in out
 
 
@@ -168,13 +168,13 @@ def test_pareto_tradeoff_is_kept_and_parent_can_be_another_front_member(ws: Path
     hyps.append(edit("QB from a discarded run", "QB = 2.5", "QB = 0.5", parent="e0009"))
     _, _, out = run_scripted(ws, hyps)
     recs = records(ws)
-    assert [r["status"] for r in recs] == ["baseline", "keep", "keep", "discard"]
-    assert "parent e0009 is not a kept run" in out and recs[3]["parent"] == "e0003"
+    assert [r.status for r in recs] == ["baseline", "keep", "keep", "discard"]
+    assert "parent e0009 is not a kept run" in out and recs[3].parent == "e0003"
     e3 = recs[2]
-    assert e3["parent"] == "e0001" and e3["parent_commit"] == recs[0]["commit"]
-    assert git(ws, "rev-parse", e3["commit"] + "^").strip() == recs[0]["commit"]
+    assert e3.parent == "e0001" and e3.parent_commit == recs[0].commit
+    assert git(ws, "rev-parse", e3.commit + "^").strip() == recs[0].commit
     # the first keep stays reachable through its tag
-    assert git(ws, "rev-parse", "gg/t/e0002").strip() == recs[1]["commit"]
+    assert git(ws, "rev-parse", "gg/t/e0002").strip() == recs[1].commit
 
 
 def test_max_experiments_stops(ws: Path) -> None:
@@ -210,7 +210,7 @@ def test_baseline_crash_stops_with_a_clear_error(ws: Path) -> None:
     git(ws, "commit", "-q", "-am", "broken")
     with pytest.raises(LoopSetupError, match="baseline seed 0 crash"):
         run_scripted(ws, [edit("QA", "QA = 1.0", "QA = 2.0")])
-    assert records(ws)[-1]["status"] == "crash"
+    assert records(ws)[-1].status == "crash"
 
 
 def test_resume_continues_the_script_without_duplicates(ws: Path) -> None:
@@ -219,20 +219,20 @@ def test_resume_continues_the_script_without_duplicates(ws: Path) -> None:
     _, code, out = run_scripted(ws, hyps)
     recs = records(ws)
     assert code == 0 and "resumed" in out
-    assert [r["id"] for r in recs] == ["e0001", "e0002", "e0003"]
-    assert [r["title"] for r in recs] == ["baseline", "QA up", "QB up"]
+    assert [r.id for r in recs] == ["e0001", "e0002", "e0003"]
+    assert [r.title for r in recs] == ["baseline", "QA up", "QB up"]
     assert [r[0] for r in tsv_rows(ws)[1:]] == ["e0001", "e0002", "e0003"]
 
 
 def test_changed_frozen_inputs_make_the_run_invalid(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from loop import integrity
+    from gg_research.loop import integrity
 
     prints = iter([{"val_split": "aaa", "harness_code": "h"}] + [{"val_split": "bbb", "harness_code": "h"}] * 5)
     monkeypatch.setattr(integrity, "frozen_fingerprint", lambda ws_, cfg: next(prints))
     start = _head(ws)
     run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")])
     base, exp = records(ws)
-    assert base["frozen"]["val_split"] == "aaa"
-    assert exp["status"] == "invalid" and "frozen inputs changed" in exp["reason"] and "val_split" in exp["reason"]
-    assert exp["seeds"] == []  # refused before the run
+    assert base.frozen["val_split"] == "aaa"
+    assert exp.status == "invalid" and "frozen inputs changed" in exp.reason and "val_split" in exp.reason
+    assert exp.seeds == []  # refused before the run
     assert _head(ws) == start and _tags(ws) == ["gg/t/e0001"]

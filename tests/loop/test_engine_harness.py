@@ -15,9 +15,9 @@ from tests.loop.tiny_harness import dataset, make_real_workspace
 @pytest.mark.slow
 def test_real_harness_nan_crash_hang_and_improve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from gg_research.config import load_config
-    from loop.engine import LoopEngine, Options
-    from loop.proposers.select import proposer_factory
-    from loop.ui import LoopUI
+    from gg_research.loop.engine import LoopEngine, Options
+    from gg_research.loop.proposers.select import proposer_factory
+    from gg_research.loop.ui import LoopUI
 
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     ws = make_real_workspace(tmp_path / "ws", dataset(tmp_path / "cache"), hard_limit_s=45.0)
@@ -33,20 +33,20 @@ def test_real_harness_nan_crash_hang_and_improve(tmp_path: Path, monkeypatch: py
                      proposer_factory("scripted", str(script), say=ui.say), ui=ui)
     assert eng.run() == 0
     recs = records(ws)
-    assert [r["status"] for r in recs] == ["baseline", "crash", "crash", "crash", "keep"], buf.getvalue()
+    assert [r.status for r in recs] == ["baseline", "crash", "crash", "crash", "keep"], buf.getvalue()
     base, nan, boom, hang, keep = recs
-    assert base["metrics"]["dice"] == 0.0 and 0.0 < base["metrics"]["pbqc"] <= 1.0
-    assert base["frozen"] and set(base["frozen"]) == {"val_split", "harness_code", "eval_config"}
-    assert "NaN loss" in nan["reason"]
-    assert "boom from train.py" in boom["reason"]
-    assert hang["reason"].startswith("timeout") and "hard limit" in hang["reason"]
-    assert 45.0 <= hang["seeds"][0]["wall_seconds"] < 60.0  # killed at the hard limit, not later
-    assert keep["metrics"]["dice"] > 0.0 and keep["metrics"]["pbqc"] == pytest.approx(base["metrics"]["pbqc"])
+    assert base.metrics["dice"] == 0.0 and 0.0 < base.metrics["pbqc"] <= 1.0
+    assert base.frozen and set(base.frozen) == {"val_split", "harness_code", "eval_config"}
+    assert "NaN loss" in nan.reason
+    assert "boom from train.py" in boom.reason
+    assert hang.reason.startswith("timeout") and "hard limit" in hang.reason
+    assert 45.0 <= hang.seeds[0].wall_seconds < 60.0  # killed at the hard limit, not later
+    assert keep.metrics["dice"] > 0.0 and keep.metrics["pbqc"] == pytest.approx(base.metrics["pbqc"])
     for r in recs[1:]:
-        assert (ws / r["diff"]).read_text().startswith("diff --git a/train.py b/train.py")
-        assert (ws / r["log"]).is_file()
-    assert (ws / keep["log"]).read_text().rstrip().splitlines()[-12] == "---"
-    assert git(ws, "rev-parse", "HEAD").strip() == keep["commit"]
+        assert (ws / r.diff).read_text().startswith("diff --git a/train.py b/train.py")
+        assert (ws / r.log).is_file()
+    assert (ws / keep.log).read_text().rstrip().splitlines()[-12] == "---"
+    assert git(ws, "rev-parse", "HEAD").strip() == keep.commit
     assert sorted(git(ws, "tag", "--list", "gg/h/*").split()) == ["gg/h/e0001", "gg/h/e0005"]
     assert "PREDICT_ALL = True" in (ws / "train.py").read_text() and 'MODE = "ok"' in (ws / "train.py").read_text()
     assert [row[6] for row in tsv_rows(ws)[1:]] == ["baseline", "crash", "crash", "crash", "keep"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gg_research.config import Config
-from loop.keep import decide, epsilons, mean_metrics, sigmas
+from gg_research.loop.keep import decide, rerun_seed
 
 BASE = {"pbqc": 0.60, "dice": 0.50}
 EPS = {"pbqc": 0.02, "dice": 0.02}
@@ -102,16 +102,13 @@ def test_non_finite_is_discarded() -> None:
     assert decide(cfg(), {"pbqc": float("nan"), "dice": 0.9}, [BASE], BASE, EPS).status == "discard"
 
 
-def test_epsilon_from_sigma_with_floor_and_override() -> None:
-    seeds = [{"pbqc": 0.60, "dice": 0.50}, {"pbqc": 0.64, "dice": 0.50}, {"pbqc": 0.62, "dice": 0.50}]
-    sig = sigmas(seeds, ["pbqc", "dice"])
-    assert sig["pbqc"] == pytest.approx(0.02) and sig["dice"] == 0.0
-    c = Config.model_validate({"keep": {"min_epsilon": 0.01}, "objectives": [
-        {"name": "pbqc"}, {"name": "dice", "epsilon": 0.07}]})
-    eps = epsilons(c, sig)
-    assert eps["pbqc"] == pytest.approx(0.04) and eps["dice"] == 0.07
-    assert epsilons(c, {"pbqc": 0.0, "dice": 0.0})["pbqc"] == 0.01
-    assert mean_metrics(seeds)["pbqc"] == pytest.approx(0.62)
+def test_rerun_seed_is_one_neither_the_baseline_nor_the_candidate_used() -> None:
+    baseline = {0 + i for i in range(3)}  # seeds 0, 1, 2
+    candidate = [0]  # paired with the baseline's first seed
+    for _ in range(3):
+        seed = rerun_seed(0, 3, len(candidate))
+        assert seed not in baseline and seed not in candidate
+        candidate.append(seed)
 
 
 def test_a_marginal_win_names_only_the_objective_it_won_on() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from loop.apply import check_edits
-from loop.errors import ProposerError
-from loop.search_space import parse_file, parse_space
+from gg_research.loop.apply import check_edits
+from gg_research.loop.errors import ProposerError
+from gg_research.loop.search_space import parse_file, parse_space
 from tests.loop.fakes import make_workspace, records
 
 
@@ -52,11 +52,11 @@ def test_same_name_in_two_files_gets_path_keys() -> None:
     assert sorted(p.key for p in space) == ["a.py:LR", "b.py:LR"]
 
 
-def _optuna(ws: Path, records_=None):
+def _optuna(ws: Path):
     from gg_research.config import load_config
-    from loop.proposers.optuna_proposer import OptunaProposer
+    from gg_research.loop.proposers.optuna_proposer import OptunaProposer
 
-    return OptunaProposer(ws, load_config(ws / "gg-research.toml"), "o", records_ or [])
+    return OptunaProposer(ws, load_config(ws / "gg-research.toml"), "o")
 
 
 def test_no_search_space_is_a_clear_error(tmp_path: Path) -> None:
@@ -69,9 +69,9 @@ def test_no_search_space_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_optuna_edits_are_valid_and_the_study_resumes(tmp_path: Path) -> None:
     from gg_research.config import load_config
-    from loop.engine import LoopEngine, Options
-    from loop.proposers.select import proposer_factory
-    from loop.ui import LoopUI
+    from gg_research.loop.engine import LoopEngine, Options
+    from gg_research.loop.proposers.select import proposer_factory
+    from gg_research.loop.ui import LoopUI
     import io
     from rich.console import Console
 
@@ -87,31 +87,31 @@ def test_optuna_edits_are_valid_and_the_study_resumes(tmp_path: Path) -> None:
 
     loop(3)
     recs = records(ws)
-    assert recs[0]["status"] == "baseline" and len(recs) == 4
+    assert recs[0].status == "baseline" and len(recs) == 4
     declared = {p.name for p in parse_space({"train.py": (ws / "train.py").read_text()})}
     for r in recs[1:]:
-        assert r["proposer"] == "optuna" and r["status"] in ("keep", "discard")
-        edits = r["hypothesis"]["edits"]
+        assert r.proposer == "optuna" and r.status in ("keep", "discard")
+        edits = r.hypothesis["edits"]
         assert 1 <= len(edits) <= 2
         for e in edits:
             name = e["search"].split("=")[0].strip()
             assert name in declared and e["replace"].startswith(name + " = ")
             assert e["replace"].endswith(e["search"][e["search"].index("  #"):])  # the annotation stays
-        assert " -> " in r["title"] and "'" not in r["title"].replace("'relu'", "").replace("'gelu'", "")
+        assert " -> " in r.title and "'" not in r.title.replace("'relu'", "").replace("'gelu'", "")
     import optuna
 
     study = optuna.load_study(study_name="gg-o", storage=f"sqlite:///{ws / '.gg' / 'optuna-o.db'}")
     done = [t for t in study.trials if t.state.name == "COMPLETE"]
     assert len(done) == 4  # the baseline and three experiments
     assert done[0].user_attrs["experiment"] == "e0001"
-    assert done[0].values == pytest.approx([recs[0]["metrics"]["pbqc"], recs[0]["metrics"]["dice"]])
+    assert done[0].values == pytest.approx([recs[0].metrics["pbqc"], recs[0].metrics["dice"]])
 
     loop(2)  # a restart: same study, two more trials, no second baseline
     study = optuna.load_study(study_name="gg-o", storage=f"sqlite:///{ws / '.gg' / 'optuna-o.db'}")
     assert len([t for t in study.trials if t.state.name == "COMPLETE"]) == 6
-    assert [r["id"] for r in records(ws)] == [f"e000{i}" for i in range(1, 7)]
-    assert sum(r["status"] == "baseline" for r in records(ws)) == 1
-    titles = [r["title"] for r in records(ws)[1:]]
+    assert [r.id for r in records(ws)] == [f"e000{i}" for i in range(1, 7)]
+    assert sum(r.status == "baseline" for r in records(ws)) == 1
+    titles = [r.title for r in records(ws)[1:]]
     assert len(set(titles)) == len(titles)
 
 
@@ -119,8 +119,8 @@ def test_optuna_fails_a_trial_left_running_by_a_killed_loop(tmp_path: Path) -> N
     ws = make_workspace(tmp_path / "ws")
     p = _optuna(ws)
     from gg_research.config import load_config
-    from loop.state import LoopState
-    from loop.apply import mutable_contents
+    from gg_research.loop.state import LoopState
+    from gg_research.loop.apply import mutable_contents
 
     state = LoopState(ws, "o", load_config(ws / "gg-research.toml"), "", mutable_contents(ws, ["train.py"]), [])
     hyp = p.propose(state, None)
@@ -132,9 +132,9 @@ def test_optuna_fails_a_trial_left_running_by_a_killed_loop(tmp_path: Path) -> N
 
 def test_another_tag_does_not_replay_the_same_draws(tmp_path: Path) -> None:
     from gg_research.config import load_config
-    from loop.apply import mutable_contents
-    from loop.proposers.optuna_proposer import OptunaProposer
-    from loop.state import LoopState
+    from gg_research.loop.apply import mutable_contents
+    from gg_research.loop.proposers.optuna_proposer import OptunaProposer
+    from gg_research.loop.state import LoopState
 
     ws = make_workspace(tmp_path / "ws")
     cfg = load_config(ws / "gg-research.toml")

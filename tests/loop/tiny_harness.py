@@ -18,7 +18,7 @@ TINY_TRAIN = textwrap.dedent('''\
     import torch
     import torch.nn as nn
 
-    from ggnet.output import GGOutput
+    from gg_research.ggnet.output import GGOutput
 
     PREDICT_ALL = False  # search: choice(False, True)
     MODE = "ok"
@@ -55,7 +55,7 @@ TINY_TRAIN = textwrap.dedent('''\
 
 
 def dataset(cache: Path) -> Path:
-    from ggnet.synth import ensure_synthetic
+    from gg_research.ggnet.synth import ensure_synthetic
 
     return Path(ensure_synthetic(cache, 24, 64, 0))
 

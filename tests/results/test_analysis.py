@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from gg_research.config import load_config
-from results.analysis import analyse
-from results.ledger import read_workspace_ledger
-from results.pareto import hypervolume
+from gg_research.results.analysis import analyse
+from gg_research.results.ledger import read_workspace_ledger
+from gg_research.results.pareto import hypervolume
 from tests.results.night import load, write_workspace
 
 

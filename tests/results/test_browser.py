@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from results.report import write_report
+from gg_research.results.report import write_report
 from tests.results.night import load, write_workspace
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"

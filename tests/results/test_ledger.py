@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from results.errors import LedgerMissingError, LedgerReadError
-from results.ledger import ledger_path, read_ledger, read_workspace_ledger
+from gg_research.results.errors import LedgerMissingError, LedgerReadError
+from gg_research.results.ledger import Experiment, LedgerFile, SeedRun, Status, ledger_path, read_ledger, read_workspace_ledger
 from tests.results.night import write_workspace
 
 
@@ -97,3 +97,59 @@ def test_tag_filter(tmp_path: Path):
     assert [e.id for e in read_workspace_ledger(ws, "nov23").experiments] == ["e0100"]
     assert len(read_workspace_ledger(ws, "nov22").experiments) == 9
     assert read_workspace_ledger(ws).tags() == ["nov22", "nov23"]
+
+
+def test_writer_start_end_merge_and_tsv(tmp_path: Path):
+    led = LedgerFile(tmp_path)
+    assert led.next_id() == "e0001"
+    exp = Experiment(id="e0001", tag="t", title="a\ttab\nnewline", commit="abcdef1234")
+    led.start(exp)
+    assert led.read().experiments[0].status is Status.RUNNING
+    exp.status, exp.reason = Status.KEEP, "better"
+    exp.seeds = [SeedRun(seed=0, status="ok", metrics={"pbqc": 0.5, "dice": 0.25})]
+    exp.metrics, exp.aux = {"pbqc": 0.5, "dice": 0.25}, {"peak_memory_mb": 2048.0, "img_per_sec": 12.34}
+    led.end(exp)
+    got = led.read().experiments[0]
+    assert got.status is Status.KEEP and got.tag == "t" and got.started_at <= got.ended_at
+    assert got.seeds == exp.seeds and got.metrics == exp.metrics and got.ended
+    rows = [ln.split("\t") for ln in led.tsv.read_text().splitlines()]
+    assert rows[0] == ["experiment", "commit", "pbqc", "dice", "memory_gb", "img_per_sec", "status", "description"]
+    assert rows[1] == ["e0001", "abcdef1", "0.5000", "0.2500", "2.00", "12.3", "keep", "a tab newline (better)"]
+    assert led.next_id() == "e0002"
+    with pytest.raises(ValueError, match="final status"):
+        led.end(Experiment(id="e0002"))
+
+
+def test_tsv_columns_follow_the_configured_objectives(tmp_path: Path):
+    led = LedgerFile(tmp_path, ["pbqc", "dice", "boundary_f1"])
+    exp = Experiment(id="e0001", status=Status.BASELINE, metrics={"pbqc": 0.5, "dice": 0.4, "boundary_f1": 0.3})
+    led.start(exp)
+    led.end(exp)
+    header, row = [ln.split("\t") for ln in led.tsv.read_text().splitlines()]
+    assert header[2:5] == ["pbqc", "dice", "boundary_f1"] and row[2:5] == ["0.5000", "0.4000", "0.3000"]
+    # A file begun under other objectives keeps its header; rows follow it.
+    led2 = LedgerFile(tmp_path, ["pbqc"])
+    exp2 = Experiment(id="e0002", status=Status.DISCARD, metrics={"pbqc": 0.6, "dice": 0.1, "boundary_f1": 0.2})
+    led2.start(exp2)
+    led2.end(exp2)
+    assert led.tsv.read_text().splitlines()[2].split("\t")[2:5] == ["0.6000", "0.1000", "0.2000"]
+
+
+def test_torn_last_line_is_skipped_and_tsv_repaired(tmp_path: Path):
+    led = LedgerFile(tmp_path)
+    led.start(Experiment(id="e0001", tag="t", title="x"))
+    # an end line written to the JSONL but the loop died before the TSV row; then a torn line
+    with open(led.jsonl, "a") as fh:
+        fh.write(json.dumps({"event": "end", "id": "e0001", "status": "discard"}) + "\n")
+        fh.write('{"event": "start", "id": "e00')
+    assert [e.id for e in led.read().experiments] == ["e0001"]
+    assert led.repair_tsv() == ["e0001"]
+    assert led.repair_tsv() == []  # idempotent
+    assert led.tsv_ids() == ["e0001"]
+
+
+def test_status_owns_its_predicates():
+    assert [s.value for s in Status if s.kept] == ["baseline", "keep"]
+    assert [s.value for s in Status if s.measured] == ["baseline", "keep", "discard"]
+    assert [s.value for s in Status if not s.final] == ["running"]
+    assert Status("keep") is Status.KEEP and f"{Status.KEEP}" == "keep" and json.dumps(Status.KEEP) == '"keep"'

@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from results.pareto import dominates, hypervolume, hypervolume_2d, nondominated_ranks, pareto_mask, rank_against, to_loss
+from gg_research.config import Config
+from gg_research.results.pareto import (dominates, epsilons, hypervolume, hypervolume_2d, nondominated_ranks, pareto_mask,
+                                       rank_against, sigmas, to_loss)
 
 MAX2 = ["maximize", "maximize"]
 MIN2 = ["minimize", "minimize"]
@@ -156,3 +158,14 @@ def test_hypervolume_matches_optuna(k):
         reference = [0.0 if d == "maximize" else 1.0 for d in directions]
         expected = compute_hypervolume(to_loss(points, directions), to_loss([reference], directions)[0])
         assert hypervolume(points, reference, directions) == pytest.approx(expected, rel=1e-9, abs=1e-12)
+
+
+def test_epsilon_from_sigma_with_floor_and_override() -> None:
+    seeds = [{"pbqc": 0.60, "dice": 0.50}, {"pbqc": 0.64, "dice": 0.50}, {"pbqc": 0.62, "dice": 0.50}]
+    sig = sigmas(seeds, ["pbqc", "dice"])
+    assert sig["pbqc"] == pytest.approx(0.02) and sig["dice"] == 0.0
+    c = Config.model_validate({"keep": {"min_epsilon": 0.01}, "objectives": [
+        {"name": "pbqc"}, {"name": "dice", "epsilon": 0.07}]})
+    eps = epsilons(c.objectives, sig, c.keep.min_epsilon)
+    assert eps["pbqc"] == pytest.approx(0.04) and eps["dice"] == 0.07
+    assert epsilons(c.objectives, {"pbqc": 0.0, "dice": 0.0}, c.keep.min_epsilon)["pbqc"] == 0.01

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from results.errors import LedgerMissingError, ReportWriteError
-from results.report import write_report
+from gg_research.results.errors import LedgerMissingError, ReportWriteError
+from gg_research.results.report import write_report
 from tests.results.night import load, night_records, write_workspace
 
 

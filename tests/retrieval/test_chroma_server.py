@@ -8,10 +8,10 @@ import urllib.request
 
 import pytest
 
-from knowledge.base import KnowledgeBase
-from knowledge.errors import StoreError
-from knowledge.ingest import Ingestor
-from retrieval.searcher import Searcher
+from gg_research.knowledge.base import KnowledgeBase
+from gg_research.knowledge.errors import StoreError
+from gg_research.knowledge.ingest import Ingestor
+from gg_research.retrieval.searcher import Searcher
 
 pytestmark = pytest.mark.slow
 

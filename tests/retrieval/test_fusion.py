@@ -1,6 +1,6 @@
 import numpy as np
 
-from retrieval.fusion import RRF_K, mmr, rrf
+from gg_research.retrieval.fusion import RRF_K, mmr, rrf
 
 
 def test_rrf_adds_reciprocal_ranks_across_lists():

@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
-from knowledge.ingest import Ingestor
-from retrieval.fusion import RRF_K
-from retrieval.searcher import Searcher
+from gg_research.knowledge.ingest import Ingestor
+from gg_research.retrieval.fusion import RRF_K
+from gg_research.retrieval.searcher import Searcher
 from tests.knowledge.thesis_pdf import RARE_ACRONYM
 
 

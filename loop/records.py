@@ -1,0 +1,110 @@
+"""Building the ledger's records from what the loop knows: one place, one shape (results.ledger)."""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from gg_research.harness.runner import RunResult
+from gg_research.loop.hypothesis import Hypothesis
+from gg_research.results.ledger import Experiment, SeedRun
+
+# Harness figures that are settings or identities, not measurements of the run.
+NOT_AUX = ("seed", "budget_s")
+
+
+def rel(ws: Path, path: Path | str) -> str:
+    """A path as the ledger stores it: relative to the workspace where it lies inside it."""
+    try:
+        return str(Path(path).resolve().relative_to(ws))
+    except ValueError:
+        return str(path)
+
+
+def seed_run(res: RunResult, seed: int, ws: Path, objectives: Sequence[str]) -> SeedRun:
+    """One seed's run for the ledger: the objectives in `metrics`, other figures in `aux`."""
+    # NaN/inf are left out: the ledger stays strict JSON and the status says crash.
+    numbers = {k: float(v) for k, v in (res.metrics or {}).items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    return SeedRun(
+        seed=seed, status=res.status,
+        metrics={k: v for k, v in numbers.items() if k in objectives},
+        aux={k: v for k, v in numbers.items() if k not in objectives and k not in NOT_AUX},
+        run_dir=rel(ws, Path(res.run_dir)), error=res.error or "",
+        wall_seconds=round(float(res.wall_seconds or 0.0), 3),
+    )
+
+
+def mean_metrics(values: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """The mean of each key over the dicts that have it."""
+    keys = {k for m in values for k in m}
+    return {k: statistics.fmean([m[k] for m in values if k in m]) for k in sorted(keys)}
+
+
+def set_means(exp: Experiment) -> None:
+    """The experiment's metrics and aux: the means over its ok seeds."""
+    ok = [s for s in exp.seeds if s.ok]
+    exp.metrics = mean_metrics([s.metrics for s in ok])
+    exp.aux = mean_metrics([s.aux for s in ok])
+
+
+def non_finite(res: RunResult, objectives: Sequence[str]) -> str:
+    """The first objective an ok run reported as NaN, infinite or not at all ('' when all are finite)."""
+    if res.status != "ok":
+        return ""
+    for name in objectives:
+        v = (res.metrics or {}).get(name)
+        if not isinstance(v, (int, float)) or not math.isfinite(v):
+            return name
+    return ""
+
+
+def frozen_of(res: RunResult) -> dict[str, Any] | None:
+    """The frozen-input fingerprint the harness measured the run against."""
+    return (res.summary or {}).get("frozen")
+
+
+def phase_times(res: RunResult) -> dict[str, float]:
+    m = res.metrics or {}
+    out = {"wall": float(res.wall_seconds or 0.0)}
+    for k in ("training_seconds", "eval_seconds", "total_seconds"):
+        if isinstance(m.get(k), (int, float)) and math.isfinite(m[k]):
+            out[k] = float(m[k])
+    return out
+
+
+def citation(p: Any) -> dict[str, Any]:
+    """A retrieved passage (or an already resolved citation) as the ledger records it."""
+    if isinstance(p, dict):
+        return p
+    c = dict(p.citation())
+    for k in ("chunk_id", "source", "page", "page_end", "section", "text", "score"):
+        if k not in c and hasattr(p, k):
+            c[k] = getattr(p, k)
+    return c
+
+
+def baseline_record(exp_id: str, tag: str, commit: str, *, content_hash: str, log: str,
+                    frozen: dict[str, str] | None) -> Experiment:
+    return Experiment(id=exp_id, tag=tag, parent=None, parent_commit=commit, commit=commit, title="baseline",
+                      hypothesis={"title": "baseline", "edits": []}, proposer="baseline",
+                      content_hash=content_hash, log=log, frozen=frozen)
+
+
+def hypothesis_record(exp_id: str, tag: str, hyp: Hypothesis, parent: Experiment, *, proposer: str,
+                      citations: list[dict[str, Any]], passages: list[Any], commit: str = "",
+                      content_hash: str = "", diff: str = "", log: str = "") -> Experiment:
+    """An experiment of a proposed hypothesis (refused ones too: they have no commit)."""
+    hyp_json = hyp.to_record()
+    hyp_json["citations"] = citations
+    return Experiment(
+        id=exp_id, tag=tag, parent=parent.id, parent_commit=parent.commit, commit=commit, title=hyp.title,
+        hypothesis=hyp_json,
+        passages=[citation(p) for p in passages] + list(hyp.meta.get("passages", [])),
+        proposer=hyp.meta.get("proposer", proposer),
+        proposer_info={k: v for k, v in hyp.meta.items() if k not in ("passages", "proposer")},
+        content_hash=content_hash, diff=diff, log=log,
+    )

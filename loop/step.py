@@ -1,0 +1,123 @@
+"""One experiment's run and verdict: integrity checks, the run, a re-run of a marginal win, the keep rule.
+
+`Trial.judge` fills the experiment's seeds, metrics, status and reason; the engine then tags or
+resets the commit and writes the end line. Nothing here touches the ledger or moves the branch.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gg_research.config import Config
+from gg_research.harness.runner import RunResult
+from gg_research.loop import integrity, keep
+from gg_research.loop.git import Git
+from gg_research.loop.records import frozen_of, mean_metrics, non_finite, phase_times, seed_run, set_means
+from gg_research.loop.runner import RunFn
+from gg_research.loop.ui import LoopUI
+from gg_research.results.ledger import Experiment, Status
+from gg_research.results.pareto import epsilons
+
+
+@dataclass
+class Timings:
+    """Where an iteration's wall time went (the loop benchmark reads these)."""
+
+    proposal: float = 0.0
+    apply_commit: float = 0.0
+    run: float = 0.0
+    decision: float = 0.0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass
+class Trial:
+    """Runs experiments of one workspace under one budget and judges them."""
+
+    ws: Path
+    cfg: Config
+    git: Git
+    run_fn: RunFn
+    ui: LoopUI
+    budget: float
+    baseline_seeds: int
+
+    @property
+    def objectives(self) -> list[str]:
+        return [o.name for o in self.cfg.objectives]
+
+    def run_seed(self, exp: Experiment, label: str, run_dir: Path, seed: int) -> RunResult:
+        self.ui.start(exp.id, f"{label} (seed {seed})", self.budget)
+        try:
+            return self.run_fn(self.ws, run_dir, config=self.cfg, budget_s=self.budget, seed=seed,
+                               hard_limit_s=self.cfg.run.effective_hard_limit(self.budget))
+        finally:
+            self.ui.stop()
+
+    def judge(self, exp: Experiment, parent: Experiment, baseline: Experiment, kept: list[Experiment],
+              run_dir: Path, t: Timings) -> None:
+        """Run `exp` (committed on top of `parent`) and set its status, reason and metrics."""
+        mutable = self.cfg.workspace.mutable
+        problem = integrity.commit_problem(self.git, parent.commit, exp.commit, mutable)
+        if problem is None:
+            problem = integrity.fingerprint_problem(baseline.frozen, integrity.frozen_fingerprint(self.ws, self.cfg))
+        if problem is None:
+            seed = self.cfg.run.seed
+            tr = time.monotonic()
+            res = self.run_seed(exp, exp.title, run_dir, seed)
+            t.run += time.monotonic() - tr
+            t.extra.update(phase_times(res))
+            exp.seeds.append(seed_run(res, seed, self.ws, self.objectives))
+            problem = integrity.worktree_problem(self.git) or integrity.fingerprint_problem(
+                baseline.frozen, frozen_of(res))
+        td = time.monotonic()
+        try:
+            self._verdict(exp, problem, res if problem is None else None, baseline, kept, run_dir, t)
+        finally:
+            set_means(exp)
+            t.decision += time.monotonic() - td
+
+    def _verdict(self, exp: Experiment, problem: str | None, res: RunResult | None, baseline: Experiment,
+                 kept: list[Experiment], run_dir: Path, t: Timings) -> None:
+        if problem is not None or res is None:
+            return _set(exp, Status.INVALID, "invalid", problem or "no run")
+        if res.status != "ok" or non_finite(res, self.objectives):
+            bad = non_finite(res, self.objectives)
+            reason = f"{res.status}: {res.error}" if res.status != "ok" else f"crash: non-finite {bad} (NaN or exploding loss)"
+            exp.seeds[-1].status = "crash"
+            return _set(exp, Status.CRASH, "crash", reason)
+        eps = baseline.epsilon or epsilons(self.cfg.objectives, {}, self.cfg.keep.min_epsilon)
+        decision = self._decide(exp, baseline, kept, eps, allow_rerun=True)
+        if decision.status == "rerun":
+            seed = keep.rerun_seed(self.cfg.run.seed, self.baseline_seeds, len(exp.seeds))
+            self.ui.say(f"{exp.id}: {decision.reason}")
+            tr = time.monotonic()
+            res2 = self.run_seed(exp, exp.title + " (re-run)", run_dir / f"seed{seed}", seed)
+            t.run += time.monotonic() - tr
+            exp.seeds.append(seed_run(res2, seed, self.ws, self.objectives))
+            problem = integrity.worktree_problem(self.git)
+            if problem is not None:
+                return _set(exp, Status.INVALID, "invalid", problem)
+            if res2.status != "ok" or non_finite(res2, self.objectives):
+                exp.seeds[-1].status = "crash"
+                decision = keep.Decision("discard", f"re-run with seed {seed} failed: {res2.error or 'non-finite metrics'}")
+            else:
+                decision = self._decide(exp, baseline, kept, eps, allow_rerun=False)
+                decision = keep.Decision(decision.status, f"mean of {len(exp.seeds)} seeds: {decision.reason}",
+                                         decision.collapse)
+        exp.collapse = decision.collapse
+        _set(exp, Status(decision.status), decision.status, decision.reason)
+
+    def _decide(self, exp: Experiment, baseline: Experiment, kept: list[Experiment], eps: dict[str, float],
+                allow_rerun: bool) -> keep.Decision:
+        ok = [s for s in exp.seeds if s.ok]
+        return keep.decide(self.cfg, mean_metrics([s.metrics for s in ok]), [k.metrics for k in kept],
+                           baseline.metrics, eps, aux=mean_metrics([s.aux for s in ok]),
+                           baseline_aux=baseline.aux, allow_rerun=allow_rerun)
+
+
+def _set(exp: Experiment, status: Status, decision: str, reason: str) -> None:
+    exp.status, exp.decision, exp.reason = status, decision, reason
+
