@@ -15,149 +15,21 @@ the workspace's configured objectives.
 from __future__ import annotations
 
 import json
-import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gg_research.results.errors import LedgerMissingError, LedgerReadError
+from gg_research.results.record import Experiment, SeedRun, Status, experiment_from_json, now
+
+__all__ = ["Experiment", "Ledger", "LedgerFile", "SeedRun", "Status", "ledger_path", "read_ledger",
+           "read_workspace_ledger"]
 
 RESULTS_DIR = "results"
 LEDGER_NAME = "experiments.jsonl"
 TSV_NAME = "results.tsv"
-
-
-class Status(StrEnum):
-    """Where an experiment stands. A str, so the JSON and the TSV carry its plain value."""
-
-    RUNNING = "running"
-    BASELINE = "baseline"
-    KEEP = "keep"
-    DISCARD = "discard"
-    CRASH = "crash"
-    INVALID = "invalid"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def final(self) -> bool:
-        """The experiment has ended (an end line was written)."""
-        return self is not Status.RUNNING
-
-    @property
-    def kept(self) -> bool:
-        """Its commit is tagged and stays reachable: a front member and a possible parent."""
-        return self in (Status.BASELINE, Status.KEEP)
-
-    @property
-    def measured(self) -> bool:
-        """Its metrics are trusted (a crash has none; an invalid run failed an integrity check)."""
-        return self in (Status.BASELINE, Status.KEEP, Status.DISCARD)
-
-
-@dataclass
-class SeedRun:
-    """One seed's run of an experiment: objectives in `metrics`, other measured figures in `aux`."""
-
-    seed: int
-    status: str  # the runner's: ok, crash, timeout, ...
-    metrics: dict[str, float] = field(default_factory=dict)
-    aux: dict[str, float] = field(default_factory=dict)
-    run_dir: str = ""
-    error: str = ""
-    wall_seconds: float = 0.0
-
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"seed": self.seed, "status": self.status, "metrics": self.metrics, "aux": self.aux,
-                "run_dir": self.run_dir, "error": self.error, "wall_seconds": self.wall_seconds}
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> SeedRun:
-        return cls(seed=int(raw.get("seed", 0) or 0), status=str(raw.get("status", "ok")),
-                   metrics=_numbers(raw.get("metrics")), aux=_numbers(raw.get("aux")),
-                   run_dir=str(raw.get("run_dir", "")), error=str(raw.get("error", "")),
-                   wall_seconds=_number(raw.get("wall_seconds")) or 0.0)
-
-
-# Which keys each line carries. Everything the loop knows when a run starts goes on the start
-# line, so a killed loop still tells what was in flight.
-START_KEYS = ("id", "tag", "parent", "parent_commit", "commit", "title", "hypothesis", "passages",
-              "proposer", "proposer_info", "content_hash", "diff", "log", "frozen")
-END_KEYS = ("status", "decision", "reason", "seeds", "metrics", "aux", "sigma", "epsilon", "collapse", "frozen")
-# Left off a line when empty: they only mean something on some records (e.g. sigma on the baseline).
-_OPTIONAL = ("proposer_info", "diff", "sigma", "epsilon", "collapse", "frozen")
-
-
-@dataclass
-class Experiment:
-    """One experiment: its start and end lines merged, typed. The loop writes it, everything reads it."""
-
-    id: str
-    tag: str | None = None
-    status: Status = Status.RUNNING
-    parent: str | None = None  # the experiment it started from
-    parent_commit: str = ""
-    commit: str = ""
-    title: str = ""
-    hypothesis: dict[str, Any] = field(default_factory=dict)  # title, rationale, expected, citations, edits
-    passages: list[dict[str, Any]] = field(default_factory=list)  # what the proposer was shown
-    proposer: str = ""
-    proposer_info: dict[str, Any] = field(default_factory=dict)  # e.g. optuna trial, Claude model and usage
-    content_hash: str = ""  # of the mutable files after the edits, to refuse a repeated diff
-    diff: str = ""  # results/runs/<id>/patch.diff, relative to the workspace
-    log: str = ""
-    frozen: dict[str, str] | None = None  # fingerprint of the frozen inputs the run was measured against
-    decision: str = ""
-    reason: str = ""  # why, in one sentence
-    seeds: list[SeedRun] = field(default_factory=list)
-    metrics: dict[str, float] = field(default_factory=dict)  # mean over the ok seeds of each objective
-    aux: dict[str, float] = field(default_factory=dict)  # mean secondary figures (img/s, memory, ...)
-    sigma: dict[str, float] = field(default_factory=dict)  # baseline: each objective's seed noise
-    epsilon: dict[str, float] = field(default_factory=dict)  # baseline: the noise margin decisions use
-    collapse: bool = False  # a floor broke: shown under "what collapsed", never as a near miss
-    started_at: datetime | None = None
-    ended_at: datetime | None = None
-    ended: bool = False  # an end line was seen
-    line: int = 0  # line number of its first line, for messages
-    extra: dict[str, Any] = field(default_factory=dict)  # keys this version does not know, kept as read
-
-    def has_metrics(self, names: Sequence[str]) -> bool:
-        return all(name in self.metrics for name in names)
-
-    def is_measured(self, names: Sequence[str]) -> bool:
-        """Trusted values for every objective: may be ranked, plotted as a point, be best."""
-        return self.status.measured and self.has_metrics(names)
-
-    def seed_values(self, name: str) -> list[float]:
-        """Each ok seed's value of one metric (the baseline's spread is the noise)."""
-        return [s.metrics[name] for s in self.seeds if s.ok and name in s.metrics]
-
-    def line_json(self, event: str) -> dict[str, Any]:
-        """The start or end line of this experiment, as written to experiments.jsonl."""
-        keys = START_KEYS if event == "start" else END_KEYS
-        out: dict[str, Any] = {"event": event, "id": self.id}
-        if event == "start":
-            out["status"] = Status.RUNNING.value
-            out["started_at"] = _iso(self.started_at)
-        else:
-            out["ended_at"] = _iso(self.ended_at)
-        for key in keys:
-            if key == "id":
-                continue
-            value = getattr(self, key)
-            if key in _OPTIONAL and not value:
-                continue
-            if key == "seeds":
-                value = [s.to_json() for s in value]
-            out[key] = value.value if isinstance(value, Status) else value
-        return out
 
 
 @dataclass
@@ -205,14 +77,14 @@ class LedgerFile:
 
     def start(self, exp: Experiment) -> None:
         """The start line (its status is always "running", whatever `exp.status` says yet)."""
-        exp.started_at = exp.started_at or _now()
+        exp.started_at = exp.started_at or now()
         _append(self.jsonl, json.dumps(exp.line_json("start"), default=str) + "\n")
 
     def end(self, exp: Experiment) -> None:
         """The end line, then the TSV row (both fsynced)."""
         if not exp.status.final:
             raise ValueError(f"{exp.id}: an experiment ends with a final status, not {exp.status}")
-        exp.ended_at = _now()
+        exp.ended_at = now()
         exp.ended = True
         _append(self.jsonl, json.dumps(exp.line_json("end"), default=str) + "\n")
         self._tsv_row(exp)
@@ -293,108 +165,13 @@ def read_ledger(path: Path) -> Ledger:
             merged[exp_id][1].update(obj)
         else:
             merged[exp_id] = (number, dict(obj))
-    experiments = [_experiment(exp_id, line, rec, warnings, where) for exp_id, (line, rec) in merged.items()]
+    experiments = []
+    for exp_id, (line, rec) in merged.items():
+        def warn(text: str, line: int = line, exp_id: str = exp_id) -> None:
+            warnings.append(f"{where} line {line}: {exp_id} {text}")
+
+        experiments.append(experiment_from_json(exp_id, line, rec, warn))
     return Ledger(path=path, experiments=experiments, warnings=warnings)
-
-
-_KNOWN = {f for f in Experiment.__dataclass_fields__} | {"event", "started_at", "ended_at"}
-
-
-def _experiment(exp_id: str, line: int, rec: dict[str, Any], warnings: list[str], where: str) -> Experiment:
-    def warn(text: str) -> None:
-        warnings.append(f"{where} line {line}: {exp_id} {text}")
-
-    raw_status = rec.get("status") or Status.RUNNING.value
-    try:
-        status = Status(raw_status)
-    except ValueError:
-        warn(f"has unknown status {raw_status!r}; read as invalid")
-        status = Status.INVALID
-    hyp = rec.get("hypothesis") if isinstance(rec.get("hypothesis"), dict) else {}
-    seeds = [SeedRun.from_json(s) for s in rec.get("seeds") or [] if isinstance(s, dict)]
-    exp = Experiment(
-        id=exp_id, line=line, status=status,
-        tag=str(rec["tag"]) if rec.get("tag") is not None else None,
-        parent=rec.get("parent") if isinstance(rec.get("parent"), str) else None,
-        parent_commit=str(rec.get("parent_commit") or ""), commit=str(rec.get("commit") or ""),
-        title=str(rec.get("title") or hyp.get("title") or ""), hypothesis=hyp,
-        passages=[p for p in rec.get("passages") or [] if isinstance(p, dict)],
-        proposer=str(rec.get("proposer") or ""),
-        proposer_info=rec.get("proposer_info") if isinstance(rec.get("proposer_info"), dict) else {},
-        content_hash=str(rec.get("content_hash") or ""), diff=str(rec.get("diff") or ""),
-        log=str(rec.get("log") or ""), frozen=rec.get("frozen") if isinstance(rec.get("frozen"), dict) else None,
-        decision=str(rec.get("decision") or ""), reason=str(rec.get("reason") or ""), seeds=seeds,
-        aux=_numbers(rec.get("aux")), sigma=_numbers(rec.get("sigma")), epsilon=_numbers(rec.get("epsilon")),
-        collapse=rec.get("collapse") is True,
-        ended=rec.get("event") == "end" or status.final,
-        extra={k: v for k, v in rec.items() if k not in _KNOWN},
-    )
-    exp.metrics = _metrics_of(exp, rec.get("metrics"), warn)
-    exp.started_at = _time_of(rec, "started_at", warn)
-    exp.ended_at = _time_of(rec, "ended_at", warn)
-    return exp
-
-
-def _metrics_of(exp: Experiment, raw: Any, warn) -> dict[str, float]:
-    """The mean metrics, or the mean of the ok seeds when the record carries only those."""
-    values: dict[str, float] = {}
-    if isinstance(raw, dict):
-        for name, value in raw.items():
-            number = _number(value)
-            if number is not None:
-                values[name] = number
-            elif value is not None and not (isinstance(value, float) and math.isnan(value) or _is_inf(value)):
-                # A crashed run may record NaN on purpose: that is missing, not malformed.
-                warn(f"metric {name!r} is not a number ({value!r})")
-    elif raw is not None:
-        warn("metrics is not an object")
-    if values:
-        return values
-    sums: dict[str, list[float]] = {}
-    for seed in exp.seeds:
-        if seed.ok:
-            for name, value in seed.metrics.items():
-                sums.setdefault(name, []).append(value)
-    return {name: sum(v) / len(v) for name, v in sums.items()}
-
-
-def _is_inf(value: Any) -> bool:
-    return isinstance(value, float) and math.isinf(value)
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _numbers(raw: Any) -> dict[str, float]:
-    """The finite numbers of a JSON object (NaN and inf are left out so the JSONL stays strict)."""
-    if not isinstance(raw, dict):
-        return {}
-    return {k: v for k, v in ((k, _number(v)) for k, v in raw.items()) if v is not None}
-
-
-def _time_of(rec: dict[str, Any], key: str, warn) -> datetime | None:
-    raw = rec.get(key)
-    if raw is None or raw == "":
-        return None
-    try:
-        when = datetime.fromisoformat(str(raw))
-    except ValueError:
-        warn(f"{key} is not an ISO 8601 time ({raw!r})")
-        return None
-    # Naive times are taken as UTC, which is what the loop writes.
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
-
-
-def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
-
-
-def _iso(when: datetime | None) -> str | None:
-    return when.isoformat(timespec="seconds") if when is not None else None
 
 
 def _append(path: Path, line: str) -> None:

@@ -122,3 +122,37 @@ def test_report_is_refreshed_and_its_failure_never_stops_the_loop(tmp_path: Path
     _, code, out = run_scripted(ws2, [edit("QA up", "QA = 1.0", "QA = 2.0")], write_report=True)
     assert code == 0 and "report not refreshed: RuntimeError: disk full" in out
     assert [r.status for r in records(ws2)] == ["baseline", "keep"]
+
+
+def test_prompt_and_report_name_the_same_near_misses(tmp_path: Path) -> None:
+    """One definition (results.pareto.near_misses): the prompt lists exactly the report's near misses."""
+    from gg_research.config import Config
+    from gg_research.loop.state import LoopState
+    from gg_research.results.ledger import Experiment, LedgerFile, Status
+    from gg_research.results.report import build_analysis
+
+    cfg = Config.model_validate({"objectives": [{"name": "pbqc", "relative_floor": 0.5}, {"name": "dice"}]})
+    eps = {"pbqc": 0.01, "dice": 0.01}
+    runs = [
+        ("e0001", Status.BASELINE, 0.60, 0.60),
+        ("e0002", Status.KEEP, 0.70, 0.50),  # a trade-off: the front has two members
+        # In the knee between them: far from the best of either objective, but one noise margin
+        # from the front (a "within eps of the best on some objective" rule missed it).
+        ("e0003", Status.DISCARD, 0.645, 0.545),
+        ("e0004", Status.DISCARD, 0.50, 0.45),  # dominated even after the nudge: not one
+        ("e0005", Status.DISCARD, 0.25, 0.605),  # best dice, but pbqc collapsed below its floor: never one
+        ("e0006", Status.CRASH, 0.0, 0.0),
+    ]
+    led = LedgerFile(tmp_path)
+    records = []
+    for exp_id, status, pbqc, dice in runs:
+        exp = Experiment(id=exp_id, tag="t", status=status, metrics={"pbqc": pbqc, "dice": dice} if status.measured else {},
+                         epsilon=eps if status is Status.BASELINE else {})
+        led.start(exp)
+        led.end(exp)
+        records.append(exp)
+    state = LoopState(workspace=tmp_path, tag="t", config=cfg, brief="", files={}, records=records, eps=eps)
+    in_prompt = [e.id for e in state.near_misses()]
+    in_report = build_analysis(tmp_path, cfg, "t").near_misses
+    assert in_prompt == in_report == ["e0003"]
+    assert "e0003" in state.summary_text().split("## Near-misses")[1]
