@@ -1,6 +1,6 @@
 """CLI responsiveness: wall time of `gg-research --help` and of an argument error.
 
-DESIGN target: both under 1 s (torch, Chroma and sentence-transformers are imported only by
+Target: both under 1 s (torch, Chroma and sentence-transformers are imported only by
 the commands that need them). Prints `key: value` lines.
 """
 

@@ -1,6 +1,6 @@
 """G-code speed: parse the 75,000-line Benchy and render one of its layers.
 
-DESIGN target: parse + render one layer of a 75,000-line file in under 1 s. Prints
+Target: parse + render one layer of a 75,000-line file in under 1 s. Prints
 `key: value` lines (medians of a few runs). Usage: python benchmarks/bench_gcode.py [FILE] [--layer N]
 """
 

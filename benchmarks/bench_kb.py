@@ -1,4 +1,4 @@
-"""Knowledge-base figures on a generated 300-page thesis (DESIGN.md, Performance).
+"""Knowledge-base figures on a generated 300-page thesis (the README's table of figures).
 
 Prints `key: value` lines:
   ingest time and pages/s, the share of it spent in the embedder (target: ingest within 1.25x

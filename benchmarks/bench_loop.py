@@ -2,7 +2,7 @@
 
 Overhead = iteration wall time - training budget, split into proposal, apply/commit,
 start-up (child process, imports, data load), evaluation, decision and the rest (git reset,
-state, ledger). DESIGN.md's target: under 5 % of the budget.
+state, ledger). The target: under 5 % of the budget.
 
     python benchmarks/bench_loop.py [--budget 20] [--size 64] [--experiments 3] [--device auto]
 """

@@ -5,7 +5,7 @@ share of a training step, and evaluation time against the budget.
 
 Prints `key: value` figures. The full step is the template's own loop (data loading, schedule,
 logging included); the model step is forward+backward+optimiser on one batch held in memory.
-DESIGN target: full step within 10 % of the model step; evaluation under 10 % of the budget.
+Target: full step within 10 % of the model step; evaluation under 10 % of the budget.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""PBQC and Dice, the two frozen objectives (DESIGN.md "Metrics").
+"""PBQC and Dice, the two frozen objectives (ARCHITECTURE.md: Metrics).
 
 Both are *micro*-averaged over the whole split: true positives, false positives and false
 negatives are summed over every pixel of every image first, then

@@ -8,10 +8,11 @@ rule, the ledger writer, resume.
                         proposer_factory("optuna"))
     engine.run()        # 0 when it stops by itself, 130 on Ctrl-C/SIGTERM
 
-Modules: hypothesis (the validated Hypothesis), apply (edit checks, EditRefused), git (git
-CLI wrapper), lock (one loop per workspace), ledger (results/schema.py writer), keep (the
-keep rule, Decision), integrity (frozen inputs, commit scope), state (the proposer's view),
-prompt (Claude's prompt and tools), search_space ('# search:' annotations), resume (branch
-set-up and recovery), ui (printed lines), engine (the loop), proposers/ (claude, optuna,
-scripted, select).
+Modules: engine (orchestration), step (run, re-run and judge one experiment), records (the
+ledger records it writes, typed in results.record), grounding (the knowledge base's passages
+and citations), hypothesis, apply (edit checks, EditRefused), git, lock (one loop per
+workspace), keep (the keep rule, Decision), integrity (frozen inputs, commit scope), state (the
+proposer's view), prompt (Claude's prompt and tools), search_space ('# search:' annotations),
+resume (branch set-up and recovery), runner (RunFn), ui (printed lines), proposers/ (base,
+claude, optuna, scripted, select).
 """

@@ -1,4 +1,4 @@
-"""Checks and applies a hypothesis's edits (DESIGN.md: Hypothesis).
+"""Checks and applies a hypothesis's edits (ARCHITECTURE.md: A hypothesis).
 
 Every check runs on in-memory copies first, so a refused hypothesis leaves the files as
 they were. The refusal reason is one line and goes back to the proposer.

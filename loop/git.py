@@ -42,9 +42,6 @@ class Git:
     def branch_exists(self, name: str) -> bool:
         return self.ok("show-ref", "--verify", "--quiet", f"refs/heads/{name}")
 
-    def rev(self, ref: str) -> str:
-        return self("rev-parse", "--verify", f"{ref}^{{commit}}").strip()
-
     def create_branch(self, name: str) -> None:
         self("checkout", "-q", "-b", name)
 

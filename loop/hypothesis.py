@@ -1,4 +1,4 @@
-"""The Hypothesis a proposer returns (DESIGN.md: Hypothesis), validated with pydantic."""
+"""The Hypothesis a proposer returns (ARCHITECTURE.md: A hypothesis), validated with pydantic."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The keep rule (DESIGN.md: Keep rule): pareto, scalar or threshold, with floors and noise margins.
+"""The keep rule (ARCHITECTURE.md: The keep rule): pareto, scalar or threshold, with floors and noise margins.
 
 Directions, floors and noise margins come from `results.pareto`, the one definition the report
 shares; every comparison below is on `sign(direction) * value`, so "bigger is better".

@@ -70,7 +70,6 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(workspace / CONFIG_NAME)
     if args.device:
         config.run.device = args.device
-    from gg_research.harness.runner import run_experiment
     from gg_research.harness.summary import format_summary
 
     if not config.run.command:

@@ -1,6 +1,6 @@
 """A workspace whose `[run] command` is a small script: metrics follow train.py's constants.
 
-DESIGN.md supports "any command that writes the metrics JSON"; this one makes keep-rule,
+The harness supports "any command that writes the metrics JSON"; this one makes keep-rule,
 ledger and git tests fast and deterministic.
 """
 
