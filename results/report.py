@@ -76,7 +76,8 @@ def write_files(an: Analysis, out_dir: Path, formats: Iterable[str] = FORMATS) -
     written: dict[str, Path] = {}
     images: dict[str, Path] = {}
     if an.experiments and ("html" in formats or "md" in formats):
-        from gg_research.results.plots import plot_pareto, plot_progress
+        from gg_research.results.pareto_plot import plot_pareto
+        from gg_research.results.plots import plot_progress
 
         for name, plot in (("pareto", plot_pareto), ("progress", plot_progress)):
             target = out_dir / f"{name}.png"
