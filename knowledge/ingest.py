@@ -225,6 +225,7 @@ def _chunk_meta(doc_id: str, source: str, title: str, chunk: Chunk) -> dict[str,
         "section": chunk.section,
         "section_number": chunk.section_number,
         "section_title": chunk.section_title,
+        "subheading": chunk.subheading,
         "chunk_index": chunk.index,
     }
 

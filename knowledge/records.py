@@ -26,6 +26,7 @@ class Block:
     section_number: str = ""
     section_title: str = ""
     paragraph_end: bool = True
+    subheading: str = ""  # an unnumbered sub-heading inside the section ("Loss Function")
 
     @property
     def section(self) -> str:
@@ -41,6 +42,7 @@ class Chunk:
     section_number: str = ""
     section_title: str = ""
     tokens: int = 0
+    subheading: str = ""
 
     @property
     def section(self) -> str:
