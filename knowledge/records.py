@@ -62,4 +62,5 @@ class DocRecord:
     sections: int
     ingested_at: str
     embedder: str
+    text_hash: str = ""  # of the extracted text: the same text under other bytes is the same document
     extra: dict[str, str] = field(default_factory=dict)

@@ -172,6 +172,7 @@ class ChromaStore:
                 sections=int(meta.get("sections", 0)),
                 ingested_at=str(meta.get("ingested_at", "")),
                 embedder=str(meta.get("embedder", "")),
+                text_hash=str(meta.get("text_hash", "")),
             )
             records[rec.source] = rec
         return records

@@ -39,12 +39,18 @@ def _wrap(text: str, width: int) -> list[str]:
     return lines
 
 
-def write_pdf(path: Path, pages: Sequence[Sequence[Item]], title: str = "GG-Net dissertation", header: bool = True) -> Path:
+def write_pdf(
+    path: Path, pages: Sequence[Sequence[Item]], title: str = "GG-Net dissertation", header: bool = True,
+    owner_password: str | None = None,
+) -> Path:
+    """`owner_password`: encrypted with an empty user password (opens without one, other bytes)."""
+    from reportlab.lib import pdfencrypt
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen import canvas
 
     font = _font()
-    c = canvas.Canvas(str(path), pagesize=A4)
+    enc = pdfencrypt.StandardEncryption("", ownerPassword=owner_password, canPrint=1) if owner_password else None
+    c = canvas.Canvas(str(path), pagesize=A4, encrypt=enc)
     c.setTitle(title)
     w, h = A4
     for number, items in enumerate(pages, start=1):
