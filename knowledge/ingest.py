@@ -206,7 +206,7 @@ class Ingestor:
         for start in range(0, total, step):
             batch = chunks[start : start + step]
             t = time.perf_counter()
-            vectors = embedder.embed([c.text for c in batch], batch_size=self.config.batch_size)
+            vectors = embedder.embed([c.embedding_text() for c in batch], batch_size=self.config.batch_size)
             self.timings.embed += time.perf_counter() - t
             t = time.perf_counter()
             store.add_chunks(

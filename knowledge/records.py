@@ -48,6 +48,19 @@ class Chunk:
     def section(self) -> str:
         return " ".join(p for p in (self.section_number, self.section_title) if p)
 
+    def embedding_text(self) -> str:
+        return with_heading(self.text, self.section_title, self.subheading)
+
+
+def with_heading(text: str, section_title: str, subheading: str = "") -> str:
+    """The text as it is embedded and indexed: under its section title and sub-heading.
+
+    A one-sentence answer ("We used AdamW ...") rarely names what it answers; its heading
+    ("Training: Optimizer") does. The stored and shown text stays the chunk's own.
+    """
+    head = ": ".join(h for h in (section_title, subheading) if h and not text.startswith(h))
+    return f"{head}\n{text}" if head else text
+
 
 @dataclass
 class DocRecord:
