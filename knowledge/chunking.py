@@ -1,6 +1,7 @@
 """Section-aware chunking that fits the embedder's window.
 
-Chunks never cross a section boundary, so each knows its section. Inside a section, whole
+Chunks never cross a section boundary, so each knows its section, nor an unnumbered sub-heading
+("Loss Function"), so a short passage under one is not drowned in its neighbours. Inside, whole
 sentences are packed up to `chunk_tokens` (counted with the embedder's own tokenizer), a chunk
 prefers to end at a paragraph end once it is reasonably full, and the next chunk repeats the
 last sentence(s) up to `overlap_tokens`. A sentence longer than a chunk is cut between words.
@@ -14,6 +15,7 @@ from itertools import groupby
 from typing import Callable, Sequence
 
 from gg_research.knowledge.records import Block, Chunk
+from gg_research.knowledge.sections import TABLE_ROW
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -48,21 +50,50 @@ def chunk_blocks(blocks: list[Block], count_tokens: TokenCounter, chunk_tokens: 
         raise ValueError("chunk_tokens must be at least 8")
     overlap_tokens = min(overlap_tokens, chunk_tokens // 2)
     chunks: list[Chunk] = []
-    for (number, title), group in groupby(blocks, key=lambda b: (b.section_number, b.section_title)):
+    for (number, title, sub), group in groupby(blocks, key=lambda b: (b.section_number, b.section_title, b.subheading)):
         units = _units(list(group), count_tokens, chunk_tokens)
-        for piece in _pack(units, chunk_tokens, overlap_tokens):
+        for piece in _fit(_pack(units, chunk_tokens, overlap_tokens), count_tokens, chunk_tokens):
             chunks.append(
                 Chunk(
                     index=len(chunks),
-                    text=" ".join(u.text for u in piece),
+                    text=_join(piece),
                     page=piece[0].page,
                     page_end=piece[-1].page,
                     section_number=number,
                     section_title=title,
-                    tokens=sum(u.tokens for u in piece),
+                    subheading=sub,
+                    tokens=count_tokens([_join(piece)])[0],
                 )
             )
     return chunks
+
+
+def _join(units: list[_Unit]) -> str:
+    # A table row stays a line of its own: rows glued into one line are number soup again.
+    out = ""
+    for u in units:
+        sep = "" if not out else "\n" if TABLE_ROW.match(u.text) or TABLE_ROW.match(out.rsplit("\n", 1)[-1]) else " "
+        out += sep + u.text
+    return out
+
+
+def _fit(pieces: list[list[_Unit]], count_tokens: TokenCounter, limit: int) -> list[list[_Unit]]:
+    """Split any piece whose joined text the tokenizer counts over `limit`.
+
+    Sentences counted one by one can add up to less than their join (a word piece at a seam),
+    and the embedder would silently cut the tail of such a chunk.
+    """
+    if not pieces:
+        return pieces
+    counts = count_tokens([_join(p) for p in pieces])
+    out: list[list[_Unit]] = []
+    for piece, n in zip(pieces, counts):
+        if n <= limit or len(piece) == 1:
+            out.append(piece)
+            continue
+        half = len(piece) // 2
+        out.extend(_fit([piece[:half], piece[half:]], count_tokens, limit))
+    return out
 
 
 def _units(blocks: list[Block], count_tokens: TokenCounter, limit: int) -> list[_Unit]:
@@ -72,6 +103,8 @@ def _units(blocks: list[Block], count_tokens: TokenCounter, limit: int) -> list[
         for i, sentence in enumerate(sentences):
             end = block.paragraph_end and i == len(sentences) - 1
             units.append(_Unit(sentence, block.page, end))
+        if TABLE_ROW.match(block.text):  # a table row is one unit, never split into "sentences"
+            units[len(units) - len(sentences):] = [_Unit(block.text, block.page, block.paragraph_end)]
     counts = count_tokens([u.text for u in units]) if units else []
     out: list[_Unit] = []
     for unit, n in zip(units, counts):

@@ -33,12 +33,22 @@ def cache_dir() -> Path:
     return Path(base) / "models"
 
 
+# Counting a long sentence's tokens is what chunking is for; transformers would warn on stderr
+# ("Token indices sequence length is longer than ...") as if the text were about to be cut.
+QUIET_LOGGERS = ("sentence_transformers", "transformers", "transformers.tokenization_utils_base", "huggingface_hub")
+
+
 def _offline() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-    for name in ("sentence_transformers", "transformers", "huggingface_hub"):
+    quiet_loggers()
+
+
+def quiet_loggers() -> None:
+    """Also after importing transformers: its import resets its root logger's level to WARNING."""
+    for name in QUIET_LOGGERS:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
@@ -105,6 +115,7 @@ class SentenceTransformerEmbedder:
         _offline()
         from sentence_transformers import SentenceTransformer
 
+        quiet_loggers()
         try:
             self.model = SentenceTransformer(str(location), device=device, local_files_only=True)
         except Exception as exc:

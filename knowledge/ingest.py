@@ -18,7 +18,8 @@ from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
 from gg_research.knowledge.base import KnowledgeBase
 from gg_research.knowledge.chunking import chunk_blocks
-from gg_research.knowledge.errors import DocumentError, GGError
+from gg_research.errors import GGError
+from gg_research.knowledge.errors import DocumentError
 from gg_research.knowledge.protocols import DocumentReader, Embedder
 from gg_research.knowledge.readers import reader_for
 from gg_research.knowledge.records import Chunk, DocRecord, ExtractedDocument
@@ -28,8 +29,9 @@ if TYPE_CHECKING:
     from gg_research.config import KnowledgeSection
 
 DOC_ID_CHARS = 12
-# (source, chunks embedded so far, chunks of this file)
-ProgressFn = Callable[[str, int, int], None]
+# (source, stage, chunks embedded so far, chunks of this file). Stages "reading" and "loading the
+# embedder" come with 0, 0 (no count yet); "embedding" with the counts.
+ProgressFn = Callable[[str, str, int, int], None]
 
 
 @dataclass
@@ -67,6 +69,12 @@ class IngestTimings:
 
 def doc_id_of(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:DOC_ID_CHARS]
+
+
+def text_hash_of(doc: ExtractedDocument) -> str:
+    """Of the extracted text with whitespace folded: what the knowledge base would hold."""
+    pages = [" ".join(b.text.split()) for b in doc.blocks] if doc.blocks is not None else [" ".join(p.split()) for p in doc.pages]
+    return hashlib.sha256("\n".join(pages).encode()).hexdigest()[:24]
 
 
 def source_name(path: Path, workspace: Path) -> str:
@@ -144,8 +152,17 @@ class Ingestor:
             twin = next((r for r in registry.values() if r.doc_id == doc_id), None)
             if twin is not None:
                 return FileResult(str(path), "unchanged", source, doc_id, twin.pages, twin.chunks, twin.sections, f"(same content as {twin.source})")
+            self._stage(source, "reading")
             doc = self.reader_factory(path, data).read(path, data)
             self.timings.read += time.perf_counter() - t
+            text_hash = text_hash_of(doc)
+            same = next((r for r in registry.values() if r.text_hash == text_hash and r.doc_id != doc_id), None)
+            if same is not None:
+                # An owner-password copy, a re-saved or re-linearised file: other bytes, same text.
+                note = "(same text as the registered version, other bytes)" if same.source == source else f"(same text as {same.source}, other bytes)"
+                return FileResult(str(path), "unchanged", source, same.doc_id, same.pages, same.chunks, same.sections, note)
+            if self._embedder is None:
+                self._stage(source, "loading the embedder")
             self.embedder  # loading the model once is not chunking time
             t = time.perf_counter()
             chunks = self._chunk(doc)
@@ -161,7 +178,7 @@ class Ingestor:
         except Exception as exc:  # a reader library's own bug on an odd file must not stop the other files
             reason = " ".join(str(exc).split())[:160]
             return FileResult(str(path), "failed", source, message=f"{path}: cannot extract text ({type(exc).__name__}: {reason})")
-        record = self._write(source, doc_id, doc, chunks)
+        record = self._write(source, doc_id, doc, chunks, text_hash)
         replaced = old is not None and old.doc_id != doc_id
         if replaced and not any(r.doc_id == old.doc_id for r in self.kb.store.registry().values()):
             self.kb.store.delete_doc_chunks(old.doc_id)
@@ -173,7 +190,11 @@ class Ingestor:
         limit = min(self.config.chunk_tokens, embedder.max_tokens)
         return chunk_blocks(blocks, embedder.count_tokens, limit, self.config.overlap_tokens)
 
-    def _write(self, source: str, doc_id: str, doc: ExtractedDocument, chunks: list[Chunk]) -> DocRecord:
+    def _stage(self, source: str, stage: str) -> None:
+        if self.progress:
+            self.progress(source, stage, 0, 0)
+
+    def _write(self, source: str, doc_id: str, doc: ExtractedDocument, chunks: list[Chunk], text_hash: str = "") -> DocRecord:
         embedder = self.embedder
         store = self.kb.store
         store.ensure_collections(embedder.dim)
@@ -182,11 +203,11 @@ class Ingestor:
         step = max(1, self.config.batch_size * 4)
         total = len(chunks)
         if self.progress:
-            self.progress(source, 0, total)
+            self.progress(source, "embedding", 0, total)
         for start in range(0, total, step):
             batch = chunks[start : start + step]
             t = time.perf_counter()
-            vectors = embedder.embed([c.text for c in batch], batch_size=self.config.batch_size)
+            vectors = embedder.embed([c.embedding_text() for c in batch], batch_size=self.config.batch_size)
             self.timings.embed += time.perf_counter() - t
             t = time.perf_counter()
             store.add_chunks(
@@ -197,7 +218,7 @@ class Ingestor:
             )
             self.timings.store += time.perf_counter() - t
             if self.progress:
-                self.progress(source, min(start + step, total), total)
+                self.progress(source, "embedding", min(start + step, total), total)
         record = DocRecord(
             doc_id=doc_id,
             source=source,
@@ -208,6 +229,7 @@ class Ingestor:
             sections=len({c.section for c in chunks if c.section}),
             ingested_at=_now(),
             embedder=embedder.name,
+            text_hash=text_hash,
         )
         t = time.perf_counter()
         store.register(record)  # the flip: from here on the document is visible
@@ -225,6 +247,7 @@ def _chunk_meta(doc_id: str, source: str, title: str, chunk: Chunk) -> dict[str,
         "section": chunk.section,
         "section_number": chunk.section_number,
         "section_title": chunk.section_title,
+        "subheading": chunk.subheading,
         "chunk_index": chunk.index,
     }
 

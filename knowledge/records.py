@@ -26,6 +26,7 @@ class Block:
     section_number: str = ""
     section_title: str = ""
     paragraph_end: bool = True
+    subheading: str = ""  # an unnumbered sub-heading inside the section ("Loss Function")
 
     @property
     def section(self) -> str:
@@ -41,10 +42,24 @@ class Chunk:
     section_number: str = ""
     section_title: str = ""
     tokens: int = 0
+    subheading: str = ""
 
     @property
     def section(self) -> str:
         return " ".join(p for p in (self.section_number, self.section_title) if p)
+
+    def embedding_text(self) -> str:
+        return with_heading(self.text, self.section_title, self.subheading)
+
+
+def with_heading(text: str, section_title: str, subheading: str = "") -> str:
+    """The text as it is embedded and indexed: under its section title and sub-heading.
+
+    A one-sentence answer ("We used AdamW ...") rarely names what it answers; its heading
+    ("Training: Optimizer") does. The stored and shown text stays the chunk's own.
+    """
+    head = ": ".join(h for h in (section_title, subheading) if h and not text.startswith(h))
+    return f"{head}\n{text}" if head else text
 
 
 @dataclass
@@ -60,4 +75,5 @@ class DocRecord:
     sections: int
     ingested_at: str
     embedder: str
+    text_hash: str = ""  # of the extracted text: the same text under other bytes is the same document
     extra: dict[str, str] = field(default_factory=dict)

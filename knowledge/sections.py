@@ -15,25 +15,46 @@ from gg_research.knowledge.records import Block
 
 _NUMBERED = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(?P<title>[A-Z][^\n]*)$")
 _LETTERED = re.compile(r"^(?P<num>[A-H](?:\.\d{1,2}){1,4})\.?\s+(?P<title>[A-Z][^\n]*)$")
+# "A. Upper Bounds on IU", "B More Results": a lettered appendix, accepted only where appendices
+# can be (after the references, after an "Appendix" heading, or right after the letter before).
+_LETTER = re.compile(r"^(?P<num>[A-H])(?:\.|\s)\s*(?P<title>[A-Z][^\n]*)$")
 _CHAPTER = re.compile(r"^(?P<kind>chapter|appendix|part)\s+(?P<num>\d{1,2}|[IVXLC]{1,6}|[A-H])\b[.:—–-]?\s*(?P<title>.*)$", re.IGNORECASE)
+# Table-of-contents and list-of-figures lines: dotted leaders, or a title ending in a page number.
+_LEADERS = re.compile(r"(?:\.\s*){4,}|…")
+_TRAILING_PAGE = re.compile(r"\s\d{1,4}$")
+# Bibliography shapes: "Long, J., Shelhamer", "[Accessed on:", "28 November 2021]".
+_CITATION = re.compile(r"\b[A-Z][A-Za-z'-]+,\s+(?:[A-Z]\.|[A-Z][a-z]+\b,)|\[|\]|\bet al\b|https?:|doi\b", re.IGNORECASE)
 _UNNUMBERED = {
     "abstract", "acknowledgements", "acknowledgments", "introduction", "conclusion", "conclusions",
     "references", "bibliography", "summary", "preface", "contents", "table of contents", "appendix",
-    "related work", "discussion", "future work", "list of figures", "list of tables", "zusammenfassung",
+    "appendices", "related work", "discussion", "future work", "list of figures", "list of tables",
+    "zusammenfassung",
 }
+_BACK_MATTER = {"references", "bibliography", "appendix", "appendices"}
+# A table row as the PDF reader writes it: "Learning rate: 1e-4 | Epochs: 5".
+TABLE_ROW = re.compile(r"^[^|]+ \| [^|]+(?: \| [^|]+)*$")
 MAX_HEADING_WORDS = 12
 MAX_HEADING_CHARS = 90
+MAX_SUBHEADING_WORDS = 6
+MAX_CHAPTER_STEP = 2  # a new chapter number more than this past the current one is not a heading
 
 
 def detect_heading(line: str) -> tuple[str, str] | None:
-    """(number, title) when `line` looks like a section heading, else None."""
+    """(number, title) when `line` looks like a section heading, else None.
+
+    Lettered appendices without a sub-number ("B More Results") are left to `page_blocks`,
+    which knows whether the document has reached its back matter.
+    """
     text = " ".join(line.split())
-    if not text or len(text) > MAX_HEADING_CHARS:
+    if not text or len(text) > MAX_HEADING_CHARS or _LEADERS.search(text) or TABLE_ROW.match(text):
         return None
     m = _CHAPTER.match(text)
     if m:
         title = m.group("title").strip()
-        if title and (title.endswith((".", ",", ";")) or len(title.split()) > MAX_HEADING_WORDS):
+        if title and (
+            title.endswith((".", ",", ";")) or len(title.split()) > MAX_HEADING_WORDS
+            or _CITATION.search(title) or _TRAILING_PAGE.search(title)
+        ):
             return None
         return f"{m.group('kind').capitalize()} {m.group('num')}", title
     for pattern in (_NUMBERED, _LETTERED):
@@ -48,6 +69,14 @@ def detect_heading(line: str) -> tuple[str, str] | None:
     return None
 
 
+def _letter_heading(line: str) -> tuple[str, str] | None:
+    text = " ".join(line.split())
+    m = _LETTER.match(text)
+    if not m or len(text) > MAX_HEADING_CHARS or _LEADERS.search(text) or not _plausible_title(m.group("title")):
+        return None
+    return m.group("num"), m.group("title").strip()
+
+
 def _plausible_title(title: str) -> bool:
     words = title.split()
     if not words or len(words) > MAX_HEADING_WORDS:
@@ -55,6 +84,8 @@ def _plausible_title(title: str) -> bool:
     if title.rstrip().endswith((".", ",", ";", ":")) and not title.rstrip().endswith("..."):
         return False
     if any("_" in w for w in words):  # identifiers (a format table's "4 CARD32 N_ENTRIES")
+        return False
+    if _CITATION.search(title) or _TRAILING_PAGE.search(title):  # a reference, or a contents line
         return False
     # Table rows ("1 Baseline 0.61 0.58") are mostly numbers; headings are mostly words.
     numeric = sum(1 for w in words if re.fullmatch(r"[\d.,%±+\-()]+", w))
@@ -67,51 +98,124 @@ def _number_key(number: str) -> str:
     return parts[-1].upper() if parts[0] in ("Chapter", "Appendix") else number.upper()
 
 
+def _top_number(number: str) -> int | None:
+    """The chapter a numbered heading belongs to ("3.2" -> 3, "Chapter 4" -> 4); None for others."""
+    key = _number_key(number).split(".")[0]
+    return int(key) if key.isdigit() else None
+
+
+def _is_subheading(line: str, typical: float) -> bool:
+    """A short title-like line of its own ("Data Transforms", "Loss Function")."""
+    words = line.split()
+    if not words or len(words) > MAX_SUBHEADING_WORDS or (typical and len(line) > 0.6 * typical):
+        return False
+    if not line[0].isupper() or line.endswith((".", ",", ";", ":", "-", "?", "!")) or TABLE_ROW.match(line):
+        return False
+    if any(ch.isdigit() for ch in line) or _CITATION.search(line) or re.search(r"[=<>+*/^|]", line):
+        return False
+    # Title case or a single capitalised phrase; a sentence fragment has several lower-case words.
+    small = {"a", "an", "the", "of", "and", "or", "for", "to", "in", "on", "with", "by", "vs", "at"}
+    lower = [w for w in words[1:] if w[0].islower() and w not in small]
+    return len(lower) <= 1
+
+
 def page_blocks(pages: list[str]) -> list[Block]:
-    """Split cleaned pages into paragraph blocks that know their page and section."""
+    """Split cleaned pages into paragraph blocks that know their page, section and sub-heading.
+
+    Numbered headings must fit the numbering so far: a section number is used once (seen again it
+    is a running header or a table row), and a chapter number may not run backwards or jump far
+    ahead (a page number, a reference number or a list item in front of a line). Table rows are
+    blocks of their own and never headings. A short title-like line between paragraphs is an
+    unnumbered sub-heading: it starts new blocks (so chunks break there) under the same section.
+    """
     all_lines = [ln for p in pages for ln in p.split("\n") if ln.strip()]
     lengths = [len(ln.strip()) for ln in all_lines]
     typical = statistics.median(lengths) if lengths else 0
     blocks: list[Block] = []
-    number, title = "", ""
+    number, title, sub = "", "", ""
     pending_chapter = False
     seen_numbers: set[str] = set()
+    chapter: int | None = None
+    back_matter = False
+    chapter_style = False  # chapters open with "Chapter N": a bare "N Title" is then a list item
+    last_letter = ""
+    after_break = True  # the previous line closed a sentence, a heading or a page
     for page_no, text in enumerate(pages, start=1):
         paragraph: list[str] = []
 
         def flush(end: bool) -> None:
             body = " ".join(" ".join(paragraph).split())
             if body:
-                blocks.append(Block(body, page_no, number, title, end))
+                blocks.append(Block(body, page_no, number, title, end, sub))
             paragraph.clear()
 
-        for raw in text.split("\n"):
-            line = raw.strip()
+        lines = [raw.strip() for raw in text.split("\n")]
+        for i, line in enumerate(lines):
             if not line:
                 flush(True)
+                after_break = True
                 continue
             if pending_chapter:
                 pending_chapter = False
-                if detect_heading(line) is None and len(line.split()) <= MAX_HEADING_WORDS and not line.endswith("."):
+                named = detect_heading(line)
+                if (named is None or not named[0]) and len(line.split()) <= MAX_HEADING_WORDS and not line.endswith("."):
                     title = line
+                    after_break = True
                     continue
+            if TABLE_ROW.match(line):
+                flush(True)
+                paragraph.append(line)
+                flush(True)
+                after_break = True
+                continue
             heading = detect_heading(line)
+            if heading is None and (back_matter or last_letter):
+                heading = _letter_heading(line)
+                if heading is not None and not (back_matter and heading[0] == "A" or _next_letter(last_letter) == heading[0]):
+                    heading = None
             if heading is not None and heading[0]:
-                # A section number is used once; seen again it is a running header or a table row.
                 key = _number_key(heading[0])
+                top = _top_number(heading[0])
                 if key in seen_numbers:
                     heading = None
+                elif top is not None and chapter is not None and not chapter <= top <= chapter + MAX_CHAPTER_STEP:
+                    heading = None
+                elif top is not None and not heading[0].startswith("Chapter") and (back_matter or chapter_style and "." not in key):
+                    heading = None  # a reference number, or a list item under "Chapter N" numbering
                 else:
                     seen_numbers.add(key)
+                    if top is not None:
+                        chapter = top
+                    elif len(key) == 1 and key.isalpha():
+                        last_letter = key
             if heading is not None:
                 flush(True)
                 number, title = heading
+                sub = ""
+                if number.startswith("Chapter"):
+                    chapter_style, back_matter = True, False
+                elif number.startswith("Appendix") or not number and title.lower() in _BACK_MATTER:
+                    back_matter = True
                 pending_chapter = number.split(" ")[0] in ("Chapter", "Appendix", "Part") and not title
+                after_break = True
+                continue
+            nxt = next((ln for ln in lines[i + 1:] if ln), "")
+            if after_break and nxt[:1].isupper() and _is_subheading(line, typical) and not _is_subheading(nxt, typical):
+                flush(True)
+                sub = line
+                paragraph.append(line)  # the sub-heading's words belong to its chunk's text
+                flush(True)
+                after_break = True
                 continue
             paragraph.append(line)
+            after_break = line.endswith((".", "!", "?", ":"))
             # A short line ending a sentence closes a paragraph (PDFs have no blank lines).
             if typical and len(line) < 0.7 * typical and line.endswith((".", "!", "?", ":")):
                 flush(True)
         # A paragraph running over the page break continues on the next page's first block.
         flush(False)
     return blocks
+
+
+def _next_letter(letter: str) -> str:
+    return chr(ord(letter) + 1) if letter else ""

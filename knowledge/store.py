@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from gg_research.knowledge.errors import EmbedderMismatchError, StoreError
-from gg_research.knowledge.records import DocRecord
+from gg_research.knowledge.records import DocRecord, with_heading
 
 REGISTRY_SUFFIX = ".docs"
 WRITE_BATCH = 512
@@ -172,6 +172,7 @@ class ChromaStore:
                 sections=int(meta.get("sections", 0)),
                 ingested_at=str(meta.get("ingested_at", "")),
                 embedder=str(meta.get("embedder", "")),
+                text_hash=str(meta.get("text_hash", "")),
             )
             records[rec.source] = rec
         return records
@@ -244,6 +245,11 @@ class ChromaStore:
         live = sorted({r.doc_id for r in self.registry().values()})
         if not live:
             return [], []
-        res = self._chunks.get(where={"doc_id": {"$in": live}}, include=["documents"])
-        pairs = sorted(zip(res["ids"], res["documents"]))
+        res = self._chunks.get(where={"doc_id": {"$in": live}}, include=["documents", "metadatas"])
+        # Indexed as embedded: under the section title and sub-heading.
+        texts = [
+            with_heading(t or "", str((m or {}).get("section_title", "")), str((m or {}).get("subheading", "")))
+            for t, m in zip(res["documents"], res["metadatas"])
+        ]
+        pairs = sorted(zip(res["ids"], texts))
         return [p[0] for p in pairs], [p[1] for p in pairs]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Hashable, Sequence, TypeVar
 
 import numpy as np
@@ -9,8 +10,12 @@ import numpy as np
 K = TypeVar("K", bound=Hashable)
 
 RRF_K = 60  # the usual constant: damps the head of each list so one list alone cannot dominate
-SAME_PAGE_SIMILARITY = 0.9  # two chunks of one page count as near-duplicates whatever their vectors say
-DUPLICATE_COSINE = 0.75  # below this cosine two passages are different enough to show both
+# Near-duplicates only: neighbouring chunks of one section are alike in topic (cosine 0.8 and more)
+# and one of them may hold the answer the other lacks; a copy of the same text is what goes.
+DUPLICATE_COSINE = 0.92
+DUPLICATE_TEXT = 0.5  # share of word trigrams in common (of the shorter text) where redundancy starts
+SAME_TEXT = 0.9  # ... and where it is complete
+_WORD = re.compile(r"\w+")
 
 
 def rrf(rankings: Sequence[Sequence[K]], k: int = RRF_K) -> dict[K, float]:
@@ -22,22 +27,39 @@ def rrf(rankings: Sequence[Sequence[K]], k: int = RRF_K) -> dict[K, float]:
     return scores
 
 
+def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
+    words = _WORD.findall(text.lower())
+    return frozenset(tuple(words[i : i + n]) for i in range(max(1, len(words) - n + 1)))
+
+
+def text_overlap(texts: Sequence[str]) -> np.ndarray:
+    """Pairwise share of word trigrams in common, of the shorter text's (1 on the diagonal)."""
+    sets = [shingles(t) for t in texts]
+    n = len(sets)
+    out = np.eye(n)
+    for i in range(n):
+        for j in range(i + 1, n):
+            small = min(len(sets[i]), len(sets[j])) or 1
+            out[i, j] = out[j, i] = len(sets[i] & sets[j]) / small
+    return out
+
+
 def mmr(
     relevance: Sequence[float],
     embeddings: np.ndarray,
     k: int,
     lam: float = 0.7,
-    groups: Sequence[Hashable] | None = None,
+    texts: Sequence[str] | None = None,
     duplicate_above: float = DUPLICATE_COSINE,
 ) -> list[int]:
     """Indices of `k` items chosen greedily by lam*relevance - (1-lam)*max redundancy with the chosen.
 
-    Redundancy is cosine similarity rescaled so that only near-duplicates count: 0 up to
-    `duplicate_above`, rising to 1 for identical vectors. Passages that are merely on the same
-    topic stay (they are what the query asked for); overlapping chunks and repeated text go.
-    Items sharing a `groups` value (one page of one section) count as SAME_PAGE_SIMILARITY
-    redundant whatever their vectors say. `relevance` is divided by its maximum (min-max
-    scaling would zero the last candidate however relevant); `embeddings` are unit rows.
+    Redundancy counts near-duplicates only: cosine similarity rescaled to 0 up to
+    `duplicate_above` and 1 for identical vectors, or, with `texts`, the share of word trigrams
+    two passages have in common (from DUPLICATE_TEXT to SAME_TEXT), whichever is larger. Passages
+    that are merely on the same topic or the same page stay: they are what the query asked for.
+    `relevance` is divided by its maximum (min-max scaling would zero the last candidate however
+    relevant); `embeddings` are unit rows.
     """
     n = len(relevance)
     if n == 0 or k <= 0:
@@ -47,10 +69,9 @@ def mmr(
     emb = np.asarray(embeddings, dtype=np.float64)
     cos = emb @ emb.T
     redundancy = np.clip((cos - duplicate_above) / (1.0 - duplicate_above), 0.0, 1.0)
-    if groups is not None:
-        g = np.asarray([hash(x) for x in groups])
-        same = g[:, None] == g[None, :]
-        redundancy = np.where(same, np.maximum(redundancy, SAME_PAGE_SIMILARITY), redundancy)
+    if texts is not None:
+        same = np.clip((text_overlap(texts) - DUPLICATE_TEXT) / (SAME_TEXT - DUPLICATE_TEXT), 0.0, 1.0)
+        redundancy = np.maximum(redundancy, same)
     chosen: list[int] = []
     max_red = np.zeros(n)
     available = np.ones(n, dtype=bool)

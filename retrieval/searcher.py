@@ -100,9 +100,8 @@ class Searcher:
         if not ranked:
             return []
         vectors = np.stack([hits[cid]["embedding"] for cid in ranked])
-        # One page of one section is one "place"; notes without pages differ by section.
-        pages = [tuple(hits[cid]["meta"].get(key) for key in ("doc_id", "page", "section")) for cid in ranked]
-        order = mmr([fused[cid] for cid in ranked], vectors, k, lam=MMR_LAMBDA, groups=pages)
+        texts = [hits[cid]["text"] or "" for cid in ranked]
+        order = mmr([fused[cid] for cid in ranked], vectors, k, lam=MMR_LAMBDA, texts=texts)
         return [Passage.from_hit(hits[ranked[i]], fused[ranked[i]]) for i in order]
 
     def get(self, chunk_ids: list[str]) -> list[Passage]:

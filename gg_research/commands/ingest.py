@@ -23,7 +23,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
     from gg_research.knowledge.ingest import Ingestor
     from gg_research.knowledge.readers import expand_paths
@@ -31,16 +31,18 @@ def run(args: argparse.Namespace) -> int:
 
     workspace, config = workspace_knowledge(args.kb)
     err = Console(stderr=True)
+    # Rich redraws from its own thread, so the spinner and the clock move while a long PDF is read
+    # or the model loads; the bar has no total (it pulses) until the chunks are counted.
     with Progress(
-        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
         console=err, transient=True, disable=not err.is_terminal,
     ) as bar:
         tasks: dict[str, int] = {}
 
-        def progress(source: str, done: int, total: int) -> None:
+        def progress(source: str, stage: str, done: int, total: int) -> None:
             if source not in tasks:
-                tasks[source] = bar.add_task(f"embedding {source}", total=total)
-            bar.update(tasks[source], completed=done)
+                tasks[source] = bar.add_task(f"{stage} {source}", total=None)
+            bar.update(tasks[source], description=f"{stage} {source}", completed=done, total=total or None)
 
         results = Ingestor(workspace, config, progress=progress).ingest(expand_paths(args.files))
     failed = 0

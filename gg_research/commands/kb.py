@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -38,13 +39,15 @@ def run(args: argparse.Namespace) -> int:
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console()
+    # Not on a terminal (a pipe, a file, a test) nothing limits the width: paths stay whole.
+    console = Console() if sys.stdout.isatty() else Console(width=100_000)
     if not docs:
         console.print(f"Collection {config.collection!r} is empty. Add documents with 'gg-research ingest FILE...'.")
         return 0
     table = Table(title=f"collection {config.collection!r}: {len(docs)} documents")
     for col in ("source", "doc id", "pages", "chunks", "sections", "ingested at"):
-        table.add_column(col, justify="right" if col in ("pages", "chunks", "sections") else "left")
+        # On a narrow terminal a long path wraps onto more lines instead of losing its end to "…".
+        table.add_column(col, justify="right" if col in ("pages", "chunks", "sections") else "left", overflow="fold")
     for d in docs:
         table.add_row(escape(d.source), d.doc_id, str(d.pages), str(d.chunks), str(d.sections), d.ingested_at)
     console.print(table)

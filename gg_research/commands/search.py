@@ -1,7 +1,8 @@
 """Hybrid search of the knowledge base (dense + BM25, fused, diversified), with citations.
 
 Each passage is shown with its citation key (the chunk id the loop cites), source, page,
-section and score. --json prints a list of {source, page, section, chunk_id, score, text}.
+section and score. --json prints a list of {source, page, page_end, section, chunk_id, score, text}
+(page_end: the page the passage ends on).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ def run(args: argparse.Namespace) -> int:
     workspace, config = workspace_knowledge(args.kb)
     passages = Searcher(workspace, config).search(args.query, k=args.k)
     if args.json:
-        keys = ("source", "page", "section", "chunk_id", "score", "text")
+        keys = ("source", "page", "page_end", "section", "chunk_id", "score", "text")
         print(json.dumps([{k: p.citation()[k] for k in keys} for p in passages], indent=2, ensure_ascii=False))
         return 0
     from rich.console import Console

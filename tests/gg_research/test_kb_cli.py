@@ -46,7 +46,8 @@ def test_search_json_and_rich_output(ws, capsys):
     assert code == 0
     results = json.loads(out)
     assert len(results) == 3
-    assert all(set(r) == {"source", "page", "section", "chunk_id", "score", "text"} for r in results)
+    assert all(set(r) == {"source", "page", "page_end", "section", "chunk_id", "score", "text"} for r in results)
+    assert all(r["page"] <= r["page_end"] <= 8 for r in results)
     assert (results[0]["source"], results[0]["page"], results[0]["section"]) == ("thesis.pdf", 4, "3.3.4 Training schedule")
     code, out, _ = run(capsys, "search", "what went wrong when the STN was trained alone first", "-k", "1")
     assert code == 0
@@ -82,6 +83,12 @@ def test_kb_list_and_remove_and_named_collections(ws, capsys):
     assert code == 0 and [d["source"] for d in json.loads(out)] == ["thesis.pdf"]
     code, out, _ = run(capsys, "kb", "--kb", "lab-notes", "list")
     assert code == 0 and "notes.md" in out and "thesis.pdf" not in out
+    deep = ws / ("a-rather-long-folder-name-for-the-literature-" * 3) / "ronneberger-2015-u-net-convolutional-networks.md"
+    deep.parent.mkdir()
+    deep.write_text("# U-Net\n\nA contracting and an expanding path.\n")
+    assert run(capsys, "ingest", str(deep), "--kb", "lab-notes")[0] == 0
+    code, out, _ = run(capsys, "kb", "--kb", "lab-notes", "list")  # stdout is not a terminal here
+    assert code == 0 and any(deep.relative_to(ws).as_posix() in line for line in out.splitlines()), out
     code, out, err = run(capsys, "kb", "remove", "nothing-like-it")
     assert code == 2 and err.count("\n") == 1 and "nothing-like-it: no document" in err
     code, out, _ = run(capsys, "kb", "remove", "thesis.pdf")

@@ -1,4 +1,4 @@
-from gg_research.knowledge.cleanup import clean_pages, dehyphenate, is_page_number, normalise, remove_running_lines
+from gg_research.knowledge.cleanup import clean_pages, dehyphenate, is_page_number, normalise, remove_running_lines, vocabulary
 
 
 def test_ligatures_fold_to_plain_letters():
@@ -12,6 +12,25 @@ def test_dehyphenation_joins_words_broken_at_line_ends_only():
     assert "G-code" in out and "state-of-the-art" in out
     # A capitalised continuation is a real compound ("Fig-\nure" is rare; "X-\nRay" is a name).
     assert dehyphenate("X-\nRay") == "X-\nRay"
+    assert dehyphenate("Non-\nEuclidean") == "Non-Euclidean"
+
+
+def test_genuine_compounds_keep_their_hyphen_and_the_document_decides_breaks():
+    vocab = vocabulary(["trained on PASCAL VOC images", "a pixels-to-pixels model"])
+    text = "a pixels-to-\npixels net on PAS-\nCAL and PAS- CAL; pixels-\nto-pixels; pre- and post-processing"
+    out = dehyphenate(text, vocab)
+    assert out.count("pixels-to-pixels") == 2
+    assert out.count("PASCAL") == 2 and "pre- and post-processing" in out
+
+
+def test_superscripts_and_subscripts_survive_normalisation():
+    assert normalise("crops of 284\u00b2 px, H\u2082O, x\u207f and \ufb01ts") == "crops of 284\u00b2 px, H\u2082O, x\u207f and fits"
+
+
+def test_chapter_opening_lines_are_not_taken_for_a_running_header():
+    pages = [f"Chapter {i}\nTitle {i}\n" + "\n".join(f"Body {i} line {j}." for j in range(8)) + f"\n{i}" for i in range(1, 6)]
+    out = remove_running_lines(pages)
+    assert all(p.startswith(f"Chapter {i}\n") for i, p in enumerate(out, start=1))
 
 
 def test_running_header_and_page_numbers_removed_but_body_kept():

@@ -67,6 +67,34 @@ def test_same_bytes_again_is_a_no_op(workspace, kcfg, embedder, thesis_pdf):
     assert dup.status == "unchanged" and "same content" in dup.message and counting.calls == 0
 
 
+def test_the_same_text_under_other_bytes_is_recognised(workspace, kcfg, embedder):
+    from tests.knowledge.thesis_pdf import thesis_pages, write_pdf
+
+    plain = write_pdf(workspace / "thesis.pdf", thesis_pages())
+    locked = write_pdf(workspace / "thesis-locked.pdf", thesis_pages(), owner_password="owner-only")
+    assert plain.read_bytes() != locked.read_bytes()
+    [first] = ingest(workspace, kcfg, embedder, plain)
+    stages: list[tuple[str, str]] = []
+    counting = CountingEmbedder(embedder)
+    ingestor = Ingestor(workspace, kcfg, embedder=counting, progress=lambda src, stage, done, total: stages.append((src, stage)))
+    [dup] = ingestor.ingest([locked])
+    assert dup.status == "unchanged" and dup.doc_id == first.doc_id and counting.calls == 0
+    assert "same text as thesis.pdf, other bytes" in dup.message and "same text as thesis.pdf" in dup.summary()
+    assert [d.source for d in KnowledgeBase(workspace, kcfg).documents()] == ["thesis.pdf"]
+    assert stages == [("thesis-locked.pdf", "reading")]
+
+
+def test_progress_reports_reading_model_load_and_embedding(workspace, kcfg, embedder, thesis_pdf):
+    events: list[tuple[str, int, int]] = []
+    ingestor = Ingestor(
+        workspace, kcfg, embedder_factory=lambda: embedder, progress=lambda src, stage, done, total: events.append((stage, done, total))
+    )
+    [res] = ingestor.ingest([thesis_pdf])
+    stages = list(dict.fromkeys(stage for stage, _, _ in events))
+    assert stages == ["reading", "loading the embedder", "embedding"]
+    assert events[-1] == ("embedding", res.chunks, res.chunks)
+
+
 @pytest.mark.slow
 def test_a_changed_file_replaces_its_old_chunks(workspace, kcfg, embedder):
     path = write_thesis(workspace / "thesis.pdf", seed=0)

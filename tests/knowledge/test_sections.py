@@ -49,3 +49,31 @@ def test_a_section_number_seen_again_is_not_a_new_section():
     assert [(b.page, b.section) for b in blocks] == [
         (1, "3 Method"), (1, "3.1 Schedule"), (2, "3.1 Schedule"), (2, "3.2 Losses"), (3, "3.2 Losses"),
     ]
+
+
+def test_contents_references_and_headers_with_page_numbers_are_not_headings():
+    for line in (
+        "2.1 Spatial transformer . . . . . . . . . . 12",
+        "3.2 Results on the test set 41",
+        "9 Long, J., Shelhamer, E., Darrell, T.: Fully convolutional networks",
+        "Chapter 2 Method ........ 7",
+        "Learning rate: 3e-4 | Epochs: 30 | Dice: 0.836",
+    ):
+        assert detect_heading(line) is None, line
+
+
+def test_numbering_out_of_sequence_is_body_text():
+    pages = [
+        "Chapter 3\nTraining\nIntro text.\n3.1 Schedule\nSchedule text.\n36 Year 1 Activity\nMore schedule.\n"
+        "11 Other\nStill schedule.\n1 Print the part\n4 Photograph the layer\n3.2 Losses\nLoss text.",
+        "References\n[1] A paper.\n28 November 2021]\nA. Upper Bounds on IU\nBound text.\nB More Results\nMore.",
+    ]
+    sections = [b.section for b in page_blocks(pages)]
+    assert list(dict.fromkeys(sections)) == [
+        "Chapter 3 Training", "3.1 Schedule", "3.2 Losses", "References", "A Upper Bounds on IU", "B More Results"
+    ]
+
+
+def test_a_lettered_line_in_the_body_is_not_an_appendix():
+    blocks = page_blocks(["1 Method\nA Study of toolpaths was made.\nA Simple Baseline\nIt is simple."])
+    assert {b.section for b in blocks} == {"1 Method"}

@@ -23,11 +23,16 @@ def test_mmr_skips_near_duplicates_for_a_different_relevant_item():
     assert mmr(relevance, vecs, 2, lam=1.0) == [0, 1]  # pure relevance, for contrast
 
 
-def test_mmr_treats_one_page_as_near_duplicates():
-    vecs = np.stack([_unit([1, 0]), _unit([0, 1]), _unit([1, 1])])
-    # Vectors differ, but items 0 and 1 share a page; 2 is on another page.
-    assert mmr([1.0, 0.95, 0.9], vecs, 2, groups=[("d", 5), ("d", 5), ("d", 6)]) == [0, 2]
-    assert mmr([1.0, 0.95, 0.9], vecs, 2) == [0, 1]
+def test_mmr_drops_the_same_text_but_keeps_a_different_neighbour():
+    vecs = np.stack([_unit([1, 0.3]), _unit([1, 0.45]), _unit([1, 0.2])])  # all alike in topic (cos > 0.97)
+    texts = [
+        "The warm-up of the spatial transformer collapsed the alignment score in every run.",
+        "The warm-up of the spatial transformer collapsed the alignment score in every run, we saw.",
+        "Padding by reflection avoided empty corners after strong rotations of the image.",
+    ]
+    assert mmr([1.0, 0.95, 0.9], vecs, 2, texts=texts, duplicate_above=0.999) == [0, 2]
+    # Neighbours that only share a topic are not penalised: plain relevance order.
+    assert mmr([1.0, 0.95, 0.9], vecs, 2, texts=[texts[0], texts[2], "Another passage entirely."], duplicate_above=0.999) == [0, 1]
 
 
 def test_mmr_edge_cases():
