@@ -3,7 +3,7 @@
     Ingestor(workspace, config.knowledge).ingest([Path("thesis.pdf")]) -> list[FileResult]
     KnowledgeBase(workspace, config.knowledge).documents() / .remove(ref)
 
-Pluggable parts (knowledge.protocols): DocumentReader, Embedder, VectorStore.
+Pluggable parts (knowledge.protocols): DocumentReader, Embedder.
 Modules: pdf / notes (readers), cleanup, sections, chunking, embedder, store, lexical (BM25),
 base (one knowledge base), ingest. Search lives in `retrieval`.
 """

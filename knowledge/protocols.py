@@ -1,16 +1,18 @@
 """The pluggable parts of the knowledge base, as structural protocols (paper-qa style).
 
-Anything with these methods plugs in: another PDF library, a remote embedder, another store.
+Anything with these methods plugs in: another PDF library (`Ingestor(reader_factory=...)`), another
+embedder (`Ingestor(embedder=...)`, `Searcher(embedder=...)`). The store is Chroma by design,
+persistent on disk or a server by URL (`[knowledge] store`), so it has no protocol.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol, Sequence, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from gg_research.knowledge.records import DocRecord, ExtractedDocument
+from gg_research.knowledge.records import ExtractedDocument
 
 
 @runtime_checkable
@@ -33,30 +35,3 @@ class Embedder(Protocol):
         ...
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]: ...
-
-
-@runtime_checkable
-class VectorStore(Protocol):
-    def registry(self) -> dict[str, DocRecord]:
-        """Completely ingested documents by source."""
-        ...
-
-    def add_chunks(self, ids: list[str], embeddings: np.ndarray, texts: list[str], metadatas: list[dict[str, Any]]) -> None: ...
-
-    def register(self, record: DocRecord) -> None:
-        """Make a document visible; the last, single write of an ingest."""
-        ...
-
-    def unregister(self, source: str) -> None: ...
-
-    def delete_doc_chunks(self, doc_id: str) -> None: ...
-
-    def delete_orphans(self) -> int: ...
-
-    def query(self, embedding: np.ndarray, n: int) -> list[dict[str, Any]]: ...
-
-    def get(self, ids: list[str]) -> list[dict[str, Any]]: ...
-
-    def chunk_texts(self) -> tuple[list[str], list[str]]:
-        """(ids, texts) of every chunk of a registered document, for the lexical index."""
-        ...

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 @dataclass
@@ -76,4 +76,3 @@ class DocRecord:
     ingested_at: str
     embedder: str
     text_hash: str = ""  # of the extracted text: the same text under other bytes is the same document
-    extra: dict[str, str] = field(default_factory=dict)
