@@ -315,7 +315,7 @@ def shoot_photo(
     planter = _Planter(rng, g, infill_angle, preset.contrast)
     min_area = 3.0 * (f * size / 64.0) ** 2
     defect_mask = np.zeros_like(g.planned)
-    defects: list[dict] = []
+    planted: list[tuple[np.ndarray, dict]] = []
     kinds = sorted((DEFECT_KINDS[int(rng.integers(len(DEFECT_KINDS)))] for _ in range(n_defects)),
                    key=lambda k: k in ("over_extrusion", "stringing"))  # removals first, additions on top
     for kind in kinds:
@@ -327,9 +327,7 @@ def shoot_photo(
             if region.sum() >= min_area:
                 got[2]()
                 defect_mask |= region
-                info = got[1]
-                info["area_px"] = int(round(region.sum() / f**2))
-                defects.append(info)
+                planted.append((region, got[1]))
                 break
 
     occluder = None
@@ -349,6 +347,15 @@ def shoot_photo(
 
     seen = ~occluder[0] if occluder is not None else np.ones_like(g.planned)
     mask = np.where(_box_down((defect_mask & seen).astype(np.float32), f) >= 0.5, 255, 0).astype(np.uint8)
+    # A defect the nozzle hides is not in the picture, so it is not listed either.
+    defects: list[dict] = []
+    for region, info in planted:
+        visible = _box_down((region & seen).astype(np.float32), f) >= 0.5
+        if visible.any():
+            defects.append({**info, "area_px": int(visible.sum())})
+    if mask.any() and not defects:  # only the union of two half-hidden defects shows
+        region, info = max(planted, key=lambda p: int((p[0] & seen).sum()))
+        defects.append({**info, "area_px": int((mask > 0).sum())})
     material = np.where(_box_down((surface.material & seen).astype(np.float32), f) >= 0.5, 255, 0).astype(np.uint8)
     return CameraShot(image=photograph(surface), mask=mask, material=material, gcode_to_image=g.g2i, theta=theta,
                       defects=defects, clean_image=photograph(clean_surface) if clean_surface is not None else None)
