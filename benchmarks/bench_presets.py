@@ -8,6 +8,8 @@ image size and the CPU, and `gg-research run --budget B` runs the unchanged base
 budget (seed 0). The longer runs estimate what is attainable: a preset has headroom where the
 short run is clearly below them. Prints `key: value` lines, e.g. `realistic_60s_dice: 0.41`.
 CPU cost: the sum of the budgets per preset, plus data generation and start-up/evaluation.
+Runs use one OpenMP thread unless OMP_NUM_THREADS is set: on a shared machine, several
+processes spinning two threads each slowed training down 20x in our first attempt.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def _workspace(parent: Path, preset: str, size: int, synth_size: int, n: int) ->
 def _run(ws: Path, budget: float, seed: int) -> dict:
     before = set((ws / "results" / "runs").glob("r*")) if (ws / "results" / "runs").is_dir() else set()
     proc = subprocess.run([*CLI, "run", "--budget", f"{budget:g}", "--seed", str(seed), "--quiet"], cwd=ws,
-                          capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     if proc.returncode != 0:
         raise SystemExit(f"bench_presets: run failed in {ws}: {proc.stderr.strip()[-500:]}")
     (new,) = set((ws / "results" / "runs").glob("r*")) - before
