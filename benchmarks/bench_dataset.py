@@ -3,7 +3,7 @@
 Prints `key: value` lines: generation time of the default synthetic set (400 samples at 128 px;
 the target is well under a minute on one core), the loader's construction with a cold and a warm
 render cache, and the cost of one item and of one batch of 32 from the built dataset.
-Usage: python benchmarks/bench_dataset.py [--n 400] [--size 128]
+Usage: python benchmarks/bench_dataset.py [--n 400] [--size 128] [--preset easy|realistic|hard]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--n", type=int, default=400)
     parser.add_argument("--size", type=int, default=128)
+    parser.add_argument("--preset", default="easy")
     args = parser.parse_args()
 
     import torch
@@ -30,8 +31,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp) / "ds"
         w0, c0 = time.perf_counter(), time.process_time()
-        generate(root, args.n, args.size, 0)
+        generate(root, args.n, args.size, 0, preset=args.preset)
         gen_wall, gen_cpu = time.perf_counter() - w0, time.process_time() - c0
+        print(f"synth_preset: {args.preset}")
         print(f"synth_samples: {args.n}")
         print(f"synth_size_px: {args.size}")
         print(f"synth_wall_s: {gen_wall:.2f}")

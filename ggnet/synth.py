@@ -4,7 +4,12 @@ Each sample is a small solid part (a few layers of perimeters and rectilinear in
 real G-code, parsed back and rendered with `ggnet.gcode` / `ggnet.render` exactly as the loader
 will, then photographed by `ggnet.synth_camera` through a known misalignment that the manifest
 records as `gcode_to_image`. Every sample draws from its own seed `(seed, index)`, so the bytes
-depend only on (n, size, seed) and GENERATOR_VERSION.
+depend only on (preset, n, size, seed) and the preset's version.
+
+The preset (`ggnet.synth_presets`) chooses the camera: `easy` is the flat-colour camera of
+`ggnet.synth_camera` (the original output, unchanged), `realistic` and `hard` the photographic
+camera of `ggnet.synth_photo`. The G-code side is the same for all; the photographic presets
+only scale the part down so that its beads are visible.
 """
 
 from __future__ import annotations
@@ -20,9 +25,11 @@ from pathlib import Path
 import numpy as np
 
 from gg_research.ggnet.errors import DatasetError
+from gg_research.ggnet.synth_presets import DEFAULT_PRESET, PRESETS, Preset, get_preset
 
-# Bump whenever the output for the same parameters changes, so cached datasets are regenerated.
-GENERATOR_VERSION = 4
+# The easy preset's version: bump whenever its output for the same parameters changes, so cached
+# datasets are regenerated (the other presets carry their own in ggnet.synth_presets).
+GENERATOR_VERSION = PRESETS["easy"].version
 BEAD_WIDTH_MM = 0.45
 LAYER_HEIGHT_MM = 0.2
 SPLIT_SHARES = (("train", 0.7), ("val", 0.2), ("test", 0.1))
@@ -45,16 +52,21 @@ def split_plan(n: int, seed: int) -> tuple[list[str], list[bool]]:
     return splits, defective
 
 
-def _sample(out: Path, index: int, size: int, seed: int, split: str, defective: bool) -> dict:
+def _sample(out: Path, index: int, size: int, seed: int, split: str, defective: bool, preset: Preset) -> dict:
     from gg_research.ggnet.gcode import parse_gcode
     from gg_research.ggnet.synth_camera import shoot
     from gg_research.ggnet.synth_gcode import write_gcode
-    from gg_research.ggnet.synth_shapes import layer_paths, random_outline
+    from gg_research.ggnet.synth_shapes import Outline, layer_paths, random_outline
     from PIL import Image
 
-    rng = np.random.default_rng([seed, index])
+    easy = preset.name == "easy"
+    # The easy stream stays [seed, index] so its bytes never change; the others get their own.
+    rng = np.random.default_rng([seed, index] if easy else [seed, index, _preset_salt(preset.name)])
     sid = f"synth_{index:05d}"
     outline = random_outline(rng)
+    if not easy:
+        scale = rng.uniform(*preset.part_scale)
+        outline = Outline(kind=outline.kind, rings=[r * scale for r in outline.rings])
     n_layers = int(rng.integers(3, 6))
     angles = [np.deg2rad(45.0 if li % 2 == 0 else -45.0) for li in range(n_layers)]
     layers = [layer_paths(outline, BEAD_WIDTH_MM, a, layer_height=LAYER_HEIGHT_MM) for a in angles]
@@ -71,7 +83,14 @@ def _sample(out: Path, index: int, size: int, seed: int, split: str, defective: 
     (out / gcode_rel).write_text(text, encoding="utf-8")
     program = parse_gcode(text=text, source=str(out / gcode_rel))
     top = program.layers[-1]
-    shot = shoot(top, size, bead=BEAD_WIDTH_MM, infill_angle=angles[-1], rng=rng, n_defects=int(rng.integers(1, 4)) if defective else 0)
+    n_defects = int(rng.integers(1, 4)) if defective else 0
+    if easy:
+        shot = shoot(top, size, bead=BEAD_WIDTH_MM, infill_angle=angles[-1], rng=rng, n_defects=n_defects)
+    else:
+        from gg_research.ggnet.synth_photo import shoot_photo
+
+        shot = shoot_photo(top, size, bead=BEAD_WIDTH_MM, infill_angle=angles[-1], below_angle=angles[-2], rng=rng,
+                           n_defects=n_defects, preset=preset, layer_height=LAYER_HEIGHT_MM)
 
     paths = {"image": f"images/{sid}.png", "mask": f"masks/{sid}.png", "material_mask": f"material/{sid}.png"}
     Image.fromarray(shot.image, "RGB").save(out / paths["image"])
@@ -91,16 +110,22 @@ def _sample(out: Path, index: int, size: int, seed: int, split: str, defective: 
     }
 
 
+def _preset_salt(name: str) -> int:
+    return int.from_bytes(name.encode("utf-8")[:8], "little")
+
+
 def generate(
     out_dir: Path,
     n: int,
     size: int,
     seed: int,
     *,
+    preset: str = DEFAULT_PRESET,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """Write a synthetic dataset of `n` samples of `size`x`size` pixels into `out_dir` (new or empty)."""
     out = Path(out_dir)
+    chosen = get_preset(preset)
     if n < 1:
         raise DatasetError(f"synthetic dataset: n must be at least 1 (got {n})")
     if size < 32:
@@ -112,17 +137,21 @@ def generate(
     splits, defective = split_plan(n, seed)
     lines = []
     for i in range(n):
-        lines.append(json.dumps(_sample(out, i, size, seed, splits[i], defective[i]), separators=(", ", ": ")))
+        lines.append(json.dumps(_sample(out, i, size, seed, splits[i], defective[i], chosen), separators=(", ", ": ")))
         if progress is not None:
             progress(i + 1, n)
     (out / "manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    info = {"generator_version": GENERATOR_VERSION, "n": n, "size": size, "seed": seed, "bead_width_mm": BEAD_WIDTH_MM}
+    info = {"generator_version": chosen.version, "preset": chosen.name, "n": n, "size": size, "seed": seed,
+            "bead_width_mm": BEAD_WIDTH_MM}
     (out / "synth.json").write_text(json.dumps(info, indent=1) + "\n", encoding="utf-8")
     return out
 
 
-def synthetic_name(n: int, size: int, seed: int) -> str:
-    return f"synth-v{GENERATOR_VERSION}-n{n}-s{size}-seed{seed}"
+def synthetic_name(n: int, size: int, seed: int, preset: str = DEFAULT_PRESET) -> str:
+    """Cache folder name; the easy preset keeps its original name, so existing caches stay valid."""
+    p = get_preset(preset)
+    stem = f"synth-v{p.version}" if p.name == "easy" else f"synth-{p.name}-v{p.version}"
+    return f"{stem}-n{n}-s{size}-seed{seed}"
 
 
 STALE_TEMP_S = 600.0
@@ -150,6 +179,7 @@ def ensure_synthetic(
     size: int,
     seed: int,
     *,
+    preset: str = DEFAULT_PRESET,
     progress: Callable[[int, int], None] | None = None,
 ) -> Path:
     """The cached synthetic dataset for these parameters, generating it once if needed.
@@ -158,14 +188,14 @@ def ensure_synthetic(
     leaves a half dataset where a later call would take it for a whole one.
     """
     root = Path(cache_root)
-    final = root / synthetic_name(n, size, seed)
+    final = root / synthetic_name(n, size, seed, preset)
     if (final / "manifest.jsonl").is_file():
         return final
     root.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(root, final.name)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=root))
     try:
-        generate(tmp, n, size, seed, progress=progress)
+        generate(tmp, n, size, seed, preset=preset, progress=progress)
         try:
             os.rename(tmp, final)
         except OSError:

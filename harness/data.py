@@ -15,7 +15,7 @@ def dataset_root(workspace: Path, config: Config) -> Path:
     from gg_research.ggnet.synth import ensure_synthetic
 
     d = config.data
-    return Path(ensure_synthetic(Path(workspace) / ".gg" / "data", d.synth_n, d.synth_size, d.synth_seed))
+    return Path(ensure_synthetic(Path(workspace) / ".gg" / "data", d.synth_n, d.synth_size, d.synth_seed, preset=d.synth_preset))
 
 
 def dataset_label(config: Config) -> str:
@@ -23,4 +23,6 @@ def dataset_label(config: Config) -> str:
     d = config.data
     if d.dataset:
         return f"folder:{d.dataset}"
-    return f"synthetic:n={d.synth_n},size={d.synth_size},seed={d.synth_seed}"
+    # The easy preset keeps the label it had before presets existed, so older ledgers still match.
+    preset = "" if d.synth_preset == "easy" else f",preset={d.synth_preset}"
+    return f"synthetic:n={d.synth_n},size={d.synth_size},seed={d.synth_seed}{preset}"

@@ -1,4 +1,4 @@
-"""Generate the built-in synthetic dataset (data synth), or check a dataset folder before training on it (data check)."""
+"""Generate the built-in synthetic dataset (data synth), check a dataset folder before training on it (data check), or look at it (data sheet)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth.add_argument("--n", type=_int_at_least(1), default=400, metavar="N", help="number of samples (default: 400)")
     synth.add_argument("--size", type=_int_at_least(32), default=128, metavar="PX", help="image side in pixels (default: 128)")
     synth.add_argument("--seed", type=int, default=0, metavar="K", help="generator seed (default: 0)")
+    synth.add_argument(
+        "--preset", default="easy", metavar="NAME",
+        help="camera: easy (flat colours, high-contrast defects), realistic (a photo of the top layer: bead texture, "
+        "glare, blur, noise, JPEG, nozzle, low-contrast defects) or hard (realistic, wider misalignment, lower contrast) "
+        "(default: easy)",
+    )
 
     check = sub.add_parser(
         "check",
@@ -31,6 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     check.add_argument("dir", metavar="DIR", help="dataset folder holding manifest.jsonl")
     check.add_argument("--bead-width", type=float, default=0.45, metavar="MM", help="extrusion width for G-code checks (default: 0.45)")
+
+    sheet = sub.add_parser(
+        "sheet",
+        help="contact sheet of a dataset: images, their defect masks and the warped G-code render",
+        description="Write a PNG with one row per sample: the camera image, the image with its defect mask "
+        "in red, and the image with the G-code render warped by the ground-truth transform in green "
+        "(where the manifest has one), so realism and labels can be judged by eye.",
+    )
+    sheet.add_argument("dir", metavar="DIR", help="dataset folder holding manifest.jsonl")
+    sheet.add_argument("--out", required=True, metavar="PNG", help="PNG file to write")
+    sheet.add_argument("--n", type=_int_at_least(1), default=8, metavar="N", help="samples to show, the first N of the manifest (default: 8)")
+    sheet.add_argument("--tile", type=_int_at_least(32), default=192, metavar="PX", help="side of each picture in pixels (default: 192)")
+    sheet.add_argument("--bead-width", type=float, default=0.45, metavar="MM", help="extrusion width for the render (default: 0.45)")
 
 
 def _int_at_least(low: int):
@@ -49,12 +68,18 @@ def _int_at_least(low: int):
 def run(args: argparse.Namespace) -> int:
     if args.data_command == "synth":
         return _synth(args)
+    if args.data_command == "sheet":
+        return _sheet(args)
     return _check(args)
 
 
 def _synth(args: argparse.Namespace) -> int:
+    from gg_research.errors import UserError
     from gg_research.ggnet.synth import BEAD_WIDTH_MM, generate
+    from gg_research.ggnet.synth_presets import PRESETS
 
+    if args.preset not in PRESETS:
+        raise UserError(f"--preset: unknown preset {args.preset!r} (one of {', '.join(PRESETS)})")
     out = Path(args.out)
     if sys.stderr.isatty():
         from rich.console import Console
@@ -63,11 +88,26 @@ def _synth(args: argparse.Namespace) -> int:
         with Progress(TextColumn("generating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                       console=Console(stderr=True), transient=True) as bar:
             task = bar.add_task("synth", total=args.n)
-            generate(out, args.n, args.size, args.seed, progress=lambda done, total: bar.update(task, completed=done))
+            generate(out, args.n, args.size, args.seed, preset=args.preset,
+                     progress=lambda done, total: bar.update(task, completed=done))
     else:
-        generate(out, args.n, args.size, args.seed)
+        generate(out, args.n, args.size, args.seed, preset=args.preset)
     print(f"wrote {out}")
     _print_summary(out, BEAD_WIDTH_MM)
+    return 0
+
+
+def _sheet(args: argparse.Namespace) -> int:
+    from gg_research.errors import UserError
+    from gg_research.ggnet.sheet import contact_sheet
+
+    if not args.bead_width > 0:
+        raise UserError(f"--bead-width must be positive, got {args.bead_width}")
+    out = Path(args.out)
+    if out.suffix.lower() != ".png":
+        raise UserError(f"--out {out}: the contact sheet is a PNG; name the file *.png")
+    shown = contact_sheet(Path(args.dir), out, n=args.n, tile=args.tile, bead_width_mm=args.bead_width)
+    print(f"wrote {out} ({shown} samples)")
     return 0
 
 

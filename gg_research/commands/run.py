@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
             from gg_research.ggnet.synth import synthetic_name
 
             d = config.data
-            if not (workspace / ".gg" / "data" / synthetic_name(d.synth_n, d.synth_size, d.synth_seed) / "manifest.jsonl").is_file():
+            if not (workspace / ".gg" / "data" / synthetic_name(d.synth_n, d.synth_size, d.synth_seed, d.synth_preset) / "manifest.jsonl").is_file():
                 print(f"generating the synthetic dataset ({d.synth_n} images, once) ...", flush=True)
         dataset_root(workspace, config)
     run_dir = next_run_dir(workspace)

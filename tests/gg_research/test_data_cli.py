@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 
@@ -80,3 +81,37 @@ def test_bad_arguments_exit_2() -> None:
     proc = _cli("synth", "--out", "x", "--size", "8")
     assert proc.returncode == 2 and "--size" in proc.stderr
     assert _cli().returncode == 2
+
+
+def test_synth_preset_is_recorded_and_unknown_preset_is_one_line(tmp_path: Path) -> None:
+    out = tmp_path / "real"
+    proc = _cli("synth", "--out", str(out), "--n", "3", "--size", "48", "--preset", "realistic")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "synth.json").read_text())["preset"] == "realistic"
+    _one_line_error(_cli("synth", "--out", str(tmp_path / "bad"), "--n", "3", "--preset", "photo"),
+                    "--preset", "'photo'", "easy, realistic, hard")
+    assert not (tmp_path / "bad").exists()
+
+
+def test_sheet_writes_a_readable_png_of_images_masks_and_renders(generated, tmp_path: Path) -> None:
+    from PIL import Image
+
+    out, _ = generated
+    png = tmp_path / "sheets" / "easy.png"
+    proc = _cli("sheet", str(out), "--out", str(png), "--n", "3", "--tile", "64")
+    assert proc.returncode == 0, proc.stderr
+    assert f"wrote {png} (3 samples)" in proc.stdout
+    with Image.open(png) as im:
+        assert im.format == "PNG" and im.width == 3 * 64 and im.height > 3 * 64
+        sheet = np.asarray(im.convert("RGB")).astype(int)
+    # The middle column tints defects red, the right one the G-code green: both colours occur.
+    mid, right = sheet[:, 64:128], sheet[:, 128:]
+    assert ((mid[..., 0] > 200) & (mid[..., 1] < 80)).any()
+    assert ((right[..., 1] > 200) & (right[..., 0] < 80)).any()
+
+
+def test_sheet_of_a_bad_folder_or_target_is_one_line(generated, tmp_path: Path) -> None:
+    out, _ = generated
+    _one_line_error(_cli("sheet", str(tmp_path / "nowhere"), "--out", str(tmp_path / "s.png")), "no such dataset folder")
+    _one_line_error(_cli("sheet", str(out), "--out", str(tmp_path / "s.jpg")), "PNG")
+    assert not (tmp_path / "s.png").exists() and not (tmp_path / "s.jpg").exists()

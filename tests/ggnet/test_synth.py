@@ -163,8 +163,8 @@ def test_ensure_synthetic_caches_by_parameters(tmp_path: Path, monkeypatch: pyte
 def test_killed_generation_leaves_no_half_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = synth.generate
 
-    def dies_midway(out, n, size, seed, progress=None):
-        real(out, 2, size, seed)  # some files written ...
+    def dies_midway(out, n, size, seed, preset="easy", progress=None):
+        real(out, 2, size, seed, preset=preset)  # some files written ...
         raise KeyboardInterrupt  # ... then the process is interrupted
 
     monkeypatch.setattr(synth, "generate", dies_midway)
