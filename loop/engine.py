@@ -17,7 +17,8 @@ from pathlib import Path
 from gg_research.config import Config
 from gg_research.loop import integrity
 from gg_research.loop.apply import check_edits, content_hash, mutable_contents, write_files
-from gg_research.loop.errors import EditRefused, LoopSetupError, ProposerExhausted
+from gg_research.errors import GGError
+from gg_research.loop.errors import EditRefused, LoopAborted, LoopSetupError, ProposerExhausted
 from gg_research.loop.git import Git
 from gg_research.loop.grounding import Grounding
 from gg_research.loop.hypothesis import Hypothesis
@@ -67,6 +68,7 @@ class LoopEngine:
         self.proposer: Proposer | None = None
         self.timings: list[Timings] = []
         self._done = 0
+        self._in_flight: Experiment | None = None  # started in the ledger, not yet ended
 
     # -- this tag's records ----------------------------------------------------------------------
     def records(self) -> list[Experiment]:
@@ -99,14 +101,34 @@ class LoopEngine:
             clean_after_interrupt(self.git, self.ws, self.tag, self.branch, self.last_kept())
             self.ui.say("loop interrupted: the running experiment (if any) was recorded as interrupted and the branch reset")
             return 130
+        except OSError as exc:  # disk full, a read-only ledger, ...: leave things as Ctrl-C would
+            raise LoopAborted(self._abort(exc)) from exc
         finally:
             close_run_fn(self.trial.run_fn)
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 
+    def _abort(self, exc: OSError) -> str:
+        """Record the experiment in flight as interrupted and reset the branch; the one line to say."""
+        what = f"{exc.filename or self.ws}: {exc.strerror or exc}"
+        resume = f"fix that, then 'gg-research loop --tag {self.tag}' resumes"
+        exp, self._in_flight = self._in_flight, None
+        try:
+            if exp is not None:
+                exp.status, exp.decision = Status.INTERRUPTED, "interrupted"
+                exp.reason = f"the loop stopped on an error: {what}"
+                self.ledger.end(exp)
+            clean_after_interrupt(self.git, self.ws, self.tag, self.branch, self.last_kept(), always=True)
+        except (OSError, GGError) as again:  # the ledger itself cannot be written: resume repairs it
+            return f"{what}; the loop stopped and could not record it ({again}); {resume}"
+        done = f"{exp.id} recorded as interrupted, " if exp is not None else ""
+        return f"{what}; the loop stopped ({done}branch reset to the latest kept commit); {resume}"
+
     def _run_locked(self) -> int:
         if not self.git.is_repo():
             raise LoopSetupError(f"{self.ws}: not a git repository (make the workspace with 'gg-research init')")
+        for warning in self.ledger.read().warnings:
+            self.ui.say(f"ledger: {warning}")
         # The proposer first: a bad script or search space is refused before any branch is made.
         self.proposer = self._proposer_factory(ProposerContext(self.ws, self.cfg, self.tag, self.records(),
                                                                self.grounding, self.ui.say))
@@ -144,7 +166,7 @@ class LoopEngine:
                               content_hash=content_hash(mutable_contents(self.ws, self.mutable)),
                               log=rel(self.ws, run_dir / "run.log"),
                               frozen=integrity.frozen_fingerprint(self.ws, self.cfg))
-        self.ledger.start(exp)
+        self._start(exp)
         objectives = [o.name for o in self.cfg.objectives]
         try:
             for i in range(n):
@@ -225,7 +247,7 @@ class LoopEngine:
                                 citations=self.grounding.resolve(hyp.citations), passages=passages,
                                 commit=commit, content_hash=applied.content_hash,
                                 diff=rel(self.ws, diff_path), log=rel(self.ws, run_dir / "run.log"))
-        self.ledger.start(exp)
+        self._start(exp)
         marker.unlink(missing_ok=True)
         try:
             self.trial.judge(exp, parent, self.baseline(), self.kept(), run_dir, t)
@@ -248,13 +270,18 @@ class LoopEngine:
         assert self.proposer is not None
         exp = hypothesis_record(self.ledger.next_id(), self.tag, hyp, parent, proposer=self.proposer.name,
                                 citations=self.grounding.resolve(hyp.citations), passages=passages)
-        self.ledger.start(exp)
+        self._start(exp)
         self._end(exp, Status.INVALID, "refused", f"refused: {reason}")
+
+    def _start(self, exp: Experiment) -> None:
+        self.ledger.start(exp)
+        self._in_flight = exp
 
     def _end(self, exp: Experiment, status: Status, decision: str, reason: str) -> None:
         exp.status, exp.decision, exp.reason = status, decision, reason
         set_means(exp)
         self.ledger.end(exp)
+        self._in_flight = None
         self.ui.result(exp, [o.name for o in self.cfg.objectives])
         if self.proposer is not None:
             try:

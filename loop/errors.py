@@ -31,3 +31,7 @@ class ProposerError(GGError):
 
 class LoopSetupError(GGError):
     """The loop cannot start: a dirty mutable file, a used tag, a failed baseline, ..."""
+
+
+class LoopAborted(GGError):
+    """An unexpected error (disk full, a read-only ledger) stopped the loop after it cleaned up."""

@@ -45,6 +45,14 @@ class Git:
     def create_branch(self, name: str) -> None:
         self("checkout", "-q", "-b", name)
 
+    def create_branch_at(self, name: str, commit: str) -> None:
+        """A branch at `commit`, without checking it out."""
+        self("branch", "-f", name, commit)
+
+    def commits_between(self, base: str, tip: str) -> list[str]:
+        """Commits reachable from `tip` but not from `base`, newest first."""
+        return self("rev-list", f"{base}..{tip}").split()
+
     def checkout(self, name: str) -> None:
         self("checkout", "-q", name)
 

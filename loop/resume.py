@@ -16,10 +16,15 @@ def applying_marker(ws: Path, tag: str) -> Path:
     return ws / ".gg" / f"applying-{tag.replace('/', '_')}"
 
 
-def clean_after_interrupt(git: Git, ws: Path, tag: str, branch: str, kept: Experiment | None) -> None:
-    """A Ctrl-C between writing the edits and the start record leaves files only the loop wrote: reset them."""
+def clean_after_interrupt(git: Git, ws: Path, tag: str, branch: str, kept: Experiment | None,
+                          always: bool = False) -> None:
+    """Reset the loop's branch to its latest kept commit after an interrupt.
+
+    A Ctrl-C between writing the edits and the start record leaves files only the loop wrote
+    (the applying marker says so); `always` resets whenever the loop's branch is checked out.
+    """
     marker = applying_marker(ws, tag)
-    if marker.exists() and kept is not None and git.current_branch() == branch:
+    if (always or marker.exists()) and kept is not None and git.current_branch() == branch:
         git.reset_hard(kept.commit)
     marker.unlink(missing_ok=True)
 
@@ -59,7 +64,27 @@ def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: li
         lines.append(f"{exp_id}: missing row added to results.tsv")
     kept = [e for e in records if e.status.kept]
     target = kept[-1].commit if kept else records[0].parent_commit or git.head()
+    rescued = rescue_foreign_commits(git, tag, target, records)
+    if rescued:
+        lines.append(rescued)
     git.reset_hard(target)
     marker.unlink(missing_ok=True)
     lines.append(f"loop {tag}: resumed at {target[:7]} after {len(records)} recorded experiment(s)")
     return lines
+
+
+def rescue_foreign_commits(git: Git, tag: str, target: str, records: list[Experiment]) -> str | None:
+    """Keep commits on the branch that the loop did not make on a side branch before a reset.
+
+    Someone (or something) committed on the loop's branch while it was stopped; resetting to
+    the latest kept commit must not throw their work away silently.
+    """
+    ours = {e.commit for e in records if e.commit}
+    head = git.head()
+    foreign = [c for c in git.commits_between(target, head) if c not in ours]
+    if not foreign:
+        return None
+    side = f"gg/{tag}/rescued-{head[:7]}"
+    git.create_branch_at(side, head)
+    return (f"loop {tag}: {len(foreign)} commit(s) on the branch were not made by the loop; "
+            f"kept on branch {side} before resetting to {target[:7]}")

@@ -176,8 +176,16 @@ def read_ledger(path: Path) -> Ledger:
 
 def _append(path: Path, line: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as fh:
-        fh.write(line)
+    with open(path, "ab") as fh:
+        # A line torn by a kill or a full disk has no newline: end it first, so it stays one bad
+        # line of its own instead of swallowing the record written after it.
+        if fh.tell() > 0:
+            with open(path, "rb") as rd:
+                rd.seek(-1, os.SEEK_END)
+                torn = rd.read(1) != b"\n"
+            if torn:
+                fh.write(b"\n")
+        fh.write(line.encode("utf-8"))
         fh.flush()
         os.fsync(fh.fileno())
 

@@ -156,15 +156,19 @@ def experiment_from_json(exp_id: str, line: int, rec: dict[str, Any], warn: Call
     except ValueError:
         warn(f"has unknown status {raw_status!r}; read as invalid")
         status = Status.INVALID
+    # A field of the wrong shape (a damaged or hand-edited line) is read as empty, and said.
+    for key, kind in _SHAPES.items():
+        if rec.get(key) is not None and not isinstance(rec[key], kind):
+            warn(f"{key} is a JSON {type(rec[key]).__name__}, not {_KIND_NAMES[kind]}; read as empty")
     hyp = rec.get("hypothesis") if isinstance(rec.get("hypothesis"), dict) else {}
-    seeds = [SeedRun.from_json(s) for s in rec.get("seeds") or [] if isinstance(s, dict)]
+    seeds = [SeedRun.from_json(s) for s in _list(rec.get("seeds")) if isinstance(s, dict)]
     exp = Experiment(
         id=exp_id, line=line, status=status,
         tag=str(rec["tag"]) if rec.get("tag") is not None else None,
         parent=rec.get("parent") if isinstance(rec.get("parent"), str) else None,
         parent_commit=str(rec.get("parent_commit") or ""), commit=str(rec.get("commit") or ""),
         title=str(rec.get("title") or hyp.get("title") or ""), hypothesis=hyp,
-        passages=[p for p in rec.get("passages") or [] if isinstance(p, dict)],
+        passages=[p for p in _list(rec.get("passages")) if isinstance(p, dict)],
         proposer=str(rec.get("proposer") or ""),
         proposer_info=rec.get("proposer_info") if isinstance(rec.get("proposer_info"), dict) else {},
         content_hash=str(rec.get("content_hash") or ""), diff=str(rec.get("diff") or ""),
@@ -179,6 +183,15 @@ def experiment_from_json(exp_id: str, line: int, rec: dict[str, Any], warn: Call
     exp.started_at = _time_of(rec, "started_at", warn)
     exp.ended_at = _time_of(rec, "ended_at", warn)
     return exp
+
+
+_SHAPES: dict[str, type] = {"hypothesis": dict, "seeds": list, "passages": list, "proposer_info": dict,
+                            "aux": dict, "sigma": dict, "epsilon": dict, "frozen": dict}
+_KIND_NAMES = {dict: "an object", list: "a list"}
+
+
+def _list(raw: Any) -> list[Any]:
+    return raw if isinstance(raw, list) else []
 
 
 def _metrics_of(exp: Experiment, raw: Any, warn: Callable[[str], None]) -> dict[str, float]:

@@ -236,3 +236,57 @@ def test_changed_frozen_inputs_make_the_run_invalid(ws: Path, monkeypatch: pytes
     assert exp.status == "invalid" and "frozen inputs changed" in exp.reason and "val_split" in exp.reason
     assert exp.seeds == []  # refused before the run
     assert _head(ws) == start and _tags(ws) == ["gg/t/e0001"]
+
+
+def test_a_commit_the_loop_did_not_make_is_kept_on_a_side_branch_on_resume(ws: Path) -> None:
+    hyps = [edit("QA up", "QA = 1.0", "QA = 2.0"), edit("QB up", "QB = 1.0", "QB = 2.0")]
+    run_scripted(ws, hyps, max_experiments=1)
+    (ws / "notes.txt").write_text("my own work\n")
+    git(ws, "add", "notes.txt")
+    git(ws, "commit", "-q", "-m", "researcher's own commit")
+    mine = _head(ws)
+    _, code, out = run_scripted(ws, hyps)
+    assert code == 0 and f"kept on branch gg/t/rescued-{mine[:7]}" in out
+    assert git(ws, "rev-parse", f"gg/t/rescued-{mine[:7]}").strip() == mine
+    assert mine not in git(ws, "rev-list", "autoresearch/t")  # reset away from the loop's branch, not lost
+
+
+def test_an_unexpected_error_cleans_up_like_ctrl_c_and_says_where(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Disk full mid-run: the experiment in flight is ended, the branch reset, one line names the path."""
+    from gg_research.loop.errors import LoopAborted
+    from gg_research.loop.step import Trial
+
+    real = Trial.judge
+
+    def disk_full(self, exp, *args, **kwargs):
+        real(self, exp, *args, **kwargs)
+        raise OSError(28, "No space left on device", str(ws / "results" / "runs" / exp.id / "run.log"))
+
+    monkeypatch.setattr(Trial, "judge", disk_full)
+    with pytest.raises(LoopAborted) as info:
+        run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")])
+    msg = str(info.value)
+    assert "\n" not in msg and "No space left on device" in msg and "run.log" in msg
+    recs = records(ws)
+    assert [r.status for r in recs] == ["baseline", "interrupted"] and "No space left" in recs[-1].reason
+    assert _head(ws) == recs[0].commit and not (ws / ".gg" / "loop.lock").exists()
+
+
+def test_a_ledger_that_cannot_be_written_stops_the_loop_with_one_line(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gg_research.loop.errors import LoopAborted
+    from gg_research.results import ledger as ledger_mod
+
+    run_scripted(ws, [], max_experiments=0)  # the baseline
+    path = ws / "results" / "experiments.jsonl"
+    before = path.read_bytes()
+
+    def read_only(p: Path, line: str) -> None:
+        raise PermissionError(13, "Permission denied", str(p))
+
+    monkeypatch.setattr(ledger_mod, "_append", read_only)
+    with pytest.raises(LoopAborted) as info:
+        run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")])
+    msg = str(info.value)
+    assert "\n" not in msg and "experiments.jsonl: Permission denied" in msg and "resumes" in msg
+    assert path.read_bytes() == before
+    assert _head(ws) == records(ws)[0].commit and not (ws / ".gg" / "loop.lock").exists()

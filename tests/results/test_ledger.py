@@ -153,3 +153,30 @@ def test_status_owns_its_predicates():
     assert [s.value for s in Status if s.measured] == ["baseline", "keep", "discard"]
     assert [s.value for s in Status if not s.final] == ["running"]
     assert Status("keep") is Status.KEEP and f"{Status.KEEP}" == "keep" and json.dumps(Status.KEEP) == '"keep"'
+
+
+def test_a_torn_line_never_swallows_the_next_record(tmp_path: Path):
+    led = LedgerFile(tmp_path)
+    first = Experiment(id="e0001", tag="t", status=Status.BASELINE, metrics={"pbqc": 0.5, "dice": 0.4})
+    led.start(first)
+    led.end(first)
+    with open(led.jsonl, "ab") as fh:
+        fh.write(b'{"event": "start", "id": "e0002", "tag": "t", "ti')  # kill -9 or a full disk mid-write
+    second = Experiment(id=led.next_id(), tag="t", title="after the tear")
+    led.start(second)
+    got = led.read()
+    assert [e.id for e in got.experiments] == ["e0001", second.id] and got.experiments[1].title == "after the tear"
+    assert len(got.warnings) == 1 and "line 3: not valid JSON" in got.warnings[0]
+
+
+def test_fields_of_the_wrong_shape_are_read_as_empty_with_a_warning(tmp_path: Path):
+    path = tmp_path / "experiments.jsonl"
+    rec = {"id": "e0001", "status": "discard", "seeds": "many", "hypothesis": ["not", "a", "dict"],
+           "passages": {"a": 1}, "metrics": {"pbqc": 0.5, "dice": 0.4}}
+    path.write_text(json.dumps(rec) + "\n")
+    ledger = read_ledger(path)
+    exp = ledger.experiments[0]
+    assert exp.seeds == [] and exp.hypothesis == {} and exp.passages == [] and exp.metrics == {"pbqc": 0.5, "dice": 0.4}
+    text = "\n".join(ledger.warnings)
+    assert "seeds is a JSON str, not a list" in text and "hypothesis is a JSON list, not an object" in text
+    assert "passages is a JSON dict, not a list" in text
