@@ -18,9 +18,16 @@ from gg_research.errors import ConfigError  # noqa: F401  (callers of load_confi
 CONFIG_NAME = "gg-research.toml"
 
 
+# The figures the harness reports for every run of train.py: the objectives a harness-evaluated
+# workspace may optimise. (A `[run] command` reports its own.) The harness's summary follows it.
+HARNESS_METRICS: tuple[str, ...] = ("pbqc", "dice", "training_seconds", "total_seconds", "eval_seconds",
+                                    "num_steps", "img_per_sec", "peak_memory_mb", "num_params_M")
+
+
 class _Section(BaseModel):
-    # extra="forbid" so a misspelt key is an error, not a silently ignored setting.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # extra="forbid" so a misspelt key is an error, not a silently ignored setting; no NaN or
+    # infinity where a number is asked for (a budget of inf would never end).
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 class WorkspaceSection(_Section):
@@ -160,6 +167,11 @@ class Config(_Section):
             raise ValueError(f"objectives: duplicate names {names}")
         if self.keep.rule == "threshold" and self.keep.primary not in names:
             raise ValueError(f"keep.primary: {self.keep.primary!r} is not one of the objectives {names}")
+        unknown = [n for n in names if n not in HARNESS_METRICS]
+        if unknown and not self.run.command:
+            # Found now, not after a night of runs that all "lack" the objective.
+            raise ValueError(f"objectives: the harness does not report {', '.join(map(repr, unknown))} "
+                             f"(it reports {', '.join(HARNESS_METRICS)}); a [run] command may report its own")
         return self
 
     def objective(self, name: str) -> ObjectiveConfig:
@@ -175,6 +187,8 @@ def _describe(err: ValidationError, path: Path) -> str:
     msg = first["msg"]
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
+    elif first["type"] == "value_error":  # our own validators' sentences, without pydantic's prefix
+        msg = msg.removeprefix("Value error, ")
     return f"{path}: {loc}: {msg}"
 
 

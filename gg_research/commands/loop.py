@@ -12,6 +12,8 @@ import argparse
 import re
 from datetime import datetime, timedelta
 
+from gg_research.commands.args import positive
+
 
 def _tag(value: str) -> str:
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}", value) or ".." in value or value.endswith((".lock", ".")):
@@ -28,27 +30,15 @@ def _until(value: str) -> datetime:
     return at if at > now else at + timedelta(days=1)
 
 
-def _positive(kind):
-    def parse(value: str):
-        try:
-            v = kind(value)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
-        if v <= 0:
-            raise argparse.ArgumentTypeError(f"must be positive: {value!r}")
-        return v
-    return parse
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", required=True, type=_tag, help="name of this loop: branch autoresearch/TAG, tags gg/TAG/<id>; the same tag resumes")
     parser.add_argument("--proposer", choices=["auto", "claude", "optuna", "scripted"], default=None,
                         help="where hypotheses come from (default: [proposer] kind, auto = claude with ANTHROPIC_API_KEY, else optuna)")
     parser.add_argument("--script", metavar="FILE", help="JSONL hypotheses for --proposer scripted (default: [proposer] script)")
-    parser.add_argument("--budget", type=_positive(float), metavar="S", help="training budget per run in seconds (default: [run] budget_s)")
-    parser.add_argument("--max-experiments", type=_positive(int), metavar="N", help="stop after N experiments (the baseline not counted)")
+    parser.add_argument("--budget", type=positive(float), metavar="S", help="training budget per run in seconds (default: [run] budget_s)")
+    parser.add_argument("--max-experiments", type=positive(int), metavar="N", help="stop after N experiments (the baseline not counted)")
     parser.add_argument("--until", type=_until, metavar="HH:MM", help="stop before a run that would end after this local time")
-    parser.add_argument("--baseline-seeds", type=_positive(int), metavar="N", help="runs of the baseline to measure noise (default: [keep] baseline_seeds)")
+    parser.add_argument("--baseline-seeds", type=positive(int), metavar="N", help="runs of the baseline to measure noise (default: [keep] baseline_seeds)")
     parser.add_argument("--no-report", action="store_true", help="do not refresh results/report.html after each experiment")
 
 

@@ -12,6 +12,8 @@ import sys
 import time
 from pathlib import Path
 
+from gg_research.commands.args import positive
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", help="only the experiments of this loop tag (default: all)")
@@ -25,21 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--watch",
         nargs="?",
-        type=_positive_seconds,
+        type=positive(float),
         const=5.0,
         metavar="SECONDS",
         help="re-render whenever the ledger changes, checking every SECONDS (default 5), until Ctrl-C",
     )
-
-
-def _positive_seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be more than 0 seconds: {text!r}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

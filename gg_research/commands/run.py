@@ -7,9 +7,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from gg_research.commands.args import positive
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--budget", type=float, metavar="S", help="training budget in seconds (default: [run] budget_s)")
+    parser.add_argument("--budget", type=positive(float), metavar="S", help="training budget in seconds (default: [run] budget_s)")
     parser.add_argument("--seed", type=int, metavar="K", help="seed (default: [run] seed)")
     parser.add_argument("--device", metavar="D", help="auto, cpu, cuda or cuda:N (default: [run] device)")
     parser.add_argument("--workspace", type=Path, metavar="DIR", help="workspace folder (default: the one containing the current folder)")
@@ -61,11 +63,8 @@ def _run_with_progress(workspace: Path, run_dir: Path, config, budget: float, ar
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    from gg_research.errors import UserError
     from gg_research.config import CONFIG_NAME, find_workspace, load_config
 
-    if args.budget is not None and args.budget <= 0:
-        raise UserError(f"--budget must be positive, got {args.budget:g}")
     workspace = find_workspace(args.workspace)
     config = load_config(workspace / CONFIG_NAME)
     if args.device:

@@ -40,3 +40,15 @@ def test_unknown_command_exits_2() -> None:
     out = subprocess.run([sys.executable, "-m", "gg_research.cli", "frobnicate"], capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "invalid choice" in out.stderr
+
+
+@pytest.mark.parametrize("command", [["run"], ["loop", "--tag", "t"], ["report", "--watch"]])
+@pytest.mark.parametrize("value", ["nan", "inf", "-2", "0"])
+def test_a_budget_or_interval_that_is_not_a_positive_number_is_refused(command: list[str], value: str,
+                                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    flag = [] if command[0] == "report" else ["--budget"]
+    with pytest.raises(SystemExit) as info:
+        build_parser().parse_args([*command, *flag, value])
+    assert info.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"must be a positive number, got '{value}'" in err

@@ -42,7 +42,7 @@ def test_values_are_read(tmp_path: Path) -> None:
     cfg = load_config(
         write(
             tmp_path,
-            '[run]\nbudget_s = 12.5\nhard_limit_s = 40\n[keep]\nrule = "scalar"\n'
+            '[run]\nbudget_s = 12.5\nhard_limit_s = 40\ncommand = "python score.py"\n[keep]\nrule = "scalar"\n'
             '[[objectives]]\nname = "pbqc"\n[[objectives]]\nname = "loss"\ndirection = "minimize"\n',
         )
     )
@@ -102,3 +102,22 @@ def test_none_defaults_are_written_commented_out() -> None:
     # max_slowdown defaults to None: it must not be written as a value TOML/pydantic reject.
     parsed = tomllib.loads(render_default_toml())
     assert "max_slowdown" not in parsed["keep"]
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_numbers_are_refused(tmp_path: Path, value: str) -> None:
+    path = tmp_path / "gg-research.toml"
+    path.write_text(f"[run]\nbudget_s = {value}\n")
+    with pytest.raises(ConfigError, match="run.budget_s") as info:
+        load_config(path)
+    assert "\n" not in str(info.value)
+
+
+def test_an_objective_the_harness_does_not_report_is_refused_when_the_config_loads(tmp_path: Path) -> None:
+    path = tmp_path / "gg-research.toml"
+    path.write_text('[[objectives]]\nname = "pbqc"\n\n[[objectives]]\nname = "boundary_f1"\n')
+    with pytest.raises(ConfigError, match="the harness does not report 'boundary_f1'"):
+        load_config(path)
+    # A command that evaluates itself may report its own figures.
+    path.write_text('[run]\ncommand = "python my_train.py"\n\n[[objectives]]\nname = "boundary_f1"\n')
+    assert [o.name for o in load_config(path).objectives] == ["boundary_f1"]

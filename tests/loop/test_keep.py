@@ -75,7 +75,7 @@ def test_threshold_points(cand: dict, status: str) -> None:
 
 
 def test_minimised_objective_is_normalised() -> None:
-    c = Config.model_validate({"objectives": [
+    c = Config.model_validate({"run": {"command": "python score.py"}, "objectives": [
         {"name": "loss", "direction": "minimize", "relative_floor": 0.5},
         {"name": "dice", "direction": "maximize"},
     ]})

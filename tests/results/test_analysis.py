@@ -71,7 +71,9 @@ def _ledger(ws: Path, records: list[dict]) -> None:
 
 
 def test_minimised_objective_changes_the_front(tmp_path: Path):
-    ws = _config(tmp_path, '[[objectives]]\nname = "dice"\n\n[[objectives]]\nname = "memory_gb"\ndirection = "minimize"\n')
+    # A [run] command reports its own figures, so any objective name is allowed.
+    ws = _config(tmp_path, '[run]\ncommand = "python score.py"\n\n[[objectives]]\nname = "dice"\n\n'
+                           '[[objectives]]\nname = "memory_gb"\ndirection = "minimize"\n')
     _ledger(ws, [
         {"id": "e0001", "status": "baseline", "metrics": {"dice": 0.50, "memory_gb": 4.0}},
         {"id": "e0002", "status": "keep", "metrics": {"dice": 0.60, "memory_gb": 6.0}},
