@@ -79,11 +79,6 @@ def load_train_module(path: Path):
     return module
 
 
-def materialise(dataset) -> list[dict[str, Any]]:
-    """Every item in memory, so loading never costs training time."""
-    return [dataset[i] for i in range(len(dataset))]
-
-
 def peak_memory_mb(device) -> float:
     import resource
 
@@ -166,9 +161,10 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     root = dataset_root(workspace, config)
     cache = workspace / ".gg" / "cache"
     common = dict(bead_width_mm=config.data.bead_width_mm, cache_dir=cache)
-    train_set = materialise(GGDataset(root, "train", size, **common))
-    val_set = materialise(GGDataset(root, "val", size, **common))
-    if not train_set or not val_set:
+    # Held as uint8 in memory, so loading never costs training time; batches are float.
+    train_set = GGDataset(root, "train", size, **common)
+    val_set = GGDataset(root, "val", size, **common)
+    if not len(train_set) or not len(val_set):
         raise TrainContractError(f"{root}: the dataset needs samples in both the train and val splits")
     frozen = frozen_fingerprint(workspace, config, root)
 

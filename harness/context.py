@@ -15,6 +15,7 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ggnet.dataset import batch_loader
 from harness.errors import TrainingDiverged
 
 # After this many steps a loss above EXPLODE_FACTOR x the running median is an explosion.
@@ -80,7 +81,8 @@ class TrainContext:
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def loader(self, batch_size: int, shuffle: bool = True, drop_last: bool = True, **kw: Any) -> _CountingLoader:
-        """A DataLoader over the training set (in memory, so no worker processes are needed)."""
+        """A DataLoader of float batches over the training set (in memory, so no worker
+        processes are needed; a GGDataset's uint8 items are converted a batch at a time)."""
         n = len(self.train_dataset)  # type: ignore[arg-type]
         batch_size = max(1, min(int(batch_size), n))  # a tiny set still yields batches
         gen = torch.Generator()
@@ -88,7 +90,7 @@ class TrainContext:
         kw.setdefault("num_workers", 0)
         kw.setdefault("pin_memory", self.device.type == "cuda")
         kw.setdefault("generator", gen)
-        dl = DataLoader(self.train_dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **kw)
+        dl = batch_loader(self.train_dataset, batch_size, shuffle=shuffle, drop_last=drop_last, **kw)
         return _CountingLoader(dl, self)
 
     def log(self, step: int, **scalars: Any) -> None:

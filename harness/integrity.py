@@ -15,7 +15,10 @@ from gg_research.config import Config
 from harness.errors import NotComparable
 
 # Source files that define how a run is evaluated (relative to the installed packages).
-_FROZEN_MODULES = ("harness", "ggnet.metrics", "ggnet.warp", "ggnet.output", "ggnet.dataset")
+_FROZEN_MODULES = (
+    "harness", "ggnet.metrics", "ggnet.warp", "ggnet.output",
+    "ggnet.dataset", "ggnet.manifest", "ggnet.sample_files", "ggnet.render_cache",
+)
 
 
 def _sha(data: bytes) -> str:
@@ -60,7 +63,7 @@ def eval_config_fingerprint(config: Config) -> str:
 
 def frozen_fingerprint(workspace: Path, config: Config, root: Path | None = None) -> dict[str, str]:
     """Hashes of the frozen inputs: validation split, harness+metric code, evaluation config."""
-    from ggnet.dataset import split_fingerprint
+    from ggnet.manifest import split_fingerprint
     from harness.data import dataset_root
 
     root = root if root is not None else dataset_root(Path(workspace), config)
