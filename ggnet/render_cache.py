@@ -1,11 +1,14 @@
 """G-code layer renders cached in memory and on disk, keyed by everything that shapes them.
 
-The key covers the G-code bytes, the render parameters and RENDER_CACHE_VERSION. A second
-process (the harness after train.py) reuses the renders of the first.
+The key covers the G-code bytes, the render parameters and a digest of the source of the
+renderer (this module and every ggnet module it imports: render, gcode, ...), so an edit to
+the renderer invalidates old renders by itself. A second process (the harness after
+train.py) reuses the renders of the first.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -14,14 +17,20 @@ from typing import Callable
 
 import numpy as np
 
+from ggnet.sources import PACKAGE, module_files, source_digest
+
 RENDER_MARGIN = 0.08
-# Part of the render cache key: bump when the render convention of the loader changes.
-RENDER_CACHE_VERSION = 1
+
+
+@functools.cache
+def renderer_digest() -> str:
+    """Digest of the source of the code whose output the cache holds."""
+    return source_digest(module_files([__name__], [PACKAGE]))
 
 
 def render_key(gcode_bytes: bytes, layer: int, size: int, bead: float) -> str:
     h = hashlib.sha256(gcode_bytes)
-    h.update(f"|layer={layer}|size={size}|bead={bead!r}|margin={RENDER_MARGIN!r}|v={RENDER_CACHE_VERSION}".encode())
+    h.update(f"|layer={layer}|size={size}|bead={bead!r}|margin={RENDER_MARGIN!r}|code={renderer_digest()}".encode())
     return h.hexdigest()[:32]
 
 
