@@ -5,7 +5,7 @@ evaluate it on the fixed validation split and report.
     python -m harness.child --workspace W --run-dir - --prestart [--config JSON]   (then a JSON go line on stdin)
 
 The summary block is printed LAST; last_run.json is written atomically and only on success.
-Any failure prints one line `GG-RUN-ERROR: <reason>` and exits non-zero.
+Any failure prints one error line (harness.wire: `GG-RUN-ERROR: <reason>`) and exits non-zero.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-ERROR_MARK = "GG-RUN-ERROR:"
+from harness import wire
+
 EXIT_CRASH = 1
 EXIT_DIVERGED = 3
 
@@ -38,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--prestart",
         action="store_true",
-        help="import and load the data, then wait for one JSON line on stdin: {run_dir, seed, budget}",
+        help="import and load the data, then wait for one go line on stdin: {run_dir, seed, budget}",
     )
     return p.parse_args(argv)
 
@@ -124,14 +125,11 @@ def _preload_libraries() -> None:
 
 def _wait_for_go(args: argparse.Namespace) -> bool:
     """Block until the runner sends this prestarted child its run; False on EOF (not needed)."""
-    print("[harness] ready", flush=True)
-    line = sys.stdin.readline()
-    if not line.strip():
+    print(wire.format_ready(), flush=True)
+    go = wire.parse_go(sys.stdin.readline())
+    if go is None:
         return False
-    go = json.loads(line)
-    args.run_dir = Path(go["run_dir"])
-    args.seed = int(go["seed"])
-    args.budget = float(go["budget"])
+    args.run_dir, args.seed, args.budget = go.run_dir, go.seed, go.budget
     # The same environment a cold child gets from the runner.
     os.environ.update(GG_RUN_DIR=str(args.run_dir), GG_SEED=str(args.seed), GG_BUDGET=f"{args.budget:g}")
     return True
@@ -250,14 +248,14 @@ def main(argv: list[str] | None = None) -> int:
         run(args)
         return 0
     except KeyboardInterrupt:
-        print(f"{ERROR_MARK} interrupted", flush=True)
+        print(wire.format_error("interrupted"), flush=True)
         return 130
     except BaseException as exc:  # noqa: BLE001 - every failure is one line for the runner
         from harness.errors import TrainingDiverged
 
         traceback.print_exc(file=sys.stdout)
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"{ERROR_MARK} {type(exc).__name__}: {msg}" if not isinstance(exc, TrainingDiverged) else f"{ERROR_MARK} {msg}", flush=True)
+        msg = str(exc).strip() or type(exc).__name__
+        print(wire.format_error(msg if isinstance(exc, TrainingDiverged) else f"{type(exc).__name__}: {msg}"), flush=True)
         return EXIT_DIVERGED if isinstance(exc, TrainingDiverged) else EXIT_CRASH
 
 

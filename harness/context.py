@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ggnet.dataset import batch_loader
+from harness import wire
 from harness.errors import TrainingDiverged
 
 # After this many steps a loss above EXPLODE_FACTOR x the running median is an explosion.
@@ -118,12 +119,8 @@ class TrainContext:
         now = time.monotonic()
         if step <= 1 or now - self._last_print >= self.log_interval_s:
             self._last_print = now
-            parts = " ".join(f"{k}={v:.4g}" for k, v in values.items())
-            print(
-                f"[train] step {step} elapsed {self.elapsed():.1f}s left {max(self.time_left(), 0):.1f}s {parts}",
-                file=self.stream or sys.stdout,
-                flush=True,
-            )
+            line = wire.format_progress(wire.Progress(int(step), self.elapsed(), self.time_left(), values))
+            print(line, file=self.stream or sys.stdout, flush=True)
 
     def images_trained(self) -> int:
         """Images seen in training: the explicit count if train.py gave one, else the loader's."""

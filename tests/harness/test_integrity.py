@@ -88,7 +88,7 @@ def test_the_frozen_code_covers_what_makes_validation_inputs_and_scores() -> Non
     for required in (
         "ggnet/render.py", "ggnet/gcode.py", "ggnet/render_cache.py", "ggnet/manifest.py",
         "ggnet/sample_files.py", "ggnet/dataset.py", "ggnet/metrics.py", "ggnet/warp.py",
-        "ggnet/output.py", "harness/evaluate.py", "harness/child.py",
+        "ggnet/output.py", "harness/evaluate.py", "harness/child.py", "harness/wire.py",
     ):
         assert required in names, required
     assert not any(n.startswith("templates/") for n in names)  # train.py is the mutable part
