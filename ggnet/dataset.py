@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset, default_collate
+from torch.utils.data import DataLoader, Dataset
 
 from ggnet.errors import DatasetError
 from ggnet.manifest import SPLITS, Where, split_samples
@@ -27,6 +27,7 @@ from ggnet.warp import render_to_camera_theta
 # stored as 0/1 and carried as float 0/1. Everything else is carried as stored.
 _SCALED = ("camera", "render", "material")
 _UNSCALED = ("mask",)
+_TENSORS = ("camera", "render", "mask", "theta", "has_theta", "material", "has_material")
 
 
 def to_float(item: dict[str, Any]) -> dict[str, Any]:
@@ -37,11 +38,6 @@ def to_float(item: dict[str, Any]) -> dict[str, Any]:
     for key in _UNSCALED:
         out[key] = item[key].float()
     return out
-
-
-def collate_float(items: list[dict[str, Any]]) -> dict[str, Any]:
-    """Stack stored items into one batch, then convert it to float once (not item by item)."""
-    return to_float(default_collate(items))
 
 
 def _progress(total: int, label: str):
@@ -69,7 +65,8 @@ class GGDataset(Dataset):
     bounds fitted with an 8 % margin); mask (1,S,S) in {0,1}; theta (3,3) normalised
     render->camera (identity when unknown) and has_theta; material (1,S,S) and has_material; id.
     Pre-rendered `render` PNGs carry no millimetre frame, so their samples have no theta.
-    `stored(i)` is the same item before the float conversion; `batch_loader` batches those.
+    `stored(i)` is the same item before the float conversion; `batch_loader` batches the stored
+    tensors and converts each batch once.
     """
 
     def __init__(
@@ -157,8 +154,9 @@ class GGDataset(Dataset):
         return to_float(self.stored(i))
 
 
-class _StoredItems(Dataset):
-    """A GGDataset whose items stay uint8, for a loader that converts whole batches."""
+class _StoredBatches(Dataset):
+    """A GGDataset read a batch at a time: one gather per tensor instead of one item per index
+    (DataLoader calls __getitems__ when it batches), still uint8 until the loader's to_float."""
 
     def __init__(self, dataset: GGDataset) -> None:
         self.dataset = dataset
@@ -169,10 +167,17 @@ class _StoredItems(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any]:
         return self.dataset.stored(i)
 
+    def __getitems__(self, indices: list[int]) -> dict[str, Any]:
+        d, idx = self.dataset, torch.as_tensor(indices, dtype=torch.long)
+        # index_select, not t[idx]: advanced indexing is ~20x slower on these uint8 tensors.
+        batch: dict[str, Any] = {key: getattr(d, key).index_select(0, idx) for key in _TENSORS}
+        batch["id"] = [d.ids[i] for i in indices]
+        return batch
+
 
 def batch_loader(dataset: Dataset, batch_size: int, **kw: Any) -> DataLoader:
-    """A DataLoader yielding float batches; over a GGDataset it stacks the uint8 items and
-    converts each batch once. A caller's own collate_fn gets the float items, as from any Dataset."""
+    """A DataLoader yielding float batches; over a GGDataset it gathers the uint8 batch and
+    converts it once. A caller's own collate_fn gets the float items, as from any Dataset."""
     if isinstance(dataset, GGDataset) and "collate_fn" not in kw:
-        return DataLoader(_StoredItems(dataset), batch_size=batch_size, collate_fn=collate_float, **kw)
+        return DataLoader(_StoredBatches(dataset), batch_size=batch_size, collate_fn=to_float, **kw)
     return DataLoader(dataset, batch_size=batch_size, **kw)
