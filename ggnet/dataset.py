@@ -34,7 +34,7 @@ def to_float(item: dict[str, Any]) -> dict[str, Any]:
     """A stored (uint8) item or batch as train.py and the evaluation see it; a new dict."""
     out = dict(item)
     for key in _SCALED:
-        out[key] = item[key].float().div_(255.0)
+        out[key] = item[key].div(255.0)  # one kernel: uint8 / float gives float32, bit-equal to float() / 255
     for key in _UNSCALED:
         out[key] = item[key].float()
     return out
