@@ -2,7 +2,9 @@
 
 Prints `key: value` lines: generation time of the default synthetic set (400 samples at 128 px;
 the target is well under a minute on one core), the loader's construction with a cold and a warm
-render cache, and the cost of one item and of one batch of 32 from the built dataset.
+render cache, the memory the split is held in, and the cost of one item and of one batch of 32
+from the built dataset: through a plain DataLoader (float items stacked) and through
+batch_loader, the trainer's and the evaluation's path (uint8 items stacked, converted once).
 Usage: python benchmarks/bench_dataset.py [--n 400] [--size 128] [--preset easy|realistic|hard]
 """
 
@@ -24,7 +26,7 @@ def main() -> int:
 
     import torch
 
-    from gg_research.ggnet.dataset import GGDataset
+    from gg_research.ggnet.dataset import GGDataset, batch_loader
     from gg_research.ggnet.synth import generate
 
     torch.set_num_threads(1)
@@ -50,6 +52,8 @@ def main() -> int:
         print(f"loader_train_samples: {len(cold)}")
         print(f"loader_build_cold_cache_s: {cold_s:.2f}")
         print(f"loader_build_warm_cache_s: {warm_s:.2f}")
+        stored = sum(t.nbytes for t in (cold.camera, cold.render, cold.mask, cold.material, cold.theta))
+        print(f"split_in_memory_mb: {stored / 2**20:.1f}")
 
         item_us = []
         for _ in range(5):
@@ -58,13 +62,16 @@ def main() -> int:
                 cold[i]
             item_us.append(1e6 * (time.perf_counter() - t0) / len(cold))
         print(f"getitem_us: {statistics.median(item_us):.1f}")
-        loader = torch.utils.data.DataLoader(cold, batch_size=32, shuffle=True)
-        batch_ms = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            n_batches = sum(1 for _ in loader)
-            batch_ms.append(1000 * (time.perf_counter() - t0) / n_batches)
-        print(f"batch32_ms: {statistics.median(batch_ms):.2f}")
+        for name, loader in (
+            ("batch32_ms", torch.utils.data.DataLoader(cold, batch_size=32, shuffle=True)),
+            ("batch32_batch_loader_ms", batch_loader(cold, 32, shuffle=True)),
+        ):
+            batch_ms = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                n_batches = sum(1 for _ in loader)
+                batch_ms.append(1000 * (time.perf_counter() - t0) / n_batches)
+            print(f"{name}: {statistics.median(batch_ms):.2f}")
     return 0
 
 

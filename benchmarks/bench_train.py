@@ -41,8 +41,7 @@ def main() -> None:
 
     size = 128
     root = ensure_synthetic(args.cache, args.n, size, 0)
-    tr = GGDataset(root, "train", size)
-    train = [tr[i] for i in range(len(tr))]
+    train = GGDataset(root, "train", size)  # as the harness child hands it to train.py: uint8 in memory
     val = GGDataset(root, "val", size)
     m = load_template(Path(tempfile.mkdtemp()) / "train.py")
     cpu = torch.device("cpu")

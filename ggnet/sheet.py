@@ -14,7 +14,9 @@ import numpy as np
 from PIL import Image, ImageDraw
 from scipy import ndimage
 
-from gg_research.ggnet.dataset import MANIFEST, RENDER_MARGIN, _check_sample, _GCodeFiles, read_manifest
+from gg_research.ggnet.manifest import MANIFEST, read_manifest
+from gg_research.ggnet.render_cache import RENDER_MARGIN
+from gg_research.ggnet.sample_files import GCodeFiles, check_sample
 from gg_research.ggnet.errors import DatasetError
 
 LABEL_PX = 14
@@ -65,10 +67,10 @@ def contact_sheet(root: Path, out: Path, *, n: int = 8, tile: int = 192, bead_wi
         if line.strip():
             rec = json.loads(line)
             rows_raw[rec["id"]] = rec
-    gcodes = _GCodeFiles()
+    gcodes = GCodeFiles()
     rows = []
     for s in samples:
-        files = _check_sample(root, s, gcodes)
+        files = check_sample(root, s, gcodes)
         image = np.asarray(files["image"].convert("RGB"))
         h, w = image.shape[:2]
         mask = np.asarray(Image.fromarray(files["mask"]).resize((w, h), Image.NEAREST)) > 127

@@ -43,3 +43,20 @@ def warp_to_camera(render, theta, out_hw: tuple[int, int] | None = None, mode: s
     return homography_warp(
         render, cam_to_render, (h, w), mode=mode, padding_mode="zeros", align_corners=True, normalized_coordinates=True
     )
+
+
+def resize_scale(src_hw: tuple[int, int], dst_hw: tuple[int, int]) -> np.ndarray:
+    """Pixel map (col, row, 1) of an image resized from src to dst (pixel centres at integers).
+
+    A resize maps pixel areas: the edge -0.5 stays at -0.5 and W-0.5 goes to W'-0.5.
+    """
+    sy, sx = dst_hw[0] / src_hw[0], dst_hw[1] / src_hw[1]
+    return np.array([[sx, 0.0, 0.5 * sx - 0.5], [0.0, sy, 0.5 * sy - 0.5], [0.0, 0.0, 1.0]])
+
+
+def render_to_camera_theta(
+    gcode_to_image: np.ndarray, image_hw: tuple[int, int], mm_to_px_render: np.ndarray, size: int
+) -> np.ndarray:
+    """Normalised render->camera theta for a render and a camera image both resized to size x size."""
+    h = resize_scale(image_hw, (size, size)) @ gcode_to_image @ np.linalg.inv(mm_to_px_render)
+    return pixel_homography_to_norm(h, (size, size), (size, size))

@@ -5,7 +5,7 @@ evaluate it on the fixed validation split and report.
     python -m harness.child --workspace W --run-dir - --prestart [--config JSON]   (then a JSON go line on stdin)
 
 The summary block is printed LAST; last_run.json is written atomically and only on success.
-Any failure prints one line `GG-RUN-ERROR: <reason>` and exits non-zero.
+Any failure prints one error line (harness.wire: `GG-RUN-ERROR: <reason>`) and exits non-zero.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-ERROR_MARK = "GG-RUN-ERROR:"
+from gg_research.harness import wire
+
 EXIT_CRASH = 1
 EXIT_DIVERGED = 3
 
@@ -38,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--prestart",
         action="store_true",
-        help="import and load the data, then wait for one JSON line on stdin: {run_dir, seed, budget}",
+        help="import and load the data, then wait for one go line on stdin: {run_dir, seed, budget}",
     )
     return p.parse_args(argv)
 
@@ -46,7 +47,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def resolve_device(name: str):
     import torch
 
-    from gg_research.harness.errors import GGError
+    from gg_research.errors import GGError
 
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -77,11 +78,6 @@ def load_train_module(path: Path):
     if not callable(getattr(module, "train", None)):
         raise TrainContractError(f"{path}: defines no function train(ctx)")
     return module
-
-
-def materialise(dataset) -> list[dict[str, Any]]:
-    """Every item in memory, so loading never costs training time."""
-    return [dataset[i] for i in range(len(dataset))]
 
 
 def peak_memory_mb(device) -> float:
@@ -129,14 +125,11 @@ def _preload_libraries() -> None:
 
 def _wait_for_go(args: argparse.Namespace) -> bool:
     """Block until the runner sends this prestarted child its run; False on EOF (not needed)."""
-    print("[harness] ready", flush=True)
-    line = sys.stdin.readline()
-    if not line.strip():
+    print(wire.format_ready(), flush=True)
+    go = wire.parse_go(sys.stdin.readline())
+    if go is None:
         return False
-    go = json.loads(line)
-    args.run_dir = Path(go["run_dir"])
-    args.seed = int(go["seed"])
-    args.budget = float(go["budget"])
+    args.run_dir, args.seed, args.budget = go.run_dir, go.seed, go.budget
     # The same environment a cold child gets from the runner.
     os.environ.update(GG_RUN_DIR=str(args.run_dir), GG_SEED=str(args.seed), GG_BUDGET=f"{args.budget:g}")
     return True
@@ -166,9 +159,10 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     root = dataset_root(workspace, config)
     cache = workspace / ".gg" / "cache"
     common = dict(bead_width_mm=config.data.bead_width_mm, cache_dir=cache)
-    train_set = materialise(GGDataset(root, "train", size, **common))
-    val_set = materialise(GGDataset(root, "val", size, **common))
-    if not train_set or not val_set:
+    # Held as uint8 in memory, so loading never costs training time; batches are float.
+    train_set = GGDataset(root, "train", size, **common)
+    val_set = GGDataset(root, "val", size, **common)
+    if not len(train_set) or not len(val_set):
         raise TrainContractError(f"{root}: the dataset needs samples in both the train and val splits")
     frozen = frozen_fingerprint(workspace, config, root)
 
@@ -254,14 +248,14 @@ def main(argv: list[str] | None = None) -> int:
         run(args)
         return 0
     except KeyboardInterrupt:
-        print(f"{ERROR_MARK} interrupted", flush=True)
+        print(wire.format_error("interrupted"), flush=True)
         return 130
     except BaseException as exc:  # noqa: BLE001 - every failure is one line for the runner
         from gg_research.harness.errors import TrainingDiverged
 
         traceback.print_exc(file=sys.stdout)
-        msg = " ".join(str(exc).split()) or type(exc).__name__
-        print(f"{ERROR_MARK} {type(exc).__name__}: {msg}" if not isinstance(exc, TrainingDiverged) else f"{ERROR_MARK} {msg}", flush=True)
+        msg = str(exc).strip() or type(exc).__name__
+        print(wire.format_error(msg if isinstance(exc, TrainingDiverged) else f"{type(exc).__name__}: {msg}"), flush=True)
         return EXIT_DIVERGED if isinstance(exc, TrainingDiverged) else EXIT_CRASH
 
 

@@ -15,6 +15,8 @@ from typing import Any, Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from gg_research.ggnet.dataset import batch_loader
+from gg_research.harness import wire
 from gg_research.harness.errors import TrainingDiverged
 
 # After this many steps a loss above EXPLODE_FACTOR x the running median is an explosion.
@@ -80,7 +82,8 @@ class TrainContext:
         return torch.autocast(device_type=self.device.type, dtype=self.amp_dtype)
 
     def loader(self, batch_size: int, shuffle: bool = True, drop_last: bool = True, **kw: Any) -> _CountingLoader:
-        """A DataLoader over the training set (in memory, so no worker processes are needed)."""
+        """A DataLoader of float batches over the training set (in memory, so no worker
+        processes are needed; a GGDataset's uint8 items are converted a batch at a time)."""
         n = len(self.train_dataset)  # type: ignore[arg-type]
         batch_size = max(1, min(int(batch_size), n))  # a tiny set still yields batches
         gen = torch.Generator()
@@ -88,7 +91,7 @@ class TrainContext:
         kw.setdefault("num_workers", 0)
         kw.setdefault("pin_memory", self.device.type == "cuda")
         kw.setdefault("generator", gen)
-        dl = DataLoader(self.train_dataset, batch_size=batch_size, shuffle=shuffle, drop_last=drop_last, **kw)
+        dl = batch_loader(self.train_dataset, batch_size, shuffle=shuffle, drop_last=drop_last, **kw)
         return _CountingLoader(dl, self)
 
     def log(self, step: int, **scalars: Any) -> None:
@@ -116,12 +119,8 @@ class TrainContext:
         now = time.monotonic()
         if step <= 1 or now - self._last_print >= self.log_interval_s:
             self._last_print = now
-            parts = " ".join(f"{k}={v:.4g}" for k, v in values.items())
-            print(
-                f"[train] step {step} elapsed {self.elapsed():.1f}s left {max(self.time_left(), 0):.1f}s {parts}",
-                file=self.stream or sys.stdout,
-                flush=True,
-            )
+            line = wire.format_progress(wire.Progress(int(step), self.elapsed(), self.time_left(), values))
+            print(line, file=self.stream or sys.stdout, flush=True)
 
     def images_trained(self) -> int:
         """Images seen in training: the explicit count if train.py gave one, else the loader's."""

@@ -6,8 +6,9 @@ import contextlib
 from typing import Callable
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from gg_research.ggnet.dataset import batch_loader
 from gg_research.ggnet.metrics import DiceAccumulator, PBQCAccumulator
 from gg_research.harness.errors import TrainContractError
 
@@ -39,7 +40,7 @@ def evaluate(
     model.eval()
     dice = DiceAccumulator()
     pbqc = PBQCAccumulator()
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
+    loader = batch_loader(dataset, batch_size, shuffle=False, num_workers=0)
     with torch.no_grad():
         for batch in loader:
             camera = batch["camera"].to(device)

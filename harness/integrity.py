@@ -12,10 +12,13 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from gg_research.config import Config
+from gg_research.ggnet.sources import PACKAGE as GGNET
+from gg_research.ggnet.sources import module_files, source_digest
 from gg_research.harness.errors import NotComparable
 
-# Source files that define how a run is evaluated (relative to the installed packages).
-_FROZEN_MODULES = ("gg_research.harness", "gg_research.ggnet.metrics", "gg_research.ggnet.warp", "gg_research.ggnet.output", "gg_research.ggnet.dataset")
+_HARNESS = __name__.rpartition(".")[0]
+# The evaluation reads the model's output by attribute, so no import leads to its type.
+_ROOTS = (_HARNESS, f"{GGNET}.output")
 
 
 def _sha(data: bytes) -> str:
@@ -23,27 +26,14 @@ def _sha(data: bytes) -> str:
 
 
 def source_files() -> list[Path]:
-    import importlib.util
-
-    files: list[Path] = []
-    for name in _FROZEN_MODULES:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            continue
-        origin = Path(spec.origin)
-        if spec.submodule_search_locations:  # a package: every module in it
-            files.extend(sorted(origin.parent.glob("*.py")))
-        else:
-            files.append(origin)
-    return files
+    """Every module of the harness and every ggnet module it imports, transitively (dataset,
+    manifest, render cache, render, gcode, metrics, warp, ...): the code that produces the
+    validation inputs and the scores. Derived from the import statements, so it stays complete."""
+    return module_files(_ROOTS, [_HARNESS, GGNET])
 
 
 def code_fingerprint() -> str:
-    h = hashlib.sha256()
-    for path in source_files():
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
-    return h.hexdigest()
+    return source_digest(source_files())
 
 
 def eval_config_fingerprint(config: Config) -> str:
@@ -59,8 +49,8 @@ def eval_config_fingerprint(config: Config) -> str:
 
 
 def frozen_fingerprint(workspace: Path, config: Config, root: Path | None = None) -> dict[str, str]:
-    """Hashes of the frozen inputs: validation split, harness+metric code, evaluation config."""
-    from gg_research.ggnet.dataset import split_fingerprint
+    """Hashes of the frozen inputs: validation split, harness+ggnet code, evaluation config."""
+    from gg_research.ggnet.manifest import split_fingerprint
     from gg_research.harness.data import dataset_root
 
     root = root if root is not None else dataset_root(Path(workspace), config)

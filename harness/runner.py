@@ -21,10 +21,9 @@ from pathlib import Path
 from typing import IO, Any, Callable, Literal
 
 from gg_research.config import CONFIG_NAME, Config, load_config
+from gg_research.harness import wire
 
-ERROR_MARK = "GG-RUN-ERROR:"  # the child's one-line reason (harness.child prints it)
 TERM_GRACE_S = 3.0
-READY_LINE = b"[harness] ready"  # a prestarted child prints it when it waits for its run
 
 
 @dataclass
@@ -69,6 +68,7 @@ class _Sink:
         self._log: IO[bytes] | None = None
         self._echo = False
         self._on_line: Callable[[str], None] | None = None
+        self.ready = threading.Event()  # set when the child printed the ready line
 
     def attach(self, log: IO[bytes], echo: bool, on_line: Callable[[str], None] | None) -> None:
         with self._lock:
@@ -77,15 +77,13 @@ class _Sink:
             self._held.clear()
             self._log, self._echo, self._on_line = log, echo, on_line
 
-    def holds(self, text: bytes) -> bool:
-        with self._lock:
-            return text in self._held
-
     def detach(self) -> None:
         with self._lock:
             self._log = None
 
     def write(self, line: bytes) -> None:
+        if wire.parse_ready(line.decode("utf-8", "replace")):
+            self.ready.set()
         with self._lock:
             if self._log is None:
                 self._held += line
@@ -153,17 +151,16 @@ class WarmChild:
         """True once the child has loaded everything and waits for its run."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
-            if self.sink.holds(READY_LINE):
+            if self.sink.ready.wait(0.05):
                 return True
-            time.sleep(0.05)
-        return self.sink.holds(READY_LINE)
+        return self.sink.ready.is_set()
 
     def usable_for(self, config: Config) -> bool:
         return self.proc.poll() is None and self.key == _config_key(config)
 
     def go(self, run_dir: Path, seed: int, budget: float) -> None:
         assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps({"run_dir": str(run_dir), "seed": seed, "budget": budget}) + "\n").encode())
+        self.proc.stdin.write((wire.format_go(wire.Go(Path(run_dir), seed, budget)) + "\n").encode())
         self.proc.stdin.close()
 
     def close(self) -> None:
@@ -214,13 +211,13 @@ class PrestartingRunner:
 
 def _last_error(log_path: Path) -> str:
     try:
-        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        text = log_path.read_text(encoding="utf-8", errors="replace")
     except OSError:
         return ""
-    marked = [ln.split(ERROR_MARK, 1)[1].strip() for ln in lines if ERROR_MARK in ln]
-    if marked:
-        return marked[-1]
-    rest = [ln.strip() for ln in lines if ln.strip()]
+    marked = wire.last_error(text)
+    if marked is not None:
+        return marked
+    rest = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return rest[-1] if rest else ""
 
 
@@ -311,7 +308,7 @@ def run_experiment(
                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
                 )
             except OSError as exc:
-                log.write(f"{ERROR_MARK} cannot start {argv[0]!r}: {exc}\n".encode())
+                log.write((wire.format_error(f"cannot start {argv[0]!r}: {exc}") + "\n").encode())
                 return RunResult("crash", {}, {}, run_dir, log_path, f"cannot start {argv[0]!r}: {exc.strerror or exc}", 0.0)
             sink = _Sink()
             sink.attach(log, echo, on_line)

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+# gg_research.loop -> loop, ...: the repository's folders as the wheel installs them.
+PACKAGE_DIRS: dict[str, str] = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))[
+    "tool"]["setuptools"]["package-dir"]
+
+
+def installed_layout(dest: Path) -> Path:
+    """A copy of the source laid out as the wheel installs it (gg_research/ with loop/, ggnet/, ...
+    inside); put `dest` first on PYTHONPATH to import the copy instead of the checkout."""
+    root = dest / "gg_research"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(REPO_ROOT / "gg_research", root, ignore=ignore)
+    for name, folder in PACKAGE_DIRS.items():
+        shutil.copytree(REPO_ROOT / folder, root / name.split(".", 1)[1], ignore=ignore)
+    return dest
 
 
 @pytest.fixture(scope="session")

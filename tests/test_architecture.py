@@ -10,19 +10,11 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from tests.conftest import PACKAGE_DIRS as MAPPED
+from tests.conftest import REPO_ROOT as REPO
+from tests.conftest import installed_layout
+
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-MAPPED = PYPROJECT["tool"]["setuptools"]["package-dir"]  # gg_research.loop -> loop, ...
-
-
-def _installed_layout(dest: Path) -> Path:
-    """The source laid out as the wheel installs it: gg_research/ with loop/, results/, ... inside."""
-    root = dest / "gg_research"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
-    shutil.copytree(REPO / "gg_research", root, ignore=ignore)
-    for name, folder in MAPPED.items():
-        shutil.copytree(REPO / folder, root / name.split(".", 1)[1], ignore=ignore)
-    return dest
 
 
 def test_every_package_folder_is_listed_in_pyproject() -> None:
@@ -61,7 +53,7 @@ def test_import_contracts_hold(tmp_path: Path) -> None:
     lint = shutil.which("lint-imports")
     if lint is None:
         pytest.fail("import-linter is a test dependency: pip install -e '.[test]'")
-    layout = _installed_layout(tmp_path / "site")
+    layout = installed_layout(tmp_path / "site")
     proc = subprocess.run([lint, "--config", str(REPO / "pyproject.toml"), "--no-cache"], cwd=tmp_path,
                           env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(layout)}, capture_output=True, text=True,
                           timeout=300)

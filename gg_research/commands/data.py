@@ -123,7 +123,8 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _print_summary(root: Path, bead_width_mm: float) -> None:
-    from gg_research.ggnet.dataset import SPLITS, mask_has_defect, validate_dataset
+    from gg_research.ggnet.manifest import SPLITS
+    from gg_research.ggnet.sample_files import mask_has_defect, validate_dataset
 
     samples = validate_dataset(root, bead_width_mm=bead_width_mm)
     defective = {s.id: mask_has_defect(s.mask) for s in samples}

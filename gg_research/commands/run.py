@@ -35,25 +35,22 @@ def next_run_dir(workspace: Path) -> Path:
 
 def _run_with_progress(workspace: Path, run_dir: Path, config, budget: float, args: argparse.Namespace):
     """On a terminal, a progress bar of training time left; elsewhere the plain child log."""
-    import re
-
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
 
+    from gg_research.harness import wire
     from gg_research.harness.runner import run_experiment
 
     console = Console()
     if args.quiet or not console.is_terminal:
         return run_experiment(workspace, run_dir, config=config, budget_s=args.budget, seed=args.seed, echo=not args.quiet)
-    progress_re = re.compile(r"^\[train\] step (\d+) elapsed ([\d.]+)s left ([\d.]+)s ?(.*)$")
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.fields[info]}"), console=console, transient=True) as bar:
         task = bar.add_task("train", total=budget, info="starting")
 
         def on_line(line: str) -> None:
-            m = progress_re.match(line.strip())
-            if m:
-                step, elapsed, left, scalars = m.groups()
-                bar.update(task, completed=min(float(elapsed), budget), info=f"{float(left):.0f}s left, step {step} {scalars[:60]}")
+            p = wire.parse_progress(line)
+            if p is not None:
+                bar.update(task, completed=min(p.elapsed, budget), info=f"{p.left:.0f}s left, step {p.step} {p.scalars_text()[:60]}")
             else:
                 bar.console.print(line.rstrip("\n"), markup=False, highlight=False)
 

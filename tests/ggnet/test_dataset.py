@@ -12,22 +12,16 @@ import numpy as np
 import pytest
 import torch
 from PIL import Image
+from torch.utils.data import default_collate
 
-from gg_research.ggnet import dataset as ds_mod
-from gg_research.ggnet.dataset import (
-    GGDataset,
-    Sample,
-    read_manifest,
-    render_to_camera_theta,
-    resize_scale,
-    split_fingerprint,
-    validate_dataset,
-)
+from gg_research.ggnet.dataset import GGDataset, batch_loader
 from gg_research.errors import GGError
 from gg_research.ggnet.errors import DatasetError
 from gg_research.ggnet.gcode import parse_gcode
+from gg_research.ggnet.manifest import Sample, read_manifest, split_fingerprint
 from gg_research.ggnet.render import frame_for, render_layer
-from gg_research.ggnet.warp import warp_to_camera
+from gg_research.ggnet.sample_files import validate_dataset
+from gg_research.ggnet.warp import render_to_camera_theta, resize_scale, warp_to_camera
 
 torch.set_num_threads(1)
 
@@ -175,9 +169,19 @@ def test_prerendered_renders_are_accepted(broken: Path) -> None:
     assert not bool(item["has_theta"]) and torch.equal(item["theta"], torch.eye(3))
 
 
-def test_importing_the_loader_module_does_not_import_torch() -> None:
-    code = "import sys, ggnet.dataset, ggnet.synth; assert 'torch' not in sys.modules, 'torch imported'"
-    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+def test_checking_and_fingerprinting_a_dataset_does_not_import_torch(synth_dataset: Path) -> None:
+    # `data check` and the loop's integrity fingerprint must start fast, without torch.
+    code = (
+        "import sys; from pathlib import Path; root = Path(sys.argv[1])\n"
+        "import gg_research.ggnet.synth, gg_research.commands.data\n"
+        "from gg_research.ggnet.sample_files import validate_dataset\n"
+        "from gg_research.ggnet.manifest import split_fingerprint\n"
+        "from gg_research.ggnet.render_cache import render_key\n"
+        "from gg_research.harness.integrity import code_fingerprint\n"
+        "validate_dataset(root); split_fingerprint(root, 'val'); render_key(b'G1', 0, 8, 0.4); code_fingerprint()\n"
+        "assert 'torch' not in sys.modules, 'torch imported'"
+    )
+    subprocess.run([sys.executable, "-c", code, str(synth_dataset)], check=True, timeout=60)
 
 
 # --- bad input: each kind is one DatasetError naming the manifest line and the sample ------------
@@ -334,9 +338,28 @@ def test_zero_one_masks_are_accepted(broken: Path) -> None:
     assert torch.equal(data[i]["mask"][0].bool(), torch.from_numpy(m > 0))
 
 
-def test_module_is_lazy_about_the_torch_dataset_class() -> None:
-    assert issubclass(ds_mod.GGDataset, torch.utils.data.Dataset)
-    assert ds_mod.GGDataset is GGDataset
+def test_split_is_stored_as_uint8_and_batches_are_float(synth_dataset: Path) -> None:
+    data = GGDataset(synth_dataset, "train", 32)
+    for key in ("camera", "render", "mask", "material"):
+        assert getattr(data, key).dtype == torch.uint8, key
+    assert set(torch.unique(data.mask).tolist()) <= {0, 1}
+    # A batch from batch_loader (stacked uint8, converted once) equals the batch of float items.
+    batch = next(iter(batch_loader(data, 4, shuffle=False)))
+    expected = default_collate([data[i] for i in range(4)])
+    assert set(batch) == set(expected) and batch["id"] == expected["id"]
+    for key in ("camera", "render", "mask", "material", "theta", "has_theta", "has_material"):
+        assert batch[key].dtype == expected[key].dtype and torch.equal(batch[key], expected[key]), key
+    for key in ("camera", "render", "mask", "material"):
+        assert batch[key].dtype == torch.float32 and 0.0 <= float(batch[key].min()) <= float(batch[key].max()) <= 1.0
+    assert float(batch["camera"].max()) > 0.5  # scaled to [0, 1], not left at 0..255 nor squashed
+    assert torch.equal(batch["mask"], data.mask[:4].float())
+    assert torch.equal(batch["camera"], data.camera[:4].float() / 255)
+
+
+def test_batch_loader_over_other_datasets_is_a_plain_loader(synth_dataset: Path) -> None:
+    items = [GGDataset(synth_dataset, "val", 32)[i] for i in range(3)]
+    batch = next(iter(batch_loader(items, 3, shuffle=False)))
+    assert torch.equal(batch["camera"], torch.stack([it["camera"] for it in items]))
 
 
 def test_dataset_pickles_for_worker_processes(synth_dataset: Path) -> None:

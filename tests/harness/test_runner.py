@@ -150,13 +150,13 @@ def test_contract_breaking_train_py_fails_the_child_in_one_line(
     tmp_path: Path, dataset: Path, capsys: pytest.CaptureFixture, source: str, expected: str
 ) -> None:
     # The child's own entry point, in-process (the subprocess path is covered above).
-    from gg_research.harness import child
+    from gg_research.harness import child, wire
 
     ws = _ws(tmp_path, dataset, source, budget_s=0.2)
     code = child.main(["--workspace", str(ws), "--run-dir", str(tmp_path / "run"), "--seed", "0"])
     out = capsys.readouterr().out
     assert code == child.EXIT_CRASH
-    errors = [ln for ln in out.splitlines() if ln.startswith(child.ERROR_MARK)]
+    errors = [r for r in map(wire.parse_error, out.splitlines()) if r is not None]
     assert len(errors) == 1 and expected in errors[0]
     assert not (tmp_path / "run" / "last_run.json").exists()
 

@@ -269,7 +269,7 @@ def test_an_unexpected_error_cleans_up_like_ctrl_c_and_says_where(ws: Path, monk
     assert "\n" not in msg and "No space left on device" in msg and "run.log" in msg
     recs = records(ws)
     assert [r.status for r in recs] == ["baseline", "interrupted"] and "No space left" in recs[-1].reason
-    assert _head(ws) == recs[0].commit and not (ws / ".gg" / "loop.lock").exists()
+    assert _head(ws) == recs[0].commit and not (ws / ".gg" / "gg_research.loop.lock").exists()
 
 
 def test_a_ledger_that_cannot_be_written_stops_the_loop_with_one_line(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -289,4 +289,4 @@ def test_a_ledger_that_cannot_be_written_stops_the_loop_with_one_line(ws: Path, 
     msg = str(info.value)
     assert "\n" not in msg and "experiments.jsonl: Permission denied" in msg and "resumes" in msg
     assert path.read_bytes() == before
-    assert _head(ws) == records(ws)[0].commit and not (ws / ".gg" / "loop.lock").exists()
+    assert _head(ws) == records(ws)[0].commit and not (ws / ".gg" / "gg_research.loop.lock").exists()

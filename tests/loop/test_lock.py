@@ -22,9 +22,9 @@ def test_lock_refuses_a_second_holder_and_names_the_pid(tmp_path: Path) -> None:
 
 
 def test_lock_of_a_killed_process_is_free_again(tmp_path: Path) -> None:
-    code = ("import sys, time; sys.path.insert(0, sys.argv[2]); from loop.lock import LoopLock; "
+    code = ("import sys, time; from gg_research.loop.lock import LoopLock; "
             "LoopLock(sys.argv[1]).acquire(); print('locked', flush=True); time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path), str(Path(__file__).resolve().parents[2])],
+    proc = subprocess.Popen([sys.executable, "-c", code, str(tmp_path)],
                             stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "locked"
