@@ -73,6 +73,27 @@ class RunSection(_Section):
         description="Loop only: start the next run's process (imports, data) while the current one trains, so start-up is off the critical path.",
     )
 
+    sandbox: Literal["auto", "bwrap", "off"] = Field(
+        "auto",
+        description="Isolation of a run: auto = bubblewrap when it works here (no network, writes only to the run "
+                    "folder, no workspace state or labels visible), else a warning; bwrap = refuse to run without it; "
+                    "off = no isolation (warned).",
+    )
+    memory_gb: float = Field(0.0, ge=0, description="Memory limit of a run in GiB; 0 = 80 % of this machine's memory.")
+    max_log_mb: float = Field(50.0, gt=0, description="run.log is cut at this size (the run goes on).")
+    budget_grace_s: float = Field(0.0, ge=0, description="Training may end this late after its budget (a step in flight); 0 = max(5 s, 5 % of the budget).")
+    eval_limit_s: float = Field(
+        0.0, ge=0,
+        description="Time the predictions may take after training; 0 = max(30 s, 10 % of the budget). A run over it is "
+                    "invalid (it could be training on).",
+    )
+
+    def grace(self, budget_s: float) -> float:
+        return self.budget_grace_s if self.budget_grace_s > 0 else max(5.0, 0.05 * budget_s)
+
+    def eval_limit(self, budget_s: float) -> float:
+        return self.eval_limit_s if self.eval_limit_s > 0 else max(30.0, 0.1 * budget_s)
+
     def effective_hard_limit(self, budget_s: float | None = None) -> float:
         """The wall-clock limit of a run under `budget_s` (the configured budget by default)."""
         budget = self.budget_s if budget_s is None else budget_s

@@ -135,7 +135,33 @@ class GGDataset(Dataset):
                 bar.advance(task)
 
     def __len__(self) -> int:
-        return len(self.samples)
+        return len(self.ids)
+
+    def save(self, path: Path, fields: tuple[str, ...] = _TENSORS) -> None:
+        """The split's arrays (only `fields`; the others are left out) as one .npz, no pickles."""
+        arrays = {key: getattr(self, key).numpy() for key in fields}
+        np.savez(path, ids=np.array(self.ids, dtype=np.str_), image_size=np.array(self.image_size), **arrays)
+
+    @classmethod
+    def load(cls, path: Path, split: str) -> GGDataset:
+        """A split saved by `save`; fields it left out are zero (images) or unknown (flags)."""
+        self = cls.__new__(cls)
+        with np.load(path, allow_pickle=False) as z:
+            self.ids = [str(i) for i in z["ids"]]
+            self.image_size, self.split, self.root, self.samples = int(z["image_size"]), split, Path(path), []
+            n, size = len(self.ids), self.image_size
+            blank = {"camera": (3, size, size), "render": (1, size, size), "mask": (1, size, size),
+                     "material": (1, size, size)}
+            for key in _TENSORS:
+                if key in z.files:
+                    setattr(self, key, torch.from_numpy(z[key].copy()))
+                elif key in blank:
+                    setattr(self, key, torch.zeros((n, *blank[key]), dtype=torch.uint8))
+                elif key == "theta":
+                    self.theta = torch.eye(3, dtype=torch.float32).repeat(n, 1, 1)
+                else:
+                    setattr(self, key, torch.zeros(n, dtype=torch.bool))
+        return self
 
     def stored(self, i: int) -> dict[str, Any]:
         """Item `i` as stored (uint8 images, views of the split's tensors)."""

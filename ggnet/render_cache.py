@@ -34,6 +34,13 @@ def render_key(gcode_bytes: bytes, layer: int, size: int, bead: float) -> str:
     return h.hexdigest()[:32]
 
 
+def _digest(key: str, image: np.ndarray, mm_to_px: np.ndarray) -> str:
+    h = hashlib.sha256(key.encode())
+    h.update(np.ascontiguousarray(image, dtype=np.uint8).tobytes())
+    h.update(np.ascontiguousarray(mm_to_px, dtype=np.float64).tobytes())
+    return h.hexdigest()
+
+
 def cached_render(
     layer_fn: Callable[[], object], gcode_path: Path, layer: int, size: int, bead: float, cache_dir: Path | None, memo: dict
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -49,9 +56,12 @@ def cached_render(
     path = Path(cache_dir) / f"render-{key}.npz" if cache_dir is not None else None
     if path is not None and path.is_file():
         try:
-            with np.load(path) as z:
-                memo[key] = (z["image"], z["mm_to_px"])
-                return memo[key]
+            with np.load(path, allow_pickle=False) as z:
+                image, mm_to_px = z["image"], z["mm_to_px"]
+                # Content-checked on read: a damaged or overwritten entry is rendered again.
+                if str(z["digest"]) == _digest(key, image, mm_to_px):
+                    memo[key] = (image, mm_to_px)
+                    return memo[key]
         except (OSError, ValueError, KeyError):
             pass  # a damaged cache file is re-rendered and replaced
     r = render_layer(layer_fn(), size, bead_width_mm=bead, margin=RENDER_MARGIN)
@@ -59,7 +69,7 @@ def cached_render(
     if path is not None:
         path.parent.mkdir(parents=True, exist_ok=True)
         buf = io.BytesIO()
-        np.savez(buf, image=r.image, mm_to_px=r.mm_to_px)
+        np.savez(buf, image=r.image, mm_to_px=r.mm_to_px, digest=np.array(_digest(key, r.image, r.mm_to_px)))
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         tmp.write_bytes(buf.getvalue())
         os.replace(tmp, path)  # atomic: a concurrent reader sees the old file or the whole new one

@@ -1,11 +1,13 @@
-"""One experiment in a child process: train the workspace's train.py under the budget, then
-evaluate it on the fixed validation split and report.
+"""The untrusted side of a run: the process that imports and runs the workspace's train.py.
 
-    python -m harness.child --workspace W --run-dir D --seed K --budget S [--config JSON] [--device D]
-    python -m harness.child --workspace W --run-dir - --prestart [--config JSON]   (then a JSON go line on stdin)
+    python -m gg_research.harness.child --workspace W --view V --out O --config JSON [--device D]
 
-The summary block is printed LAST; last_run.json is written atomically and only on success.
-Any failure prints one error line (harness.wire: `GG-RUN-ERROR: <reason>`) and exits non-zero.
+It loads the libraries and the trainer's view of the data (harness.scorer: the training split
+and the validation *inputs*), prints the ready line and waits for the go line on stdin; then it
+imports train.py, trains, prints the trained line, predicts on the validation inputs and writes
+predictions.npz and train_report.json to O. It never sees a validation label and never scores:
+the parent does (harness.runner). Any failure prints one error line (harness.wire) and exits
+non-zero. In the sandbox (harness.sandbox) O and /tmp are the only places it can write.
 """
 
 from __future__ import annotations
@@ -29,18 +31,12 @@ EXIT_DIVERGED = 3
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(prog="python -m harness.child")
+    p = argparse.ArgumentParser(prog="python -m gg_research.harness.child")
     p.add_argument("--workspace", required=True, type=Path)
-    p.add_argument("--run-dir", required=True, type=Path)
-    p.add_argument("--seed", type=int, default=None)
-    p.add_argument("--budget", type=float, default=None)
-    p.add_argument("--config", type=Path, default=None, help="config as JSON (default: the workspace's gg-research.toml)")
+    p.add_argument("--view", required=True, type=Path, help="the trainer's view of the data (harness.scorer)")
+    p.add_argument("--out", required=True, type=Path, help="the only folder the run writes")
+    p.add_argument("--config", required=True, type=Path, help="the config as JSON")
     p.add_argument("--device", default=None)
-    p.add_argument(
-        "--prestart",
-        action="store_true",
-        help="import and load the data, then wait for one go line on stdin: {run_dir, seed, budget}",
-    )
     return p.parse_args(argv)
 
 
@@ -107,14 +103,6 @@ def write_json_atomic(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def _load_config(args: argparse.Namespace, workspace: Path):
-    from gg_research.config import CONFIG_NAME, Config, load_config
-
-    if args.config is not None:
-        return Config.model_validate(json.loads(args.config.read_text(encoding="utf-8")))
-    return load_config(workspace / CONFIG_NAME)
-
-
 def _preload_libraries() -> None:
     """What nearly every train.py imports; done before the clock so start-up is off the budget."""
     import kornia  # noqa: F401
@@ -123,123 +111,81 @@ def _preload_libraries() -> None:
     import torch  # noqa: F401
 
 
-def _wait_for_go(args: argparse.Namespace) -> bool:
-    """Block until the runner sends this prestarted child its run; False on EOF (not needed)."""
+def _wait_for_go() -> wire.Go | None:
+    """Block until the parent sends the run; None on EOF (the child was not needed)."""
     print(wire.format_ready(), flush=True)
-    go = wire.parse_go(sys.stdin.readline())
-    if go is None:
-        return False
-    args.run_dir, args.seed, args.budget = go.run_dir, go.seed, go.budget
-    # The same environment a cold child gets from the runner.
-    os.environ.update(GG_RUN_DIR=str(args.run_dir), GG_SEED=str(args.seed), GG_BUDGET=f"{args.budget:g}")
-    return True
+    return wire.parse_go(sys.stdin.readline())
 
 
 def run(args: argparse.Namespace) -> dict[str, Any] | None:
     t_start = time.monotonic()
+    import numpy as np
     import torch
 
+    from gg_research.config import Config
     from gg_research.ggnet.dataset import GGDataset
     from gg_research.harness.context import TrainContext
-    from gg_research.harness.data import dataset_root
     from gg_research.harness.errors import TrainContractError
-    from gg_research.harness.evaluate import evaluate
-    from gg_research.harness.integrity import frozen_fingerprint
-    from gg_research.harness.summary import format_summary
+    from gg_research.harness.evaluate import predict
+    from gg_research.harness.scorer import PREDICTIONS, TRAIN_REPORT, VIEW_TRAIN, VIEW_VAL_INPUTS
 
     workspace = args.workspace.resolve()
-    config = _load_config(args, workspace)
+    config = Config.model_validate(json.loads(args.config.read_text(encoding="utf-8")))
     size = config.data.image_size
     train_py = workspace / "train.py"
-    if not args.prestart:
-        # train.py first: a syntax error shows before the (slower) dataset load.
-        seed_everything(config.run.seed if args.seed is None else args.seed)
-        module = load_train_module(train_py)
+    # The view holds the training split and the validation inputs, never a validation label.
+    train_set = GGDataset.load(args.view / VIEW_TRAIN, "train")
+    val_inputs = GGDataset.load(args.view / VIEW_VAL_INPUTS, "val")
+    if not len(train_set) or not len(val_inputs):
+        raise TrainContractError("the dataset needs samples in both the train and val splits")
+    _preload_libraries()
+    startup_seconds = time.monotonic() - t_start
 
-    root = dataset_root(workspace, config)
-    cache = workspace / ".gg" / "cache"
-    common = dict(bead_width_mm=config.data.bead_width_mm, cache_dir=cache)
-    # Held as uint8 in memory, so loading never costs training time; batches are float.
-    train_set = GGDataset(root, "train", size, **common)
-    val_set = GGDataset(root, "val", size, **common)
-    if not len(train_set) or not len(val_set):
-        raise TrainContractError(f"{root}: the dataset needs samples in both the train and val splits")
-    frozen = frozen_fingerprint(workspace, config, root)
-
-    startup = "cold"
-    if args.prestart:
-        _preload_libraries()
-        if not _wait_for_go(args):
-            return None
-        startup = "prestarted"
-        t_start = time.monotonic()  # waiting for the run is nobody's start-up time
-        seed_everything(args.seed)
-        module = load_train_module(train_py)
-
-    run_dir = args.run_dir.resolve()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    seed = config.run.seed if args.seed is None else args.seed
-    budget = config.run.budget_s if args.budget is None else args.budget
-    config.run.seed = seed
-    config.run.budget_s = budget
+    go = _wait_for_go()
+    if go is None:
+        return None
+    seed, budget = go.seed, go.budget
+    out = args.out.resolve()
+    os.environ.update(GG_RUN_DIR=str(out), GG_SEED=str(seed), GG_BUDGET=f"{budget:g}")
+    config.run.seed, config.run.budget_s = seed, budget
+    seed_everything(seed)
+    # From here on train.py runs in this process: its import counts against the budget (the
+    # parent's clock started with the go line), and nothing below is trusted by the parent.
+    module = load_train_module(train_py)
     device = resolve_device(args.device or config.run.device)
-    train_sha = hashlib.sha256(train_py.read_bytes()).hexdigest()
-
     amp_dtype = None
     if device.type == "cuda":
         amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         torch.cuda.reset_peak_memory_stats(device)
     ctx = TrainContext(
-        device=device,
-        seed=seed,
-        image_size=size,
-        train_dataset=train_set,
-        budget_s=budget,
-        run_dir=run_dir,
-        amp_dtype=amp_dtype,
-        log_interval_s=max(1.0, min(10.0, budget / 50)),
+        device=device, seed=seed, image_size=size, train_dataset=train_set, budget_s=budget, run_dir=out,
+        amp_dtype=amp_dtype, log_interval_s=max(1.0, min(10.0, budget / 50)),
     )
-    print(f"[harness] training {train_py.name} on {device} for {budget:g}s ({len(train_set)} train / {len(val_set)} val images of {size}px, seed {seed})", flush=True)
-    seed_everything(seed)  # the same random state whatever the data loading consumed
-    startup_seconds = time.monotonic() - t_start
+    print(f"[harness] training {train_py.name} on {device} for {budget:g}s ({len(train_set)} train / "
+          f"{len(val_inputs)} val images of {size}px, seed {seed})", flush=True)
+    seed_everything(seed)  # the same random state whatever importing train.py consumed
     ctx.start_clock()
     model = module.train(ctx)
-    training_seconds = ctx.elapsed()
+    print(wire.format_trained(), flush=True)
     if not isinstance(model, torch.nn.Module):
         raise TrainContractError(f"{train_py}: train(ctx) returned {type(model).__name__}, not a torch.nn.Module")
-
     t_eval = time.monotonic()
-    scores = evaluate(model, val_set, device, config.run.eval_batch_size, ctx.autocast)
-    eval_seconds = time.monotonic() - t_eval
-    images = ctx.images_trained()
-    summary: dict[str, Any] = {
-        "pbqc": round(scores["pbqc"], 6),
-        "dice": round(scores["dice"], 6),
-        "training_seconds": round(training_seconds, 3),
-        "total_seconds": round(time.monotonic() - t_start, 3),
-        "eval_seconds": round(eval_seconds, 3),
+    theta, logits = predict(model, val_inputs, device, config.run.eval_batch_size, ctx.autocast)
+    np.savez(out / PREDICTIONS, theta=theta.numpy(), mask_logits=logits.numpy())
+    report = {
         "num_steps": ctx.num_steps,
-        "img_per_sec": round(images / training_seconds, 3) if training_seconds > 0 else 0.0,
+        "num_images": ctx.images_trained(),
+        "training_seconds": round(ctx.elapsed(), 3),
+        "predict_seconds": round(time.monotonic() - t_eval, 3),
         "peak_memory_mb": round(peak_memory_mb(device), 1),
         "num_params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 4),
         "device": str(device),
-        "seed": seed,
-    }
-    record = {
-        **summary,
-        "budget_s": budget,
-        "num_images": images,
-        "startup": startup,
         "startup_seconds": round(startup_seconds, 3),
-        "dataset": str(root),
-        "train_sha256": train_sha,
-        "frozen": frozen,
+        "train_sha256": hashlib.sha256(train_py.read_bytes()).hexdigest(),
         "versions": versions(),
-        "config": config.model_dump(mode="json"),
     }
-    write_json_atomic(run_dir / "last_run.json", record)
-    print(format_summary(summary), flush=True)
-    return record
+    write_json_atomic(out / TRAIN_REPORT, report)
+    return report
 
 
 def main(argv: list[str] | None = None) -> int:

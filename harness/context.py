@@ -19,6 +19,7 @@ from gg_research.ggnet.dataset import batch_loader
 from gg_research.harness import wire
 from gg_research.harness.errors import TrainingDiverged
 
+_READ_ONLY = ("budget_s", "deadline", "started", "device", "seed", "image_size", "train_dataset", "run_dir")
 # After this many steps a loss above EXPLODE_FACTOR x the running median is an explosion.
 EXPLODE_WARMUP_STEPS = 20
 EXPLODE_FACTOR = 1e4
@@ -64,10 +65,17 @@ class TrainContext:
     def amp(self) -> bool:
         return self.amp_dtype is not None
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # The budget is kept by the parent process's clock; these only tell train.py about it.
+        if name in _READ_ONLY and getattr(self, "started", None) is not None:
+            raise AttributeError(f"ctx.{name} is read-only: the harness keeps the training budget")
+        super().__setattr__(name, value)
+
     def start_clock(self) -> None:
         """Start the training budget (the harness calls this right before train())."""
-        self.started = time.monotonic()
-        self.deadline = self.started + self.budget_s
+        now = time.monotonic()
+        self.deadline = now + self.budget_s
+        self.started = now
 
     def elapsed(self) -> float:
         return 0.0 if self.started is None else time.monotonic() - self.started

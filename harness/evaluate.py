@@ -1,4 +1,10 @@
-"""The frozen evaluation: PBQC and Dice of a trained model on the validation split."""
+"""The frozen evaluation, in two halves that never share a process in a run.
+
+`predict` runs the trained model on the validation *inputs* (camera, render) and lives in the
+untrusted child beside train.py; `score` computes PBQC and Dice from those predictions and the
+validation *labels*, which only the trusted side holds (harness.scorer). `evaluate` joins them
+for in-process use (benchmarks, tests), where there is nothing to guard.
+"""
 
 from __future__ import annotations
 
@@ -29,18 +35,17 @@ def _check_output(out: object, batch_size: int, hw: tuple[int, int]) -> tuple[to
     return theta, logits
 
 
-def evaluate(
+def predict(
     model: torch.nn.Module,
-    dataset: Dataset,
+    inputs: Dataset,
     device: torch.device,
     batch_size: int = 32,
     autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
-) -> dict[str, float]:
-    """{'pbqc', 'dice'} micro-averaged over the whole split."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(theta (N,3,3) float32, mask_logits (N,1,S,S) float32) of the model on the inputs, on the CPU."""
     model.eval()
-    dice = DiceAccumulator()
-    pbqc = PBQCAccumulator()
-    loader = batch_loader(dataset, batch_size, shuffle=False, num_workers=0)
+    thetas, masks = [], []
+    loader = batch_loader(inputs, batch_size, shuffle=False, num_workers=0)
     with torch.no_grad():
         for batch in loader:
             camera = batch["camera"].to(device)
@@ -48,8 +53,32 @@ def evaluate(
             with autocast() if autocast is not None else contextlib.nullcontext():
                 out = model(camera, render)
             theta, logits = _check_output(out, camera.shape[0], tuple(camera.shape[-2:]))
-            dice.add(logits.float().cpu(), batch["mask"], logits=True)
-            pbqc.add_batch(
-                batch["render"], theta.float().cpu(), batch["theta"], batch["has_theta"], batch["material"], batch["has_material"]
-            )
+            thetas.append(theta.float().cpu())
+            masks.append(logits.float().cpu())
+    return torch.cat(thetas), torch.cat(masks)
+
+
+def score(theta: torch.Tensor, mask_logits: torch.Tensor, labels: Dataset, batch_size: int = 32) -> dict[str, float]:
+    """{'pbqc', 'dice'} of predictions against the labels, micro-averaged over the whole split."""
+    dice = DiceAccumulator()
+    pbqc = PBQCAccumulator()
+    start = 0
+    for batch in batch_loader(labels, batch_size, shuffle=False, num_workers=0):
+        n = batch["mask"].shape[0]
+        logits, th = mask_logits[start:start + n], theta[start:start + n]
+        start += n
+        dice.add(logits, batch["mask"], logits=True)
+        pbqc.add_batch(batch["render"], th, batch["theta"], batch["has_theta"], batch["material"], batch["has_material"])
     return {"pbqc": pbqc.value(), "dice": dice.value()}
+
+
+def evaluate(
+    model: torch.nn.Module,
+    dataset: Dataset,
+    device: torch.device,
+    batch_size: int = 32,
+    autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
+) -> dict[str, float]:
+    """{'pbqc', 'dice'} of a model on a labelled split, in one process (benchmarks and tests)."""
+    theta, logits = predict(model, dataset, device, batch_size, autocast)
+    return score(theta, logits, dataset, batch_size)

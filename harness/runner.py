@@ -1,8 +1,11 @@
-"""Run one experiment in its own process group, under a hard wall-clock limit.
+"""Run one experiment: the trusted parent of the child that runs train.py.
 
-Used by `gg-research run` and by the loop. The child is either the harness
-(`python -m harness.child`) or, with `[run] command`, the user's own command, which must
-write `$GG_RUN_DIR/last_run.json`.
+Used by `gg-research run` and by the loop. With train.py, the child (harness.child) trains in
+the sandbox (harness.sandbox) on a view of the data without validation labels and writes
+predictions; this process, which never imports train.py, keeps the training budget by its own
+clock, scores the predictions against the labels only it holds (harness.scorer), checks that
+the data did not change, and writes last_run.json and the summary. With `[run] command`, the
+user's own command runs in the same sandbox and must write `$GG_RUN_DIR/last_run.json` itself.
 """
 
 from __future__ import annotations
@@ -10,25 +13,28 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import signal
+import shutil
 import subprocess
-import sys
-import tempfile
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Callable, Literal
+from typing import Any, Literal
 
 from gg_research.config import CONFIG_NAME, Config, load_config
 from gg_research.harness import wire
+from gg_research.harness.errors import NotComparable, TrainContractError
+from gg_research.harness.process import ChildProcess, exit_reason
+from gg_research.harness.sandbox import SCRATCH, bwrap_argv, child_env, scratch_dir
+from gg_research.harness.summary import format_summary
+from gg_research.harness.warm import HarnessChild, Isolation, hidden_paths, memory_gb
 
-TERM_GRACE_S = 3.0
+Status = Literal["ok", "crash", "timeout", "invalid"]
 
 
 @dataclass
 class RunResult:
-    status: Literal["ok", "crash", "timeout"]
+    status: Status  # invalid: it broke the rules (trained past its budget, changed the data)
     metrics: dict[str, float]
     summary: dict
     run_dir: Path
@@ -37,167 +43,19 @@ class RunResult:
     wall_seconds: float
     returncode: int | None = field(default=None)
 
-    @property
-    def ok(self) -> bool:
-        return self.status == "ok"
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """SIGTERM the whole group, then SIGKILL whatever is left after a grace period."""
-    try:
-        os.killpg(proc.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    try:
-        proc.wait(timeout=TERM_GRACE_S)
-    except subprocess.TimeoutExpired:
-        pass
-    # Members that ignored SIGTERM (or outlived the leader) do not get a second chance.
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
-class _Sink:
-    """Where a child's output goes: held in memory until its run (and so its run.log) is known."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._held = bytearray()
-        self._log: IO[bytes] | None = None
-        self._echo = False
-        self._on_line: Callable[[str], None] | None = None
-        self.ready = threading.Event()  # set when the child printed the ready line
-
-    def attach(self, log: IO[bytes], echo: bool, on_line: Callable[[str], None] | None) -> None:
-        with self._lock:
-            log.write(bytes(self._held))
-            log.flush()
-            self._held.clear()
-            self._log, self._echo, self._on_line = log, echo, on_line
-
-    def detach(self) -> None:
-        with self._lock:
-            self._log = None
-
-    def write(self, line: bytes) -> None:
-        if wire.parse_ready(line.decode("utf-8", "replace")):
-            self.ready.set()
-        with self._lock:
-            if self._log is None:
-                self._held += line
-                return
-            self._log.write(line)
-            self._log.flush()
-            if self._on_line is not None:
-                self._on_line(line.decode("utf-8", "replace"))
-            elif self._echo:
-                sys.stdout.write(line.decode("utf-8", "replace"))
-                sys.stdout.flush()
-
-
-def _pump(src: IO[bytes], sink: _Sink) -> None:
-    for line in iter(src.readline, b""):
-        sink.write(line)
-
-
-def _child_argv(workspace: Path, config_json: Path, run_dir: str, seed: int, budget: float) -> list[str]:
-    return [
-        sys.executable, "-m", "gg_research.harness.child",
-        "--workspace", str(workspace), "--run-dir", run_dir,
-        "--seed", str(seed), "--budget", f"{budget!r}", "--config", str(config_json),
-    ]
-
-
-def _config_key(config: Config) -> str:
-    """The config as a prestarted child must have loaded it: all but the per-run budget and seed."""
-    data = config.model_dump(mode="json")
-    data["run"].pop("budget_s", None)
-    data["run"].pop("seed", None)
-    return json.dumps(data, sort_keys=True)
-
-
-class WarmChild:
-    """A harness child started ahead of its run.
-
-    It imports torch and the model libraries and loads the dataset, then waits on stdin for
-    the run it belongs to. The loop starts the next one while the current run trains, so
-    start-up leaves the iteration's critical path (on a GPU machine for free; on a CPU it
-    shares the cores with the first seconds of training, the same for every run).
-    """
-
-    def __init__(self, workspace: Path, config: Config) -> None:
-        self.workspace = Path(workspace).resolve()
-        self.key = _config_key(config)
-        state = self.workspace / ".gg" / "prestart"
-        state.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix="config-", suffix=".json", dir=state)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(config.model_dump_json(indent=2))
-        self.config_json = Path(name)
-        env = dict(os.environ)
-        env.update(GG_WORKSPACE=str(self.workspace), PYTHONUNBUFFERED="1")
-        argv = _child_argv(self.workspace, self.config_json, "-", config.run.seed, config.run.budget_s) + ["--prestart"]
-        self.sink = _Sink()
-        self.proc = subprocess.Popen(
-            argv, cwd=self.workspace, env=env, stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-        self.pump = threading.Thread(target=_pump, args=(self.proc.stdout, self.sink), daemon=True)
-        self.pump.start()
-
-    def wait_ready(self, timeout: float) -> bool:
-        """True once the child has loaded everything and waits for its run."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.proc.poll() is None:
-            if self.sink.ready.wait(0.05):
-                return True
-        return self.sink.ready.is_set()
-
-    def usable_for(self, config: Config) -> bool:
-        return self.proc.poll() is None and self.key == _config_key(config)
-
-    def go(self, run_dir: Path, seed: int, budget: float) -> None:
-        assert self.proc.stdin is not None
-        self.proc.stdin.write((wire.format_go(wire.Go(Path(run_dir), seed, budget)) + "\n").encode())
-        self.proc.stdin.close()
-
-    def close(self) -> None:
-        """Stop an unused child (closing stdin lets it exit by itself; the group kill makes sure)."""
-        self.sink.detach()
-        if self.proc.stdin is not None and not self.proc.stdin.closed:
-            try:
-                self.proc.stdin.close()
-            except OSError:
-                pass
-        if self.proc.poll() is None:
-            _kill_group(self.proc)
-            self.proc.wait()
-        self.pump.join(timeout=5)
-        self.config_json.unlink(missing_ok=True)
-
 
 class PrestartingRunner:
-    """`run_experiment` with the next run's child always started ahead (see WarmChild).
-
-    Call it like run_experiment; call close() when done so no idle child is left.
-    """
+    """`run_experiment` with the next run's child always started ahead; close() when done."""
 
     def __init__(self) -> None:
-        self._warm: WarmChild | None = None
+        self._warm: HarnessChild | None = None
 
     def __call__(self, workspace: Path, run_dir: Path, *, config: Config | None = None, **kwargs: Any) -> RunResult:
-        workspace = Path(workspace).resolve()
-        config = config if config is not None else load_config(workspace / CONFIG_NAME)
         warm, self._warm = self._warm, None
-        if warm is not None and not warm.usable_for(config):
-            warm.close()
-            warm = None
 
-        def started() -> None:
+        def started(next_child: Callable[[], HarnessChild]) -> None:
             try:
-                self._warm = WarmChild(workspace, config)
+                self._warm = next_child()
             except OSError:  # no prestart this time; the next run simply starts cold
                 self._warm = None
 
@@ -209,20 +67,278 @@ class PrestartingRunner:
             self._warm = None
 
 
-def _last_error(log_path: Path) -> str:
+def run_experiment(
+    workspace: Path,
+    run_dir: Path,
+    *,
+    config: Config | None = None,
+    budget_s: float | None = None,
+    seed: int | None = None,
+    hard_limit_s: float | None = None,
+    echo: bool = False,
+    on_line: Callable[[str], None] | None = None,
+    warm: HarnessChild | None = None,
+    on_started: Callable[[Callable[[], HarnessChild]], None] | None = None,
+) -> RunResult:
+    """Run one experiment; never raises for a failed run (see RunResult.status), only re-raises Ctrl-C.
+
+    echo=True copies the child's output to stdout as it comes; on_line, if given, receives each
+    line instead (e.g. to drive a progress bar). run.log gets everything either way (up to
+    [run] max_log_mb). warm: a prestarted child; on_started: called once this run's child got
+    its go, with a function that starts the next one.
+    """
+    workspace = Path(workspace).resolve()
+    run_dir = Path(run_dir).resolve()
+    config = (config if config is not None else load_config(workspace / CONFIG_NAME)).model_copy(deep=True)
+    if budget_s is not None:
+        config.run.budget_s = budget_s
+    seed = config.run.seed if seed is None else seed
+    config.run.seed = seed
+    run = _Run(workspace, run_dir, config, hard_limit_s if hard_limit_s is not None else config.run.effective_hard_limit())
     try:
-        text = log_path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return ""
-    marked = wire.last_error(text)
-    if marked is not None:
-        return marked
-    rest = [ln.strip() for ln in text.splitlines() if ln.strip()]
-    return rest[-1] if rest else ""
+        if config.run.command:
+            return run.command(echo, on_line)
+        return run.harness(echo, on_line, warm, on_started)
+    finally:
+        if warm is not None and not run.used_warm:
+            warm.close()
+
+
+
+
+class _Run:
+    """The steps of one run, in order; the first that fails ends it with its RunResult."""
+
+    def __init__(self, workspace: Path, run_dir: Path, config: Config, limit: float) -> None:
+        self.ws, self.run_dir, self.cfg, self.limit = workspace, run_dir, config, limit
+        self.budget, self.seed = config.run.budget_s, config.run.seed
+        self.t0 = time.monotonic()
+        self.used_warm = False
+        run_dir.mkdir(parents=True, exist_ok=True)
+        self.summary_path = run_dir / "last_run.json"
+        self.summary_path.unlink(missing_ok=True)  # a stale file must not pass for this run's result
+        self.log_path = run_dir / "run.log"
+
+    def end(self, status: Status, error: str = "", summary: dict | None = None, rc: int | None = None) -> RunResult:
+        summary = summary or {}
+        metrics = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        return RunResult(status, metrics, summary, self.run_dir, self.log_path, error, time.monotonic() - self.t0, rc)
+
+    # -- train.py under the harness -------------------------------------------------------------
+    def harness(self, echo: bool, on_line: Callable[[str], None] | None, warm: HarnessChild | None,
+                on_started: Callable[[Callable[[], HarnessChild]], None] | None) -> RunResult:
+        from gg_research.harness.data import dataset_root
+        from gg_research.harness.scorer import data_state, trainer_view, val_labels
+
+        with open(self.log_path, "wb") as log:
+            try:
+                isolation = Isolation.of(self.cfg)
+                root = dataset_root(self.ws, self.cfg)
+                before = data_state(root)
+                view = trainer_view(self.ws, self.cfg, root, before)
+                labels = val_labels(self.ws, root, self.cfg)  # held by this process only
+            except (TrainContractError, OSError) as exc:
+                log.write((wire.format_error(str(exc)) + "\n").encode())
+                return self.end("crash", str(exc))
+            if isolation.warning:
+                _say(isolation.warning, log, echo, on_line)
+            if warm is not None and warm.usable_for(self.cfg, view.dir):
+                child, self.used_warm = warm, True
+            else:
+                child = HarnessChild(self.ws, self.cfg, view.dir, hidden_paths(self.ws, root))
+            child.child.sink.attach(log, echo, on_line)
+            try:
+                ended = self._train(child, on_started, lambda: HarnessChild(self.ws, self.cfg, view.dir,
+                                                                               hidden_paths(self.ws, root)))
+                _move_outputs(child.out, self.run_dir)  # a failed run's files are kept too
+                if ended is not None:
+                    return ended
+                return self._score(child, root, before, labels, isolation, log, echo, on_line)
+            finally:
+                child.close()
+
+    def _train(self, child: HarnessChild, on_started, next_child: Callable[[], HarnessChild]) -> RunResult | None:
+        """Start the run and keep its budget by this process's clock; a RunResult when it ends badly."""
+        p = child.child
+        if not p.wait_ready(max(self.t0 + self.limit - time.monotonic(), 0.01)):
+            if p.alive():
+                p.kill()
+                return self.end("timeout", f"killed at the hard limit of {self.limit:g} s (still starting)")
+            p.finish()
+            return self.end("crash", self._error(p), rc=p.proc.returncode)
+        p.send(wire.format_go(wire.Go(child.out, self.seed, self.budget)))
+        self.t_go = time.monotonic()
+        if on_started is not None:
+            on_started(next_child)
+        grace, eval_limit = self.cfg.run.grace(self.budget), self.cfg.run.eval_limit(self.budget)
+        try:
+            while p.alive():
+                now, trained = time.monotonic(), p.sink.trained_at
+                if now > self.t0 + self.limit:
+                    p.kill()
+                    return self.end("timeout", f"killed at the hard limit of {self.limit:g} s")
+                if trained is None and now > self.t_go + self.budget + grace:
+                    p.kill()
+                    return self.end("invalid", f"trained past its budget: stopped {now - self.t_go:.0f} s after its "
+                                               f"start on a {self.budget:g} s budget ({grace:g} s grace)")
+                if trained is not None and now > trained + eval_limit:
+                    p.kill()
+                    return self.end("invalid", f"the evaluation ran over {eval_limit:g} s ([run] eval_limit_s), "
+                                               f"time a run could train in after its budget")
+                time.sleep(0.02)
+        except KeyboardInterrupt:
+            p.kill()
+            raise
+        p.finish()
+        self.t_end = time.monotonic()
+        if p.proc.returncode != 0:
+            return self.end("crash", self._error(p), rc=p.proc.returncode)
+        if p.sink.trained_at is None:
+            return self.end("crash", "the child ended without training (no trained line)", rc=0)
+        self.training_seconds = p.sink.trained_at - self.t_go
+        if self.training_seconds > self.budget + grace:
+            return self.end("invalid", f"trained past its budget: {self.training_seconds:.1f} s on a "
+                                       f"{self.budget:g} s budget ({grace:g} s grace)")
+        return None
+
+    def _score(self, child: HarnessChild, root: Path, before: dict[str, str], labels: Any, isolation: Isolation,
+               log, echo: bool, on_line) -> RunResult:
+        from gg_research.harness.integrity import frozen_fingerprint
+        from gg_research.harness.scorer import TRAIN_REPORT, check_data_unchanged, data_state, score_predictions
+
+        try:
+            check_data_unchanged(before, data_state(root), root)
+        except NotComparable as exc:
+            return self.end("invalid", str(exc))
+        t_score = time.monotonic()
+        try:
+            scores = score_predictions(self.run_dir, labels, self.cfg.run.eval_batch_size)
+        except TrainContractError as exc:
+            log.write((wire.format_error(str(exc)) + "\n").encode())
+            return self.end("crash", str(exc), rc=0)
+        report = _untrusted_report(self.run_dir / TRAIN_REPORT)
+        now = time.monotonic()
+        images = report.get("num_images", 0.0)
+        summary: dict[str, Any] = {
+            **{name: round(value, 6) for name, value in scores.items()},
+            "training_seconds": round(self.training_seconds, 3),
+            "total_seconds": round(now - self.t0, 3),
+            "eval_seconds": round(self.t_end - child.child.sink.trained_at + now - t_score, 3),
+            "num_steps": int(report.get("num_steps", 0)),
+            "img_per_sec": round(images / self.training_seconds, 3) if self.training_seconds > 0 else 0.0,
+            "peak_memory_mb": report.get("peak_memory_mb", 0.0),
+            "num_params_M": report.get("num_params_M", 0.0),
+            "device": str(report.get("device", "")),
+            "seed": self.seed,
+        }
+        record = {
+            **summary, "budget_s": self.budget, "num_images": int(images),
+            "startup": "prestarted" if self.used_warm else "cold", "dataset": str(root),
+            "isolation": "bubblewrap" if isolation.bwrap else "none",
+            "frozen": frozen_fingerprint(self.ws, self.cfg, root),
+            "train_sha256": str(report.get("train_sha256", "")), "versions": report.get("versions", {}),
+            "config": self.cfg.model_dump(mode="json"),
+        }
+        _write_json_atomic(self.summary_path, record)
+        _say(format_summary(summary), log, echo, on_line)
+        return self.end("ok", summary=record, rc=0)
+
+    def _error(self, p: ChildProcess) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            text = ""
+        # The child's own one-line reason, else its last words, else how it ended.
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("[gg-research]")]
+        error = wire.last_error(text) or (lines[-1] if lines else "") or exit_reason(
+            p.proc.returncode, Isolation.of(self.cfg).bwrap)
+        if "MemoryError" in error:
+            error += f" (out of memory: the run's limit is {memory_gb(self.cfg):g} GB, [run] memory_gb)"
+        return error
+
+    # -- a [run] command -------------------------------------------------------------------------
+    def command(self, echo: bool, on_line: Callable[[str], None] | None) -> RunResult:
+        """The user's own command, in the same box; it writes $GG_RUN_DIR/last_run.json itself."""
+        isolation = Isolation.of(self.cfg)
+        out = self.run_dir  # writable through the hidden results/ folder: nothing else of the workspace is
+        argv = shlex.split(self.cfg.run.command)
+        if isolation.bwrap:
+            argv = bwrap_argv(argv, workspace=self.ws, writable=[out], readable=[], gpu=self.cfg.run.device != "cpu",
+                              hidden=[self.ws / ".gg", self.ws / "results", self.ws / ".git"])
+        env = child_env({"GG_RUN_DIR": str(out), "GG_BUDGET": f"{self.budget:g}", "GG_SEED": str(self.seed),
+                         "GG_WORKSPACE": str(self.ws)}, scratch_dir(out))
+        with open(self.log_path, "wb") as log:
+            if isolation.warning:
+                _say(isolation.warning, log, echo, on_line)
+            try:
+                p = ChildProcess(argv, cwd=self.ws, env=env, memory_gb=memory_gb(self.cfg),
+                                 max_log_bytes=int(self.cfg.run.max_log_mb * 2**20), stdin=False)
+            except OSError as exc:
+                log.write((wire.format_error(f"cannot start {argv[0]!r}: {exc}") + "\n").encode())
+                return self.end("crash", f"cannot start {argv[0]!r}: {exc.strerror or exc}")
+            p.sink.attach(log, echo, on_line)
+            try:
+                p.proc.wait(timeout=max(self.limit - (time.monotonic() - self.t0), 0.01))
+            except subprocess.TimeoutExpired:
+                p.kill()
+                return self.end("timeout", f"killed at the hard limit of {self.limit:g} s")
+            except KeyboardInterrupt:
+                p.kill()
+                raise
+            finally:
+                p.finish()
+                shutil.rmtree(out / SCRATCH, ignore_errors=True)
+        summary, why = _read_summary(self.summary_path, [o.name for o in self.cfg.objectives])
+        if p.proc.returncode == 0 and summary:
+            return self.end("ok", summary=summary, rc=0)
+        error = self._error(p) if p.proc.returncode != 0 else why
+        return self.end("crash", error or exit_reason(p.proc.returncode, isolation.bwrap), rc=p.proc.returncode)
+
+
+def _say(text: str, log, echo: bool, on_line: Callable[[str], None] | None) -> None:
+    """A line of the parent's own into run.log, and to the terminal as the child's lines go."""
+    log.write((text + "\n").encode())
+    log.flush()
+    for line in text.splitlines():
+        if on_line is not None:
+            on_line(line + "\n")
+        elif echo:
+            print(line, flush=True)
+
+
+def _move_outputs(src: Path, dest: Path) -> None:
+    """The child's files into the run folder; the parent's own (run.log, last_run.json) are never replaced."""
+    for item in Path(src).iterdir():
+        if item.name in ("run.log", "config.json", SCRATCH) or (item.name == "last_run.json" and (dest / item.name).exists()):
+            continue
+        target = dest / item.name
+        if target.is_dir() and not target.is_symlink():
+            shutil.rmtree(target)
+        shutil.move(str(item), str(target))
+
+
+def _untrusted_report(path: Path) -> dict[str, Any]:
+    """The child's own figures (steps, images, memory): shown, never used to score."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if value == value and abs(value) != float("inf"):
+                out[key] = float(value)
+        elif key in ("device", "train_sha256") and isinstance(value, str):
+            out[key] = value[:200]
+        elif key == "versions" and isinstance(value, dict):
+            out[key] = {str(k)[:40]: str(v)[:40] for k, v in list(value.items())[:20]}
+    return out
 
 
 def _read_summary(path: Path, objectives: list[str]) -> tuple[dict, str]:
-    """(summary, '') when last_run.json is valid, else ({}, why not)."""
+    """(summary, '') when a command's last_run.json is valid, else ({}, why not)."""
     if not path.is_file():
         return {}, "no last_run.json was written"
     try:
@@ -238,112 +354,7 @@ def _read_summary(path: Path, objectives: list[str]) -> tuple[dict, str]:
     return data, ""
 
 
-def _numeric(summary: dict[str, Any]) -> dict[str, float]:
-    return {k: float(v) for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-
-
-def run_experiment(
-    workspace: Path,
-    run_dir: Path,
-    *,
-    config: Config | None = None,
-    budget_s: float | None = None,
-    seed: int | None = None,
-    hard_limit_s: float | None = None,
-    echo: bool = False,
-    on_line: Callable[[str], None] | None = None,
-    warm: WarmChild | None = None,
-    on_started: Callable[[], None] | None = None,
-) -> RunResult:
-    """Run one experiment; never raises for a failed run (see RunResult.status), only re-raises Ctrl-C.
-
-    echo=True copies the child's output to stdout as it comes; on_line, if given, receives
-    each line instead (e.g. to drive a progress bar). run.log gets everything either way.
-    warm: a prestarted harness child to use instead of starting one (ignored for [run] command).
-    on_started: called once the run's child is running (the prestarting runner starts the next one then).
-    """
-    workspace = Path(workspace).resolve()
-    run_dir = Path(run_dir).resolve()
-    config = config if config is not None else load_config(workspace / CONFIG_NAME)
-    if budget_s is not None:
-        config = config.model_copy(deep=True)
-        config.run.budget_s = budget_s
-    budget = config.run.budget_s
-    seed = config.run.seed if seed is None else seed
-    limit = hard_limit_s if hard_limit_s is not None else config.run.effective_hard_limit()
-    run_dir.mkdir(parents=True, exist_ok=True)
-    summary_path = run_dir / "last_run.json"
-    summary_path.unlink(missing_ok=True)  # a stale file must not pass for this run's result
-    log_path = run_dir / "run.log"
-
-    env = dict(os.environ)
-    env.update(GG_RUN_DIR=str(run_dir), GG_BUDGET=f"{budget:g}", GG_SEED=str(seed), GG_WORKSPACE=str(workspace))
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    if config.run.command:
-        argv = shlex.split(config.run.command)
-        if warm is not None:
-            warm.close()
-            warm = None
-    else:
-        config_json = run_dir / "config.json"
-        config_json.write_text(config.model_dump_json(indent=2), encoding="utf-8")
-        argv = _child_argv(workspace, config_json, str(run_dir), seed, budget)
-    if warm is not None and not warm.usable_for(config):
-        warm.close()
-        warm = None
-
-    t0 = time.monotonic()
-    with open(log_path, "wb") as log:
-        if warm is not None:
-            proc, pump, sink = warm.proc, warm.pump, warm.sink
-            sink.attach(log, echo, on_line)
-            try:
-                warm.go(run_dir, seed, budget)
-            except OSError:  # it died between the check and the go: its log says why
-                pass
-        else:
-            try:
-                proc = subprocess.Popen(
-                    argv, cwd=workspace, env=env, stdin=subprocess.DEVNULL,
-                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
-                )
-            except OSError as exc:
-                log.write((wire.format_error(f"cannot start {argv[0]!r}: {exc}") + "\n").encode())
-                return RunResult("crash", {}, {}, run_dir, log_path, f"cannot start {argv[0]!r}: {exc.strerror or exc}", 0.0)
-            sink = _Sink()
-            sink.attach(log, echo, on_line)
-            pump = threading.Thread(target=_pump, args=(proc.stdout, sink), daemon=True)
-            pump.start()
-        if on_started is not None:
-            on_started()
-        timed_out = False
-        try:
-            proc.wait(timeout=max(limit - (time.monotonic() - t0), 0.01))
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            _kill_group(proc)
-            proc.wait()
-        except KeyboardInterrupt:
-            _kill_group(proc)
-            proc.wait()
-            raise
-        finally:
-            # Anything the child left behind in its group (e.g. loader workers) goes too.
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            pump.join(timeout=5)
-    wall = time.monotonic() - t0
-    if warm is not None:
-        warm.config_json.unlink(missing_ok=True)  # only now: the child may read it late
-
-    if timed_out:
-        return RunResult("timeout", {}, {}, run_dir, log_path, f"killed at the hard limit of {limit:g} s", wall, proc.returncode)
-    summary, why = _read_summary(summary_path, [o.name for o in config.objectives])
-    if proc.returncode == 0 and summary:
-        return RunResult("ok", _numeric(summary), summary, run_dir, log_path, "", wall, 0)
-    error = _last_error(log_path) if proc.returncode != 0 else why
-    if not error:
-        error = f"exited with status {proc.returncode}"
-    return RunResult("crash", {}, {}, run_dir, log_path, error, wall, proc.returncode)
+def _write_json_atomic(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)

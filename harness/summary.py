@@ -4,19 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-SUMMARY_KEYS: tuple[str, ...] = (
-    "pbqc",
-    "dice",
-    "training_seconds",
-    "total_seconds",
-    "eval_seconds",
-    "num_steps",
-    "img_per_sec",
-    "peak_memory_mb",
-    "num_params_M",
-    "device",
-    "seed",
-)
+from gg_research.config import HARNESS_METRICS
+
+# The harness's figures (the objectives a workspace may choose among them), then identities.
+SUMMARY_KEYS: tuple[str, ...] = (*HARNESS_METRICS, "device", "seed")
 
 
 def _fmt(value: Any) -> str:
@@ -28,7 +19,7 @@ def _fmt(value: Any) -> str:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """The block: a line `---`, then the summary keys in their fixed order, then any extra scalar keys."""
+    """The block: a line `---`, then the summary keys in their fixed order."""
     lines = ["---"]
     for key in SUMMARY_KEYS:
         if key in summary:

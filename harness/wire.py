@@ -3,9 +3,14 @@
 The child writes to its stdout (which the runner copies to run.log) and reads one line on stdin:
 
 - error line    `GG-RUN-ERROR: <reason>`: why the run failed, one line, printed last;
-- ready line    `[harness] ready`: a prestarted child has loaded everything and waits;
-- go line       `{"run_dir": ..., "seed": ..., "budget": ...}` on stdin: the run it waits for;
-- progress line `[train] step N elapsed Es left Ls k=v ...`: what `ctx.log` prints.
+- ready line    `[harness] ready`: the child has loaded the libraries and its data and waits;
+- go line       `{"run_dir": ..., "seed": ..., "budget": ...}` on stdin: the run it waits for
+                (the parent's clock of the training budget starts when it sends it);
+- progress line `[train] step N elapsed Es left Ls k=v ...`: what `ctx.log` prints;
+- trained line  `[harness] trained`: train() returned; the parent's clock stops at the first one.
+
+Everything after the go line is written by a process that runs train.py, so the parent only
+ever trusts *when* a line arrives, never what it claims.
 
 The summary block that ends a successful run is harness.summary's. Each kind has a format_*
 function the writer calls and a parse_* function the reader calls, so the two cannot drift.
@@ -20,6 +25,7 @@ from pathlib import Path
 
 ERROR_MARK = "GG-RUN-ERROR:"
 READY = "[harness] ready"
+TRAINED = "[harness] trained"
 _PROGRESS_RE = re.compile(r"^\[train\] step (\d+) elapsed ([\d.]+)s left ([\d.]+)s ?(.*)$")
 
 
@@ -46,6 +52,14 @@ def format_ready() -> str:
 
 def parse_ready(line: str) -> bool:
     return line.strip() == READY
+
+
+def format_trained() -> str:
+    return TRAINED
+
+
+def parse_trained(line: str) -> bool:
+    return line.strip() == TRAINED
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from types import TracebackType
 
 from gg_research.loop.errors import LoopLocked
 
-LOCK_PATH = Path(".gg") / "gg_research.loop.lock"
+LOCK_PATH = Path(".gg") / "loop.lock"
 
 
 class LoopLock:

@@ -83,6 +83,9 @@ class Trial:
                  kept: list[Experiment], run_dir: Path, t: Timings) -> None:
         if problem is not None or res is None:
             return _set(exp, Status.INVALID, "invalid", problem or "no run")
+        if res.status == "invalid":  # it broke the harness's rules: over budget, changed the data
+            exp.seeds[-1].status = "invalid"
+            return _set(exp, Status.INVALID, "invalid", res.error)
         if res.status != "ok" or non_finite(res, self.objectives):
             bad = non_finite(res, self.objectives)
             reason = f"{res.status}: {res.error}" if res.status != "ok" else f"crash: non-finite {bad} (NaN or exploding loss)"
@@ -100,6 +103,9 @@ class Trial:
             problem = integrity.worktree_problem(self.git)
             if problem is not None:
                 return _set(exp, Status.INVALID, "invalid", problem)
+            if res2.status == "invalid":
+                exp.seeds[-1].status = "invalid"
+                return _set(exp, Status.INVALID, "invalid", f"re-run with seed {seed}: {res2.error}")
             if res2.status != "ok" or non_finite(res2, self.objectives):
                 exp.seeds[-1].status = "crash"
                 decision = keep.Decision("discard", f"re-run with seed {seed} failed: {res2.error or 'non-finite metrics'}")

@@ -93,7 +93,7 @@ def test_empty_ledger_says_so(tmp_path: Path):
 def test_watch_argument_errors(tmp_path: Path):
     ws = write_workspace(tmp_path / "ws")
     bad = _report(ws, "--watch", "0")
-    assert bad.returncode == 2 and "must be more than 0 seconds" in bad.stderr
+    assert bad.returncode == 2 and "--watch: must be a positive number" in bad.stderr
     with_json = _report(ws, "--watch", "1", "--format", "json")
     assert with_json.returncode == 2 and "--watch writes files" in with_json.stderr
 

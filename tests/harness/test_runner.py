@@ -15,6 +15,7 @@ import pytest
 from gg_research.config import load_config
 from gg_research.harness.runner import run_experiment
 from gg_research.harness.summary import SUMMARY_KEYS, parse_summary
+from tests.harness.procs import all_gone, live_processes_mentioning
 from tests.harness.standin import make_workspace
 
 
@@ -54,55 +55,40 @@ def test_tiny_run_reports_both_metrics_and_writes_last_run_json(tmp_path: Path, 
 
 
 HUNG = """
-    import os, subprocess, sys, time
-    # A grandchild too: the whole process group must go.
-    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    with open(os.environ["GG_RUN_DIR"] + "/pids", "w") as f:
-        f.write(f"{os.getpid()} {sleeper.pid}")
+    import subprocess, sys, time
+    # A grandchild too: the whole process tree must go.
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)", "gg-hung-grandchild"])
     def train(ctx):
         time.sleep(600)
 """
 
 
-def _gone(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return True
-    # A zombie awaiting its reaper counts as gone.
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
-    except OSError:
-        return True
+@pytest.mark.slow
+def test_hung_train_py_is_stopped_at_its_budget_with_its_whole_tree(tmp_path: Path, dataset: Path) -> None:
+    """The parent's clock, not train.py's: a run still training after budget + grace is stopped."""
+    ws = _ws(tmp_path, dataset, HUNG, budget_s=1.0)
+    seen_alive: list[bool] = []
 
+    def watch(line: str) -> None:
+        if line.startswith("[harness] training"):
+            seen_alive.append(bool(live_processes_mentioning("gg-hung-grandchild")))
 
-def _live_group_members(pgid: int) -> list[int]:
-    """PIDs of non-zombie processes in process group `pgid` (from /proc)."""
-    live = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[2]) == pgid and fields[0] != "Z":
-            live.append(int(stat.parent.name))
-    return live
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=120, on_line=watch)
+    assert res.status == "invalid" and res.error.startswith("trained past its budget"), res.error
+    assert "on a 1 s budget" in res.error and res.metrics == {} and res.summary == {}
+    assert res.wall_seconds < 60  # budget + grace after the start-up, far from the hard limit
+    assert not (tmp_path / "run" / "last_run.json").exists()
+    assert seen_alive == [True]
+    assert all_gone(str(ws)) and all_gone("gg-hung-grandchild")  # the whole tree is gone
 
 
 @pytest.mark.slow
-def test_hung_train_py_is_killed_at_the_hard_limit_with_its_group(tmp_path: Path, dataset: Path) -> None:
-    ws = _ws(tmp_path, dataset, HUNG, budget_s=1.0)
+def test_a_run_still_starting_is_killed_at_the_hard_limit(tmp_path: Path, dataset: Path) -> None:
+    ws = _ws(tmp_path, dataset, budget_s=1.0)
     t0 = time.monotonic()
-    res = run_experiment(ws, tmp_path / "run", hard_limit_s=8)
-    assert res.status == "timeout"
-    assert res.error == "killed at the hard limit of 8 s"
-    assert 8 <= time.monotonic() - t0 < 8 + 8
-    assert res.metrics == {} and res.summary == {}
-    assert not (tmp_path / "run" / "last_run.json").exists()
-    pids = [int(p) for p in (tmp_path / "run" / "pids").read_text().split()]
-    child_pid = pids[0]
-    assert _live_group_members(child_pid) == []  # the whole group is gone
-    assert all(_gone(p) for p in pids)
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=0.5)
+    assert res.status == "timeout" and res.error.startswith("killed at the hard limit of 0.5 s")
+    assert time.monotonic() - t0 < 15 and all_gone(str(ws))
 
 
 @pytest.mark.slow
@@ -147,18 +133,37 @@ BAD_OUTPUT_SHAPE = """
     ids=["not-a-module", "no-train", "syntax", "output-shape", "output-type"],
 )
 def test_contract_breaking_train_py_fails_the_child_in_one_line(
-    tmp_path: Path, dataset: Path, capsys: pytest.CaptureFixture, source: str, expected: str
+    tmp_path: Path, dataset: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch, source: str,
+    expected: str
 ) -> None:
     # The child's own entry point, in-process (the subprocess path is covered above).
     from gg_research.harness import child, wire
 
     ws = _ws(tmp_path, dataset, source, budget_s=0.2)
-    code = child.main(["--workspace", str(ws), "--run-dir", str(tmp_path / "run"), "--seed", "0"])
+    code = child.main(_child_args(ws, tmp_path, monkeypatch))
     out = capsys.readouterr().out
     assert code == child.EXIT_CRASH
     errors = [r for r in map(wire.parse_error, out.splitlines()) if r is not None]
     assert len(errors) == 1 and expected in errors[0]
-    assert not (tmp_path / "run" / "last_run.json").exists()
+    assert not (tmp_path / "out" / "predictions.npz").exists()
+
+
+def _child_args(ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extra: str) -> list[str]:
+    """The child's arguments as the runner gives them, with its go line waiting on stdin."""
+    import io
+
+    from gg_research.harness import wire
+    from gg_research.harness.data import dataset_root
+    from gg_research.harness.scorer import data_state, trainer_view
+
+    config = load_config(ws / "gg-research.toml")
+    root = dataset_root(ws, config)
+    view = trainer_view(ws, config, root, data_state(root))
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "config.json").write_text(config.model_dump_json())
+    monkeypatch.setattr("sys.stdin", io.StringIO(wire.format_go(wire.Go(out, 0, 0.2)) + "\n"))
+    return ["--workspace", str(ws), "--view", str(view.dir), "--out", str(out), "--config", str(out / "config.json"), *extra]
 
 
 def _command_ws(tmp_path: Path, dataset: Path, script: str) -> Path:
@@ -248,17 +253,18 @@ def test_ctrl_c_while_waiting_kills_the_run_and_re_raises(tmp_path: Path, datase
     deadline = time.monotonic() + 30
     while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
         time.sleep(0.05)
-    run_pid = int(pid_file.read_text())
+    assert live_processes_mentioning("own.py --fast")
     proc.send_signal(signal.SIGINT)
     assert proc.wait(timeout=30) == 42  # KeyboardInterrupt reached the caller
-    assert _gone(run_pid) and _live_group_members(run_pid) == []
+    assert all_gone("own.py --fast")
 
 
 @pytest.mark.skipif(__import__("torch").cuda.is_available(), reason="needs a machine without CUDA")
-def test_asking_for_cuda_without_it_is_a_one_line_crash(tmp_path: Path, dataset: Path, capsys: pytest.CaptureFixture) -> None:
+def test_asking_for_cuda_without_it_is_a_one_line_crash(tmp_path: Path, dataset: Path, capsys: pytest.CaptureFixture,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     from gg_research.harness import child
 
     ws = _ws(tmp_path, dataset, "def train(ctx):\n    pass\n")
-    code = child.main(["--workspace", str(ws), "--run-dir", str(tmp_path / "run"), "--device", "cuda"])
+    code = child.main(_child_args(ws, tmp_path, monkeypatch, "--device", "cuda"))
     assert code == child.EXIT_CRASH
     assert "device 'cuda' asked for, but CUDA is not available" in capsys.readouterr().out

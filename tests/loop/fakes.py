@@ -59,6 +59,7 @@ TOML = textwrap.dedent('''\
     command = "{python} fake_run.py"
     budget_s = 1.0
     hard_limit_s = {hard}
+    {run_extra}
 
     [keep]
     baseline_seeds = 2
@@ -83,14 +84,14 @@ def git(ws: Path, *args: str) -> str:
     return subprocess.run(["git", "-C", str(ws), *args], check=True, capture_output=True, text=True).stdout
 
 
-def make_workspace(path: Path, *, hard: float = 3.0, keep_extra: str = "") -> Path:
+def make_workspace(path: Path, *, hard: float = 3.0, keep_extra: str = "", run_extra: str = "") -> Path:
     import sys
 
     path.mkdir(parents=True, exist_ok=True)
     (path / "train.py").write_text(TRAIN)
     (path / "fake_run.py").write_text(RUN)
     (path / "program.md").write_text("# Brief\nRaise PBQC and Dice together.\n")
-    (path / "gg-research.toml").write_text(TOML.format(python=sys.executable, hard=hard, keep_extra=keep_extra))
+    (path / "gg-research.toml").write_text(TOML.format(python=sys.executable, hard=hard, keep_extra=keep_extra, run_extra=run_extra))
     (path / ".gitignore").write_text(".gg/\nresults/\n")
     git(path, "init", "-q", "-b", "main")
     git(path, "config", "user.name", "Test")

@@ -9,6 +9,7 @@ import pytest
 
 from gg_research.loop.errors import LoopLocked, LoopSetupError
 from gg_research.loop.lock import LoopLock
+from tests.harness.procs import all_gone
 from tests.loop.fakes import edit, git, make_workspace, records, run_scripted, tsv_rows
 
 
@@ -91,9 +92,8 @@ def test_hang_is_killed_at_the_hard_limit(ws: Path) -> None:
     exp = records(ws)[-1]
     assert exp.status == "crash" and "timeout" in exp.reason
     assert time.monotonic() - t0 < 30
-    pid = int((ws / "results" / "runs" / exp.id / "pid").read_text())
-    with pytest.raises(ProcessLookupError):
-        os.kill(pid, 0)
+    assert (ws / "results" / "runs" / exp.id / "pid").is_file()  # it did start
+    assert all_gone(str(ws))
 
 
 @pytest.mark.parametrize("hyp,needle", [
@@ -135,8 +135,17 @@ def test_repeated_diff_is_refused(ws: Path) -> None:
     assert "repeated diff" in recs[-1].reason
 
 
-def test_run_that_writes_a_frozen_file_is_invalid_and_reverted(ws: Path) -> None:
+def test_a_run_cannot_write_a_frozen_file_in_the_sandbox(ws: Path) -> None:
     _, _, _ = run_scripted(ws, [edit("tamper", 'MODE = "ok"', 'MODE = "write_frozen"')])
+    exp = records(ws)[-1]
+    assert exp.status == "crash" and "Read-only file system" in exp.reason and "program.md" in exp.reason
+    assert "tampered" not in (ws / "program.md").read_text()
+    assert git(ws, "status", "--porcelain", "--untracked-files=no") == ""
+
+
+def test_without_the_sandbox_a_run_that_writes_a_frozen_file_is_invalid_and_reverted(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", run_extra='sandbox = "off"')
+    _, _, out = run_scripted(ws, [edit("tamper", 'MODE = "ok"', 'MODE = "write_frozen"')])
     exp = records(ws)[-1]
     assert exp.status == "invalid" and "program.md" in exp.reason
     assert "tampered" not in (ws / "program.md").read_text()
@@ -269,7 +278,8 @@ def test_an_unexpected_error_cleans_up_like_ctrl_c_and_says_where(ws: Path, monk
     assert "\n" not in msg and "No space left on device" in msg and "run.log" in msg
     recs = records(ws)
     assert [r.status for r in recs] == ["baseline", "interrupted"] and "No space left" in recs[-1].reason
-    assert _head(ws) == recs[0].commit and not (ws / ".gg" / "gg_research.loop.lock").exists()
+    assert _head(ws) == recs[0].commit
+    LoopLock(ws).acquire().release()  # the lock was let go
 
 
 def test_a_ledger_that_cannot_be_written_stops_the_loop_with_one_line(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -289,4 +299,5 @@ def test_a_ledger_that_cannot_be_written_stops_the_loop_with_one_line(ws: Path, 
     msg = str(info.value)
     assert "\n" not in msg and "experiments.jsonl: Permission denied" in msg and "resumes" in msg
     assert path.read_bytes() == before
-    assert _head(ws) == records(ws)[0].commit and not (ws / ".gg" / "gg_research.loop.lock").exists()
+    assert _head(ws) == records(ws)[0].commit
+    LoopLock(ws).acquire().release()  # the lock was let go

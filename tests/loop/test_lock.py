@@ -34,5 +34,5 @@ def test_lock_of_a_killed_process_is_free_again(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     lock = LoopLock(tmp_path).acquire()  # the kernel dropped the dead holder's flock
-    assert (tmp_path / ".gg" / "gg_research.loop.lock").read_text().strip() == str(os.getpid())
+    assert (tmp_path / ".gg" / "loop.lock").read_text().strip() == str(os.getpid())
     lock.release()

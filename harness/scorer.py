@@ -1,0 +1,127 @@
+"""The trusted side of a run: what the trainer may see, how its predictions are scored, and
+the check that the validation data did not change.
+
+The process that runs train.py (harness.child) gets a *view* of the data: the training split
+whole, and of the validation split only the inputs (camera image and toolpath render). It
+writes its predictions to a file; the scorer, in the parent that never imports train.py,
+reads them and the validation labels, which only it holds, and computes PBQC and Dice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gg_research.config import Config
+from gg_research.ggnet.manifest import split_fingerprint
+from gg_research.ggnet.render_cache import renderer_digest
+from gg_research.harness.errors import NotComparable, TrainContractError
+
+if TYPE_CHECKING:
+    from gg_research.ggnet.dataset import GGDataset
+
+PREDICTIONS = "predictions.npz"  # written by the child: theta (N,3,3), mask_logits (N,1,S,S)
+TRAIN_REPORT = "train_report.json"  # written by the child: steps, images, memory, versions
+VIEW_TRAIN = "train.npz"
+VIEW_VAL_INPUTS = "val_inputs.npz"
+
+
+@dataclass(frozen=True)
+class TrainerView:
+    """The folder of the data a trainer may read (read-only in the sandbox)."""
+
+    dir: Path
+
+    @property
+    def train(self) -> Path:
+        return self.dir / VIEW_TRAIN
+
+    @property
+    def val_inputs(self) -> Path:
+        return self.dir / VIEW_VAL_INPUTS
+
+
+def data_state(root: Path) -> dict[str, str]:
+    """Fingerprints of the dataset's splits: compared before and after a run to catch tampering."""
+    return {split: split_fingerprint(root, split) for split in ("train", "val")}
+
+
+def trainer_view(workspace: Path, config: Config, root: Path, state: dict[str, str]) -> TrainerView:
+    """The trainer's view of the dataset, built once per (data, size, renderer) under .gg/views/."""
+    key = hashlib.sha256(json.dumps({
+        **state, "size": config.data.image_size, "bead": config.data.bead_width_mm, "renderer": renderer_digest(),
+    }, sort_keys=True).encode()).hexdigest()[:24]
+    view = TrainerView(Path(workspace) / ".gg" / "views" / key)
+    if view.train.is_file() and view.val_inputs.is_file():
+        return view
+    tmp = view.dir.with_name(f".{key}.{os.getpid()}.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    _split(workspace, root, config, "train").save(tmp / VIEW_TRAIN)
+    val_labels(workspace, root, config).save(tmp / VIEW_VAL_INPUTS, fields=("camera", "render"))
+    shutil.rmtree(view.dir, ignore_errors=True)
+    os.replace(tmp, view.dir)  # atomic: a reader sees no view or the whole one
+    return view
+
+
+_LABELS: dict[tuple, GGDataset] = {}
+
+
+def val_labels(workspace: Path, root: Path, config: Config) -> GGDataset:
+    """The validation split with its labels, loaded once per process (and per data/size)."""
+    key = (str(root), config.data.image_size, config.data.bead_width_mm, split_fingerprint(root, "val"))
+    if key not in _LABELS:
+        _LABELS.clear()
+        _LABELS[key] = _split(workspace, root, config, "val")
+    return _LABELS[key]
+
+
+def _split(workspace: Path, root: Path, config: Config, split: str) -> GGDataset:
+    from gg_research.ggnet.dataset import GGDataset
+
+    return GGDataset(root, split, config.data.image_size, bead_width_mm=config.data.bead_width_mm,
+                     cache_dir=Path(workspace) / ".gg" / "cache")
+
+
+def score_predictions(out_dir: Path, labels: GGDataset, batch_size: int) -> dict[str, float]:
+    """PBQC and Dice of the child's predictions; TrainContractError when they are missing or malformed."""
+    import numpy as np
+    import torch
+
+    from gg_research.harness.evaluate import score
+
+    path = Path(out_dir) / PREDICTIONS
+    n, size = len(labels), labels.image_size
+    if not path.is_file():
+        raise TrainContractError("no predictions were written (the run ended before the evaluation)")
+    # Refuse a file far larger than N predictions before reading it into memory.
+    if path.stat().st_size > 2 * (n * (9 + size * size) * 4) + (1 << 20):
+        raise TrainContractError(f"{PREDICTIONS} is {path.stat().st_size} bytes, far more than {n} predictions")
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            theta, logits = np.asarray(z["theta"]), np.asarray(z["mask_logits"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise TrainContractError(f"{PREDICTIONS} cannot be read: {exc}") from None
+    if theta.shape != (n, 3, 3) or logits.shape != (n, 1, size, size):
+        raise TrainContractError(f"predictions of shapes {theta.shape} and {logits.shape}; expected ({n}, 3, 3) "
+                                 f"and ({n}, 1, {size}, {size})")
+    if not (np.issubdtype(theta.dtype, np.floating) and np.issubdtype(logits.dtype, np.floating)):
+        raise TrainContractError(f"predictions must be floats, got {theta.dtype} and {logits.dtype}")
+    if not np.isfinite(theta).all() or np.isnan(logits).any():
+        raise TrainContractError("the predictions contain NaN or infinite values")
+    return score(torch.from_numpy(theta.astype(np.float32)), torch.from_numpy(logits.astype(np.float32)), labels,
+                 batch_size)
+
+
+def check_data_unchanged(before: dict[str, str], after: dict[str, str], root: Path) -> None:
+    """NotComparable naming the split a run changed, with how to recover."""
+    changed = [split for split in before if before[split] != after.get(split)]
+    if changed:
+        raise NotComparable(
+            f"the {' and '.join(changed)} split of {root} changed during this run; restore the dataset "
+            f"(a synthetic one: delete {root} and it is generated again) before the next run")

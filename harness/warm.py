@@ -1,0 +1,97 @@
+"""Starting the child that runs train.py: in the sandbox, with the data view loaded, waiting.
+
+A child is started ahead of its run (the loop starts the next one while the current run
+trains, so start-up leaves the iteration's critical path); a cold run starts one and uses it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from gg_research.config import Config
+from gg_research.harness.errors import TrainContractError
+from gg_research.harness.process import ChildProcess
+from gg_research.harness.sandbox import bwrap_argv, bwrap_works, child_env, scratch_dir
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How runs are boxed on this machine, and the warning a user gets when they are not."""
+
+    bwrap: bool
+    warning: str | None
+
+    @classmethod
+    def of(cls, config: Config) -> Isolation:
+        mode = config.run.sandbox
+        if mode == "off":
+            return cls(False, "[gg-research] warning: the run is not isolated ([run] sandbox = \"off\"): train.py "
+                              "can reach the network, the API key's absence aside, and every file you can")
+        why = bwrap_works()
+        if why is None:
+            return cls(True, None)
+        if mode == "bwrap":
+            raise TrainContractError(f"[run] sandbox = \"bwrap\" but {why}")
+        return cls(False, f"[gg-research] warning: the run is not isolated: {why} (apt install bubblewrap; "
+                          f"[run] sandbox = \"off\" silences this)")
+
+
+class HarnessChild:
+    """A harness child started ahead of its run: libraries imported, the data view loaded.
+
+    The loop starts the next one while the current run trains, so start-up leaves the
+    iteration's critical path; a cold run starts one and uses it at once.
+    """
+
+    def __init__(self, workspace: Path, config: Config, view_dir: Path, hidden: list[Path]) -> None:
+        self.workspace = Path(workspace).resolve()
+        self.key = config_key(config, view_dir)
+        self.isolation = Isolation.of(config)
+        runs = self.workspace / ".gg" / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        self.out = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
+        config_json = self.out / "config.json"
+        config_json.write_text(config.model_dump_json(indent=2), encoding="utf-8")
+        argv = [sys.executable, "-m", "gg_research.harness.child", "--workspace", str(self.workspace),
+                "--view", str(view_dir), "--out", str(self.out), "--config", str(config_json)]
+        home = scratch_dir(self.out)
+        if self.isolation.bwrap:
+            argv = bwrap_argv(argv, workspace=self.workspace, writable=[self.out], readable=[view_dir],
+                              hidden=hidden, gpu=config.run.device != "cpu")
+        env = child_env({"GG_WORKSPACE": str(self.workspace), "GG_RUN_DIR": str(self.out)}, home)
+        self.child = ChildProcess(argv, cwd=self.workspace, env=env, memory_gb=memory_gb(config),
+                                  max_log_bytes=int(config.run.max_log_mb * 2**20), stdin=True)
+
+    def usable_for(self, config: Config, view_dir: Path) -> bool:
+        return self.child.alive() and self.key == config_key(config, view_dir)
+
+    def close(self) -> None:
+        self.child.close()
+        shutil.rmtree(self.out, ignore_errors=True)
+
+
+def config_key(config: Config, view_dir: Path) -> str:
+    """What a prestarted child was started with: the config but the per-run budget and seed."""
+    data = config.model_dump(mode="json")
+    data["run"].pop("budget_s", None)
+    data["run"].pop("seed", None)
+    return json.dumps({"config": data, "view": str(view_dir)}, sort_keys=True)
+
+
+def memory_gb(config: Config) -> float:
+    if config.run.memory_gb > 0:
+        return config.run.memory_gb
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return round(0.8 * total, 1)  # leave the machine (and the loop) room to breathe
+
+
+def hidden_paths(workspace: Path, root: Path | None) -> list[Path]:
+    """What the child must not see: runtime state, the ledger, git, and the dataset folder."""
+    hidden = [workspace / ".gg", workspace / "results", workspace / ".git"]
+    return hidden + ([root] if root is not None and root.exists() else [])
