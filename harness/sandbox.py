@@ -73,15 +73,17 @@ def bwrap_argv(inner: list[str], *, workspace: Path, writable: Iterable[Path], r
     # No tmpfs over /tmp: workspaces and environments may live there. Scratch is `scratch_dir`.
     argv = ["bwrap", "--ro-bind", "/", "/", "--proc", "/proc", "--unshare-all", "--die-with-parent", "--new-session"]
     argv += ["--dev-bind", "/dev", "/dev"] if gpu else ["--dev", "/dev"]
-    home = Path.home()
-    for rel in HOME_SECRETS:
-        argv += _hide(home / rel)
-    for path in hidden:
+    hide = [Path.home() / rel for rel in HOME_SECRETS] + list(hidden)
+    for path in hide:
         argv += _hide(path)
     for path in readable:
         argv += ["--ro-bind", str(path), str(path)]
     for path in writable:
         argv += ["--bind", str(path), str(path)]
+    # The empty folders over hidden ones become read-only last (after the mount points in them).
+    for path in hide:
+        if path.is_dir() and not path.is_symlink():
+            argv += ["--remount-ro", str(path)]
     return [*argv, "--chdir", str(workspace), "--", *inner]
 
 
