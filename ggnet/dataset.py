@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from gg_research.ggnet.dataset_guards import binary_mask, check_inside, check_manifest_inside, open_image
 from gg_research.ggnet.errors import DatasetError
 
 MANIFEST = "manifest.jsonl"
@@ -33,9 +34,6 @@ PATH_KEYS = ("image", "mask", "gcode", "render", "material_mask")
 RENDER_MARGIN = 0.08
 # Part of the render cache key: bump when the render convention of the loader changes.
 RENDER_CACHE_VERSION = 1
-# A mask pixel strictly between these is neither background nor defect; a few (anti-aliased
-# edges) are fine, many mean the file is not a mask (e.g. the camera image by mistake).
-MASK_GREY_LOW, MASK_GREY_HIGH, MASK_GREY_SHARE = 32, 223, 0.05
 
 
 @dataclass
@@ -75,6 +73,7 @@ def _dataset_path(root: Path, value: Any, key: str, where: _Where) -> Path:
     rel = posixpath.normpath(value.replace("\\", "/"))
     if rel.startswith("/") or PureWindowsPath(value).drive or rel == ".." or rel.startswith("../"):
         raise where.error(f"'{key}' path {value!r} escapes the dataset folder (use a path inside {root})")
+    check_inside(root, root / rel, key, where)
     return root / rel
 
 
@@ -138,6 +137,7 @@ def _manifest_lines(root: Path) -> list[tuple[int, str]]:
         raise DatasetError(f"{root}: no such dataset folder")
     if not manifest.is_file():
         raise DatasetError(f"{root}: no {MANIFEST} (a dataset folder holds manifest.jsonl, images/, masks/, gcode/)")
+    check_manifest_inside(root, manifest)
     try:
         text = manifest.read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -165,28 +165,8 @@ def read_manifest(root: Path) -> list[Sample]:
 # --- opening files -----------------------------------------------------------------------------
 
 
-def _open_image(path: Path, what: str, where: _Where):
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_file():
-        raise where.error(f"{what} file {path} does not exist")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise where.error(f"cannot read {what} {path} ({type(exc).__name__}: {exc})") from None
-
-
-def _binary_mask(im, what: str, path: Path, where: _Where) -> np.ndarray:
-    """A 0/255 uint8 array of a mask image that is 0/255 or 0/1 (a few grey edge pixels allowed)."""
-    a = np.asarray(im.convert("L"))
-    if a.max(initial=0) <= 1:
-        return (a > 0).astype(np.uint8) * 255
-    grey = np.mean((a > MASK_GREY_LOW) & (a < MASK_GREY_HIGH))
-    if grey > MASK_GREY_SHARE:
-        raise where.error(f"{what} {path} is not a binary mask ({grey:.0%} of its pixels are grey; expected 0/255 or 0/1)")
-    return np.where(a >= 128, 255, 0).astype(np.uint8)
+# Decoding with a pixel limit and strict masks live in dataset_guards.
+_open_image, _binary_mask = open_image, binary_mask
 
 
 class _GCodeFiles:

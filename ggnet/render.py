@@ -82,8 +82,8 @@ def render_layer(
     renderer draws beads of one width everywhere).
     """
     h, w = _hw(size)
-    if not bead_width_mm > 0.0:
-        raise GCodeError(f"bead width must be positive, got {bead_width_mm!r} mm")
+    if not 0.0 < bead_width_mm < np.inf:
+        raise GCodeError(f"bead width must be a positive number, got {bead_width_mm!r} mm")
     m = frame_for(layer.bounds, (h, w), margin) if mm_to_px is None else np.asarray(mm_to_px, dtype=np.float64)
     if m.shape != (3, 3) or not np.allclose(m[2], [0.0, 0.0, 1.0]):
         raise ValueError("mm_to_px must be a 3x3 affine matrix (last row 0, 0, 1)")
