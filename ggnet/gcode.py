@@ -181,6 +181,7 @@ class _Parser:
         hypot = math.hypot
         fast_heads = {"G0": 0, "G1": 1, "G00": 0, "G01": 1}
         lim = MAX_ABS_VALUE
+        ascii_text = self.text.isascii()  # then no line needs its own check
 
         for lineno, raw in enumerate(self.text.splitlines(), 1):
             semi = raw.find(";")
@@ -224,7 +225,7 @@ class _Parser:
                             pe = v
                         elif letter != "F":
                             raise ValueError(tok)
-                    if up.count("E") != (pe is not None) or "_" in up or not up.isascii():
+                    if up.count("E") != (pe is not None) or "_" in up or not (ascii_text or up.isascii()):
                         raise ValueError(up)
                     motion = move
                 except ValueError:
