@@ -26,11 +26,11 @@ MAX_ABS_VALUE = 1e9
 # offset I/J, the radius R and P, the count of extra full turns (Marlin, RepRapFirmware).
 MOVE_WORDS = {0: frozenset("XYZEF"), 1: frozenset("XYZEF"), 2: frozenset("XYZEFIJRP"), 3: frozenset("XYZEFIJRP")}
 
-_TOKEN = re.compile(r"([A-Z])[ \t]*([^A-Z \t]*)")
+_TOKEN = re.compile(r"([A-Z])\s*([^A-Z\s]*)")
 _NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)", re.ASCII)
-_EXPONENT = re.compile(r"[A-Z][ \t]*[-+]?[0-9.]+E[-+]?[0-9.]+")
+_EXPONENT = re.compile(r"[A-Z]\s*[-+]?[0-9.]+E[-+]?[0-9.]+")
 _LINE_NUMBER = re.compile(r"\s*N\s*\d+\s*")
-_NOT_A_NUMBER = re.compile(r"[A-Z][ \t]*[-+]?(?:NAN|INF)")
+_NOT_A_NUMBER = re.compile(r"[A-Z]\s*[-+]?(?:NAN|INF)")
 _SHOWN = 24  # characters of a bad word shown in a message
 
 

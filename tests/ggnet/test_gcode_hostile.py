@@ -97,7 +97,8 @@ def test_unknown_words_and_commands_are_never_taken_as_moves(line: str, pattern:
 def test_what_slicers_write_is_read_and_non_moves_draw_nothing() -> None:
     plain = _segments(HEAD + BEAD)
     # G01 and packed axis words are G1 and spaced words, as firmware reads them.
-    for variant in ("G01 X10 Y0 E1", "G1X10Y0 E1", "g1 x10 y0 e1", "N7 G1 X10 Y0 E1*57", "G1 X 10 Y 0 E 1"):
+    for variant in ("G01 X10 Y0 E1", "G1X10Y0 E1", "g1 x10 y0 e1", "N7 G1 X10 Y0 E1*57", "G1 X 10 Y 0 E 1",
+                    "G1\u00a0X10\u00a0Y0 E1"):  # a non-breaking space pasted from a web page separates too
         np.testing.assert_array_equal(_segments(HEAD + variant + "\n"), plain, err_msg=variant)
     # Tool changes, M-codes (text arguments included), probing and named macros never move or
     # extrude; a T line carrying coordinates and E is still only a tool change.
