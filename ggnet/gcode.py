@@ -11,8 +11,12 @@ unknown until set (absolute move, G92 or G28), so a first move from an unknown p
 segment; E starts at 0 as firmware does at boot.
 
 The parser is a single tight pass over the lines: plain "G1 X.. Y.. E.." lines (nearly all of
-a slicer's output) take a split-and-float fast path; anything else goes through one
-precompiled word pattern. The 75,000-line Benchy parses in about 0.2-0.3 s.
+a slicer's output) take a split-and-float fast path; anything else is read strictly by
+`ggnet.gcode_words` (no scientific notation, no malformed number, no unknown word in a move:
+each is an error naming the line). M-codes and tool changes (T0, T1, ...) never move or
+extrude; an unknown G-code is ignored unless it carries E (material this parser cannot place).
+Arcs are flattened by `ggnet.gcode_arcs`, with a cap on chords per arc and per file. The
+75,000-line Benchy parses in about 0.2-0.3 s.
 """
 
 from __future__ import annotations
@@ -26,21 +30,25 @@ from pathlib import Path
 import numpy as np
 
 from gg_research.ggnet.errors import GCodeError
+from gg_research.ggnet.gcode_arcs import (  # noqa: F401 - ARC_* re-exported for callers
+    ARC_MAX_CHORDS,
+    ARC_MAX_SAGITTA_MM,
+    ARC_MAX_STEP_RAD,
+    FILE_MAX_ARC_CHORDS,
+    arc_chords,
+)
+from gg_research.ggnet.gcode_words import MAX_ABS_VALUE, move_params, read_words, strip_line_number
 
 # Height difference (mm) below which two extrusion heights are the same layer; slicers print
 # Z with 3 decimals, so this only absorbs float noise.
 Z_TOLERANCE_MM = 1e-4
-# Arc flattening: largest distance (mm) between an arc and its chord, and the largest angle
-# one chord may span, so small arcs still keep their shape.
-ARC_MAX_SAGITTA_MM = 0.005
-ARC_MAX_STEP_RAD = math.radians(5.0)
 INCH_MM = 25.4
-
-# One word of G-code: a letter and a number ("X12.5", "E-.4", "G1"). Spaces between words are
-# optional in G-code ("G1X10Y5"), so words are found by pattern, not by splitting on spaces.
-_WORD = re.compile(r"([A-Z])\s*([-+]?(?:\d+\.?\d*|\.\d+))")
+# G-codes that change the parser's state or that it knowingly ignores (dwell, firmware
+# retraction and tool offsets); any other G-code is ignored unless it carries E.
+_STATE_GCODES = frozenset({4.0, 10.0, 11.0, 17.0, 18.0, 19.0, 20.0, 21.0, 28.0, 90.0, 91.0, 92.0})
+_MCODE = re.compile(r"\s*M\s*(\d+)(?![\d.])")
 _MARKER = re.compile(r"^\s*;\s*(?:LAYER:|LAYER_CHANGE|Z:|CHANGE_LAYER)", re.MULTILINE | re.IGNORECASE)
-_EXTENDED = re.compile(r"\s*[A-Z][A-Z_]")
+_EXTENDED = re.compile(r"\s*_?[A-Z][A-Z_]")
 _PAREN_COMMENT = re.compile(r"\([^)]*\)")
 # How much of a file's start is checked for NUL bytes (never in text, always in images, zips
 # and binary G-code) to tell a binary file.
@@ -122,16 +130,26 @@ def _read_text(path: Path, name: str) -> str:
 
 
 class _LayerBuilder:
-    __slots__ = ("z", "segs", "e", "length")
+    __slots__ = ("z", "segs", "blocks", "e", "length")
 
     def __init__(self, z: float) -> None:
         self.z = z
         self.segs: list[tuple[float, float, float, float]] = []
+        self.blocks: list[np.ndarray] = []  # arcs' chords, with the lines before them, in print order
         self.e = 0.0
         self.length = 0.0
 
+    def add_chords(self, chords: np.ndarray) -> None:
+        if self.segs:
+            self.blocks.append(np.asarray(self.segs, dtype=np.float64).reshape(-1, 4))
+            self.segs = []
+        self.blocks.append(chords)
+        self.length += float(np.hypot(chords[:, 2] - chords[:, 0], chords[:, 3] - chords[:, 1]).sum())
+
     def finish(self, index: int) -> Layer:
         seg = np.asarray(self.segs, dtype=np.float64).reshape(-1, 4)
+        if self.blocks:
+            seg = np.concatenate([*self.blocks, seg])
         xs = np.concatenate([seg[:, 0], seg[:, 2]])
         ys = np.concatenate([seg[:, 1], seg[:, 3]])
         bounds = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
@@ -144,6 +162,7 @@ class _Parser:
     def __init__(self, name: str, text: str) -> None:
         self.name = name
         self.text = text
+        self.plane = 17  # G17 (XY), G18 (XZ) or G19 (YZ): the plane arcs turn in
 
     def run(self) -> list[Layer]:  # noqa: C901 - one tight loop is the point (speed)
         nan = math.nan
@@ -158,8 +177,11 @@ class _Parser:
         marker_pending = True
         layers: list[_LayerBuilder] = []
         cur: _LayerBuilder | None = None
+        arc_total = 0
         hypot = math.hypot
         fast_heads = {"G0": 0, "G1": 1, "G00": 0, "G01": 1}
+        lim = MAX_ABS_VALUE
+        ascii_text = self.text.isascii()  # then no line needs its own check
 
         for lineno, raw in enumerate(self.text.splitlines(), 1):
             semi = raw.find(";")
@@ -175,34 +197,42 @@ class _Parser:
                 line = line[: line.find("*")]  # checksum
             if "(" in line:
                 line = _PAREN_COMMENT.sub(" ", line)
-            toks = line.upper().split()
+            up = line.upper()
+            toks = up.split()
             if not toks:
                 continue
 
-            # Fast path: a plain "G1 X.. Y.. E.." line, most of any slicer's output.
+            # Fast path: a plain "G1 X.. Y.. E.." line, most of any slicer's output. float()
+            # also takes "1e2", "1_0", "nan" and non-ASCII digits, so the line-wide checks after
+            # the loop send those to the strict reader, which refuses them with the line.
             params = None
             move = fast_heads.get(toks[0])
             if move is not None:
                 px = py = pz = pe = None
                 try:
                     for tok in toks[1:]:
-                        letter = tok[0]
-                        if letter == "X":
-                            px = float(tok[1:])
-                        elif letter == "Y":
-                            py = float(tok[1:])
-                        elif letter == "Z":
-                            pz = float(tok[1:])
-                        elif letter == "E":
-                            pe = float(tok[1:])
-                        elif letter not in "FN" or len(tok) == 1:
+                        v = float(tok[1:])
+                        if not -lim <= v <= lim:
                             raise ValueError(tok)
+                        letter = tok[0]
+                        if letter == "X" and px is None:
+                            px = v
+                        elif letter == "Y" and py is None:
+                            py = v
+                        elif letter == "Z" and pz is None:
+                            pz = v
+                        elif letter == "E" and pe is None:
+                            pe = v
+                        elif letter != "F":
+                            raise ValueError(tok)
+                    if up.count("E") != (pe is not None) or "_" in up or not (ascii_text or up.isascii()):
+                        raise ValueError(up)
                     motion = move
                 except ValueError:
-                    move = None  # packed words, odd spacing or more codes: the general path
+                    move = None  # packed words, odd spacing, more codes or bad input: the strict path
             if move is None:
                 move, motion, params, abs_xyz, abs_e, unit, x, y, z, e = self._general(
-                    line, motion, abs_xyz, abs_e, unit, x, y, z, e
+                    up, lineno, motion, abs_xyz, abs_e, unit, x, y, z, e
                 )
                 if move is None:
                     continue
@@ -257,12 +287,15 @@ class _Parser:
                     layers.append(cur)
                 marker_pending = False
                 if move >= 2:
-                    chords = _arc_chords(x, y, nx, ny, params, unit, move == 2, self.name, lineno)
-                    total = 0.0
-                    for x0, y0, x1, y1 in chords:
-                        total += hypot(x1 - x0, y1 - y0)
-                    cur.segs.extend(chords)
-                    cur.length += total
+                    where = f"{self.name}:{lineno}"
+                    chords = arc_chords(x, y, nx, ny, params, unit, move == 2, where)
+                    arc_total += len(chords)
+                    if arc_total > FILE_MAX_ARC_CHORDS:
+                        raise GCodeError(
+                            f"{where}: the arcs up to this line need {arc_total:,} chords, more than the "
+                            f"{FILE_MAX_ARC_CHORDS:,} allowed per file"
+                        )
+                    cur.add_chords(chords)
                 else:
                     cur.segs.append((x, y, nx, ny))
                     cur.length += hypot(nx - x, ny - y)
@@ -271,40 +304,56 @@ class _Parser:
 
         return [b.finish(i) for i, b in enumerate(layers)]
 
-    @staticmethod
     def _general(
-        line: str, motion: int, abs_xyz: bool, abs_e: bool, unit: float, x: float, y: float, z: float, e: float
+        self, upper: str, lineno: int, motion: int, abs_xyz: bool, abs_e: bool, unit: float,
+        x: float, y: float, z: float, e: float,
     ) -> tuple:  # noqa: C901
-        """Any line the fast path does not take: modal codes, G92, G28, arcs, packed words.
+        """Any line the fast path does not take: modal codes, G92, G28, arcs, packed words, bad input.
 
-        Returns (move or None, motion, params, abs_xyz, abs_e, unit, x, y, z, e)."""
-        upper = line.upper()
-        if _EXTENDED.match(upper):
+        `upper` is the line upper-cased without comments. Returns
+        (move or None, motion, params, abs_xyz, abs_e, unit, x, y, z, e)."""
+        unchanged = (None, motion, {}, abs_xyz, abs_e, unit, x, y, z, e)
+        upper = strip_line_number(upper)
+        head = upper.lstrip()[:1]
+        if not head or upper.strip() == "%" or _EXTENDED.match(upper):
             # Klipper/RRF named commands (EXCLUDE_OBJECT_START NAME=..., SET_FAN_SPEED ...)
             # move nothing; their arguments must not be read as axis words.
+            return unchanged
+        if head == "M":
+            # M-codes never move or extrude; their arguments may be text (M117 Layer 1 E5).
+            m = _MCODE.match(upper)
+            code = int(m.group(1)) if m else -1
+            if code in (82, 83):
+                abs_e = code == 82
             return None, motion, {}, abs_xyz, abs_e, unit, x, y, z, e
-        words = _WORD.findall(upper)
-        params: dict[str, float] = {}
+        if head == "T":
+            return unchanged  # a tool change selects a tool: no move, no material
+        where = f"{self.name}:{lineno}"
         gcodes: list[float] = []
-        mcodes: list[float] = []
-        for letter, value in words:
-            if letter == "G":
-                gcodes.append(float(value))
-            elif letter == "M":
-                mcodes.append(float(value))
-            elif letter != "N":
-                params[letter] = float(value)
-        move = None
-        for m in mcodes:
-            if m == 82:
-                abs_e = True
-            elif m == 83:
-                abs_e = False
+        words: list[tuple[str, float | None]] = []
+        for letter, value in read_words(upper, where):
+            if letter != "G":
+                words.append((letter, value))
+            elif value is None:
+                raise GCodeError(f"{where}: G without a number")
+            else:
+                gcodes.append(value)
+        moves = [g for g in gcodes if g in (0.0, 1.0, 2.0, 3.0)]
+        if len(moves) > 1:
+            raise GCodeError(f"{where}: two moves on one line ({' '.join(f'G{g:g}' for g in moves)})")
+        if moves:
+            axis_codes = [g for g in gcodes if g in (10.0, 28.0, 92.0)]
+            if axis_codes:
+                raise GCodeError(f"{where}: G{moves[0]:g} and G{axis_codes[0]:g} on one line: whose are the axis words?")
+            motion = int(moves[0])
+        elif not gcodes:
+            motion_words = set("XYZE") | (set("IJR") if motion >= 2 else set())
+            if not any(letter in motion_words for letter, _ in words):
+                if words:
+                    raise GCodeError(f"{where}: {upper.strip()!r} is not a command (no G, M or T code, and no coordinates)")
+                return unchanged
         for g in gcodes:
-            if g in (0.0, 1.0, 2.0, 3.0):
-                motion = int(g)
-                move = motion
-            elif g == 90:
+            if g == 90:
                 abs_xyz = abs_e = True  # Marlin/Klipper: G90 sets E absolute too
             elif g == 91:
                 abs_xyz = abs_e = False
@@ -312,27 +361,45 @@ class _Parser:
                 unit = 1.0
             elif g == 20:
                 unit = INCH_MM
+            elif g in (17.0, 18.0, 19.0):
+                self.plane = int(g)
             elif g == 92:
-                if not params:
+                given = _axis_values(words, where)
+                if not words:
                     x = y = z = e = 0.0
                 else:
-                    x = params["X"] * unit if "X" in params else x
-                    y = params["Y"] * unit if "Y" in params else y
-                    z = params["Z"] * unit if "Z" in params else z
-                    e = params["E"] * unit if "E" in params else e
-                params = {}
+                    x = given["X"] * unit if "X" in given else x
+                    y = given["Y"] * unit if "Y" in given else y
+                    z = given["Z"] * unit if "Z" in given else z
+                    e = given["E"] * unit if "E" in given else e
             elif g == 28:
-                if not ("X" in params or "Y" in params or "Z" in params):
+                named = {letter for letter, _ in words}
+                if not named & {"X", "Y", "Z"}:
                     x = y = z = 0.0
                 else:
-                    x = 0.0 if "X" in params else x
-                    y = 0.0 if "Y" in params else y
-                    z = 0.0 if "Z" in params else z
-                params = {}
+                    x = 0.0 if "X" in named else x
+                    y = 0.0 if "Y" in named else y
+                    z = 0.0 if "Z" in named else z
+            elif g not in _STATE_GCODES and not moves and any(letter == "E" and v for letter, v in words):
+                raise GCodeError(f"{where}: G{g:g} carries E (extrusion) but only G0-G3 moves are understood")
             # G10/G11 (firmware retraction) carry no E, so E bookkeeping needs nothing.
-        if move is None and not gcodes and not mcodes and any(k in params for k in "XYZE"):
-            move = motion  # bare coordinates continue the modal motion
-        return move, motion, params, abs_xyz, abs_e, unit, x, y, z, e
+        if not moves and gcodes:
+            return None, motion, {}, abs_xyz, abs_e, unit, x, y, z, e
+        if motion >= 2 and self.plane != 17:
+            raise GCodeError(f"{where}: arcs in the {'XZ' if self.plane == 18 else 'YZ'} plane (G{self.plane}) are not supported")
+        params = move_params(words, motion, where)
+        return motion, motion, params, abs_xyz, abs_e, unit, x, y, z, e
+
+
+def _axis_values(words: list[tuple[str, float | None]], where: str) -> dict[str, float]:
+    """X/Y/Z/E values of a G92 line; a bare letter sets nothing (as Marlin's seenval)."""
+    out: dict[str, float] = {}
+    for letter, value in words:
+        if letter in "XYZE" and value is not None:
+            if letter in out:
+                raise GCodeError(f"{where}: {letter} given twice on one line")
+            out[letter] = value
+    return out
 
 
 def _is_marker(raw: str, semi: int) -> bool:
@@ -340,55 +407,3 @@ def _is_marker(raw: str, semi: int) -> bool:
         return False
     body = raw[semi + 1 :].lstrip().upper()
     return body.startswith(("LAYER:", "LAYER_CHANGE", "Z:", "CHANGE_LAYER"))
-
-
-def _arc_chords(
-    x0: float, y0: float, x1: float, y1: float, params: dict[str, float], unit: float, clockwise: bool,
-    name: str, lineno: int,
-) -> list[tuple[float, float, float, float]]:
-    """Flatten an XY arc (G2 clockwise / G3 counter-clockwise) into chords."""
-    if "I" in params or "J" in params:
-        cx = x0 + params.get("I", 0.0) * unit
-        cy = y0 + params.get("J", 0.0) * unit
-    elif "R" in params:
-        r = params["R"] * unit
-        dx, dy = x1 - x0, y1 - y0
-        d = math.hypot(dx, dy)
-        if d == 0.0 or d > 2.0 * abs(r) + 1e-9:
-            raise GCodeError(f"{name}:{lineno}: arc radius R{params['R']:g} cannot join its end points")
-        h = math.sqrt(max(r * r - d * d / 4.0, 0.0))
-        # Of the two centres, R > 0 picks the short way round, R < 0 the long way.
-        sign = 1.0 if clockwise == (r < 0) else -1.0
-        cx = (x0 + x1) / 2.0 - sign * h * dy / d
-        cy = (y0 + y1) / 2.0 + sign * h * dx / d
-    else:
-        raise GCodeError(f"{name}:{lineno}: arc without I/J or R")
-    r0 = math.hypot(x0 - cx, y0 - cy)
-    a0 = math.atan2(y0 - cy, x0 - cx)
-    a1 = math.atan2(y1 - cy, x1 - cx)
-    sweep = a1 - a0
-    if clockwise:
-        if sweep >= -1e-12:
-            sweep -= 2.0 * math.pi
-    elif sweep <= 1e-12:
-        sweep += 2.0 * math.pi
-    if r0 <= 0.0:
-        return [(x0, y0, x1, y1)]
-    step = ARC_MAX_STEP_RAD
-    if r0 > ARC_MAX_SAGITTA_MM:
-        step = min(step, 2.0 * math.acos(1.0 - ARC_MAX_SAGITTA_MM / r0))
-    n = max(1, math.ceil(abs(sweep) / step))
-    r1 = math.hypot(x1 - cx, y1 - cy)
-    chords = []
-    px, py = x0, y0
-    for k in range(1, n + 1):
-        if k == n:
-            qx, qy = x1, y1
-        else:
-            t = k / n
-            a = a0 + sweep * t
-            rr = r0 + (r1 - r0) * t  # firmware spirals when the end radius differs slightly
-            qx, qy = cx + rr * math.cos(a), cy + rr * math.sin(a)
-        chords.append((px, py, qx, qy))
-        px, py = qx, qy
-    return chords

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from gg_research.ggnet.dataset_guards import check_inside, check_manifest_inside
 from gg_research.ggnet.errors import DatasetError
 
 MANIFEST = "manifest.jsonl"
@@ -62,6 +63,7 @@ def _dataset_path(root: Path, value: Any, key: str, where: Where) -> Path:
     rel = posixpath.normpath(value.replace("\\", "/"))
     if rel.startswith("/") or PureWindowsPath(value).drive or rel == ".." or rel.startswith("../"):
         raise where.error(f"'{key}' path {value!r} escapes the dataset folder (use a path inside {root})")
+    check_inside(root, root / rel, key, where)
     return root / rel
 
 
@@ -125,6 +127,7 @@ def _manifest_lines(root: Path) -> list[tuple[int, str]]:
         raise DatasetError(f"{root}: no such dataset folder")
     if not manifest.is_file():
         raise DatasetError(f"{root}: no {MANIFEST} (a dataset folder holds manifest.jsonl, images/, masks/, gcode/)")
+    check_manifest_inside(root, manifest)
     try:
         text = manifest.read_text(encoding="utf-8")
     except UnicodeDecodeError:

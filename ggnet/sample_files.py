@@ -11,38 +11,10 @@ from typing import Any
 
 import numpy as np
 
+# Decoding with a pixel limit and strict masks are the guards' (ggnet.dataset_guards).
+from gg_research.ggnet.dataset_guards import binary_mask, open_image
 from gg_research.ggnet.errors import DatasetError
 from gg_research.ggnet.manifest import Sample, Where, read_manifest
-
-# A mask pixel strictly between these is neither background nor defect; a few (anti-aliased
-# edges) are fine, many mean the file is not a mask (e.g. the camera image by mistake).
-MASK_GREY_LOW, MASK_GREY_HIGH, MASK_GREY_SHARE = 32, 223, 0.05
-
-
-def open_image(path: Path, what: str, where: Where):
-    """The decoded PIL image at `path`, or a DatasetError saying why it cannot be read."""
-    from PIL import Image, UnidentifiedImageError
-
-    if not path.is_file():
-        raise where.error(f"{what} file {path} does not exist")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise where.error(f"cannot read {what} {path} ({type(exc).__name__}: {exc})") from None
-
-
-def binary_mask(im, what: str, path: Path, where: Where) -> np.ndarray:
-    """A 0/255 uint8 array of a mask image that is 0/255 or 0/1 (a few grey edge pixels allowed)."""
-    a = np.asarray(im.convert("L"))
-    if a.max(initial=0) <= 1:
-        return (a > 0).astype(np.uint8) * 255
-    grey = np.mean((a > MASK_GREY_LOW) & (a < MASK_GREY_HIGH))
-    if grey > MASK_GREY_SHARE:
-        raise where.error(f"{what} {path} is not a binary mask ({grey:.0%} of its pixels are grey; expected 0/255 or 0/1)")
-    return np.where(a >= 128, 255, 0).astype(np.uint8)
-
 
 class GCodeFiles:
     """Parses each G-code file once and turns parser errors into sample-naming errors."""

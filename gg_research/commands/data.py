@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -33,7 +34,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "check",
         help="validate a dataset folder: every manifest line and every file it names",
         description="Validate a dataset folder (manifest.jsonl, images/, masks/, gcode/ or renders/): "
-        "print the samples per split and the share with defects, or the first problem found.",
+        "print the samples per split and the share with defects, or the first problem found. Refused: "
+        "files (or symlinks) leading outside the folder, masks other than 0/255 or 0/1, images over "
+        "64 Mpx, G-code the parser refuses, and a dataset without train and val samples.",
     )
     check.add_argument("dir", metavar="DIR", help="dataset folder holding manifest.jsonl")
     check.add_argument("--bead-width", type=float, default=0.45, metavar="MM", help="extrusion width for G-code checks (default: 0.45)")
@@ -101,7 +104,7 @@ def _sheet(args: argparse.Namespace) -> int:
     from gg_research.errors import UserError
     from gg_research.ggnet.sheet import contact_sheet
 
-    if not args.bead_width > 0:
+    if not (args.bead_width > 0 and math.isfinite(args.bead_width)):
         raise UserError(f"--bead-width must be positive, got {args.bead_width}")
     out = Path(args.out)
     if out.suffix.lower() != ".png":
@@ -114,19 +117,22 @@ def _sheet(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     from gg_research.errors import UserError
 
-    if not args.bead_width > 0:
+    if not (args.bead_width > 0 and math.isfinite(args.bead_width)):
         raise UserError(f"--bead-width must be positive, got {args.bead_width}")
     root = Path(args.dir)
-    _print_summary(root, args.bead_width)
+    _print_summary(root, args.bead_width, require_splits=True)
     print(f"{root}: ok")
     return 0
 
 
-def _print_summary(root: Path, bead_width_mm: float) -> None:
-    from gg_research.ggnet.manifest import SPLITS
+def _print_summary(root: Path, bead_width_mm: float, *, require_splits: bool = False) -> None:
+    from gg_research.ggnet.dataset_guards import check_splits
+    from gg_research.ggnet.manifest import MANIFEST, SPLITS
     from gg_research.ggnet.sample_files import mask_has_defect, validate_dataset
 
     samples = validate_dataset(root, bead_width_mm=bead_width_mm)
+    if require_splits:
+        check_splits(root / MANIFEST, (s.split for s in samples))
     defective = {s.id: mask_has_defect(s.mask) for s in samples}
     for split in SPLITS:
         chosen = [s for s in samples if s.split == split]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 
@@ -58,19 +57,15 @@ def run(args: argparse.Namespace) -> int:
     return _render(args)
 
 
-def _finite(value: float) -> float | None:
-    # A headerless fragment's first layer has no known Z; JSON has no NaN, so it is null.
-    return value if math.isfinite(value) else None
-
-
 def _info(args: argparse.Namespace) -> int:
+    from gg_research.commands.jsonout import dumps
     from gg_research.ggnet.gcode import parse_gcode
 
     program = parse_gcode(args.file)
     rows = [
         {
             "index": layer.index,
-            "z": _finite(layer.z),
+            "z": layer.z,  # NaN where a headerless fragment never states it: null in JSON, "?" below
             "extruded_e": layer.extruded_e,
             "path_length": layer.path_length,
             "bounds": list(layer.bounds),
@@ -78,8 +73,7 @@ def _info(args: argparse.Namespace) -> int:
         for layer in program.layers
     ]
     if args.json:
-        json.dump(rows, sys.stdout, indent=None)
-        sys.stdout.write("\n")
+        sys.stdout.write(dumps(rows) + "\n")
         return 0
 
     from rich.console import Console
@@ -89,7 +83,7 @@ def _info(args: argparse.Namespace) -> int:
     for name in ("layer", "z (mm)", "filament (mm E)", "path (mm)", "xmin", "ymin", "xmax", "ymax"):
         table.add_column(name, justify="right")
     for r in rows:
-        z = "?" if r["z"] is None else f"{r['z']:.3f}"
+        z = "?" if not math.isfinite(r["z"]) else f"{r['z']:.3f}"
         table.add_row(str(r["index"]), z, f"{r['extruded_e']:.3f}", f"{r['path_length']:.1f}",
                       *(f"{v:.2f}" for v in r["bounds"]))
     xs = [b for r in rows for b in (r["bounds"][0], r["bounds"][2])]

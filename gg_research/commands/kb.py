@@ -7,7 +7,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 
@@ -33,7 +32,9 @@ def run(args: argparse.Namespace) -> int:
         return 0
     docs = kb.documents()
     if args.json:
-        print(json.dumps([{k: v for k, v in vars(d).items() if k != "extra"} for d in docs], indent=2))
+        from gg_research.commands.jsonout import dumps
+
+        print(dumps([{k: v for k, v in vars(d).items() if k != "extra"} for d in docs], indent=2))
         return 0
     from rich.console import Console
     from rich.markup import escape

@@ -8,7 +8,6 @@ section and score. --json prints a list of {source, page, page_end, section, chu
 from __future__ import annotations
 
 import argparse
-import json
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,8 +30,10 @@ def run(args: argparse.Namespace) -> int:
     workspace, config = workspace_knowledge(args.kb)
     passages = Searcher(workspace, config).search(args.query, k=args.k)
     if args.json:
+        from gg_research.commands.jsonout import dumps
+
         keys = ("source", "page", "page_end", "section", "chunk_id", "score", "text")
-        print(json.dumps([{k: p.citation()[k] for k in keys} for p in passages], indent=2, ensure_ascii=False))
+        print(dumps([{k: p.citation()[k] for k in keys} for p in passages], indent=2, ensure_ascii=False))
         return 0
     from rich.console import Console
     from rich.markup import escape

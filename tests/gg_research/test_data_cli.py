@@ -115,3 +115,41 @@ def test_sheet_of_a_bad_folder_or_target_is_one_line(generated, tmp_path: Path) 
     _one_line_error(_cli("sheet", str(tmp_path / "nowhere"), "--out", str(tmp_path / "s.png")), "no such dataset folder")
     _one_line_error(_cli("sheet", str(out), "--out", str(tmp_path / "s.jpg")), "PNG")
     assert not (tmp_path / "s.png").exists() and not (tmp_path / "s.jpg").exists()
+
+
+def test_check_refuses_escaping_symlinks_non_binary_masks_huge_images_and_no_val(generated, tmp_path: Path) -> None:
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    out, _ = generated
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+
+    def fresh(name: str) -> Path:
+        return Path(shutil.copytree(out, tmp_path / name))
+
+    ds = fresh("symlink")
+    secret = tmp_path / "secret.png"
+    shutil.move(str(ds / rows[2]["image"]), secret)
+    (ds / rows[2]["image"]).symlink_to(secret)
+    _one_line_error(_cli("check", str(ds)), "line 3", rows[2]["id"], "leads outside the dataset folder")
+
+    ds = fresh("mask03")
+    mask = np.asarray(Image.open(ds / rows[5]["mask"]))
+    Image.fromarray(np.where(mask > 0, 3, 0).astype(np.uint8)).save(ds / rows[5]["mask"])
+    _one_line_error(_cli("check", str(ds)), "line 6", rows[5]["id"], "not a binary mask", "(0, 3)")
+
+    ds = fresh("huge")
+    png = bytearray((ds / rows[7]["image"]).read_bytes())
+    png[16:24] = struct.pack(">II", 30_000, 30_000)
+    png[29:33] = struct.pack(">I", zlib.crc32(bytes(png[12:29])))
+    (ds / rows[7]["image"]).write_bytes(bytes(png))
+    _one_line_error(_cli("check", str(ds)), "line 8", rows[7]["id"], "too large to load")
+
+    ds = fresh("noval")
+    kept = [line for line, r in zip((out / "manifest.jsonl").read_text().splitlines(), rows) if r["split"] != "val"]
+    (ds / "manifest.jsonl").write_text("\n".join(kept) + "\n")
+    proc = _cli("check", str(ds))
+    _one_line_error(proc, "manifest.jsonl", "no samples in split 'val'")
+    assert proc.stdout == ""  # no per-split summary for a dataset that cannot be used

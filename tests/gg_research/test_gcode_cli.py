@@ -93,3 +93,45 @@ def test_argument_errors_exit_2(tmp_path: Path) -> None:
     assert proc.returncode == 2 and "--size" in proc.stderr
     proc = _cli("render", "x.gcode", "--out", "x.png")
     assert proc.returncode == 2 and "--layer" in proc.stderr
+
+
+def _strict_json(text: str):
+    """json.loads that refuses the NaN/Infinity words Python writes by default."""
+    def refuse(word: str):
+        raise AssertionError(f"not strict JSON: {word}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_info_json_is_strict_json(gcode_fixtures_dir: Path) -> None:
+    proc = _cli("info", str(gcode_fixtures_dir / BLOCK), "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = _strict_json(proc.stdout)
+    assert rows[0]["z"] is None and all(r["z"] is not None for r in rows[1:])
+
+
+def test_jsonout_maps_non_finite_to_null_and_never_writes_nan() -> None:
+    from gg_research.commands.jsonout import dumps
+
+    text = dumps({"z": float("nan"), "rows": [1.5, float("inf"), (float("-inf"), 2)], "ok": "x"})
+    assert _strict_json(text) == {"z": None, "rows": [1.5, None, [None, 2]], "ok": "x"}
+
+
+@pytest.mark.parametrize(
+    ("line", "needle"),
+    [
+        ("G1 Xinf Y5 E1", "malformed number 'XINF'"),  # once written to --json as Infinity
+        ("G1 X1e2 Y0 E1", "ambiguous"),
+        ("G2 X1 Y0 R-100000000 E1", "more than the 10,000 allowed per arc"),
+        ("G1 X10 Q5 E1", "not Q5"),
+    ],
+)
+def test_hostile_gcode_is_one_line_naming_file_and_line_and_writes_nothing(tmp_path: Path, line: str, needle: str) -> None:
+    bad = tmp_path / "bad.gcode"
+    bad.write_text(f"M83\nG1 Z0.2\nG0 X0 Y0\n{line}\nG1 X10 Y0 E1\n")
+    proc = _cli("info", str(bad), "--json")
+    _one_line_error(proc, f"{bad}:4: ", needle)
+    assert proc.stdout == ""
+    out = tmp_path / "layer.png"
+    _one_line_error(_cli("render", str(bad), "--layer", "0", "--out", str(out)), f"{bad}:4: ", needle)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.gcode"]

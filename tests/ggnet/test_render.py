@@ -137,3 +137,20 @@ def test_bad_arguments() -> None:
         render_layer(layer, (0, 32))
     with pytest.raises(ValueError, match="bounds"):
         frame_for((1.0, 0.0, 0.0, 1.0), 32)
+
+
+def test_segments_reaching_far_outside_the_frame_cost_no_memory() -> None:
+    import tracemalloc
+
+    # A line 2,000 km long through a 10 mm frame: cut into 2-px pieces whole, it would be ~1e9 pieces.
+    far = [[-1e9, 5.0, 1e9, 5.0], [5.0, 5.0, 5.0, 1e9]]
+    tracemalloc.start()
+    try:
+        image = render_layer(_layer(far), (31, 31), bead_width_mm=1.5, mm_to_px=M).image
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000
+    near = [[-10.0, 5.0, 20.0, 5.0], [5.0, 5.0, 5.0, 20.0]]  # the same lines, ending just outside the image
+    np.testing.assert_array_equal(image, render_layer(_layer(near), (31, 31), bead_width_mm=1.5, mm_to_px=M).image)
+    assert (image == 255).sum() > 40
