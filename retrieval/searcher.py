@@ -39,9 +39,9 @@ class Searcher:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            from gg_research.knowledge.embedder import load_embedder
+            from gg_research.knowledge.embedder import load_query_embedder
 
-            self._embedder = load_embedder(self.config.embedder, self.workspace)
+            self._embedder = load_query_embedder(self.config.embedder, self.workspace)
         return self._embedder
 
     # -- state ---------------------------------------------------------------------------------
