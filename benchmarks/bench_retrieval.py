@@ -7,9 +7,11 @@ Each of its questions is asked in other words than the planted sentence; a resul
 when the returned passage's text holds the planted answer.
 
 Prints `key: value` lines: questions, answer@1, answer@6, MRR (over the top 10), chunks, ingest
-time, and the questions missed at 6.
+time, and the questions missed at 6; the same three figures for each half of the questions
+(half_a: the 1st, 3rd, ... question; half_b: the others), so a setting tuned on one half can be
+checked on the other. --fusion and --dense-weight override `[knowledge]` for comparisons.
 
-    python benchmarks/bench_retrieval.py [--filler 4] [--threads 1]
+    python benchmarks/bench_retrieval.py [--filler 4] [--threads 1] [--fusion rrf] [--dense-weight 0.6]
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--filler", type=int, default=4, help="distractor paragraphs per section")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--fusion", choices=["score", "rrf"])
+    parser.add_argument("--dense-weight", type=float)
     args = parser.parse_args()
 
     import torch
@@ -47,7 +51,8 @@ def main() -> None:
         ws = Path(tmp)
         (ws / "gg-research.toml").write_text("")
         pdf = write_flow(ws / "thesis.pdf", flow_thesis_items(filler=args.filler, seed=11))
-        cfg = KnowledgeSection()
+        overrides = {"fusion": args.fusion, "dense_weight": args.dense_weight}
+        cfg = KnowledgeSection(**{k: v for k, v in overrides.items() if v is not None})
         t = time.perf_counter()
         [res] = Ingestor(ws, cfg).ingest([pdf])
         ingest_s = time.perf_counter() - t
@@ -56,13 +61,17 @@ def main() -> None:
         for key, (question, answer, _) in FLOW_FACTS.items():
             hits = searcher.search(question, k=DEPTH)
             ranks[key] = next((i for i, h in enumerate(hits, start=1) if answer in h.text), None)
-    n = len(ranks)
-    print(f"questions: {n}")
+    print(f"fusion: {cfg.fusion}" + (f" (dense_weight {cfg.dense_weight})" if cfg.fusion == "score" else ""))
+    print(f"questions: {len(ranks)}")
     print(f"chunks: {res.chunks}")
     print(f"ingest_s: {ingest_s:.1f}")
-    print(f"answer_at_1: {sum(r == 1 for r in ranks.values()) / n:.3f}")
-    print(f"answer_at_6: {sum(r is not None and r <= 6 for r in ranks.values()) / n:.3f}")
-    print(f"mrr_at_{DEPTH}: {sum(1 / r for r in ranks.values() if r) / n:.3f}")
+    keys = list(ranks)
+    for label, part in (("", keys), ("half_a_", keys[0::2]), ("half_b_", keys[1::2])):
+        got = [ranks[k] for k in part]
+        n = len(got)
+        print(f"{label}answer_at_1: {sum(r == 1 for r in got) / n:.3f}")
+        print(f"{label}answer_at_6: {sum(r is not None and r <= 6 for r in got) / n:.3f}")
+        print(f"{label}mrr_at_{DEPTH}: {sum(1 / r for r in got if r) / n:.3f}")
     missed = [k for k, r in ranks.items() if r is None or r > 6]
     print(f"missed_at_6: {','.join(missed) or '-'}")
     print(f"not_first: {','.join(f'{k}={r}' for k, r in ranks.items() if r != 1) or '-'}")

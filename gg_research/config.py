@@ -168,6 +168,10 @@ class KnowledgeSection(_Section):
     chunk_tokens: int = Field(220, ge=32, le=2048, description="Target chunk length in embedder tokens (fits its window).")
     overlap_tokens: int = Field(32, ge=0, description="Tokens shared by neighbouring chunks.")
     batch_size: int = Field(64, ge=1, description="Embedding batch size.")
+    fusion: Literal["score", "rrf"] = Field(
+        "score", description="How dense and BM25 hits are merged: by their scaled scores, or by reciprocal rank."
+    )
+    dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Share of the dense side in score fusion (the rest is BM25's).")
 
 
 class Config(_Section):

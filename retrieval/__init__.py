@@ -1,4 +1,4 @@
-"""Hybrid search (dense + BM25, fused by reciprocal rank), diversification, and the
+"""Hybrid search (dense + BM25, fused by their scaled scores), diversification, and the
 token-budgeted context block with citation keys.
 
     searcher = Searcher(workspace, config.knowledge)      # loads the embedder once

@@ -1,4 +1,5 @@
-"""Reciprocal-rank fusion of ranked lists, and maximal-marginal-relevance diversification."""
+"""Fusion of the dense and lexical lists (by score, or by reciprocal rank), and
+maximal-marginal-relevance diversification."""
 
 from __future__ import annotations
 
@@ -25,6 +26,28 @@ def rrf(rankings: Sequence[Sequence[K]], k: int = RRF_K) -> dict[K, float]:
         for rank, item in enumerate(ranking, start=1):
             scores[item] = scores.get(item, 0.0) + 1.0 / (k + rank)
     return scores
+
+
+def score_fusion(dense: Sequence[tuple[K, float]], lexical: Sequence[tuple[K, float]], dense_weight: float = 0.5) -> dict[K, float]:
+    """A convex combination of each side's scores, scaled to [0, 1] over its own candidates.
+
+    Dense cosines are min-max scaled over the dense candidates (one missing from them counts as
+    their lowest); BM25 scores are divided by the best one (a chunk missing from the lexical
+    list shares no or few terms: 0). Unlike reciprocal rank, a clear margin counts: a passage
+    that only the dense side ranks first, far ahead, stays near the top, and the scores of a side
+    whose candidates are all alike hardly move the order.
+    """
+    top = max((s for _, s in dense), default=0.0)
+    low = min((s for _, s in dense), default=0.0)
+    best = max((s for _, s in lexical), default=0.0)
+    d = dict(dense)
+    lex = dict(lexical)
+    fused: dict[K, float] = {}
+    for item in dict.fromkeys([*d, *lex]):
+        dn = (d.get(item, low) - low) / (top - low) if top > low else float(item in d)
+        ln = lex.get(item, 0.0) / best if best > 0 else 0.0
+        fused[item] = dense_weight * dn + (1.0 - dense_weight) * ln
+    return fused
 
 
 def shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
@@ -58,6 +81,7 @@ def mmr(
     `duplicate_above` and 1 for identical vectors, or, with `texts`, the share of word trigrams
     two passages have in common (from DUPLICATE_TEXT to SAME_TEXT), whichever is larger. Passages
     that are merely on the same topic or the same page stay: they are what the query asked for.
+    A complete duplicate (redundancy 1) comes after every other candidate.
     `relevance` is divided by its maximum (min-max scaling would zero the last candidate however
     relevant); `embeddings` are unit rows.
     """
@@ -76,7 +100,9 @@ def mmr(
     max_red = np.zeros(n)
     available = np.ones(n, dtype=bool)
     for _ in range(min(k, n)):
-        score = lam * rel - (1 - lam) * max_red
+        # A complete copy of a chosen passage adds nothing, however relevant: it comes only when
+        # nothing else is left (with scaled scores, relevance alone can outweigh the penalty).
+        score = lam * rel - (1 - lam) * max_red - np.where(max_red >= 1.0, 2.0, 0.0)
         score[~available] = -np.inf
         best = int(np.argmax(score))
         chosen.append(best)

@@ -1,7 +1,7 @@
 """Hybrid search over a workspace's knowledge base, as the loop calls it in a warm process.
 
-dense (Chroma, query embedded with the collection's embedder) + lexical (BM25), fused by
-reciprocal rank, then diversified by MMR. Only chunks of registered (completely ingested)
+dense (Chroma, query embedded with the collection's embedder) + lexical (BM25), fused by their
+scaled scores (`[knowledge] fusion`, `dense_weight`; or by reciprocal rank), then diversified by MMR. Only chunks of registered (completely ingested)
 documents are returned; an empty or missing knowledge base gives [] and never raises.
 """
 
@@ -14,7 +14,7 @@ import numpy as np
 
 from gg_research.knowledge.base import KnowledgeBase
 from gg_research.knowledge.protocols import Embedder
-from gg_research.retrieval.fusion import mmr, rrf
+from gg_research.retrieval.fusion import mmr, rrf, score_fusion
 from gg_research.retrieval.passage import Passage
 
 if TYPE_CHECKING:
@@ -39,9 +39,9 @@ class Searcher:
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            from gg_research.knowledge.embedder import load_embedder
+            from gg_research.knowledge.embedder import load_query_embedder
 
-            self._embedder = load_embedder(self.config.embedder, self.workspace)
+            self._embedder = load_query_embedder(self.config.embedder, self.workspace)
         return self._embedder
 
     # -- state ---------------------------------------------------------------------------------
@@ -91,7 +91,11 @@ class Searcher:
         n = max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k)
         dense_hits = self.dense(query, n, live)
         lexical_hits = self.lexical(query, n, live)
-        fused = rrf([[h["id"] for h in dense_hits], [cid for cid, _ in lexical_hits]])
+        if self.config.fusion == "rrf":
+            fused = rrf([[h["id"] for h in dense_hits], [cid for cid, _ in lexical_hits]])
+        else:
+            # Chroma's cosine distance is 1 - cosine similarity.
+            fused = score_fusion([(h["id"], 1.0 - h["distance"]) for h in dense_hits], lexical_hits, self.config.dense_weight)
         ranked = sorted(fused, key=lambda cid: -fused[cid])[: max(3 * k, MIN_CANDIDATES)]
         hits = {h["id"]: h for h in dense_hits}
         missing = [cid for cid in ranked if cid not in hits]

@@ -193,6 +193,24 @@ def test_a_killed_ingest_process_leaves_no_document(workspace, kcfg, embedder, t
     assert len(all_chunk_ids(KnowledgeBase(workspace, kcfg))) == res.chunks
 
 
+def test_the_vector_index_is_persisted_often_so_opening_it_replays_little(workspace, kcfg, embedder, tmp_path):
+    from gg_research.knowledge.store import HNSW
+
+    notes = tmp_path / "n.md"
+    notes.write_text("# Notes\n\nThe camera sits above the build plate.\n")
+    ingest(workspace, kcfg, embedder, notes)
+    assert KnowledgeBase(workspace, kcfg).store._chunks.configuration["hnsw"]["sync_threshold"] == HNSW["sync_threshold"] < 1000
+    # A collection made by an older version, at Chroma's default of 1000, is tuned at its next ingest.
+    old = kcfg.model_copy(update={"collection": "older"})
+    store = KnowledgeBase(workspace, old).store
+    store.client.create_collection("older", embedding_function=None, metadata={"embedder": "all-MiniLM-L6-v2", "dim": 384},
+                                   configuration={"hnsw": {"space": "cosine"}})
+    assert store.client.get_collection("older").configuration["hnsw"]["sync_threshold"] == 1000
+    [res] = ingest(workspace, old, embedder, notes)
+    assert res.status == "ingested"
+    assert KnowledgeBase(workspace, old).store._chunks.configuration["hnsw"]["sync_threshold"] == HNSW["sync_threshold"]
+
+
 def test_another_embedder_against_the_collection_is_a_clear_error(workspace, kcfg, embedder, thesis_pdf):
     from gg_research.knowledge.embedder import packaged_model_path
 
