@@ -25,6 +25,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("kb", "kb", "list or remove documents of the knowledge base"),
     ("run", "run", "run one experiment of the current train.py under the time budget"),
     ("loop", "loop", "the overnight loop: propose, edit, commit, run, keep or revert"),
+    ("note", "note", "steer a running loop: a dated note the next proposal sees"),
     ("report", "report", "the morning report: Pareto front of the objectives, with cited passages"),
     ("gcode", "gcode", "inspect or render a G-code file"),
     ("data", "data", "generate the synthetic dataset or check a dataset folder"),

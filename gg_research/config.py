@@ -142,6 +142,25 @@ class KeepSection(_Section):
     )
 
 
+class PriceConfig(_Section):
+    input: float = Field(ge=0, description="USD per million input tokens.")
+    output: float = Field(ge=0, description="USD per million output tokens.")
+    cache_read: float = Field(ge=0, description="USD per million tokens read from the prompt cache.")
+    cache_write: float = Field(ge=0, description="USD per million tokens written to the prompt cache (5-minute cache).")
+
+
+def _default_prices() -> dict[str, PriceConfig]:
+    # Anthropic's list prices per million tokens when this was written; a workspace overrides them.
+    table = {
+        "claude-opus-4-5": (5.0, 25.0, 0.50, 6.25),
+        "claude-opus-4-1": (15.0, 75.0, 1.50, 18.75),
+        "claude-sonnet-4-5": (3.0, 15.0, 0.30, 3.75),
+        "claude-sonnet-4": (3.0, 15.0, 0.30, 3.75),
+        "claude-haiku-4-5": (1.0, 5.0, 0.10, 1.25),
+    }
+    return {k: PriceConfig(input=a, output=b, cache_read=c, cache_write=d) for k, (a, b, c, d) in table.items()}
+
+
 class ProposerSection(_Section):
     kind: Literal["auto", "claude", "optuna", "scripted"] = Field(
         "auto", description="auto = claude when ANTHROPIC_API_KEY is set, otherwise optuna."
@@ -156,6 +175,42 @@ class ProposerSection(_Section):
     script: str = Field("hypotheses.jsonl", description="JSONL file of hypotheses for the scripted proposer.")
     max_refusals: int = Field(3, ge=0, description="Times a refused hypothesis goes back to the proposer.")
     context_tokens: int = Field(1500, ge=100, description="Token budget of the retrieved-passages block.")
+    memory_tokens: int = Field(
+        2000, ge=200,
+        description="Token budget of the whole-night memory in the prompt (a line per experiment of the tag; the oldest are shortened, then summarised).",
+    )
+    novelty_check: bool = Field(
+        True, description="Refuse a Claude hypothesis whose title and rationale are too close to an earlier experiment's (before anything is committed or run).",
+    )
+    novelty_threshold: float = Field(
+        0.8, gt=0, le=1,
+        description="Cosine similarity (knowledge-base embedder) at or above which a hypothesis counts as a repeat.",
+    )
+    plateau_after: int = Field(
+        6, ge=0, description="Experiments without a keep after which the prompt asks for a different kind of change; 0 = never.",
+    )
+    max_cost_usd: float = Field(
+        0.0, ge=0,
+        description="Estimated Claude cost of the tag (USD) at which Claude's part of the night ends (then as `fallback` says; wait = stop); 0 = no cap.",
+    )
+    prices: dict[str, PriceConfig] = Field(
+        default_factory=_default_prices,
+        description="USD per million tokens by model id (a dated id uses its longest matching prefix); list prices when written, check them.",
+    )
+
+    def price(self, model: str | None = None) -> PriceConfig | None:
+        """The price of `model` (the configured one by default): an exact id, else the longest prefix."""
+        model = model or self.model
+        if model in self.prices:
+            return self.prices[model]
+        matches = [k for k in self.prices if model.startswith(k)]
+        return self.prices[max(matches, key=len)] if matches else None
+
+    @model_validator(mode="after")
+    def _cap_needs_a_price(self) -> "ProposerSection":
+        if self.max_cost_usd > 0 and self.price() is None:
+            raise ValueError(f"max_cost_usd: no price for model {self.model!r} in proposer.prices, so the cost cannot be estimated")
+        return self
 
 
 class KnowledgeSection(_Section):
@@ -209,7 +264,7 @@ class Config(_Section):
 def _describe(err: ValidationError, path: Path) -> str:
     first = err.errors()[0]
     loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-    msg = first["msg"]
+    msg = first["msg"].removeprefix("Value error, ")  # a validator's own message says enough
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
     elif first["type"] == "value_error":  # our own validators' sentences, without pydantic's prefix
@@ -251,10 +306,19 @@ def render_default_toml() -> str:
         if section_name == "objectives":
             continue
         lines.append(f"[{section_name}]")
+        tables: list[str] = []
         for name, field in type(section).model_fields.items():
-            lines.append(f"# {field.description}")
             value = getattr(section, name)
+            if isinstance(value, dict):
+                # A table of tables (e.g. the price table) follows the section's plain keys.
+                tables += [f"# {field.description}"] + [
+                    line for key, sub in value.items()
+                    for line in (f"[{section_name}.{name}.{_toml_value(key)}]",
+                                 *(f"{k} = {_toml_value(v)}" for k, v in sub.model_dump().items()))]
+                continue
+            lines.append(f"# {field.description}")
             lines.append(f"# {name} =" if value is None else f"{name} = {_toml_value(value)}")
+        lines += tables
         lines.append("")
     lines.append("# Objectives of the keep rule and the report, in order.")
     for obj in cfg.objectives:

@@ -23,13 +23,16 @@ from gg_research.loop.git import Git
 from gg_research.loop.grounding import Grounding
 from gg_research.loop.hypothesis import Hypothesis
 from gg_research.loop.lock import LoopLock
+from gg_research.loop.novelty import NoveltyCheck
 from gg_research.loop.proposers.base import Proposer, ProposerContext
 from gg_research.loop.records import baseline_record, frozen_of, hypothesis_record, non_finite, rel, seed_run, set_means
 from gg_research.loop.resume import applying_marker, clean_after_interrupt, prepare_branch
 from gg_research.loop.runner import RunFn, close_run_fn, default_run_fn
 from gg_research.loop.state import LoopState
+from gg_research.loop.steering import read_brief, read_notes
 from gg_research.loop.step import Timings, Trial
 from gg_research.loop.ui import LoopUI
+from gg_research.results.journal import current_plateau, night_cost, usage_text
 from gg_research.results.ledger import Experiment, LedgerFile, Status
 from gg_research.results.pareto import epsilons, sigmas
 
@@ -45,6 +48,7 @@ class Options:
     until: datetime | None = None
     baseline_seeds: int | None = None
     write_report: bool = True
+    stop_after_plateau: int | None = None  # end the night after this many experiments without a keep
 
 
 class LoopEngine:
@@ -64,6 +68,7 @@ class LoopEngine:
         self.trial = Trial(self.ws, config, self.git, run_fn or default_run_fn(config), self.ui, self.budget,
                            self.baseline_seeds)
         self.grounding = Grounding(self.ws, config, self.ui.say)
+        self.novelty = NoveltyCheck(config, self.grounding.embedder, self.ui.say)
         self._proposer_factory = proposer_factory
         self.proposer: Proposer | None = None
         self.timings: list[Timings] = []
@@ -139,13 +144,16 @@ class LoopEngine:
         while True:
             why = self._stop_reason()
             if why:
-                self.ui.say(f"loop stopped: {why}")
-                return 0
+                return self._stopped(why)
             try:
                 self._experiment()
             except ProposerExhausted as exc:
-                self.ui.say(f"loop stopped: {exc}")
-                return 0
+                return self._stopped(str(exc))
+
+    def _stopped(self, why: str) -> int:
+        cost = night_cost(self.records())
+        self.ui.say(f"loop stopped: {why}" + (f"; proposer cost {usage_text(cost)}" if cost.requests else ""))
+        return 0
 
     def _stop_reason(self) -> str | None:
         if self.opt.max_experiments is not None and self._done >= self.opt.max_experiments:
@@ -155,6 +163,9 @@ class LoopEngine:
             left = (self.opt.until - datetime.now(self.opt.until.tzinfo)).total_seconds()
             if left < self.budget:
                 return f"--until {self.opt.until:%H:%M} reached (not enough time for another {self.budget:g} s run)"
+        plateau = current_plateau(self.finished()) if self.opt.stop_after_plateau else None
+        if plateau is not None and plateau.length >= (self.opt.stop_after_plateau or 0):
+            return f"{plateau.length} experiments without a keep ({plateau.ids[0]}..{plateau.ids[-1]}; --stop-after-plateau)"
         return None
 
     # -- baseline ----------------------------------------------------------------------------------
@@ -193,12 +204,12 @@ class LoopEngine:
         base = self.baseline()
         return LoopState(workspace=self.ws, tag=self.tag, config=self.cfg, brief=self._brief(),
                          files=mutable_contents(self.ws, self.mutable), records=self.finished(),
-                         eps=dict(base.epsilon) if base else {}, passages=passages)
+                         eps=dict(base.epsilon) if base else {}, passages=passages, notes=read_notes(self.ws))
 
     def _brief(self) -> str:
-        # Read at every experiment, so the researcher can steer a running night by editing it.
-        path = self.ws / self.cfg.workspace.brief
-        return path.read_text(encoding="utf-8", errors="replace") if path.is_file() else ""
+        # Read at every experiment, but after the reset to the kept commit: an uncommitted edit is
+        # gone by then (and one made during a run invalidates it), so a night is steered by notes.
+        return read_brief(self.ws, self.cfg)
 
     def _experiment(self) -> None:
         assert self.proposer is not None
@@ -210,7 +221,8 @@ class LoopEngine:
         passages = self.grounding.passages(self._brief(), self.finished()) if self.proposer.wants_passages else []
         state = self._state(passages)
         feedback: str | None = None
-        seen = {e.content_hash for e in self.ledger.read().experiments if e.content_hash}
+        earlier = self.ledger.read().experiments
+        seen = {e.content_hash for e in earlier if e.content_hash}
         for _ in range(self.cfg.proposer.max_refusals + 1):
             tp = time.monotonic()
             hyp = self.proposer.propose(state, feedback)
@@ -220,6 +232,9 @@ class LoopEngine:
                 self.git.reset_hard(parent.commit)
             ta = time.monotonic()
             try:
+                repeat = self.novelty.refusal(hyp, self.proposer, earlier)  # before anything is written
+                if repeat:
+                    raise EditRefused(repeat)
                 applied = check_edits(self.ws, hyp, self.mutable, seen)
             except EditRefused as exc:
                 t.apply_commit += time.monotonic() - ta

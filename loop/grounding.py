@@ -36,6 +36,19 @@ class Grounding:
                 self._searcher = False
         return self._searcher or None
 
+    def embedder(self) -> Any:
+        """The knowledge base's embedder; loaded from the config even when there is no knowledge base.
+
+        Raises what loading raises (knowledge.errors.EmbedderError when the model is not there).
+        """
+        s = self.searcher()
+        found = getattr(s, "embedder", None) if s is not None else None
+        if found is None:
+            from gg_research.knowledge.embedder import load_embedder
+
+            found = load_embedder(self.cfg.knowledge.embedder, self.ws)
+        return found
+
     def passages(self, brief: str, records: Sequence[Experiment], k: int = 5) -> list[Any]:
         s = self.searcher()
         if s is None:

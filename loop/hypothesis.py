@@ -32,6 +32,9 @@ class Hypothesis(BaseModel):
     citations: list[str] = Field(default_factory=list, description="Chunk ids of the passages it rests on.")
     parent: str | None = Field(None, description="Experiment id (a kept one) to start from; empty = the latest kept.")
     edits: list[Edit] = Field(min_length=1, description="Search/replace edits of mutable files, applied in order.")
+    lesson: str = Field("", max_length=2000, description=(
+        "What the previous experiment's result taught, in one to three sentences, citing by key the passages "
+        "that held up or did not; empty when there is no result yet."))
     # Proposer bookkeeping (e.g. the Optuna trial number); never shown to a model.
     meta: dict[str, Any] = Field(default_factory=dict, exclude=True)
 
@@ -44,7 +47,8 @@ class Hypothesis(BaseModel):
         return v
 
     def to_record(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        # The lesson is about the previous result, not this hypothesis: the ledger keeps it apart.
+        return self.model_dump(mode="json", exclude={"lesson"})
 
 
 def parse_hypothesis(data: Any, where: str = "hypothesis") -> Hypothesis:

@@ -1,9 +1,14 @@
-"""The Claude prompt: static parts (cached) and the per-experiment state."""
+"""The Claude prompt: static parts (cached) and the per-experiment state.
+
+`first_request` is the one builder of what Claude receives; the proposer sends it and
+`gg-research loop --show-prompt` prints it, so the preview is exactly the request.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from gg_research.config import Config
 from gg_research.loop.hypothesis import tool_input_schema
 from gg_research.loop.state import LoopState
 
@@ -20,9 +25,13 @@ How to work:
 - Ground the idea in the retrieved passages of the researcher's own dissertation and papers; call \
 search_knowledge for more when the passages do not cover the question. Cite passages by their key \
 (the text in square brackets) in `citations` and mention them in the rationale.
-- Then call propose_experiment once. Each edit replaces a `search` text that occurs exactly once \
+- Then call propose_experiment once. In `lesson`, say first what the previous experiment's result \
+taught (the prompt names it), citing by key the passages it supported or contradicted: the lessons \
+are the night's research journal. Each edit replaces a `search` text that occurs exactly once \
 in a mutable file with `replace`; copy the search text exactly, including indentation. Keep the \
-change small and attributable, keep the file valid Python, and do not repeat an earlier experiment.
+change small and attributable, keep the file valid Python, and do not repeat an earlier experiment \
+(a hypothesis too close to one is refused before it runs).
+- Notes from the researcher, when there are any, steer the night: follow the newest.
 - Never propose shell commands, package installs, or edits of any file other than the mutable ones."""
 
 SEARCH_TOOL: dict[str, Any] = {
@@ -56,6 +65,28 @@ def system_blocks(brief: str, objectives: str) -> list[dict[str, Any]]:
     ]
 
 
+KINDS = "architecture, loss, data, curriculum, schedule"
+
+
+def objectives_text(config: Config) -> str:
+    return ", ".join(f"{o.name} ({o.direction})" for o in config.objectives)
+
+
+def first_request(state: LoopState, config: Config, feedback: str | None = None) -> dict[str, Any]:
+    """The Messages API request that opens the conversation for this state (model, system, tools, turn)."""
+    from gg_research.retrieval import build_context
+
+    p = config.proposer
+    block = build_context(list(state.passages), p.context_tokens) if state.passages else None
+    return {
+        "model": p.model, "max_tokens": p.max_tokens,
+        "system": system_blocks(state.brief, objectives_text(config)),
+        "messages": [{"role": "user", "content": state_content(state, block.text if block else "", feedback)}],
+        "tools": [SEARCH_TOOL, propose_tool()],
+        "tool_choice": {"type": "auto"} if p.search_calls > 0 else {"type": "tool", "name": "propose_experiment"},
+    }
+
+
 def state_content(state: LoopState, passages_text: str, feedback: str | None) -> list[dict[str, Any]]:
     """The first user turn: the passages block (cached), then the state of this experiment."""
     blocks: list[dict[str, Any]] = [{
@@ -65,8 +96,20 @@ def state_content(state: LoopState, passages_text: str, feedback: str | None) ->
     }]
     files = "\n\n".join(f"## {path}\n```python\n{text}\n```" for path, text in state.files.items())
     parts = [f"# Mutable files (the latest kept commit)\n\n{files}", f"# Ledger of this loop ({state.tag})\n\n{state.summary_text()}"]
+    if state.notes:
+        parts.append("# Notes from the researcher, added during the night (newest last)\n\n" + state.notes_text())
+    plateau = state.plateau()
+    if plateau is not None:
+        parts.append(f"# Plateau: {plateau.length} experiments without a keep ({plateau.ids[0]}..{plateau.ids[-1]})\n\n"
+                     f"Small variations of the last ideas are not paying off. Propose a change of a different kind "
+                     f"({KINDS}) than the last {plateau.length} experiments, and say in the rationale which kind it is.")
     if feedback:
         parts.append(f"# Your previous hypothesis was refused\n\n{feedback}\nPropose a different, valid one.")
-    parts.append("Propose the next experiment.")
+    subject = state.lesson_subject
+    if subject is not None:
+        parts.append(f"In `lesson`, say what the result of {subject.id} ({subject.title}, {subject.status}) taught. "
+                     "Then propose the next experiment.")
+    else:
+        parts.append("Propose the next experiment.")
     blocks.append({"type": "text", "text": "\n\n".join(parts)})
     return blocks

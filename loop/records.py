@@ -11,6 +11,7 @@ from typing import Any
 from gg_research.harness.runner import RunResult
 from gg_research.loop.hypothesis import Hypothesis
 from gg_research.results.ledger import Experiment, SeedRun
+from gg_research.results.record import Lesson, Usage
 
 # Harness figures that are settings or identities, not measurements of the run.
 NOT_AUX = ("seed", "budget_s")
@@ -100,11 +101,14 @@ def hypothesis_record(exp_id: str, tag: str, hyp: Hypothesis, parent: Experiment
     """An experiment of a proposed hypothesis (refused ones too: they have no commit)."""
     hyp_json = hyp.to_record()
     hyp_json["citations"] = citations
+    usage = hyp.meta.get("usage")
     return Experiment(
         id=exp_id, tag=tag, parent=parent.id, parent_commit=parent.commit, commit=commit, title=hyp.title,
         hypothesis=hyp_json,
         passages=[citation(p) for p in passages] + list(hyp.meta.get("passages", [])),
         proposer=hyp.meta.get("proposer", proposer),
-        proposer_info={k: v for k, v in hyp.meta.items() if k not in ("passages", "proposer")},
+        proposer_info={k: v for k, v in hyp.meta.items() if k not in ("passages", "proposer", "usage", "lesson_about")},
         content_hash=content_hash, diff=diff, log=log,
+        lesson=Lesson(hyp.lesson.strip(), str(hyp.meta.get("lesson_about") or "")) if hyp.lesson.strip() else None,
+        usage=usage if isinstance(usage, Usage) else None,
     )

@@ -7,8 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config
+from gg_research.loop.steering import NOTES_SHOWN, Note
+from gg_research.results.journal import Plateau, current_plateau, lesson_subject, memory_line, night_memory
 from gg_research.results.ledger import Experiment, Status
 from gg_research.results.pareto import near_misses
+from gg_research.retrieval.context import estimate_tokens
 
 RECENT = 8
 
@@ -23,6 +26,7 @@ class LoopState:
     records: list[Experiment]  # this tag's finished experiments, oldest first
     eps: dict[str, float] = field(default_factory=dict)
     passages: list[Any] = field(default_factory=list)  # retrieval.Passage chosen for this state
+    notes: list[Note] = field(default_factory=list)  # the researcher's dated notes (loop.steering), oldest first
 
     @property
     def baseline(self) -> Experiment | None:
@@ -44,26 +48,40 @@ class LoopState:
         base = self.baseline
         return near_misses(self.records, self.config.objectives, self.eps, base.metrics if base else None)
 
+    @property
+    def lesson_subject(self) -> Experiment | None:
+        """The result the next hypothesis's lesson is about (results.journal)."""
+        return lesson_subject(self.records)
+
+    def plateau(self) -> Plateau | None:
+        """The current stretch without a keep, when it is long enough to ask for another kind of change."""
+        n = self.config.proposer.plateau_after
+        p = current_plateau(self.records)
+        return p if n and p is not None and p.length >= n else None
+
+    def memory(self) -> list[str]:
+        """Every experiment of the night, a line each, within the configured budget (results.journal)."""
+        names = [o.name for o in self.config.objectives]
+        return night_memory(self.records, names, self.config.proposer.memory_tokens, estimate_tokens)
+
     def summary_text(self) -> str:
-        """The ledger as the prompt shows it: front, recent runs, near-misses, collapses."""
+        """The ledger as the prompt shows it: front, the whole night, near-misses, collapses, plateau."""
         names = [o.name for o in self.config.objectives]
         parts = ["## Kept runs (a hypothesis may name one as its parent)"]
-        parts += [_line(r, names) for r in self.kept] or ["(none yet)"]
-        parts.append(f"\n## Last {RECENT} experiments")
-        parts += [_line(r, names) for r in self.recent()] or ["(none yet)"]
+        parts += [memory_line(r, names) for r in self.kept] or ["(none yet)"]
+        parts.append(f"\n## The night so far ({len(self.records)} experiments of this loop, oldest first)")
+        parts += self.memory() or ["(none yet)"]
         nm = self.near_misses()
         if nm:
             parts.append("\n## Near-misses (discarded, but one noise margin from the front)")
-            parts += [_line(r, names) for r in nm[-RECENT:]]
+            parts += [memory_line(r, names) for r in nm[-RECENT:]]
         col = self.collapses()
         if col:
             parts.append("\n## Collapses (a floor broke: avoid these directions)")
-            parts += [_line(r, names) for r in col[-RECENT:]]
+            parts += [memory_line(r, names) for r in col[-RECENT:]]
         if self.eps:
             parts.append("\nNoise margins (eps): " + ", ".join(f"{k} {v:.4f}" for k, v in self.eps.items()))
         return "\n".join(parts)
 
-
-def _line(r: Experiment, names: list[str]) -> str:
-    figs = " ".join(f"{n}={r.metrics[n]:.4f}" for n in names if n in r.metrics)
-    return f"- {r.id} [{r.status}] {r.title} {figs} :: {r.reason}".rstrip()
+    def notes_text(self) -> str:
+        return "\n".join(n.line() for n in self.notes[-NOTES_SHOWN:])

@@ -35,4 +35,5 @@ class LoopUI:
 
     def result(self, exp: Experiment, names: list[str]) -> None:
         figs = "  ".join(f"{n} {exp.metrics[n]:.4f}" if n in exp.metrics else f"{n} -" for n in names)
-        self.say(f"{exp.id}  {exp.title[:60]:<60}  {figs}  {exp.status.value:<9}  {exp.reason}")
+        cost = f"  ${exp.usage.cost_usd:.3f}" if exp.usage is not None and exp.usage.cost_usd is not None else ""
+        self.say(f"{exp.id}  {exp.title[:60]:<60}  {figs}  {exp.status.value:<9}  {exp.reason}{cost}")

@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config, ObjectiveConfig
+from gg_research.results.journal import JournalEntry, Plateau, journal, memory_line, night_cost, plateaus
 from gg_research.results.ledger import Experiment, Ledger, Status
+from gg_research.results.record import Usage
 from gg_research.results.pareto import better, sign, epsilons, hypervolume, near_misses, nondominated_ranks, rank_against, sigmas
 
 STATUS_ORDER = ("baseline", "keep", "discard", "crash", "invalid", "interrupted", "running")
@@ -58,6 +60,21 @@ class Analysis:
     started: datetime | None
     ended: datetime | None
     notes: list[str] = field(default_factory=list)
+    journal: list[JournalEntry] = field(default_factory=list)  # what each result taught (results.journal)
+    plateaus: list[Plateau] = field(default_factory=list)  # stretches without a keep of at least plateau_after
+    cost: Usage = field(default_factory=Usage)  # the proposer's tokens and estimated cost
+
+    def journal_lines(self) -> list[tuple[str, str, str]]:
+        """(the result, as the prompt's memory line, what it taught, who said so) for each lesson."""
+        out = []
+        for j in self.journal:
+            subject = memory_line(j.subject, self.names)[2:] if j.subject else "(the result it reads is not in this ledger)"
+            out.append((subject, j.lesson.text, f"stated with {j.stated_by.id}'s proposal"))
+        return out
+
+    def plateau_lines(self) -> list[str]:
+        return [f"{p.length} experiments without a keep: {p.ids[0]}..{p.ids[-1]}"
+                + (f", ended by {p.ended_by}" if p.ended_by else ", still on at the end of the ledger") for p in self.plateaus]
 
     @property
     def experiments(self) -> list[Experiment]:
@@ -123,6 +140,10 @@ class Analysis:
             "epsilon": self.epsilon,
             "warnings": list(self.ledger.warnings),
             "notes": list(self.notes),
+            "journal": [{"about": j.subject.id if j.subject else j.lesson.about or None, "lesson": j.lesson.text,
+                         "stated_by": j.stated_by.id} for j in self.journal],
+            "plateaus": [{"ids": p.ids, "ended_by": p.ended_by} for p in self.plateaus],
+            "cost": self.cost.to_json(),
         }
 
 
@@ -194,6 +215,9 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         started=min(times) if times else None,
         ended=max(times) if times else None,
         notes=notes,
+        journal=journal(exps),
+        plateaus=[p for p in plateaus(exps) if config.proposer.plateau_after and p.length >= config.proposer.plateau_after],
+        cost=night_cost(exps),
     )
 
 

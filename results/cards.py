@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.results.analysis import Analysis
+from gg_research.results.journal import cost_text, tokens_text
 
 MAX_DIFF_LINES = 300
 
@@ -115,6 +116,11 @@ def headline_facts(an: Analysis) -> list[tuple[str, str, str]]:
         best = an.best.get(o.name)
         facts.append((f"best {o.display()}", fmt_value(best["value"]) if best else "—", best["id"] if best else "no kept run"))
     facts.append(("front size", str(len(an.front)), ", ".join(an.front)))
+    if an.plateaus:
+        longest = max(an.plateaus, key=lambda p: p.length)
+        facts.append(("longest plateau", f"{longest.length} runs", f"{longest.ids[0]}..{longest.ids[-1]} without a keep"))
+    if an.cost.requests:
+        facts.append(("proposer cost (estimated)", cost_text(an.cost), tokens_text(an.cost)))
     if an.gain is not None:
         ref = "baseline " + (an.baseline_id or "") if an.reference_source == "baseline" else f"reference ({an.reference_source})"
         facts.append(("hypervolume gain over the baseline", f"{an.gain:+.4g}", f"hypervolume {an.hypervolume:.4g} against the {ref}"))

@@ -108,6 +108,7 @@ def render_html(an: Analysis, images: dict[str, Path], generated: datetime) -> s
                 )
         parts.append("</section>")
         parts += _table(an)
+        parts += _journal(an)
         parts += _cards(an)
     parts.append('<footer><span id="render-check" data-images-loaded="0"></span>'
                  "gg-research morning report · self-contained, nothing loaded from the network</footer>")
@@ -182,6 +183,25 @@ def _value_cell(row: Row, name: str) -> str:
         # An invalid or unfinished run's numbers are shown for the record but not trusted.
         return f'<s title="not trusted: {escape(row.exp.status)}">{escape(fmt_value(value))}</s>'
     return escape(fmt_value(value))
+
+
+def _journal(an: Analysis) -> list[str]:
+    lines, flats = an.journal_lines(), an.plateau_lines()
+    if not lines and not flats:
+        return []
+    out = ['<section id="journal"><h2>What we learned tonight</h2>',
+           '<p class="sub">Each result, and what the proposer said it taught when it proposed the next experiment.</p>']
+    if lines:
+        out.append('<ol class="journal">')
+        out += [f"<li><code>{escape(subject)}</code><blockquote>{escape(lesson)}"
+                f'<span class="cite">{escape(by)}</span></blockquote></li>' for subject, lesson, by in lines]
+        out.append("</ol>")
+    if flats:
+        out.append('<p><strong>Plateaus.</strong></p><ul id="plateaus">')
+        out += [f'<li class="plateau">{escape(text)}</li>' for text in flats]
+        out.append("</ul>")
+    out.append("</section>")
+    return out
 
 
 def _cards(an: Analysis) -> list[str]:

@@ -62,6 +62,15 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     out.append("")
 
+    lines, flats = an.journal_lines(), an.plateau_lines()
+    if lines or flats:
+        out += ["## What we learned tonight", "",
+                "Each result, and what the proposer said it taught when it proposed the next experiment.", ""]
+        for n, (subject, lesson, by) in enumerate(lines, 1):
+            out += [f"{n}. `{subject.replace('`', chr(39))}`  ", f"   {' '.join(lesson.split())} *({by})*", ""]
+        if flats:
+            out += ["**Plateaus.**", ""] + [f"- {text}" for text in flats] + [""]
+
     cards = build_cards(an)
     if cards:
         out += ["## Front members and near-misses", ""]

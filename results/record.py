@@ -70,13 +70,70 @@ class SeedRun:
                    wall_seconds=_number(raw.get("wall_seconds")) or 0.0)
 
 
+@dataclass
+class Lesson:
+    """What a result taught, as the proposer stated it with its next hypothesis (the journal)."""
+
+    text: str
+    about: str = ""  # the id of the experiment whose result it reads ("" when unknown)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"about": self.about, "text": self.text}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Lesson | None:
+        if isinstance(raw, str):  # a bare text is a lesson about an unnamed result
+            return cls(raw) if raw.strip() else None
+        if isinstance(raw, dict) and isinstance(raw.get("text"), str) and raw["text"].strip():
+            return cls(raw["text"], str(raw.get("about") or ""))
+        return None
+
+
+@dataclass
+class Usage:
+    """The API tokens one experiment's proposal took (all its requests, refused tries included) and their cost."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    requests: int = 0
+    cost_usd: float | None = None  # None: tokens with no known price
+    model: str = ""
+
+    @property
+    def tokens(self) -> int:
+        return self.input_tokens + self.output_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        unpriced = any(u.cost_usd is None and u.tokens for u in (self, other))
+        return Usage(self.input_tokens + other.input_tokens, self.output_tokens + other.output_tokens,
+                     self.cache_read_tokens + other.cache_read_tokens, self.cache_write_tokens + other.cache_write_tokens,
+                     self.requests + other.requests,
+                     None if unpriced else (self.cost_usd or 0.0) + (other.cost_usd or 0.0),
+                     self.model if self.model == other.model or not other.model else (other.model if not self.model else "mixed"))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"input_tokens": self.input_tokens, "output_tokens": self.output_tokens,
+                "cache_read_tokens": self.cache_read_tokens, "cache_write_tokens": self.cache_write_tokens,
+                "requests": self.requests, "cost_usd": self.cost_usd, "model": self.model}
+
+    @classmethod
+    def from_json(cls, raw: Any) -> Usage | None:
+        if not isinstance(raw, dict):
+            return None
+        count = {k: int(_number(raw.get(k)) or 0) for k in
+                 ("input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "requests")}
+        return cls(**count, cost_usd=_number(raw.get("cost_usd")), model=str(raw.get("model") or ""))
+
+
 # Which keys each line carries. Everything the loop knows when a run starts goes on the start
 # line, so a killed loop still tells what was in flight.
 START_KEYS = ("id", "tag", "parent", "parent_commit", "commit", "title", "hypothesis", "passages",
-              "proposer", "proposer_info", "content_hash", "diff", "log", "frozen")
+              "proposer", "proposer_info", "content_hash", "diff", "log", "frozen", "lesson", "usage")
 END_KEYS = ("status", "decision", "reason", "seeds", "metrics", "aux", "sigma", "epsilon", "collapse", "frozen")
 # Left off a line when empty: they only mean something on some records (e.g. sigma on the baseline).
-_OPTIONAL = ("proposer_info", "diff", "sigma", "epsilon", "collapse", "frozen")
+_OPTIONAL = ("proposer_info", "diff", "sigma", "epsilon", "collapse", "frozen", "lesson", "usage")
 
 
 @dataclass
@@ -93,11 +150,13 @@ class Experiment:
     hypothesis: dict[str, Any] = field(default_factory=dict)  # title, rationale, expected, citations, edits
     passages: list[dict[str, Any]] = field(default_factory=list)  # what the proposer was shown
     proposer: str = ""
-    proposer_info: dict[str, Any] = field(default_factory=dict)  # e.g. optuna trial, Claude model and usage
+    proposer_info: dict[str, Any] = field(default_factory=dict)  # e.g. the optuna trial, the script line
     content_hash: str = ""  # of the mutable files after the edits, to refuse a repeated diff
     diff: str = ""  # results/runs/<id>/patch.diff, relative to the workspace
     log: str = ""
     frozen: dict[str, str] | None = None  # fingerprint of the frozen inputs the run was measured against
+    lesson: Lesson | None = None  # what the previous result taught, stated with this hypothesis
+    usage: Usage | None = None  # the proposer's API tokens and estimated cost for this experiment
     decision: str = ""
     reason: str = ""  # why, in one sentence
     seeds: list[SeedRun] = field(default_factory=list)
@@ -140,6 +199,8 @@ class Experiment:
                 continue
             if key == "seeds":
                 value = [s.to_json() for s in value]
+            elif isinstance(value, (Lesson, Usage)):
+                value = value.to_json()
             out[key] = value.value if isinstance(value, Status) else value
         return out
 
@@ -176,6 +237,7 @@ def experiment_from_json(exp_id: str, line: int, rec: dict[str, Any], warn: Call
         decision=str(rec.get("decision") or ""), reason=str(rec.get("reason") or ""), seeds=seeds,
         aux=_numbers(rec.get("aux")), sigma=_numbers(rec.get("sigma")), epsilon=_numbers(rec.get("epsilon")),
         collapse=rec.get("collapse") is True,
+        lesson=Lesson.from_json(rec.get("lesson")), usage=Usage.from_json(rec.get("usage")),
         ended=rec.get("event") == "end" or status.final,
         extra={k: v for k, v in rec.items() if k not in _KNOWN},
     )

@@ -2,8 +2,12 @@
 keep or revert by the keep rule, log to results/, and repeat until told to stop.
 
 Runs on branch autoresearch/TAG; the same tag again resumes it (after a kill, a reboot or Ctrl-C).
-Each experiment prints one line (id, title, objectives, status, why); Ctrl-C stops the running
-experiment, records it as interrupted, resets the branch and exits 130.
+Each experiment prints one line (id, title, objectives, status, why, Claude's estimated cost); Ctrl-C
+stops the running experiment, records it as interrupted, resets the branch and exits 130.
+
+--show-prompt prints what Claude would receive next for the tag's current state (retrieved
+passages included) and exits, without calling the API or touching the branch; no API key needed.
+To steer a running night, add a note: gg-research note "try the focal loss on thin defects".
 """
 
 from __future__ import annotations
@@ -40,6 +44,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--until", type=_until, metavar="HH:MM", help="stop before a run that would end after this local time")
     parser.add_argument("--baseline-seeds", type=positive(int), metavar="N", help="runs of the baseline to measure noise (default: [keep] baseline_seeds)")
     parser.add_argument("--no-report", action="store_true", help="do not refresh results/report.html after each experiment")
+    parser.add_argument("--stop-after-plateau", type=positive(int), metavar="N",
+                        help="stop after N experiments in a row without a keep (default: go on; the prompt asks for a different kind of change after [proposer] plateau_after)")
+    parser.add_argument("--show-prompt", nargs="?", const="text", choices=["text", "json"], metavar="FORMAT",
+                        help="print what Claude would receive next for this tag (text, or json: the exact request body) and exit; calls no API")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -53,9 +61,17 @@ def run(args: argparse.Namespace) -> int:
         raise LoopSetupError(f"--script goes with --proposer scripted, not {args.proposer}")
     ws = find_workspace()
     config = load_config(ws / CONFIG_NAME)
+    if args.show_prompt:
+        import sys
+
+        from gg_research.loop.preview import show_prompt
+
+        sys.stdout.write(show_prompt(ws, config, args.tag, args.show_prompt, say=lambda t: print(t, file=sys.stderr)))
+        return 0
     ui = LoopUI()
     kind = "scripted" if args.script else args.proposer
     options = Options(tag=args.tag, budget_s=args.budget, max_experiments=args.max_experiments, until=args.until,
-                      baseline_seeds=args.baseline_seeds, write_report=not args.no_report)
+                      baseline_seeds=args.baseline_seeds, write_report=not args.no_report,
+                      stop_after_plateau=args.stop_after_plateau)
     engine = LoopEngine(ws, config, options, proposer_factory(kind, args.script, say=ui.say), ui=ui)
     return engine.run()

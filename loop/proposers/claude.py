@@ -4,6 +4,11 @@ The API key is read from ANTHROPIC_API_KEY only and never written anywhere: mess
 leave this module pass through `_scrub`. The loop never dies of the API: failures are
 retried with backoff (the SDK's own retries, then an outer loop), then the experiment
 falls back to Optuna or waits, as the config says.
+
+Every response's token usage is added up and priced by `[proposer.prices]`; the sum travels
+with the next hypothesis into the ledger (tokens of failed conversations included). Once the
+loop's estimated cost reaches `max_cost_usd`, Claude proposes nothing more: Optuna stands in
+for the rest of the night (`fallback = "optuna"`), or the loop stops (`fallback = "wait"`).
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gg_research.config import Config
-from gg_research.loop.errors import ProposerError
+from gg_research.config import Config, PriceConfig
+from gg_research.loop.errors import ProposerError, ProposerExhausted
 from gg_research.loop.hypothesis import Hypothesis, HypothesisError, parse_hypothesis
-from gg_research.loop.prompt import SEARCH_TOOL, propose_tool, state_content, system_blocks
+from gg_research.loop.prompt import first_request
 from gg_research.loop.state import LoopState
+from gg_research.results.journal import night_cost
 from gg_research.results.ledger import Experiment
+from gg_research.results.record import Usage
 
 OUTER_ATTEMPTS = 3  # conversations tried (each with the SDK's own retries) before the fallback
 MAX_WAIT_S = 600.0
@@ -38,6 +45,19 @@ def _block_dict(block: Any) -> dict[str, Any]:
     return block.model_dump(exclude_none=True)
 
 
+def usage_of(sdk_usage: Any, model: str, price: PriceConfig | None) -> Usage:
+    """One response's usage (the SDK's object) with its estimated cost; None counts as 0 tokens."""
+    def n(name: str) -> int:
+        return int(getattr(sdk_usage, name, 0) or 0)
+
+    u = Usage(n("input_tokens"), n("output_tokens"), n("cache_read_input_tokens"), n("cache_creation_input_tokens"),
+              requests=1, model=model)
+    if price is not None:
+        u.cost_usd = (u.input_tokens * price.input + u.output_tokens * price.output
+                      + u.cache_read_tokens * price.cache_read + u.cache_write_tokens * price.cache_write) / 1e6
+    return u
+
+
 def _tool_result(use_id: str, text: str, error: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "tool_result", "tool_use_id": use_id, "content": [{"type": "text", "text": text}]}
     if error:
@@ -48,6 +68,7 @@ def _tool_result(use_id: str, text: str, error: bool = False) -> dict[str, Any]:
 class ClaudeProposer:
     name = "claude"
     wants_passages = True
+    checks_novelty = True  # prose hypotheses can repeat an idea in new words (loop.novelty)
 
     def __init__(self, workspace: Path, config: Config, tag: str, *,
                  searcher: Callable[[], Any] = lambda: None, say: Callable[[str], None] = print,
@@ -66,15 +87,47 @@ class ClaudeProposer:
         self._backoff = backoff_s
         self._sleep = sleep
         self._fallback: Any = None
+        self._pending = Usage()  # tokens used since the last hypothesis was handed over
+        self._capped = False
+
+    # -- cost ---------------------------------------------------------------------------------------
+    def _charge(self, sdk_usage: Any) -> None:
+        p = self.cfg.proposer
+        self._pending = self._pending + usage_of(sdk_usage, p.model, p.price())
+
+    def _hand_over(self, hyp: Hypothesis) -> Hypothesis:
+        if self._pending.requests:
+            hyp.meta["usage"] = self._pending
+            self._pending = Usage()
+        return hyp
+
+    def _over_budget(self, state: LoopState) -> bool:
+        cap = self.cfg.proposer.max_cost_usd
+        if cap <= 0 or self._capped:
+            return self._capped
+        spent = (night_cost(state.records) + self._pending).cost_usd
+        if spent is not None and spent >= cap:
+            self._capped = True
+            then = ("optuna proposes the rest of the night" if self.cfg.proposer.fallback == "optuna"
+                    else "the loop stops (fallback = wait)")
+            self._say(f"claude: the estimated cost of this loop, ${spent:.2f}, reached proposer.max_cost_usd ${cap:.2f}; {then}")
+        return self._capped
 
     # -- the Proposer protocol -------------------------------------------------------------------
     def propose(self, state: LoopState, feedback: str | None) -> Hypothesis:
         import anthropic
 
+        if self._over_budget(state):
+            if self.cfg.proposer.fallback == "optuna":
+                try:
+                    return self._hand_over(self._optuna(state).propose(state, feedback))
+                except ProposerError as err:
+                    raise ProposerExhausted(f"claude's cost cap is reached and optuna cannot stand in ({err})") from None
+            raise ProposerExhausted(f"claude's estimated cost reached proposer.max_cost_usd ${self.cfg.proposer.max_cost_usd:.2f}")
         attempt = 0
         while True:
             try:
-                return self._converse(state, feedback)
+                return self._hand_over(self._converse(state, feedback))
             except (anthropic.APIError, NoProposal) as exc:
                 attempt += 1
                 why = self._scrub(f"{type(exc).__name__}: {exc}")[:300]
@@ -90,7 +143,7 @@ class ClaudeProposer:
                         self._say(f"claude: {why}; optuna cannot stand in ({err})")
                     else:
                         self._say(f"claude: {why}; optuna proposes this experiment instead")
-                        return fallback.propose(state, feedback)
+                        return self._hand_over(fallback.propose(state, feedback))
                 delay = min(self._backoff * 2 ** attempt, MAX_WAIT_S)
                 self._say(f"claude: {why}; waiting {delay:g} s before trying again")
                 self._sleep(delay)
@@ -104,22 +157,18 @@ class ClaudeProposer:
 
     # -- one conversation -------------------------------------------------------------------------
     def _converse(self, state: LoopState, feedback: str | None) -> Hypothesis:
-        from gg_research.retrieval import build_context
-
         p = self.cfg.proposer
-        objectives = ", ".join(f"{o.name} ({o.direction})" for o in self.cfg.objectives)
-        block = build_context(list(state.passages), p.context_tokens) if state.passages else None
-        messages: list[dict[str, Any]] = [
-            {"role": "user", "content": state_content(state, block.text if block else "", feedback)}]
+        request = first_request(state, self.cfg, feedback)
+        messages: list[dict[str, Any]] = request.pop("messages")
+        subject = state.lesson_subject
         searched: list[dict[str, Any]] = []
         searches = malformed = 0
         for _ in range(p.search_calls + MALFORMED_LIMIT + 3):
             force = searches >= p.search_calls
-            resp = self.client.messages.create(
-                model=p.model, max_tokens=p.max_tokens, system=system_blocks(state.brief, objectives),
-                messages=messages, tools=[SEARCH_TOOL, propose_tool()],
-                tool_choice={"type": "tool", "name": "propose_experiment"} if force else {"type": "auto"},
-            )
+            resp = self.client.messages.create(**{
+                **request, "messages": messages,
+                "tool_choice": {"type": "tool", "name": "propose_experiment"} if force else {"type": "auto"}})
+            self._charge(resp.usage)
             messages.append({"role": "assistant", "content": [_block_dict(b) for b in resp.content]})
             uses = [b for b in resp.content if b.type == "tool_use"]
             if not uses:
@@ -139,6 +188,8 @@ class ClaudeProposer:
                         continue
                     hyp.meta["proposer"] = self.name
                     hyp.meta["passages"] = searched
+                    if subject is not None:
+                        hyp.meta["lesson_about"] = subject.id
                     return hyp
                 if use.name == "search_knowledge":
                     searches += 1

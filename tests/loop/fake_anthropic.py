@@ -8,11 +8,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 
-def tool_use(name: str, inp: dict[str, Any], use_id: str) -> dict[str, Any]:
+def tool_use(name: str, inp: dict[str, Any], use_id: str, usage: dict[str, int] | None = None) -> dict[str, Any]:
     return {"id": f"msg_{use_id}", "type": "message", "role": "assistant", "model": "fake",
             "content": [{"type": "text", "text": "thinking"}, {"type": "tool_use", "id": use_id, "name": name, "input": inp}],
             "stop_reason": "tool_use", "stop_sequence": None,
-            "usage": {"input_tokens": 10, "output_tokens": 5}}
+            "usage": usage or {"input_tokens": 10, "output_tokens": 5}}
 
 
 RATE_LIMITED = (429, {"type": "error", "error": {"type": "rate_limit_error", "message": "slow down"}})

@@ -38,21 +38,23 @@ class FakeSearcher:
         return [p for p in (THESIS, EXTRA) if p.chunk_id in chunk_ids]
 
 
-def _loop(ws: Path, url: str, n: int = 1, extra: str = "", searcher=None):
+def _loop(ws: Path, url: str, n: int = 1, extra: str = "", searcher=None, configured: bool = False, **options):
+    """Run tag "c" for n experiments against the fake API (`configured`: the toml already points at it)."""
     from gg_research.config import load_config
     from gg_research.loop.engine import LoopEngine, Options
     from gg_research.loop.proposers.select import proposer_factory
     from gg_research.loop.ui import LoopUI
 
     toml = ws / "gg-research.toml"
-    text = toml.read_text().replace("[proposer]\n", f'[proposer]\nbase_url = "{url}"\nmax_retries = 2\nsearch_calls = 2\n{extra}')
-    if extra:
-        text = text.replace("max_refusals = 0\n", "", 1)
-    toml.write_text(text)
-    subprocess.run(["git", "-C", str(ws), "commit", "-qam", "fake API"], check=True)
+    if not configured:
+        text = toml.read_text().replace("[proposer]\n", f'[proposer]\nbase_url = "{url}"\nmax_retries = 2\nsearch_calls = 2\n{extra}')
+        if extra:
+            text = text.replace("max_refusals = 0\n", "", 1)
+        toml.write_text(text)
+        subprocess.run(["git", "-C", str(ws), "commit", "-qam", "fake API"], check=True)
     buf = io.StringIO()
     ui = LoopUI(Console(file=buf, width=200))
-    eng = LoopEngine(ws, load_config(toml), Options(tag="c", max_experiments=n, write_report=False),
+    eng = LoopEngine(ws, load_config(toml), Options(tag="c", max_experiments=n, write_report=False, **options),
                      proposer_factory("claude", say=ui.say), ui=ui)
     eng.grounding._searcher = searcher if searcher is not None else FakeSearcher()
     # fast outer backoff for the test; the SDK's own retries use the server's retry-after-ms

@@ -204,7 +204,7 @@ def test_other_objective_sets_render(tmp_path: Path, objectives: str):
     recs = night_records()
     for i, r in enumerate(recs):
         if "metrics" in r:
-            r["metrics"] = {**r["metrics"], "memory_gb": 2.0 + (i % 3), "img_per_sec": 300.0 - 10 * i}
+            r["metrics"] = {**r["metrics"], "peak_memory_mb": 2000.0 + 1000 * (i % 3), "img_per_sec": 300.0 - 10 * i}
     ws = write_workspace(tmp_path / "ws", records=recs)
     (ws / "gg-research.toml").write_text(objectives)
     html = write_report(ws, load(ws), formats=("html", "json")).read_text()
