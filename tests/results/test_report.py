@@ -197,7 +197,7 @@ def test_markdown_fence_survives_backticks_in_a_diff(tmp_path: Path):
 @pytest.mark.slow
 @pytest.mark.parametrize("objectives", [
     '[[objectives]]\nname = "dice"\n',
-    '[[objectives]]\nname = "pbqc"\n\n[[objectives]]\nname = "memory_gb"\ndirection = "minimize"\n',
+    '[[objectives]]\nname = "pbqc"\n\n[[objectives]]\nname = "peak_memory_mb"\ndirection = "minimize"\n',
     "".join(f'[[objectives]]\nname = "{n}"\n' for n in ("pbqc", "dice", "img_per_sec")),
 ], ids=["one-objective", "maximise-and-minimise", "three-objectives"])
 def test_other_objective_sets_render(tmp_path: Path, objectives: str):
