@@ -24,6 +24,7 @@ from gg_research.loop.engine import LoopEngine, Options
 from gg_research.loop.errors import EditRefused, LoopSetupError
 from gg_research.loop.hypothesis import Edit, Hypothesis
 from gg_research.loop.runner import RunFn
+from gg_research.loop.resume import prepare_branch
 from gg_research.loop.step import Timings
 from gg_research.loop.ui import LoopUI
 from gg_research.results.ledger import Experiment, Status
@@ -151,6 +152,11 @@ class AgentStep:
             raise LoopSetupError(f"{self.ws}: not a git repository (make the workspace with 'gg-research init')")
         if self.pending_path.exists():
             eng.ui.say(f"note: {self.pending_path} holds the edit of a step killed before its commit (git apply restores it)")
+        if any(not e.status.final for e in eng.records()) and not self.git.changed_since(self.git.head()):
+            # A step killed mid-run left its commit checked out (we hold the lock, so it is dead):
+            # record it as a crash and go back to the latest kept run before reading the edit.
+            for line in prepare_branch(self.git, eng.ledger, self.ws, eng.tag, self.mutable, eng.records()):
+                eng.ui.say(line)
         kept = eng.last_kept()
         base = kept.commit if kept is not None else self.git.head()
         hyp, wanted = self._hypothesis(req, base)

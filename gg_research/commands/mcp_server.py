@@ -1,7 +1,7 @@
 """The server behind `gg-research mcp`: MCP tools over one workspace (the official `mcp` SDK, stdio).
 
 An experiment runs as a `gg-research step --json` process of its own (detached, output in
-`.gg/agent-step-<tag>.json` and `.log`), so it has the step's signal handling and lock, and it
+`.gg/agent-steps/`), so it has the step's signal handling and lock, and it
 outlives a client's tool-call timeout and even a restart of this server. run_experiment waits
 up to `wait_s` seconds with progress notifications; experiment_status waits again. A second
 experiment while one runs is refused (this server's own job, or the loop lock held by another
@@ -45,9 +45,10 @@ class StepJob:
 
     def __init__(self, ws: Path, tag: str, title: str, rationale: str, citations: list[str],
                  passages: list[dict[str, Any]]) -> None:
-        gg = ws / ".gg"
+        gg = ws / ".gg" / "agent-steps"
         gg.mkdir(parents=True, exist_ok=True)
-        stem = f"agent-step-{tag}"
+        # Per server and job: a second server's job must not truncate this one's files.
+        stem = f"{tag}-{os.getpid()}-{time.time_ns()}"
         self.out, self.log, pfile = gg / f"{stem}.json", gg / f"{stem}.log", gg / f"{stem}-passages.json"
         pfile.write_text(json.dumps(passages), encoding="utf-8")
         argv = [sys.executable, "-m", "gg_research", "step", "--json", f"--tag={tag}", f"--title={title}",
@@ -58,6 +59,10 @@ class StepJob:
                                          start_new_session=True, env=dict(os.environ))
         self.title = title
         self.started = time.monotonic()
+
+    def remove_files(self) -> None:
+        for path in (self.out, self.log, self.out.with_name(self.out.stem + "-passages.json")):
+            path.unlink(missing_ok=True)
 
     def running(self) -> bool:
         return self.proc.poll() is None
@@ -119,6 +124,8 @@ class Lab:
         if self.job is not None and self.job.running():
             raise ToolError(f"not run: an experiment ({self.job.title!r}) is still running; call experiment_status "
                             "for its result, then edit and call run_experiment again")
+        if self.job is not None:
+            self.job.remove_files()
         self.job = StepJob(self.ws, self.tag, title, rationale, list(citations or []), self.searched)
         self.searched = []
         return await self._wait(wait_s, ctx)
