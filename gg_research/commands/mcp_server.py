@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -91,8 +92,15 @@ class Lab:
         self.ws, self.cfg, self.tag = ws, config, tag
         self.names = [o.name for o in config.objectives]
         self.grounding = Grounding(ws, config, lambda text: print(text, file=sys.stderr))
+        self._searcher_lock = threading.Lock()
         self.searched: list[dict[str, Any]] = []
         self.job: StepJob | None = None
+        # Loading the embedder takes seconds: start now, so the agent's first search is quick.
+        threading.Thread(target=self._searcher, daemon=True).start()
+
+    def _searcher(self) -> Any:
+        with self._searcher_lock:
+            return self.grounding.searcher()
 
     # -- tools -----------------------------------------------------------------------------------
     def search_knowledge(self, query: str, k: int = 5) -> dict[str, Any]:
@@ -100,7 +108,7 @@ class Lab:
         citation key (pass it in run_experiment's citations), source, page and section."""
         if not query.strip():
             raise ToolError("the query is empty")
-        searcher = self.grounding.searcher()
+        searcher = self._searcher()
         if searcher is None:
             return {"passages": [], "note": "the knowledge base is empty (gg-research ingest thesis.pdf adds documents)"}
         found = [citation(p) for p in searcher.search(query, k=max(1, min(int(k), 20)))]
