@@ -100,7 +100,8 @@ def test_an_mcp_client_runs_experiments_and_a_frozen_edit_is_refused(tmp_path: P
     recs = records(ws)
     assert [(r.proposer, r.status.value) for r in recs] == [("baseline", "baseline"), ("agent", "keep"), ("agent", "discard")]
     assert recs[1].proposer_info == {"via": "mcp"} and recs[1].hypothesis["citations"] == [{"chunk_id": "d:1"}]
-    assert "agent" in (ws / "results" / "report.md").read_text()
+    assert "proposer agent" in (ws / "results" / "report.md").read_text()
+    assert "proposer agent" in (ws / "results" / "report.html").read_text()
 
 
 def test_a_second_client_is_refused_while_an_experiment_runs(tmp_path: Path) -> None:
