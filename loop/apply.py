@@ -56,15 +56,20 @@ def _resolve_mutable(workspace: Path, raw: str, mutable: Iterable[str]) -> str:
 
 
 def check_edits(
-    workspace: Path, hyp: Hypothesis, mutable: list[str], seen_hashes: Iterable[str] = ()
+    workspace: Path, hyp: Hypothesis, mutable: list[str], seen_hashes: Iterable[str] = (),
+    current: dict[str, str] | None = None,
 ) -> Applied:
-    """Validate all edits against the current files; return the new contents or raise EditRefused."""
+    """Validate all edits against the current files; return the new contents or raise EditRefused.
+
+    `current` stands in for the files on disk (an agent's step checks its edit against the kept
+    commit's files while its own edit is still in the working tree).
+    """
     workspace = Path(workspace)
-    current = mutable_contents(workspace, mutable)
+    current = dict(current) if current is not None else mutable_contents(workspace, mutable)
     new = dict(current)
     for i, edit in enumerate(hyp.edits, 1):
         rel = _resolve_mutable(workspace, edit.path, mutable)
-        if not (workspace / rel).is_file():
+        if rel not in current or not (workspace / rel).is_file():
             raise EditRefused(f"edit {i}: {rel} does not exist")
         count = new[rel].count(edit.search)
         if count != 1:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 from gg_research.config import Config
 from gg_research.loop import integrity
-from gg_research.loop.apply import check_edits, content_hash, mutable_contents, write_files
 from gg_research.errors import GGError
+from gg_research.loop.apply import Applied, check_edits, content_hash, mutable_contents, write_files
 from gg_research.loop.errors import EditRefused, LoopAborted, LoopSetupError, ProposerExhausted
 from gg_research.loop.git import Git
 from gg_research.loop.grounding import Grounding
@@ -94,14 +94,22 @@ class LoopEngine:
 
     # -- the loop --------------------------------------------------------------------------------
     def run(self) -> int:
+        return self.guarded(self._run_locked)
+
+    def guarded(self, body: Callable[[], int]) -> int:
+        """Run `body` under the workspace lock; SIGTERM and Ctrl-C record the running experiment and reset the branch.
+
+        The loop's night and an agent's single step (loop.agent) both run through here, so they
+        share one lock and one clean-up.
+        """
         previous = None
         try:
             previous = signal.signal(signal.SIGTERM, _sigterm_to_interrupt)
-        except ValueError:  # not the main thread (tests drive the engine from threads)
+        except ValueError:  # not the main thread (tests and the MCP server drive the engine from threads)
             pass
         try:
             with LoopLock(self.ws):
-                return self._run_locked()
+                return body()
         except KeyboardInterrupt:
             clean_after_interrupt(self.git, self.ws, self.tag, self.branch, self.last_kept())
             self.ui.say("loop interrupted: the running experiment (if any) was recorded as interrupted and the branch reset")
@@ -137,10 +145,7 @@ class LoopEngine:
         # The proposer first: a bad script or search space is refused before any branch is made.
         self.proposer = self._proposer_factory(ProposerContext(self.ws, self.cfg, self.tag, self.records(),
                                                                self.grounding, self.ui.say))
-        for line in prepare_branch(self.git, self.ledger, self.ws, self.tag, self.mutable, self.records()):
-            self.ui.say(line)
-        if self.baseline() is None:
-            self._run_baseline()
+        self.prepare()
         while True:
             why = self._stop_reason()
             if why:
@@ -154,6 +159,13 @@ class LoopEngine:
         cost = night_cost(self.records())
         self.ui.say(f"loop stopped: {why}" + (f"; proposer cost {usage_text(cost)}" if cost.requests else ""))
         return 0
+
+    def prepare(self) -> None:
+        """Check out this tag's branch (new, or resumed after a kill) and measure the baseline if there is none."""
+        for line in prepare_branch(self.git, self.ledger, self.ws, self.tag, self.mutable, self.records()):
+            self.ui.say(line)
+        if self.baseline() is None:
+            self._run_baseline()
 
     def _stop_reason(self) -> str | None:
         if self.opt.max_experiments is not None and self._done >= self.opt.max_experiments:
@@ -248,6 +260,19 @@ class LoopEngine:
         else:
             self._done += 1  # a proposer that keeps failing still uses up a slot, so the loop moves on
             return
+        t.apply_commit += time.monotonic() - ta
+        self.run_applied(hyp, applied, parent, passages, t, proposer=self.proposer.name)
+        self._done += 1
+        t.extra["total"] = time.monotonic() - t0
+        self.timings.append(t)
+
+    def run_applied(self, hyp: Hypothesis, applied: Applied, parent: Experiment, passages: list, t: Timings,
+                    proposer: str) -> Experiment:
+        """Commit checked edits on `parent` (checked out), run and judge them, then tag the commit or reset
+        to the latest kept run; the ledger gets the start and end lines. Returns the ended record."""
+        home = self.last_kept()
+        assert home is not None
+        ta = time.monotonic()
         marker = applying_marker(self.ws, self.tag)
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.touch()
@@ -258,7 +283,7 @@ class LoopEngine:
         diff_path = run_dir / "patch.diff"
         diff_path.write_text(self.git.diff(parent.commit, commit), encoding="utf-8")
         t.apply_commit += time.monotonic() - ta
-        exp = hypothesis_record(run_dir.name, self.tag, hyp, parent, proposer=self.proposer.name,
+        exp = hypothesis_record(run_dir.name, self.tag, hyp, parent, proposer=proposer,
                                 citations=self.grounding.resolve(hyp.citations), passages=passages,
                                 commit=commit, content_hash=applied.content_hash,
                                 diff=rel(self.ws, diff_path), log=rel(self.ws, run_dir / "run.log"))
@@ -268,18 +293,16 @@ class LoopEngine:
             self.trial.judge(exp, parent, self.baseline(), self.kept(), run_dir, t)
         except KeyboardInterrupt:
             self._end(exp, Status.INTERRUPTED, "interrupted", INTERRUPTED)
-            self.git.reset_hard(kept.commit)
+            self.git.reset_hard(home.commit)
             raise
         td = time.monotonic()
         if exp.status is Status.KEEP:
             self.git.tag(f"gg/{self.tag}/{exp.id}", commit)
         else:
-            self.git.reset_hard(kept.commit)
+            self.git.reset_hard(home.commit)
         self._end(exp, exp.status, exp.decision, exp.reason)
         t.decision += time.monotonic() - td
-        self._done += 1
-        t.extra["total"] = time.monotonic() - t0
-        self.timings.append(t)
+        return exp
 
     def _refused(self, hyp: Hypothesis, parent: Experiment, reason: str, passages: list) -> None:
         assert self.proposer is not None

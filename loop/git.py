@@ -65,6 +65,20 @@ class Git:
         out = self("status", "--porcelain", "--untracked-files=no")
         return [line[3:] for line in out.splitlines() if line.strip()]
 
+    def changed_since(self, commit: str) -> list[str]:
+        """Tracked paths whose working-tree contents differ from `commit` (staged or not, deleted too)."""
+        return [line for line in self("diff", "--name-only", commit, "--").splitlines() if line]
+
+    def untracked(self) -> list[str]:
+        """Untracked files that .gitignore does not cover."""
+        return [line for line in self("ls-files", "--others", "--exclude-standard").splitlines() if line]
+
+    def show(self, commit: str, path: str) -> str | None:
+        """A file's text at `commit`, or None when it has none."""
+        proc = subprocess.run(["git", "-C", str(self.workspace), "show", f"{commit}:{path}"],
+                              capture_output=True, timeout=120)
+        return proc.stdout.decode("utf-8") if proc.returncode == 0 else None
+
     def tracked(self, path: str) -> bool:
         return bool(self("ls-files", "--", path).strip())
 

@@ -46,6 +46,7 @@ class Card:
     reason: str = ""
     diff_path: str = ""
     diff: str = ""
+    proposer: str = ""  # claude, optuna, scripted, agent (a coding agent through step or MCP), baseline
 
 
 def build_cards(an: Analysis) -> list[Card]:
@@ -74,6 +75,7 @@ def build_cards(an: Analysis) -> list[Card]:
                 reason=e.reason,
                 diff_path=diff_path,
                 diff=read_diff(an.workspace, diff_path),
+                proposer=e.proposer,
             )
         )
     return cards

@@ -220,7 +220,8 @@ def _card(card: Card) -> str:
     parts = [f'<article class="card {kind}" id="{escape(card.id)}">',
              f"<h3>{escape(card.id)} · {escape(card.title or '(untitled)')}</h3>",
              f'<div class="meta">{escape(card.kind_label)} · status {escape(card.status)} · '
-             f"commit <code>{escape(card.commit or '—')}</code> · {escape(card.metrics_line)}</div>"]
+             f"commit <code>{escape(card.commit or '—')}</code> · "
+             + (f"proposer {escape(card.proposer)} · " if card.proposer else "") + f"{escape(card.metrics_line)}</div>"]
     if card.rationale:
         parts.append(f"<p><strong>Rationale.</strong> {escape(card.rationale)}</p>")
     if card.expected:

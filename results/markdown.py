@@ -76,7 +76,8 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
         out += ["## Front members and near-misses", ""]
     for card in cards:
         out += [f"### {card.id} · {card.title or '(untitled)'}", "",
-                f"*{card.kind_label}* · status {card.status} · commit `{card.commit or '—'}` · {card.metrics_line}", ""]
+                f"*{card.kind_label}* · status {card.status} · commit `{card.commit or '—'}` · "
+                + (f"proposer {card.proposer} · " if card.proposer else "") + card.metrics_line, ""]
         if card.rationale:
             out += [f"**Rationale.** {card.rationale}", ""]
         if card.expected:

@@ -1,0 +1,233 @@
+"""The server behind `gg-research mcp`: MCP tools over one workspace (the official `mcp` SDK, stdio).
+
+An experiment runs as a `gg-research step --json` process of its own (detached, output in
+`.gg/agent-steps/`), so it has the step's signal handling and lock, and it
+outlives a client's tool-call timeout and even a restart of this server. run_experiment waits
+up to `wait_s` seconds with progress notifications; experiment_status waits again. A second
+experiment while one runs is refused (this server's own job, or the loop lock held by another
+process): experiments of one workspace never overlap and are never queued behind the agent's back.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.exceptions import ToolError
+
+from gg_research.config import Config
+from gg_research.errors import GGError
+from gg_research.loop.agent_state import brief, loop_state
+from gg_research.loop.grounding import Grounding
+from gg_research.loop.records import citation
+
+WAIT_S = 45.0  # under the 60 s request timeout many MCP clients use
+MAX_WAIT_S = 600.0
+PROGRESS_EVERY_S = 5.0
+MAX_PASSAGES = 20  # passages read since the last experiment, recorded with it
+
+INSTRUCTIONS = """gg-research: experiments on this workspace under a fixed harness and a noise-aware Pareto keep rule.
+Work loop: search_knowledge (the researcher's thesis) -> loop_state -> edit ONLY the mutable files ->
+run_experiment(title, rationale, citations). A keep stays committed; anything else is reverted.
+If run_experiment answers state "running", call experiment_status until it is "done"; do not
+edit files while an experiment runs. Read program.md for the research brief."""
+
+
+class StepJob:
+    """One `gg-research step --json` process started by this server."""
+
+    def __init__(self, ws: Path, tag: str, title: str, rationale: str, citations: list[str],
+                 passages: list[dict[str, Any]]) -> None:
+        gg = ws / ".gg" / "agent-steps"
+        gg.mkdir(parents=True, exist_ok=True)
+        # Per server and job: a second server's job must not truncate this one's files.
+        stem = f"{tag}-{os.getpid()}-{time.time_ns()}"
+        self.out, self.log, pfile = gg / f"{stem}.json", gg / f"{stem}.log", gg / f"{stem}-passages.json"
+        pfile.write_text(json.dumps(passages), encoding="utf-8")
+        argv = [sys.executable, "-m", "gg_research", "step", "--json", f"--tag={tag}", f"--title={title}",
+                f"--rationale={rationale}", "--via=mcp", f"--passages={pfile}", *[f"--cite={c}" for c in citations]]
+        with open(self.out, "wb") as out, open(self.log, "wb") as log:
+            # Its own session: a client that kills this server's process group leaves the experiment running.
+            self.proc = subprocess.Popen(argv, cwd=ws, stdin=subprocess.DEVNULL, stdout=out, stderr=log,
+                                         start_new_session=True, env=dict(os.environ))
+        self.title = title
+        self.started = time.monotonic()
+
+    def remove_files(self) -> None:
+        for path in (self.out, self.log, self.out.with_name(self.out.stem + "-passages.json")):
+            path.unlink(missing_ok=True)
+
+    def running(self) -> bool:
+        return self.proc.poll() is None
+
+    def last_line(self) -> str:
+        try:
+            lines = [ln for ln in self.log.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+        except OSError:
+            return ""
+        return lines[-1].strip() if lines else ""
+
+    def result(self) -> dict[str, Any]:
+        """The step's JSON result; ToolError with its one-line message when it refused or failed."""
+        if self.proc.returncode == 0:
+            return {"state": "done", **json.loads(self.out.read_text(encoding="utf-8"))}
+        errors = [ln for ln in self.log.read_text(encoding="utf-8", errors="replace").splitlines()
+                  if ln.startswith("gg-research step:")]
+        why = errors[-1].split(": error: ", 1)[-1] if errors else (self.last_line() or f"exit code {self.proc.returncode}")
+        raise ToolError(f"not run: {why}" if self.proc.returncode == 2 else f"the step failed: {why}")
+
+
+class Lab:
+    """The workspace this server serves, and the experiment it started (at most one at a time)."""
+
+    def __init__(self, ws: Path, config: Config, tag: str) -> None:
+        self.ws, self.cfg, self.tag = ws, config, tag
+        self.names = [o.name for o in config.objectives]
+        self.grounding = Grounding(ws, config, lambda text: print(text, file=sys.stderr))
+        self._searcher_lock = threading.Lock()
+        self.searched: list[dict[str, Any]] = []
+        self.job: StepJob | None = None
+        # Loading the embedder takes seconds: start now, so the agent's first search is quick.
+        threading.Thread(target=self._searcher, daemon=True).start()
+
+    def _searcher(self) -> Any:
+        with self._searcher_lock:
+            return self.grounding.searcher()
+
+    # -- tools -----------------------------------------------------------------------------------
+    def search_knowledge(self, query: str, k: int = 5) -> dict[str, Any]:
+        """Hybrid search of the researcher's knowledge base (dissertation, papers, notes). Each passage has a
+        citation key (pass it in run_experiment's citations), source, page and section."""
+        if not query.strip():
+            raise ToolError("the query is empty")
+        searcher = self._searcher()
+        if searcher is None:
+            return {"passages": [], "note": "the knowledge base is empty (gg-research ingest thesis.pdf adds documents)"}
+        found = [citation(p) for p in searcher.search(query, k=max(1, min(int(k), 20)))]
+        self.searched = (self.searched + found)[-MAX_PASSAGES:]
+        keys = ("chunk_id", "source", "page", "page_end", "section", "score", "text")
+        return {"passages": [{("key" if k_ == "chunk_id" else k_): p.get(k_) for k_ in keys} for p in found]}
+
+    def loop_state(self) -> dict[str, Any]:
+        """What the loop's own proposer sees: the Pareto front, kept and recent runs, near misses, collapses,
+        the noise margins, the mutable files, and whether an experiment is running."""
+        state = loop_state(self.ws, self.cfg, self.tag)
+        state["experiment_in_progress"] = self._progress() if self.job and self.job.running() else None
+        return state
+
+    async def run_experiment(self, title: str, rationale: str, citations: list[str] | None = None,
+                             wait_s: float = WAIT_S, ctx: Context | None = None) -> dict[str, Any]:
+        """Run your working-tree edit of the mutable files as one experiment: checked like the loop's hypotheses
+        (only mutable files changed, compiles, not a repeat), committed, run under the budget, judged by the keep
+        rule, kept (tagged) or reverted, recorded in the ledger. Waits up to wait_s seconds; if it is still
+        running then, the answer says so and experiment_status waits for the result."""
+        if self.job is not None and self.job.running():
+            raise ToolError(f"not run: an experiment ({self.job.title!r}) is still running; call experiment_status "
+                            "for its result, then edit and call run_experiment again")
+        if self.job is not None:
+            self.job.remove_files()
+        self.job = StepJob(self.ws, self.tag, title, rationale, list(citations or []), self.searched)
+        self.searched = []
+        return await self._wait(wait_s, ctx)
+
+    async def experiment_status(self, wait_s: float = WAIT_S, ctx: Context | None = None) -> dict[str, Any]:
+        """The running experiment's result: waits up to wait_s seconds for it (progress notifications meanwhile)."""
+        if self.job is not None:
+            return await self._wait(wait_s, ctx)
+        # Started by an earlier server (or a shell step): follow it in the ledger.
+        deadline = time.monotonic() + _clamp(wait_s)
+        while True:
+            state = loop_state(self.ws, self.cfg, self.tag)
+            if not state["running"]:
+                last = state["recent"][-1] if state["recent"] else None
+                return {"state": "idle", "last_experiment": last}
+            if time.monotonic() >= deadline:
+                return {"state": "running", "experiment": state["running"][-1],
+                        "message": "running in another process; call experiment_status again"}
+            await anyio.sleep(0.5)
+
+    def report(self) -> dict[str, Any]:
+        """Refresh results/report.html (and .md, .json, the plots) and return its headline."""
+        from gg_research.results.cards import headline_facts
+        from gg_research.results.report import build_analysis, write_files
+
+        an = build_analysis(self.ws, self.cfg, self.tag)
+        written = write_files(an, self.ws / "results")
+        return {"report": str(written["html"]), "headline": [{"label": a, "value": b, "detail": c}
+                                                             for a, b, c in headline_facts(an)],
+                "warnings": list(an.ledger.warnings)}
+
+    # -- waiting -----------------------------------------------------------------------------------
+    def _progress(self) -> dict[str, Any]:
+        assert self.job is not None
+        running = loop_state(self.ws, self.cfg, self.tag)["running"]
+        return {"title": self.job.title, "elapsed_s": round(time.monotonic() - self.job.started, 1),
+                "experiment": running[-1]["id"] if running else None, "last_line": self.job.last_line()}
+
+    async def _wait(self, wait_s: float, ctx: Context | None) -> dict[str, Any]:
+        job = self.job
+        assert job is not None
+        t0 = time.monotonic()
+        deadline, last = t0 + _clamp(wait_s), float("-inf")
+        while job.running():
+            now = time.monotonic()
+            if now >= deadline:
+                return {"state": "running", **self._progress(), "budget_s": self.cfg.run.budget_s,
+                        "message": "still running; call experiment_status to wait for the result, and do not "
+                                   "edit the mutable files until it ends (the run reads them)"}
+            if ctx is not None and now - last >= PROGRESS_EVERY_S:
+                await ctx.report_progress(round(now - t0, 1), None, job.last_line() or f"running: {job.title}")
+                last = now
+            await anyio.sleep(min(0.2, max(deadline - now, 0.01)))
+        return job.result()
+
+
+def _clamp(wait_s: float) -> float:
+    return max(0.0, min(float(wait_s), MAX_WAIT_S))
+
+
+def build_server(ws: Path, config: Config, tag: str) -> MCPServer:
+    lab = Lab(ws, config, tag)
+    server = MCPServer("gg-research", instructions=INSTRUCTIONS, log_level="WARNING")
+    for fn in (lab.search_knowledge, lab.loop_state, lab.run_experiment, lab.experiment_status, lab.report):
+        server.add_tool(_user_errors(fn), name=fn.__name__, description=" ".join((fn.__doc__ or "").split()))
+    return server
+
+
+def _user_errors(fn: Any) -> Any:
+    """GGError (a one-line message for the user) reaches the agent as a tool error, not a crash."""
+    import functools
+    import inspect
+
+    if inspect.iscoroutinefunction(fn):
+        @functools.wraps(fn)
+        async def wrapped_async(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await fn(*args, **kwargs)
+            except GGError as exc:
+                raise ToolError(str(exc)) from None
+        return wrapped_async
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except GGError as exc:
+            raise ToolError(str(exc)) from None
+    return wrapped
+
+
+def serve(ws: Path, config: Config, tag: str) -> None:
+    """Serve over stdin/stdout until the client closes them."""
+    build_server(ws, config, tag).run("stdio")
+
+
+__all__ = ["Lab", "StepJob", "brief", "build_server", "serve"]

@@ -1,0 +1,121 @@
+"""An agent's step in-process on the fake workspace: the edit as a hypothesis, refusals, resume."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from gg_research.config import load_config
+from gg_research.loop.agent import AgentStep, StepRequest, edit_between
+from gg_research.loop.errors import EditRefused, LoopLocked
+from gg_research.loop.lock import LoopLock
+from gg_research.loop.ui import LoopUI
+from gg_research.results.ledger import Experiment, Status
+from tests.loop.fakes import git, make_workspace, records
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    return make_workspace(tmp_path / "ws")
+
+
+def _step(ws: Path, title: str = "edit") -> tuple[dict, str]:
+    buf = io.StringIO()
+    step = AgentStep(ws, load_config(ws / "gg-research.toml"), ui=LoopUI(Console(file=buf, width=200)),
+                     write_report=False)
+    out = step.run(StepRequest(title=title, rationale="because", citations=["d1:3"]))
+    return out.to_json(["pbqc", "dice"]), buf.getvalue()
+
+
+def _edit(ws: Path, old: str, new: str, name: str = "train.py") -> None:
+    p = ws / name
+    p.write_text(p.read_text().replace(old, new))
+
+
+@pytest.mark.parametrize("old,new", [
+    ("a\nb\nc\n", "a\nB\nc\n"),
+    ("x = 1\nx = 1\ny = 2\n", "x = 1\nx = 1\nx = 1\ny = 2\n"),  # an insertion between equal lines needs context
+    ("a\nb\n", "a\nb\nc\n"),
+    ("a\nb\nc\n", "b\n"),
+    ("same\n" * 5, "same\n" * 3),
+])
+def test_edit_between_reproduces_the_new_file(old: str, new: str) -> None:
+    e = edit_between("f.py", old, new)
+    assert e is not None and old.count(e.search) == 1
+    assert old.replace(e.search, e.replace, 1) == new
+
+
+def test_first_step_measures_the_baseline_then_keeps_the_edit(ws: Path) -> None:
+    _edit(ws, "QA = 1.0", "QA = 2.0")
+    res, out = _step(ws, "QA up")
+    base, exp = records(ws)
+    assert base.status is Status.BASELINE and len(base.seeds) == 2
+    assert res["status"] == "keep" and res["baseline"]["experiment"] == base.id
+    assert exp.proposer == "agent" and exp.parent == base.id
+    assert exp.hypothesis["citations"] == [{"chunk_id": "d1:3"}] and exp.hypothesis["rationale"] == "because"
+    assert git(ws, "rev-parse", "HEAD").strip() == exp.commit
+    assert git(ws, "tag", "--list", "gg/agent/*").split() == ["gg/agent/e0001", "gg/agent/e0002"]
+    assert "QA = 2.0" in (ws / "train.py").read_text()
+    # The next edit is diffed against the kept commit; a worse one is reverted.
+    _edit(ws, "QB = 1.0", "QB = 0.5")
+    res, _ = _step(ws, "QB down")
+    assert res["status"] == "discard" and "reverted" in res["message"]
+    assert "QB = 1.0" in (ws / "train.py").read_text() and git(ws, "status", "--porcelain") == ""
+
+
+@pytest.mark.parametrize("change,needle", [
+    (lambda ws: (ws / "program.md").write_text("tampered\n"), "program.md"),
+    (lambda ws: (ws / "helper.py").write_text("X = 1\n"), "helper.py"),
+    (lambda ws: _edit(ws, "QA = 1.0", "QA = (1.0"), "does not compile"),
+    (lambda ws: None, "nothing to run"),
+])
+def test_refused_edits_leave_the_workspace_as_it_was(ws: Path, change, needle: str) -> None:
+    _edit(ws, "QB = 1.0", "QB = 2.0")
+    change(ws)
+    before = {p.name: p.read_text() for p in ws.iterdir() if p.is_file()}
+    status = git(ws, "status", "--porcelain")
+    if needle == "nothing to run":
+        git(ws, "checkout", "-q", "train.py")
+        before, status = {p.name: p.read_text() for p in ws.iterdir() if p.is_file()}, git(ws, "status", "--porcelain")
+    with pytest.raises(EditRefused, match=needle):
+        _step(ws)
+    assert {p.name: p.read_text() for p in ws.iterdir() if p.is_file()} == before
+    assert git(ws, "status", "--porcelain") == status
+    assert git(ws, "rev-parse", "--abbrev-ref", "HEAD").strip() == "main"
+    assert not (ws / "results" / "experiments.jsonl").exists()
+
+
+def test_a_step_is_refused_while_a_loop_holds_the_lock(ws: Path) -> None:
+    _edit(ws, "QA = 1.0", "QA = 2.0")
+    with LoopLock(ws):
+        with pytest.raises(LoopLocked, match="another loop"):
+            _step(ws)
+    assert "QA = 2.0" in (ws / "train.py").read_text() and not (ws / "results").exists()
+
+
+def test_a_repeated_edit_is_refused(ws: Path) -> None:
+    _edit(ws, "QB = 1.0", "QB = 0.5")
+    assert _step(ws)[0]["status"] == "discard"
+    _edit(ws, "QB = 1.0", "QB = 0.5")
+    with pytest.raises(EditRefused, match="repeated diff"):
+        _step(ws, "again")
+
+
+def test_a_step_killed_mid_run_is_recorded_as_crash_on_the_next_one(ws: Path) -> None:
+    from gg_research.results.ledger import LedgerFile
+
+    _edit(ws, "QA = 1.0", "QA = 2.0")
+    _step(ws)
+    # What a kill -9 during the run leaves: a start line without an end, its commit checked out.
+    _edit(ws, "QB = 1.0", "QB = 1.5")
+    git(ws, "commit", "-qam", "killed experiment")
+    LedgerFile(ws).start(Experiment(id="e0003", tag="agent", parent="e0002", commit=git(ws, "rev-parse", "HEAD").strip(),
+                                    title="killed experiment", proposer="agent"))
+    with pytest.raises(EditRefused, match="nothing to run"):
+        _step(ws)
+    recs = records(ws)
+    assert recs[-1].id == "e0003" and recs[-1].status is Status.CRASH and "interrupted" in recs[-1].reason
+    assert git(ws, "rev-parse", "HEAD").strip() == recs[1].commit and "QB = 1.0" in (ws / "train.py").read_text()
