@@ -10,10 +10,12 @@ if ! $PY -c "import torch, torchvision" >/dev/null 2>&1; then
     || $PY -m pip install --quiet "torch>=2.4,<3" "torchvision>=0.19"
 fi
 $PY -m pip install --quiet -e ".[test]"
-# Headless Chromium renders report.html in the report's browser test.
-if ! command -v chromium >/dev/null 2>&1; then
-  if command -v apt-get >/dev/null 2>&1; then
-    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
-      || echo "setup: chromium could not be installed; the browser test will skip" >&2
-  fi
+# bubblewrap boxes every run (no network, read-only workspace, hidden labels and ledger); Headless
+# Chromium renders report.html in the report's browser test. Both from Debian when it is there.
+need=""
+command -v bwrap >/dev/null 2>&1 || need="$need bubblewrap"
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
+if [ -n "$need" ] && command -v apt-get >/dev/null 2>&1; then
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null) \
+    || echo "setup: could not install$need; runs are not isolated without bubblewrap, the browser test skips without chromium" >&2
 fi
