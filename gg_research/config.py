@@ -2,6 +2,9 @@
 
 Field descriptions double as help text (`gg-research init` writes them as comments).
 A wrong key or value is a one-line `ConfigError` that names it and the file.
+
+One section class per table of the file, with its help text: long (about 350 lines) because
+the help is the documentation `init` writes, not because it does several jobs.
 """
 
 from __future__ import annotations

@@ -17,6 +17,9 @@ each is an error naming the line). M-codes and tool changes (T0, T1, ...) never 
 extrude; an unknown G-code is ignored unless it carries E (material this parser cannot place).
 Arcs are flattened by `ggnet.gcode_arcs`, with a cap on chords per arc and per file. The
 75,000-line Benchy parses in about 0.2-0.3 s.
+
+The parser is one state machine (positions, extrusion mode, layers, arcs) and stays in one
+file (about 400 lines); word rules and arcs are in gcode_words.py and gcode_arcs.py.
 """
 
 from __future__ import annotations

@@ -6,6 +6,8 @@ distance to the nearest bead centreline of the top layer's toolpath, which gives
 rounded cross-section: shading, specular glints and dark valleys follow the real toolpath
 (perimeters and infill). Defects edit the surface (bead width, height, exposed layer below,
 hairs) rather than paint colours, so their contrast is what the lighting makes of them.
+
+One camera model, kept whole (about 360 lines): its stages share the scene's geometry.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ predictions; this process, which never imports train.py, keeps the training budg
 clock, scores the predictions against the labels only it holds (harness.scorer), checks that
 the data did not change, and writes last_run.json and the summary. With `[run] command`, the
 user's own command runs in the same sandbox and must write `$GG_RUN_DIR/last_run.json` itself.
+
+It is longer than most modules (about 360 lines) because the steps of a run share one clock
+and one log: splitting `_Run` would scatter the order the budget is kept in.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 The engine orchestrates; each step lives in its own module: `records` builds the ledger's
 records, `step.Trial` runs and judges an experiment, `grounding` reaches the knowledge base,
 `resume` sets up the branch and cleans up after an interrupt, `results.ledger` writes.
+
+Its length (about 350 lines) is the order of a night, kept in one file on purpose: each step
+it calls lives elsewhere, and what remains reads top to bottom as the loop does.
 """
 
 from __future__ import annotations
