@@ -139,7 +139,7 @@ class _Run:
                 root = dataset_root(self.ws, self.cfg)
                 before = data_state(root)
                 view = trainer_view(self.ws, self.cfg, root, before)
-                labels = val_labels(self.ws, root, self.cfg)  # held by this process only
+                labels = val_labels(self.ws, root, self.cfg, before["val"])  # held by this process only
             except (TrainContractError, OSError) as exc:
                 log.write((wire.format_error(str(exc)) + "\n").encode())
                 return self.end("crash", str(exc))

@@ -63,7 +63,7 @@ def trainer_view(workspace: Path, config: Config, root: Path, state: dict[str, s
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     _split(workspace, root, config, "train").save(tmp / VIEW_TRAIN)
-    val_labels(workspace, root, config).save(tmp / VIEW_VAL_INPUTS, fields=("camera", "render"))
+    val_labels(workspace, root, config, state["val"]).save(tmp / VIEW_VAL_INPUTS, fields=("camera", "render"))
     shutil.rmtree(view.dir, ignore_errors=True)
     os.replace(tmp, view.dir)  # atomic: a reader sees no view or the whole one
     return view
@@ -72,9 +72,11 @@ def trainer_view(workspace: Path, config: Config, root: Path, state: dict[str, s
 _LABELS: dict[tuple, GGDataset] = {}
 
 
-def val_labels(workspace: Path, root: Path, config: Config) -> GGDataset:
-    """The validation split with its labels, loaded once per process (and per data/size)."""
-    key = (str(root), config.data.image_size, config.data.bead_width_mm, split_fingerprint(root, "val"))
+def val_labels(workspace: Path, root: Path, config: Config, val_fingerprint: str) -> GGDataset:
+    """The validation split with its labels, loaded once per process (and per data/size).
+
+    `val_fingerprint` is the split's `data_state`, which the run has just taken."""
+    key = (str(root), config.data.image_size, config.data.bead_width_mm, val_fingerprint)
     if key not in _LABELS:
         _LABELS.clear()
         _LABELS[key] = _split(workspace, root, config, "val")
