@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.harness import wire
+from gg_research.harness.summary import write_json_atomic
 
 EXIT_CRASH = 1
 EXIT_DIVERGED = 3
@@ -95,12 +96,6 @@ def versions() -> dict[str, str]:
         except Exception:  # a missing optional library is recorded, not fatal
             out[name] = "missing"
     return out
-
-
-def write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=False, default=str), encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _preload_libraries() -> None:

@@ -29,7 +29,7 @@ from gg_research.harness import wire
 from gg_research.harness.errors import NotComparable, TrainContractError
 from gg_research.harness.process import ChildProcess, exit_reason
 from gg_research.harness.sandbox import SCRATCH, bwrap_argv, child_env, scratch_dir
-from gg_research.harness.summary import format_summary
+from gg_research.harness.summary import format_summary, write_json_atomic
 from gg_research.harness.warm import HarnessChild, Isolation, hidden_paths, memory_gb
 
 Status = Literal["ok", "crash", "timeout", "invalid"]
@@ -242,7 +242,7 @@ class _Run:
             "train_sha256": str(report.get("train_sha256", "")), "versions": report.get("versions", {}),
             "config": self.cfg.model_dump(mode="json"),
         }
-        _write_json_atomic(self.summary_path, record)
+        write_json_atomic(self.summary_path, record)
         _say(format_summary(summary), log, echo, on_line)
         return self.end("ok", summary=record, rc=0)
 
@@ -355,9 +355,3 @@ def _read_summary(path: Path, objectives: list[str]) -> tuple[dict, str]:
         if isinstance(v, bool) or not isinstance(v, (int, float)):
             return {}, f"{path}: last_run.json has no numeric {name!r}"
     return data, ""
-
-
-def _write_json_atomic(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 from gg_research.config import HARNESS_METRICS
@@ -50,3 +53,10 @@ def parse_summary(text: str) -> dict[str, Any]:
             break
         out[key] = _value(value.strip())
     return out
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """A run's JSON file (last_run.json, train_report.json): a reader sees the old file or the whole new one."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
+    os.replace(tmp, path)
