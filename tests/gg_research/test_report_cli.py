@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -106,22 +107,33 @@ def test_watch_rerenders_when_the_ledger_grows_and_stops_on_ctrl_c(tmp_path: Pat
         [*CLI, "report", "--format", "md", "--watch", "0.2"],
         cwd=ws, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    # Read stdout as it comes: the file is written before the "report updated" line is printed, so
+    # waiting on the file alone and then pressing Ctrl-C can land between the two.
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+
+    def updates() -> int:
+        return sum("report updated" in line for line in list(lines))
+
     try:
-        _wait_for(lambda: report.exists() and "e0009" in report.read_text(), proc)
-        assert "e0042" not in report.read_text()
+        _wait_for(lambda: updates() == 1, proc)
+        assert "e0009" in report.read_text() and "e0042" not in report.read_text()
         new = {"id": "e0042", "tag": "nov22", "event": "end", "status": "keep", "title": "Deeper localisation net",
                "metrics": {"pbqc": 0.70, "dice": 0.61}, "commit": "abc4242"}
         with (ws / "results" / "experiments.jsonl").open("a") as fh:
             fh.write(json.dumps(new) + "\n")
-        _wait_for(lambda: "e0042" in report.read_text(), proc)
+        _wait_for(lambda: updates() == 2, proc)
         # The new run dominates every keep, so it is the whole front now.
         assert "| 1 | e0042 ★ | abc4242 | 0.7000 | 0.6100 | keep | Deeper localisation net |  |" in report.read_text()
     finally:
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        reader.join(timeout=5)
+        err = proc.stderr.read()
     assert proc.returncode == 0, err
     assert "stopped watching" in err
-    assert out.count("report updated") == 2
+    assert updates() == 2
 
 
 def _wait_for(condition, proc: subprocess.Popen, timeout: float = 45.0) -> None:
