@@ -58,7 +58,20 @@ class DataSection(_Section):
 
 
 class RunSection(_Section):
+    budget: Literal["time", "images"] = Field(
+        "time",
+        description="What a run's budget counts: time = train for budget_s seconds (a change that makes training "
+                    "faster earns more steps, so speed is rewarded with quality; figures depend on how busy the machine "
+                    "is); images = train on budget_images images (equal work whatever the load; budget_s is then the "
+                    "time cap of training).",
+    )
     budget_s: float = Field(300.0, gt=0, description="Training time budget in seconds (start-up and evaluation not counted).")
+    budget_images: int = Field(0, ge=0, description="Images a run trains on when budget = images (batches are drawn until the count reaches it).")
+    load_tolerance: float = Field(
+        0.3, gt=0, lt=1,
+        description="A run whose throughput falls this fraction below the baseline's while the machine was busy "
+                    "(its process got less CPU than it asked for) is flagged as load-skewed; the loop re-runs it once.",
+    )
     hard_limit_s: float = Field(
         0.0,
         ge=0,
@@ -90,6 +103,12 @@ class RunSection(_Section):
         description="Time the predictions may take after training; 0 = max(30 s, 10 % of the budget). A run over it is "
                     "invalid (it could be training on).",
     )
+
+    @model_validator(mode="after")
+    def _images_budget_needs_a_count(self) -> "RunSection":
+        if self.budget == "images" and self.budget_images <= 0:
+            raise ValueError('budget = "images" needs budget_images > 0 (the images each run trains on)')
+        return self
 
     def grace(self, budget_s: float) -> float:
         return self.budget_grace_s if self.budget_grace_s > 0 else max(5.0, 0.05 * budget_s)

@@ -154,9 +154,10 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         torch.cuda.reset_peak_memory_stats(device)
     ctx = TrainContext(
         device=device, seed=seed, image_size=size, train_dataset=train_set, budget_s=budget, run_dir=out,
-        amp_dtype=amp_dtype, log_interval_s=max(1.0, min(10.0, budget / 50)),
+        budget_images=go.images, amp_dtype=amp_dtype, log_interval_s=max(1.0, min(10.0, budget / 50)),
     )
-    print(f"[harness] training {train_py.name} on {device} for {budget:g}s ({len(train_set)} train / "
+    span = f"{go.images} images (at most {budget:g}s)" if go.images else f"{budget:g}s"
+    print(f"[harness] training {train_py.name} on {device} for {span} ({len(train_set)} train / "
           f"{len(val_inputs)} val images of {size}px, seed {seed})", flush=True)
     seed_everything(seed)  # the same random state whatever importing train.py consumed
     ctx.start_clock()
@@ -173,6 +174,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
         "training_seconds": round(ctx.elapsed(), 3),
         "predict_seconds": round(time.monotonic() - t_eval, 3),
         "peak_memory_mb": round(peak_memory_mb(device), 1),
+        "threads": torch.get_num_threads(),
         "num_params_M": round(sum(p.numel() for p in model.parameters()) / 1e6, 4),
         "device": str(device),
         "startup_seconds": round(startup_seconds, 3),

@@ -1,4 +1,9 @@
-"""The `ctx` that train.py's `train(ctx)` receives: device, data, the budget clock and logging."""
+"""The `ctx` that train.py's `train(ctx)` receives: device, data, the budget and logging.
+
+The budget is time (`budget_s` seconds) or work (`budget_images` images drawn from `ctx.loader`,
+with `budget_s` as the time cap). train.py asks `ctx.done()` and `ctx.progress()`, which mean the
+same under either kind, so one train.py serves both; `time_left()` stays for older files.
+"""
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from gg_research.ggnet.dataset import batch_loader
 from gg_research.harness import wire
 from gg_research.harness.errors import TrainingDiverged
 
-_READ_ONLY = ("budget_s", "deadline", "started", "device", "seed", "image_size", "train_dataset", "run_dir")
+_READ_ONLY = ("budget_s", "budget_images", "deadline", "started", "device", "seed", "image_size", "train_dataset", "run_dir")
 # After this many steps a loss above EXPLODE_FACTOR x the running median is an explosion.
 EXPLODE_WARMUP_STEPS = 20
 EXPLODE_FACTOR = 1e4
@@ -37,6 +42,8 @@ class _CountingLoader:
 
     def __iter__(self) -> Iterator[Any]:
         for batch in self._loader:
+            if self._ctx.work_done():
+                return  # an images budget is spent: no batch past it, however train.py loops
             if isinstance(batch, dict) and torch.is_tensor(batch.get("camera")):
                 self._ctx.images_drawn += int(batch["camera"].shape[0])
             yield batch
@@ -50,6 +57,7 @@ class TrainContext:
     train_dataset: Dataset
     budget_s: float
     run_dir: Path
+    budget_images: int = 0
     amp_dtype: torch.dtype | None = None
     log_interval_s: float = 5.0
     stream: Any = field(default=None, repr=False)
@@ -81,7 +89,24 @@ class TrainContext:
         return 0.0 if self.started is None else time.monotonic() - self.started
 
     def time_left(self) -> float:
+        """Seconds of the time budget (or cap) left; 0 once an images budget is spent."""
+        if self.work_done():
+            return 0.0
         return self.deadline - time.monotonic()
+
+    def work_done(self) -> bool:
+        return self.budget_images > 0 and self.images_trained() >= self.budget_images
+
+    def progress(self) -> float:
+        """The fraction of the budget used, in [0, 1]: of the images under an images budget (so a
+        schedule keyed on it is the same however busy the machine is), else of the time."""
+        if self.budget_images > 0:
+            return min(self.images_trained() / self.budget_images, 1.0)
+        return min(max(self.elapsed() / self.budget_s, 0.0), 1.0)
+
+    def done(self) -> bool:
+        """True once the budget is spent (or the time cap of an images budget is reached)."""
+        return self.work_done() or self.deadline - time.monotonic() <= 0
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """Mixed precision where it helps (CUDA); a no-op on CPU."""
@@ -131,5 +156,6 @@ class TrainContext:
             print(line, file=self.stream or sys.stdout, flush=True)
 
     def images_trained(self) -> int:
-        """Images seen in training: the explicit count if train.py gave one, else the loader's."""
-        return self.images_seen or self.images_drawn
+        """Images seen in training: the harness loader's count, or train.py's own if it is larger
+        (a train.py that draws batches some other way still reaches an images budget)."""
+        return max(self.images_seen, self.images_drawn)

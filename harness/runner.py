@@ -27,6 +27,7 @@ from typing import Any, Literal
 from gg_research.config import CONFIG_NAME, Config, load_config
 from gg_research.harness import wire
 from gg_research.harness.errors import NotComparable, TrainContractError
+from gg_research.harness.load import cpu_share, machine_load, tree_cpu_seconds
 from gg_research.harness.process import ChildProcess, exit_reason
 from gg_research.harness.sandbox import SCRATCH, bwrap_argv, child_env, scratch_dir
 from gg_research.harness.summary import format_summary, write_json_atomic
@@ -115,6 +116,10 @@ class _Run:
     def __init__(self, workspace: Path, run_dir: Path, config: Config, limit: float) -> None:
         self.ws, self.run_dir, self.cfg, self.limit = workspace, run_dir, config, limit
         self.budget, self.seed = config.run.budget_s, config.run.seed
+        self.images = config.run.budget_images if config.run.budget == "images" else 0
+        self.cpu_go: float | None = None
+        self.cpu_trained: float | None = None
+        self.load: dict[str, float] = {}
         self.t0 = time.monotonic()
         self.used_warm = False
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -169,14 +174,18 @@ class _Run:
                 return self.end("timeout", f"killed at the hard limit of {self.limit:g} s (still starting)")
             p.finish()
             return self.end("crash", self._error(p), rc=p.proc.returncode)
-        p.send(wire.format_go(wire.Go(child.out, self.seed, self.budget)))
+        p.send(wire.format_go(wire.Go(child.out, self.seed, self.budget, self.images)))
         self.t_go = time.monotonic()
+        self.cpu_go = tree_cpu_seconds(p.proc.pid)
         if on_started is not None:
             on_started(next_child)
         grace, eval_limit = self.cfg.run.grace(self.budget), self.cfg.run.eval_limit(self.budget)
         try:
             while p.alive():
                 now, trained = time.monotonic(), p.sink.trained_at
+                if trained is not None and self.cpu_trained is None:
+                    self.cpu_trained = tree_cpu_seconds(p.proc.pid)
+                    self.load = machine_load(p.proc.pid, on_gpu=self.cfg.run.device != "cpu")
                 if now > self.t0 + self.limit:
                     p.kill()
                     return self.end("timeout", f"killed at the hard limit of {self.limit:g} s")
@@ -228,14 +237,16 @@ class _Run:
             "total_seconds": round(now - self.t0, 3),
             "eval_seconds": round(self.t_end - child.child.sink.trained_at + now - t_score, 3),
             "num_steps": int(report.get("num_steps", 0)),
+            "num_images": int(images),
             "img_per_sec": round(images / self.training_seconds, 3) if self.training_seconds > 0 else 0.0,
+            **self._load_figures(report),
             "peak_memory_mb": report.get("peak_memory_mb", 0.0),
             "num_params_M": report.get("num_params_M", 0.0),
             "device": str(report.get("device", "")),
             "seed": self.seed,
         }
         record = {
-            **summary, "budget_s": self.budget, "num_images": int(images),
+            **summary, "budget": self.cfg.run.budget, "budget_s": self.budget, "budget_images": self.images,
             "startup": "prestarted" if self.used_warm else "cold", "dataset": str(root),
             "isolation": "bubblewrap" if isolation.bwrap else "none",
             "frozen": frozen_fingerprint(self.ws, self.cfg, root),
@@ -245,6 +256,14 @@ class _Run:
         write_json_atomic(self.summary_path, record)
         _say(format_summary(summary), log, echo, on_line)
         return self.end("ok", summary=record, rc=0)
+
+    def _load_figures(self, report: dict[str, Any]) -> dict[str, float]:
+        """The CPU share the run's processes got while training, and the machine's load then."""
+        out = dict(self.load)
+        if self.cpu_go is not None and self.cpu_trained is not None and self.training_seconds > 0:
+            threads = int(report.get("threads", 0) or 0)
+            out["cpu_share"] = round(cpu_share(self.cpu_trained - self.cpu_go, self.training_seconds, threads), 3)
+        return out
 
     def _error(self, p: ChildProcess) -> str:
         try:
@@ -268,7 +287,8 @@ class _Run:
         if isolation.bwrap:
             argv = bwrap_argv(argv, workspace=self.ws, writable=[out], readable=[], gpu=self.cfg.run.device != "cpu",
                               hidden=[self.ws / ".gg", self.ws / "results", self.ws / ".git"])
-        env = child_env({"GG_RUN_DIR": str(out), "GG_BUDGET": f"{self.budget:g}", "GG_SEED": str(self.seed),
+        env = child_env({"GG_RUN_DIR": str(out), "GG_BUDGET": f"{self.budget:g}", "GG_BUDGET_IMAGES": str(self.images),
+                         "GG_SEED": str(self.seed),
                          "GG_WORKSPACE": str(self.ws)}, scratch_dir(out))
         with open(self.log_path, "wb") as log:
             if isolation.warning:

@@ -10,7 +10,8 @@ from typing import Any
 from gg_research.config import HARNESS_METRICS
 
 # The harness's figures (the objectives a workspace may choose among them), then identities.
-SUMMARY_KEYS: tuple[str, ...] = (*HARNESS_METRICS, "device", "seed")
+# What the machine did beside the run's own figures: a reader of the log can tell a busy night.
+SUMMARY_KEYS: tuple[str, ...] = (*HARNESS_METRICS, "num_images", "cpu_share", "load_1m", "device", "seed")
 
 
 def _fmt(value: Any) -> str:

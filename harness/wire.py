@@ -69,10 +69,11 @@ class Go:
     run_dir: Path
     seed: int
     budget: float
+    images: int = 0  # an images budget (0: the time budget alone ends training)
 
 
 def format_go(go: Go) -> str:
-    return json.dumps({"run_dir": str(go.run_dir), "seed": go.seed, "budget": go.budget})
+    return json.dumps({"run_dir": str(go.run_dir), "seed": go.seed, "budget": go.budget, "images": go.images})
 
 
 def parse_go(line: str) -> Go | None:
@@ -84,7 +85,7 @@ def parse_go(line: str) -> Go | None:
         return None
     try:
         data = json.loads(line)
-        return Go(Path(data["run_dir"]), int(data["seed"]), float(data["budget"]))
+        return Go(Path(data["run_dir"]), int(data["seed"]), float(data["budget"]), int(data.get("images", 0)))
     except (ValueError, KeyError, TypeError) as exc:  # JSONDecodeError is a ValueError
         raise ValueError(f"not a go line ({exc}): {line.strip()[:80]!r}") from None
 

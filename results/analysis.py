@@ -15,6 +15,8 @@ from gg_research.config import Config, ObjectiveConfig
 from gg_research.results.journal import JournalEntry, Plateau, journal, memory_line, night_cost, plateaus
 from gg_research.results.ledger import Experiment, Ledger, Status
 from gg_research.results.record import Usage
+from gg_research.results.throughput import THROUGHPUT, load_skew
+from gg_research.results.throughput import reference as throughput_reference
 from gg_research.results.pareto import better, sign, epsilons, hypervolume, near_misses, nondominated_ranks, rank_against, sigmas
 
 STATUS_ORDER = ("baseline", "keep", "discard", "crash", "invalid", "interrupted", "running")
@@ -27,6 +29,11 @@ class Row:
     rank: int | None  # front rank among kept runs; for a discard, the layer it would sit in
     on_front: bool = False
     near_miss: bool = False
+    load: str | None = None  # why its figures came from a busy machine (results.throughput), if they did
+
+    @property
+    def throughput(self) -> float | None:
+        return self.exp.aux.get(THROUGHPUT)
 
 
 @dataclass
@@ -190,9 +197,15 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         if len(names) > 1 and hv == 0.0 and kept:
             notes.append("no kept run beats the reference on every objective, so the hypervolume is 0")
 
-    rows = [Row(e, rank_of[e.id], on_front=e.id in front, near_miss=e.id in near) for e in measured]
+    fastest = throughput_reference([s.aux for e in baselines for s in e.seeds if s.ok])
+    tolerance = config.run.load_tolerance
+
+    def row(e: Experiment, rank: int | None) -> Row:
+        return Row(e, rank, on_front=e.id in front, near_miss=e.id in near, load=load_skew(e.aux, fastest, tolerance))
+
+    rows = [row(e, rank_of[e.id]) for e in measured]
     rows.sort(key=lambda r: (r.rank, 0 if r.exp.status.kept else 1, _order(exps, r.exp)))
-    rows += [Row(e, None) for e in exps if e not in measured]
+    rows += [row(e, None) for e in exps if e not in measured]
 
     times = [t for e in exps for t in (e.started_at, e.ended_at) if t is not None]
     return Analysis(

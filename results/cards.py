@@ -18,6 +18,13 @@ def fmt_value(value: float | None) -> str:
     return f"{value:.4f}" if abs(value) < 1000 else f"{value:.4g}"
 
 
+def fmt_throughput(images_per_s: float | None, load: str | None) -> str:
+    """Training images per second, with a warning sign when a busy machine skewed the run."""
+    if images_per_s is None:
+        return "—"
+    return f"{images_per_s:.1f}" + (" ⚠" if load else "")
+
+
 def passage_cite(c: dict[str, Any]) -> str:
     """'thesis.pdf, p. 87–88, §3.3.4 Training schedule' from a citation record."""
     bits = [str(c.get("source") or "unknown source")]

@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from gg_research.results.analysis import Analysis, Row
-from gg_research.results.cards import Card, build_cards, fmt_value, headline_facts, passage_cite
+from gg_research.results.cards import Card, build_cards, fmt_throughput, fmt_value, headline_facts, passage_cite
 
 # The page may load nothing from anywhere: images are data: URIs, style and script inline.
 MAX_REASON = 160
@@ -135,10 +135,11 @@ def _notices(an: Analysis) -> list[str]:
 
 
 def _table(an: Analysis) -> list[str]:
-    heads = ["rank", "id", "commit", *[o.display() for o in an.objectives], "status", "title"]
+    heads = ["rank", "id", "commit", *[o.display() for o in an.objectives], "img/s", "status", "title"]
     out = ['<section id="ranking"><h2>All experiments, by front rank</h2>',
            '<p class="sub">Rank 1 is the Pareto front of the kept runs (and baseline). A discarded run shows, in italics, '
-           "the rank it would have had; runs without metrics come last.</p>",
+           "the rank it would have had; runs without metrics come last. img/s is the training throughput; ⚠ marks a run a "
+           "busy machine slowed (hover for why).</p>",
            '<table id="ranking-table"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in heads) + "</tr></thead><tbody>"]
     for row in an.rows:
         out.append(_table_row(an, row))
@@ -161,11 +162,16 @@ def _table_row(an: Analysis, row: Row) -> str:
         else f'<td class="id">{escape(e.id)}</td>',
         f"<td><code>{escape(e.commit[:10])}</code></td>",
         *[f'<td class="num">{_value_cell(row, n)}</td>' for n in an.names],
+        f'<td class="num"{_load_title(row)}>{escape(fmt_throughput(row.throughput, row.load))}</td>',
         f'<td class="status s-{escape(e.status)}">{escape(e.status)}</td>',
         f"<td>{escape(e.title)}{_why(e.reason)}</td>",
     ]
     cls = ' class="front"' if row.on_front else ""
     return f"<tr{cls}>" + "".join(cells) + "</tr>"
+
+
+def _load_title(row: Row) -> str:
+    return f' title="{escape(row.load)}"' if row.load else ""
 
 
 def _why(reason: object) -> str:

@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 from gg_research.results.analysis import Analysis
-from gg_research.results.cards import build_cards, fmt_value, headline_facts, passage_cite
+from gg_research.results.cards import build_cards, fmt_throughput, fmt_value, headline_facts, passage_cite
 from gg_research.results.html import MAX_REASON
 
 
@@ -47,8 +47,9 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
             out += [f"![{name} plot]({images[name]})", ""]
 
     out += ["## All experiments, by front rank", "",
-            "Rank 1 is the Pareto front of the kept runs; a discarded run's rank, in parentheses, is the rank it would have had.", ""]
-    heads = ["rank", "id", "commit", *[o.display() for o in an.objectives], "status", "title", "why"]
+            "Rank 1 is the Pareto front of the kept runs; a discarded run's rank, in parentheses, is the rank it would have had. "
+            "img/s is the training throughput; ⚠ marks a run a busy machine slowed.", ""]
+    heads = ["rank", "id", "commit", *[o.display() for o in an.objectives], "img/s", "status", "title", "why"]
     out += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for row in an.rows:
         e = row.exp
@@ -56,9 +57,9 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
         mark = " ★" if row.on_front else (" near miss" if row.near_miss else "")
         values = [fmt_value(e.metrics.get(n)) if row.rank is not None or n not in e.metrics
                   else f"~~{fmt_value(e.metrics[n])}~~" for n in an.names]
-        why = e.reason
+        why = e.reason if not row.load or row.load in e.reason else f"{e.reason} [{row.load}]".strip()
         why = why if len(why) <= MAX_REASON else why[: MAX_REASON - 1] + "…"
-        cells = [rank, e.id + mark, e.commit[:10], *values, e.status, e.title, why]
+        cells = [rank, e.id + mark, e.commit[:10], *values, fmt_throughput(row.throughput, row.load), e.status, e.title, why]
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     out.append("")
 

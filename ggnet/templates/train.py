@@ -6,7 +6,8 @@ with the warped render and marks the defects. Training is joint by default (alig
 segmentation losses together); STN_WARMUP_FRACTION > 0 makes it staged.
 
 The harness calls `train(ctx)` and evaluates the returned model itself (PBQC and Dice on a
-validation split this file never sees). Training stops when `ctx.time_left()` reaches 0.
+validation split this file never sees). Training stops when `ctx.done()`: the time budget is
+spent, or the images budget when the config counts work instead of time.
 
 Each UPPERCASE constant with a trailing "search:" comment is a knob the offline proposer may turn:
 log(lo, hi) | float(lo, hi) | int(lo, hi) | choice(a, b, ...).
@@ -183,7 +184,7 @@ def make_seg_loss() -> nn.Module:
 
 
 def lr_factor(progress: float) -> float:
-    """Learning-rate multiplier at a fraction `progress` of the time budget."""
+    """Learning-rate multiplier at a fraction `progress` of the budget."""
     if WARMUP > 0 and progress < WARMUP:
         return max(progress / WARMUP, 1e-3)
     p = (progress - WARMUP) / max(1.0 - WARMUP, 1e-6)
@@ -212,11 +213,9 @@ def train(ctx) -> nn.Module:
     loader = ctx.loader(BATCH_SIZE)
     model.train()
     step = 0
-    while ctx.time_left() > 0:
+    while not ctx.done():
         for batch in loader:
-            progress = 1.0 - ctx.time_left() / ctx.budget_s
-            if progress >= 1.0:
-                break
+            progress = ctx.progress()  # of the time, or of the images under an images budget
             batch = {k: v.to(device, non_blocking=True) if torch.is_tensor(v) else v for k, v in batch.items()}
             if ALIGN_AUG > 0:
                 batch["render"], batch["theta"] = jitter_render(batch["render"], batch["theta"])
@@ -246,4 +245,6 @@ def train(ctx) -> nn.Module:
             scaler.update()
             step += 1
             ctx.log(step, loss=loss, align=align, seg=seg, lr=opt.param_groups[0]["lr"], n_images=camera.shape[0])
+            if ctx.done():
+                break
     return model

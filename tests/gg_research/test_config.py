@@ -63,6 +63,8 @@ def test_values_are_read(tmp_path: Path) -> None:
         ("[[objectives]]\nname='dice'\n[[objectives]]\nname='dice'\n", "duplicate names"),
         ("[keep]\nrule='threshold'\nprimary='iou'\n", "keep.primary"),
         ("[[objectives]]\nname = 'pbqc'\ndirection = 'up'\n", "objectives.0.direction"),
+        ("[run]\nbudget = 'images'\n", 'run: budget = "images" needs budget_images > 0'),
+        ("[run]\nbudget = 'steps'\n", "run.budget"),
     ],
 )
 def test_bad_values_name_the_key_and_file(tmp_path: Path, text: str, expected: str) -> None:

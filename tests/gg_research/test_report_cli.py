@@ -125,7 +125,7 @@ def test_watch_rerenders_when_the_ledger_grows_and_stops_on_ctrl_c(tmp_path: Pat
             fh.write(json.dumps(new) + "\n")
         _wait_for(lambda: updates() == 2, proc)
         # The new run dominates every keep, so it is the whole front now.
-        assert "| 1 | e0042 ★ | abc4242 | 0.7000 | 0.6100 | keep | Deeper localisation net |  |" in report.read_text()
+        assert "| 1 | e0042 ★ | abc4242 | 0.7000 | 0.6100 | — | keep | Deeper localisation net |  |" in report.read_text()
     finally:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=30)

@@ -15,9 +15,31 @@ from gg_research.harness.errors import TrainingDiverged
 from gg_research.harness.summary import SUMMARY_KEYS, format_summary, parse_summary
 
 
-def _ctx(tmp_path: Path, budget: float = 10.0) -> TrainContext:
+def _ctx(tmp_path: Path, budget: float = 10.0, images: int = 0) -> TrainContext:
     items = [{"camera": torch.zeros(3, 8, 8), "id": str(i)} for i in range(5)]
-    return TrainContext(torch.device("cpu"), 0, 8, items, budget, tmp_path, stream=io.StringIO())
+    return TrainContext(torch.device("cpu"), 0, 8, items, budget, tmp_path, budget_images=images, stream=io.StringIO())
+
+
+def test_an_images_budget_ends_training_at_its_count_however_train_py_loops(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, budget=60.0, images=8)
+    ctx.start_clock()
+    loader, progress = ctx.loader(4), []
+    while not ctx.done():
+        for _ in loader:  # one batch of 4 per epoch of the 5 items
+            progress.append(ctx.progress())
+    assert progress == [0.5, 1.0] and ctx.images_trained() == 8
+    assert ctx.time_left() == 0.0
+    assert list(loader) == []  # a train.py that loops on gets no batch past the budget
+    with pytest.raises(AttributeError, match="read-only"):
+        ctx.budget_images = 100
+
+
+def test_a_time_budget_reports_progress_by_the_clock(tmp_path: Path) -> None:
+    ctx = _ctx(tmp_path, budget=0.2)
+    ctx.start_clock()
+    assert 0.0 <= ctx.progress() < 0.5 and not ctx.done()
+    time.sleep(0.25)
+    assert ctx.progress() == 1.0 and ctx.done()
 
 
 @pytest.mark.parametrize("bad,word", [(math.nan, "NaN"), (math.inf, "infinite"), (-math.inf, "infinite")])
@@ -65,7 +87,7 @@ def test_budget_clock_starts_only_when_told(tmp_path: Path) -> None:
 def test_summary_round_trip_keeps_order_and_types() -> None:
     s = {"pbqc": 0.712345, "dice": 0.5, "training_seconds": 3.25, "total_seconds": 9.0, "eval_seconds": 0.4,
          "num_steps": 120, "img_per_sec": 33.3, "peak_memory_mb": 812.5, "num_params_M": 1.23,
-         "device": "cpu", "seed": 7}
+         "num_images": 480, "cpu_share": 0.93, "load_1m": 2.1, "device": "cpu", "seed": 7}
     block = format_summary(s)
     lines = block.splitlines()
     assert lines[0] == "---"

@@ -18,6 +18,8 @@ from gg_research.results.ledger import Experiment
 
 TRAIN = textwrap.dedent('''\
     """Fake training: the metrics are a function of the constants below."""
+    import os
+
     QA = 1.0  # search: float(0.0, 3.0)
     QB = 1.0  # search: float(0.0, 3.0)
     WIDTH = 8  # search: int(4, 32)
@@ -39,7 +41,10 @@ TRAIN = textwrap.dedent('''\
         dice = 0.4 + 0.1 * QB - noise
         if MODE == "nan":
             pbqc = float("nan")
-        return {"pbqc": pbqc, "dice": dice, "img_per_sec": 100.0 / (1 + WIDTH / 64), "peak_memory_mb": 10.0 * WIDTH}
+        speed, share = 100.0 / (1 + WIDTH / 64), 0.95
+        if MODE == "busy" and not os.environ["GG_RUN_DIR"].endswith("rerun-load"):
+            speed, share = speed / 4, 0.3  # what a run sharing its CPUs with other work measures
+        return {"pbqc": pbqc, "dice": dice, "img_per_sec": speed, "cpu_share": share, "peak_memory_mb": 10.0 * WIDTH}
     ''')
 
 RUN = textwrap.dedent('''\

@@ -169,6 +169,34 @@ def test_marginal_win_is_rerun_and_judged_on_the_mean(tmp_path: Path) -> None:
     assert "re-run" in out
 
 
+def _busy_and_better() -> dict:
+    hyp = edit("QA up on a busy night", "QA = 1.0", "QA = 2.0")
+    hyp["edits"].append({"path": "train.py", "search": 'MODE = "ok"', "replace": 'MODE = "busy"'})
+    return hyp
+
+
+def test_a_run_slowed_by_a_busy_machine_is_run_again_and_judged_on_the_re_run(ws: Path) -> None:
+    _, code, out = run_scripted(ws, [_busy_and_better()])
+    assert code == 0
+    exp = records(ws)[-1]
+    assert [s.status for s in exp.seeds] == ["load-skewed", "ok"]
+    assert exp.seeds[0].seed == exp.seeds[1].seed
+    assert exp.seeds[0].error == ("load-skewed: 22.2 img/s against the baseline's 88.9 while the machine was busy "
+                                  "(its processes got 30% of the CPU they asked for, the baseline's 95%)")
+    assert exp.aux["img_per_sec"] == pytest.approx(88.9, abs=0.1)  # the means are the re-run's alone
+    assert exp.status == "keep" and "load-skewed" not in exp.reason
+    assert "running it again" in out
+
+
+def test_under_an_images_budget_a_slowed_run_is_judged_and_marked_not_re_run(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", run_extra='budget = "images"\nbudget_images = 1000')
+    _, code, _ = run_scripted(ws, [_busy_and_better()])
+    assert code == 0
+    exp = records(ws)[-1]
+    assert [s.status for s in exp.seeds] == ["ok"]
+    assert exp.status == "keep" and "[load-skewed: 22.2 img/s" in exp.reason
+
+
 def test_pareto_tradeoff_is_kept_and_parent_can_be_another_front_member(ws: Path) -> None:
     hyps = [
         edit("QA up", "QA = 1.0", "QA = 2.0"),  # e0002 keep

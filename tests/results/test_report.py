@@ -68,11 +68,11 @@ def test_full_night_report(tmp_path: Path):
     assert "<render>" not in html
 
     md = (ws / "results" / "report.md").read_text()
-    assert "| rank | id | commit | PBQC | Dice | status | title | why |" in md
-    assert "| 1 | e0002 ★ | c0ffee2 | 0.6600 | 0.5500 | keep | Joint training from step 0 | keep by the pareto rule |" in md
+    assert "| rank | id | commit | PBQC | Dice | img/s | status | title | why |" in md
+    assert "| 1 | e0002 ★ | c0ffee2 | 0.6600 | 0.5500 | — | keep | Joint training from step 0 | keep by the pareto rule |" in md
     assert "| crash | EfficientNet-B0 encoder | RuntimeError: channel mismatch (expected 4, got 3) |" in md
     assert "| (2) | e0007 near miss |" in md
-    assert "| — | e0006 | c0ffee6 | ~~1.0000~~ | ~~0.9900~~ | invalid |" in md
+    assert "| — | e0006 | c0ffee6 | ~~1.0000~~ | ~~0.9900~~ | — | invalid |" in md
     assert "![pareto plot](pareto.png)" in md and "![progress plot](progress.png)" in md
     assert "> *thesis.pdf, p. 87–88, §3.3.4 Training schedule [a1b2c3:41]*" in md
     assert "```diff\ndiff --git a/train.py b/train.py" in md

@@ -1,0 +1,71 @@
+"""What the machine was doing during a run: the CPU its process tree got, the load, other GPU users.
+
+Measured by the trusted parent from outside the box (psutil sees the boxed processes by their
+host PIDs), so a train.py cannot make a slow run look like a busy machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import psutil
+
+
+def tree_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process and all its descendants so far (None if it is gone)."""
+    try:
+        root = psutil.Process(pid)
+        procs = [root, *root.children(recursive=True)]
+    except psutil.Error:
+        return None
+    total = 0.0
+    for proc in procs:
+        try:
+            times = proc.cpu_times()
+        except psutil.Error:  # ended between the listing and the read
+            continue
+        total += times.user + times.system
+    return total
+
+
+def usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or 1
+
+
+def cpu_share(cpu_seconds: float, wall_seconds: float, threads: int) -> float:
+    """The fraction of the CPU time a run asked for (its threads, at most the usable CPUs) that it got."""
+    asked = max(1, min(int(threads) or 1, usable_cpus())) * wall_seconds
+    return cpu_seconds / asked if asked > 0 else 0.0
+
+
+def gpu_other_processes(own_pid: int) -> int | None:
+    """Compute processes on the GPUs that are not this run's (None where nvidia-smi cannot say)."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return None
+    try:
+        out = subprocess.run([smi, "--query-compute-apps=pid", "--format=csv,noheader"], capture_output=True,
+                             text=True, timeout=5, check=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    try:
+        ours = {own_pid, *(p.pid for p in psutil.Process(own_pid).children(recursive=True))}
+    except psutil.Error:
+        ours = {own_pid}
+    pids = {int(tok) for tok in out.split() if tok.strip().isdigit()}
+    return len(pids - ours)
+
+
+def machine_load(own_pid: int, on_gpu: bool) -> dict[str, float]:
+    """The 1-minute load average, the usable CPUs and, on a GPU, its other compute processes."""
+    out: dict[str, float] = {"load_1m": round(os.getloadavg()[0], 2), "cpus": float(usable_cpus())}
+    if on_gpu:
+        others = gpu_other_processes(own_pid)
+        if others is not None:
+            out["gpu_other_procs"] = float(others)
+    return out

@@ -1,0 +1,60 @@
+"""One definition of a load-skewed run (results.throughput), and the report's img/s column built on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gg_research.config import load_config
+from gg_research.results.report import write_report
+from gg_research.results.throughput import load_skew, reference
+from tests.results.night import night_records, write_workspace
+
+IDLE = {"img_per_sec": 60.0, "cpu_share": 0.95}
+
+
+def test_the_reference_is_the_fastest_baseline_seed():
+    seeds = [{"img_per_sec": 40.0, "cpu_share": 0.5}, IDLE, {"pbqc": 0.3}]
+    assert reference(seeds) == IDLE
+    assert reference([{"pbqc": 0.3}]) == {}
+
+
+def test_slow_and_starved_is_load_skewed():
+    why = load_skew({"img_per_sec": 20.0, "cpu_share": 0.4}, IDLE, 0.3)
+    assert why == ("load-skewed: 20.0 img/s against the baseline's 60.0 while the machine was busy "
+                   "(its processes got 40% of the CPU they asked for, the baseline's 95%)")
+
+
+def test_slow_by_its_own_code_is_not_load_skewed():
+    # A bigger model trains slower but still gets the CPU it asks for: judged as it is.
+    assert load_skew({"img_per_sec": 20.0, "cpu_share": 0.93}, IDLE, 0.3) is None
+
+
+def test_a_small_slowdown_or_a_faster_run_is_not_flagged():
+    assert load_skew({"img_per_sec": 50.0, "cpu_share": 0.4}, IDLE, 0.3) is None
+    assert load_skew({"img_per_sec": 90.0, "cpu_share": 0.4}, IDLE, 0.3) is None
+
+
+def test_other_processes_on_the_gpu_explain_a_slowdown():
+    why = load_skew({"img_per_sec": 20.0, "cpu_share": 0.9, "gpu_other_procs": 2.0}, {**IDLE, "gpu_other_procs": 0.0}, 0.3)
+    assert why is not None and "2 other process(es) on the GPU" in why
+
+
+def test_without_figures_nothing_is_claimed():
+    assert load_skew({}, IDLE, 0.3) is None
+    assert load_skew({"img_per_sec": 20.0, "cpu_share": 0.4}, {}, 0.3) is None
+
+
+def test_the_report_shows_throughput_and_marks_a_skewed_run(tmp_path: Path):
+    records = night_records()
+    for seed in records[0]["seeds"]:
+        seed["aux"] = dict(IDLE)
+    records[1]["aux"] = {"img_per_sec": 58.2, "cpu_share": 0.94}
+    records[2]["aux"] = {"img_per_sec": 14.5, "cpu_share": 0.35}
+    ws = write_workspace(tmp_path / "ws", records)
+    write_report(ws, load_config(ws / "gg-research.toml"), formats=("md", "html"))
+    md = (ws / "results" / "report.md").read_text()
+    assert "| 1 | e0002 ★ | c0ffee2 | 0.6600 | 0.5500 | 58.2 | keep |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| (") and "e0003" in line)
+    assert "| 14.5 ⚠ | discard |" in row and "[load-skewed: 14.5 img/s against the baseline's 60.0" in row
+    html = (ws / "results" / "report.html").read_text()
+    assert 'title="load-skewed: 14.5 img/s' in html and ">14.5 ⚠</td>" in html
