@@ -23,6 +23,13 @@ CONFIG_NAME = "gg-research.toml"
 
 # The figures the harness reports for every run of train.py: the objectives a harness-evaluated
 # workspace may optimise. (A `[run] command` reports its own.) The harness's summary follows it.
+# Files of a run folder that the harness writes and the loop and the report read (neither may
+# import the harness): the per-image evidence of the validation split, the sealed test split's
+# scores, and the trained weights.
+PER_IMAGE_FILE = "per_image.npz"
+TEST_SCORES_FILE = "test_scores.json"
+WEIGHTS_FILE = "model.pt"
+
 HARNESS_METRICS: tuple[str, ...] = ("pbqc", "dice", "training_seconds", "total_seconds", "eval_seconds",
                                     "num_steps", "img_per_sec", "peak_memory_mb", "num_params_M")
 
@@ -155,6 +162,13 @@ class KeepSection(_Section):
     primary: str = Field("dice", description="The objective the threshold rule maximises.")
     baseline_seeds: int = Field(3, ge=1, le=10, description="Runs of the unchanged baseline, to measure noise.")
     rerun_marginal: bool = Field(True, description="Re-run a win by less than 2 epsilon with another seed and judge the mean.")
+    test: Literal["margin", "paired"] = Field(
+        "margin",
+        description="margin = a keep must beat the front by the seed-noise margin (epsilon); paired = that, and on the "
+                    "same validation images it must beat its parent on some objective with the paired bootstrap "
+                    "interval above 0 (at paired_level) and lose on none with the interval below 0.",
+    )
+    paired_level: float = Field(0.95, gt=0.5, lt=1, description="Confidence of the paired interval (keep.test and the report).")
     min_epsilon: float = Field(0.005, ge=0, description="Floor on the measured noise margin, so a lucky quiet baseline does not make eps zero.")
     max_slowdown: float | None = Field(
         None, gt=0, description="Largest allowed img_per_sec ratio baseline/run (e.g. 1.5); empty = unbounded."

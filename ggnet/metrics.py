@@ -25,8 +25,8 @@ def _binarise(x: torch.Tensor, threshold: float, logits: bool) -> torch.Tensor:
     return (x >= threshold).float()
 
 
-def confusion_counts(pred: torch.Tensor, target: torch.Tensor) -> tuple[float, float, float]:
-    """(TP, FP, FN) summed over a batch of binary (B, 1, H, W) masks, via MONAI."""
+def image_counts(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """(B, 3) TP, FP, FN per image of a batch of binary (B, 1, H, W) masks, via MONAI."""
     from monai.metrics import get_confusion_matrix
 
     if pred.shape != target.shape:
@@ -34,8 +34,13 @@ def confusion_counts(pred: torch.Tensor, target: torch.Tensor) -> tuple[float, f
     if pred.ndim == 3:
         pred, target = pred[:, None], target[:, None]
     # MONAI returns (B, C, 4) = [tp, fp, tn, fn] per image and channel.
-    cm = get_confusion_matrix(pred.float(), (target.float() >= 0.5).float(), include_background=True)
-    tp, fp, _tn, fn = cm.sum(dim=(0, 1)).tolist()
+    cm = get_confusion_matrix(pred.float(), (target.float() >= 0.5).float(), include_background=True).sum(dim=1)
+    return cm[:, [0, 1, 3]]
+
+
+def confusion_counts(pred: torch.Tensor, target: torch.Tensor) -> tuple[float, float, float]:
+    """(TP, FP, FN) summed over a batch of binary (B, 1, H, W) masks."""
+    tp, fp, fn = image_counts(pred, target).sum(dim=0).tolist()
     return tp, fp, fn
 
 
@@ -97,6 +102,22 @@ def pbqc_pairs(
     gt = (warp_to_camera(render, theta_gt.float()) >= 0.5).float()
     ref = torch.where(has_theta.view(-1, 1, 1, 1), gt, (material.float() >= 0.5).float())
     return pred[use], ref[use]
+
+
+def dice_image_counts(mask_logits: torch.Tensor, target: torch.Tensor, threshold: float = 0.5) -> torch.Tensor:
+    """(B, 3) per-image counts whose sums are the micro-averaged Dice's (DiceAccumulator.add, logits)."""
+    return image_counts(_binarise(mask_logits, threshold, True), target)
+
+
+def pbqc_image_counts(render: torch.Tensor, theta_pred: torch.Tensor, theta_gt: torch.Tensor, has_theta: torch.Tensor,
+                      material: torch.Tensor, has_material: torch.Tensor) -> torch.Tensor:
+    """(B, 3) per-image counts whose sums are PBQC's; zeros for an image PBQC cannot score."""
+    rows = torch.zeros(render.shape[0], 3)
+    use = has_theta.bool().reshape(-1) | has_material.bool().reshape(-1)
+    pred, ref = pbqc_pairs(render, theta_pred, theta_gt, has_theta, material, has_material)
+    if pred.shape[0]:
+        rows[use] = image_counts(pred, ref).float()
+    return rows
 
 
 class PBQCAccumulator(DiceAccumulator):

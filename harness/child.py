@@ -122,7 +122,9 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     from gg_research.harness.context import TrainContext
     from gg_research.harness.errors import TrainContractError
     from gg_research.harness.evaluate import predict
-    from gg_research.harness.scorer import PREDICTIONS, TRAIN_REPORT, VIEW_TRAIN, VIEW_VAL_INPUTS
+    from gg_research.config import WEIGHTS_FILE
+    from gg_research.harness.scorer import (PREDICTIONS, PREDICTIONS_TEST, TRAIN_REPORT, VIEW_TEST_INPUTS, VIEW_TRAIN,
+                                            VIEW_VAL_INPUTS)
 
     workspace = args.workspace.resolve()
     config = Config.model_validate(json.loads(args.config.read_text(encoding="utf-8")))
@@ -131,6 +133,8 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     # The view holds the training split and the validation inputs, never a validation label.
     train_set = GGDataset.load(args.view / VIEW_TRAIN, "train")
     val_inputs = GGDataset.load(args.view / VIEW_VAL_INPUTS, "val")
+    # The sealed test split's inputs, predicted for the report; the decisions never see its score.
+    test_inputs = GGDataset.load(args.view / VIEW_TEST_INPUTS, "test") if (args.view / VIEW_TEST_INPUTS).is_file() else None
     if not len(train_set) or not len(val_inputs):
         raise TrainContractError("the dataset needs samples in both the train and val splits")
     _preload_libraries()
@@ -168,6 +172,12 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     t_eval = time.monotonic()
     theta, logits = predict(model, val_inputs, device, config.run.eval_batch_size, ctx.autocast)
     np.savez(out / PREDICTIONS, theta=theta.numpy(), mask_logits=logits.numpy())
+    if test_inputs is not None and len(test_inputs):
+        theta, logits = predict(model, test_inputs, device, config.run.eval_batch_size, ctx.autocast)
+        np.savez(out / PREDICTIONS_TEST, theta=theta.numpy(), mask_logits=logits.numpy())
+    # The trained weights, so the morning can use (or re-score) the best model; the loop keeps
+    # them only for the baseline and kept runs.
+    torch.save(model.state_dict(), out / WEIGHTS_FILE)
     report = {
         "num_steps": ctx.num_steps,
         "num_images": ctx.images_trained(),

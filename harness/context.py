@@ -152,6 +152,8 @@ class TrainContext:
         now = time.monotonic()
         if step <= 1 or now - self._last_print >= self.log_interval_s:
             self._last_print = now
+            if self.budget_images:  # the work done, for a progress bar of an images budget
+                values["images"] = float(self.images_trained())
             line = wire.format_progress(wire.Progress(int(step), self.elapsed(), self.time_left(), values))
             print(line, file=self.stream or sys.stdout, flush=True)
 

@@ -15,7 +15,7 @@ import torch
 from torch.utils.data import Dataset
 
 from gg_research.ggnet.dataset import batch_loader
-from gg_research.ggnet.metrics import DiceAccumulator, PBQCAccumulator
+from gg_research.ggnet.metrics import DiceAccumulator, PBQCAccumulator, dice_image_counts, pbqc_image_counts
 from gg_research.harness.errors import TrainContractError
 
 
@@ -58,8 +58,12 @@ def predict(
     return torch.cat(thetas), torch.cat(masks)
 
 
-def score(theta: torch.Tensor, mask_logits: torch.Tensor, labels: Dataset, batch_size: int = 32) -> dict[str, float]:
-    """{'pbqc', 'dice'} of predictions against the labels, micro-averaged over the whole split."""
+def score(theta: torch.Tensor, mask_logits: torch.Tensor, labels: Dataset, batch_size: int = 32,
+          per_image: dict[str, list[torch.Tensor]] | None = None) -> dict[str, float]:
+    """{'pbqc', 'dice'} of predictions against the labels, micro-averaged over the whole split.
+
+    With `per_image` (a dict), each metric's (N, 3) per-image TP/FP/FN counts are appended to it
+    batch by batch: the evidence a paired test compares two runs on (results.paired)."""
     dice = DiceAccumulator()
     pbqc = PBQCAccumulator()
     start = 0
@@ -69,6 +73,10 @@ def score(theta: torch.Tensor, mask_logits: torch.Tensor, labels: Dataset, batch
         start += n
         dice.add(logits, batch["mask"], logits=True)
         pbqc.add_batch(batch["render"], th, batch["theta"], batch["has_theta"], batch["material"], batch["has_material"])
+        if per_image is not None:
+            per_image.setdefault("dice", []).append(dice_image_counts(logits, batch["mask"]))
+            per_image.setdefault("pbqc", []).append(pbqc_image_counts(
+                batch["render"], th, batch["theta"], batch["has_theta"], batch["material"], batch["has_material"]))
     return {"pbqc": pbqc.value(), "dice": dice.value()}
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gg_research.config import CONFIG_NAME, Config, load_config
+from gg_research.config import CONFIG_NAME, TEST_SCORES_FILE, Config, load_config
 from gg_research.harness import wire
 from gg_research.harness.errors import NotComparable, TrainContractError
 from gg_research.harness.load import cpu_share, machine_load, tree_cpu_seconds
@@ -228,6 +228,7 @@ class _Run:
         except TrainContractError as exc:
             log.write((wire.format_error(str(exc)) + "\n").encode())
             return self.end("crash", str(exc), rc=0)
+        self._score_test(root, before, log)
         report = _untrusted_report(self.run_dir / TRAIN_REPORT)
         now = time.monotonic()
         images = report.get("num_images", 0.0)
@@ -256,6 +257,23 @@ class _Run:
         write_json_atomic(self.summary_path, record)
         _say(format_summary(summary), log, echo, on_line)
         return self.end("ok", summary=record, rc=0)
+
+    def _score_test(self, root: Path, state: dict[str, str], log) -> None:
+        """The sealed test split's scores, to TEST_SCORES_FILE: for the report alone, never in the
+        summary, the metrics or the ledger that decisions and proposals read."""
+        from gg_research.harness.scorer import PREDICTIONS_TEST, score_predictions, test_labels
+
+        labels = test_labels(self.ws, root, self.cfg, state.get("test"))
+        if labels is None:
+            return
+        try:
+            scores = score_predictions(self.run_dir, labels, self.cfg.run.eval_batch_size, PREDICTIONS_TEST,
+                                       evidence=False)
+        except TrainContractError as exc:  # the run is still judged on validation; the report says why
+            log.write((f"[gg-research] test split not scored: {exc}\n").encode())
+            return
+        write_json_atomic(self.run_dir / TEST_SCORES_FILE, {**{k: round(v, 6) for k, v in scores.items()},
+                                                            "images": len(labels)})
 
     def _load_figures(self, report: dict[str, Any]) -> dict[str, float]:
         """The CPU share the run's processes got while training, and the machine's load then."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gg_research.config import Config
+from gg_research.config import PER_IMAGE_FILE, Config
 from gg_research.ggnet.manifest import split_fingerprint
 from gg_research.ggnet.render_cache import renderer_digest
 from gg_research.harness.errors import NotComparable, TrainContractError
@@ -27,8 +27,11 @@ if TYPE_CHECKING:
 
 PREDICTIONS = "predictions.npz"  # written by the child: theta (N,3,3), mask_logits (N,1,S,S)
 TRAIN_REPORT = "train_report.json"  # written by the child: steps, images, memory, versions
+PREDICTIONS_TEST = "predictions_test.npz"  # the same, on the sealed test split's inputs
 VIEW_TRAIN = "train.npz"
 VIEW_VAL_INPUTS = "val_inputs.npz"
+VIEW_TEST_INPUTS = "test_inputs.npz"  # only when the dataset has a test split
+SPLITS = ("train", "val", "test")
 
 
 @dataclass(frozen=True)
@@ -45,10 +48,18 @@ class TrainerView:
     def val_inputs(self) -> Path:
         return self.dir / VIEW_VAL_INPUTS
 
+    @property
+    def test_inputs(self) -> Path:
+        return self.dir / VIEW_TEST_INPUTS
+
 
 def data_state(root: Path) -> dict[str, str]:
     """Fingerprints of the dataset's splits: compared before and after a run to catch tampering."""
-    return {split: split_fingerprint(root, split) for split in ("train", "val")}
+    from gg_research.ggnet.manifest import read_manifest
+
+    present = {s.split for s in read_manifest(root)}
+    # train and val are required (their absence is the dataset's error); a test split is optional.
+    return {split: split_fingerprint(root, split) for split in SPLITS if split != "test" or split in present}
 
 
 def trainer_view(workspace: Path, config: Config, root: Path, state: dict[str, str]) -> TrainerView:
@@ -64,6 +75,9 @@ def trainer_view(workspace: Path, config: Config, root: Path, state: dict[str, s
     tmp.mkdir(parents=True)
     _split(workspace, root, config, "train").save(tmp / VIEW_TRAIN)
     val_labels(workspace, root, config, state["val"]).save(tmp / VIEW_VAL_INPUTS, fields=("camera", "render"))
+    test = test_labels(workspace, root, config, state["test"]) if "test" in state else None
+    if test is not None:
+        test.save(tmp / VIEW_TEST_INPUTS, fields=("camera", "render"))
     shutil.rmtree(view.dir, ignore_errors=True)
     os.replace(tmp, view.dir)  # atomic: a reader sees no view or the whole one
     return view
@@ -76,10 +90,21 @@ def val_labels(workspace: Path, root: Path, config: Config, val_fingerprint: str
     """The validation split with its labels, loaded once per process (and per data/size).
 
     `val_fingerprint` is the split's `data_state`, which the run has just taken."""
-    key = (str(root), config.data.image_size, config.data.bead_width_mm, val_fingerprint)
+    return _held(workspace, root, config, "val", val_fingerprint)
+
+
+def test_labels(workspace: Path, root: Path, config: Config, test_fingerprint: str | None) -> GGDataset | None:
+    """The sealed test split with its labels (None when the dataset has none): scored for the
+    report only, never for a decision, so the night cannot select on it."""
+    return None if test_fingerprint is None else _held(workspace, root, config, "test", test_fingerprint)
+
+
+def _held(workspace: Path, root: Path, config: Config, split: str, fingerprint: str) -> GGDataset:
+    key = (str(root), config.data.image_size, config.data.bead_width_mm, split, fingerprint)
     if key not in _LABELS:
-        _LABELS.clear()
-        _LABELS[key] = _split(workspace, root, config, "val")
+        for old in [k for k in _LABELS if k[3] == split]:
+            del _LABELS[old]
+        _LABELS[key] = _split(workspace, root, config, split)
     return _LABELS[key]
 
 
@@ -90,25 +115,28 @@ def _split(workspace: Path, root: Path, config: Config, split: str) -> GGDataset
                      cache_dir=Path(workspace) / ".gg" / "cache")
 
 
-def score_predictions(out_dir: Path, labels: GGDataset, batch_size: int) -> dict[str, float]:
-    """PBQC and Dice of the child's predictions; TrainContractError when they are missing or malformed."""
+def score_predictions(out_dir: Path, labels: GGDataset, batch_size: int, predictions: str = PREDICTIONS,
+                      evidence: bool = True) -> dict[str, float]:
+    """PBQC and Dice of the child's predictions; TrainContractError when they are missing or malformed.
+
+    evidence=True also writes the per-image counts (PER_IMAGE_FILE) beside them."""
     import numpy as np
     import torch
 
     from gg_research.harness.evaluate import score
 
-    path = Path(out_dir) / PREDICTIONS
+    path = Path(out_dir) / predictions
     n, size = len(labels), labels.image_size
     if not path.is_file():
         raise TrainContractError("no predictions were written (the run ended before the evaluation)")
     # Refuse a file far larger than N predictions before reading it into memory.
     if path.stat().st_size > 2 * (n * (9 + size * size) * 4) + (1 << 20):
-        raise TrainContractError(f"{PREDICTIONS} is {path.stat().st_size} bytes, far more than {n} predictions")
+        raise TrainContractError(f"{predictions} is {path.stat().st_size} bytes, far more than {n} predictions")
     try:
         with np.load(path, allow_pickle=False) as z:
             theta, logits = np.asarray(z["theta"]), np.asarray(z["mask_logits"])
     except (OSError, ValueError, KeyError) as exc:
-        raise TrainContractError(f"{PREDICTIONS} cannot be read: {exc}") from None
+        raise TrainContractError(f"{predictions} cannot be read: {exc}") from None
     if theta.shape != (n, 3, 3) or logits.shape != (n, 1, size, size):
         raise TrainContractError(f"predictions of shapes {theta.shape} and {logits.shape}; expected ({n}, 3, 3) "
                                  f"and ({n}, 1, {size}, {size})")
@@ -116,8 +144,15 @@ def score_predictions(out_dir: Path, labels: GGDataset, batch_size: int) -> dict
         raise TrainContractError(f"predictions must be floats, got {theta.dtype} and {logits.dtype}")
     if not np.isfinite(theta).all() or np.isnan(logits).any():
         raise TrainContractError("the predictions contain NaN or infinite values")
-    return score(torch.from_numpy(theta.astype(np.float32)), torch.from_numpy(logits.astype(np.float32)), labels,
-                 batch_size)
+    counts: dict[str, list[torch.Tensor]] = {}
+    scores = score(torch.from_numpy(theta.astype(np.float32)), torch.from_numpy(logits.astype(np.float32)), labels,
+                   batch_size, per_image=counts)
+    if not evidence:
+        return scores
+    # Per-image evidence for a paired comparison with another run on the same images (results.paired).
+    np.savez_compressed(Path(out_dir) / PER_IMAGE_FILE, ids=np.array(labels.ids, dtype=np.str_),
+                        **{f"{name}_counts": torch.cat(rows).numpy().astype(np.float32) for name, rows in counts.items()})
+    return scores
 
 
 def check_data_unchanged(before: dict[str, str], after: dict[str, str], root: Path) -> None:

@@ -28,7 +28,8 @@ from gg_research.loop.hypothesis import Hypothesis
 from gg_research.loop.lock import LoopLock
 from gg_research.loop.novelty import NoveltyCheck
 from gg_research.loop.proposers.base import Proposer, ProposerContext
-from gg_research.loop.records import baseline_record, frozen_of, hypothesis_record, non_finite, rel, seed_run, set_means
+from gg_research.loop.records import (baseline_record, drop_weights, frozen_of, hypothesis_record, non_finite, rel,
+                                      seed_run, set_means)
 from gg_research.loop.resume import applying_marker, clean_after_interrupt, prepare_branch
 from gg_research.loop.runner import RunFn, close_run_fn, default_run_fn
 from gg_research.loop.state import LoopState
@@ -321,6 +322,8 @@ class LoopEngine:
     def _end(self, exp: Experiment, status: Status, decision: str, reason: str) -> None:
         exp.status, exp.decision, exp.reason = status, decision, reason
         set_means(exp)
+        if not status.kept:
+            drop_weights(self.ws, exp)
         self.ledger.end(exp)
         self._in_flight = None
         self.ui.result(exp, [o.name for o in self.cfg.objectives])

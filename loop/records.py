@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from gg_research.config import WEIGHTS_FILE
 from gg_research.harness.runner import RunResult
 from gg_research.loop.hypothesis import Hypothesis
 from gg_research.results.ledger import Experiment, SeedRun
@@ -37,6 +38,14 @@ def seed_run(res: RunResult, seed: int, ws: Path, objectives: Sequence[str]) -> 
         run_dir=rel(ws, Path(res.run_dir)), error=res.error or "",
         wall_seconds=round(float(res.wall_seconds or 0.0), 3),
     )
+
+
+def drop_weights(ws: Path, exp: Experiment) -> None:
+    """Delete the trained weights of a run that was not kept (only the baseline's and the kept
+    runs' stay: the models worth using in the morning)."""
+    for seed in exp.seeds:
+        if seed.run_dir:
+            (ws / seed.run_dir / WEIGHTS_FILE).unlink(missing_ok=True)
 
 
 def mean_metrics(values: Sequence[Mapping[str, float]]) -> dict[str, float]:

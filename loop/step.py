@@ -18,7 +18,8 @@ from gg_research.loop.records import frozen_of, mean_metrics, non_finite, phase_
 from gg_research.loop.runner import RunFn
 from gg_research.loop.ui import LoopUI
 from gg_research.results.ledger import Experiment, Status
-from gg_research.results.pareto import epsilons
+from gg_research.results.paired import compare_runs
+from gg_research.results.pareto import epsilons, sign
 from gg_research.results.throughput import load_skew, reference
 
 
@@ -75,12 +76,12 @@ class Trial:
                 baseline.frozen, frozen_of(res))
         td = time.monotonic()
         try:
-            self._verdict(exp, problem, res if problem is None else None, baseline, kept, run_dir, t)
+            self._verdict(exp, parent, problem, res if problem is None else None, baseline, kept, run_dir, t)
         finally:
             set_means(exp)
             t.decision += time.monotonic() - td
 
-    def _verdict(self, exp: Experiment, problem: str | None, res: RunResult | None, baseline: Experiment,
+    def _verdict(self, exp: Experiment, parent: Experiment, problem: str | None, res: RunResult | None, baseline: Experiment,
                  kept: list[Experiment], run_dir: Path, t: Timings) -> None:
         if problem is not None or res is None:
             return _set(exp, Status.INVALID, "invalid", problem or "no run")
@@ -117,12 +118,32 @@ class Trial:
                 decision = self._decide(exp, baseline, kept, eps, allow_rerun=False)
                 decision = keep.Decision(decision.status, f"mean of {len(exp.seeds)} seeds: {decision.reason}",
                                          decision.collapse)
+        if decision.status == "keep" and self.cfg.keep.test == "paired":
+            decision = self._paired(exp, parent, decision)
         exp.collapse = decision.collapse
         reason = decision.reason
         still = load_skew(exp.seeds[-1].aux, reference([b.aux for b in baseline.seeds]), self.cfg.run.load_tolerance)
         if still is not None:  # judged, but the reader is told the figures came from a busy machine
             reason += f" [{still}]"
         _set(exp, Status(decision.status), decision.status, reason)
+
+    def _paired(self, exp: Experiment, parent: Experiment, decision: keep.Decision) -> keep.Decision:
+        """keep.test = "paired": confirm a keep against its parent on the same validation images."""
+        mine = next((s.run_dir for s in exp.seeds if s.ok), "")
+        theirs = next((s.run_dir for s in parent.seeds if s.ok), "")
+        found = compare_runs(self.ws / mine, self.ws / theirs, self.objectives, level=self.cfg.keep.paired_level) \
+            if mine and theirs else {}
+        if not found:
+            return keep.Decision(decision.status, decision.reason + " (no per-image evidence to pair)", decision.collapse)
+        signs = {o.name: sign(o.direction) for o in self.cfg.objectives}
+        text = "; ".join(iv.text(self.cfg.objective(name).display()) for name, iv in found.items())
+        worse = [n for n, iv in found.items() if (iv.sure_worse if signs[n] > 0 else iv.sure_better)]
+        better = [n for n, iv in found.items() if (iv.sure_better if signs[n] > 0 else iv.sure_worse)]
+        if worse:
+            return keep.Decision("discard", f"worse than its parent {parent.id} on the same images: {text}")
+        if not better:
+            return keep.Decision("discard", f"not surely better than its parent {parent.id} on the same images: {text}")
+        return keep.Decision("keep", f"{decision.reason}; paired vs {parent.id}: {text}", decision.collapse)
 
     def _load_skew(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings) -> str | None:
         """Re-run once, same seed, a time-budget run that a busy machine slowed (see results.throughput).

@@ -14,6 +14,8 @@ from typing import Any
 from gg_research.config import Config, ObjectiveConfig
 from gg_research.results.journal import JournalEntry, Plateau, journal, memory_line, night_cost, plateaus
 from gg_research.results.ledger import Experiment, Ledger, Status
+from gg_research.results.holdout import Holdout, holdout_rows, selection_optimism
+from gg_research.results.paired import Interval, compare_runs
 from gg_research.results.record import Usage
 from gg_research.results.throughput import THROUGHPUT, load_skew
 from gg_research.results.throughput import reference as throughput_reference
@@ -70,6 +72,9 @@ class Analysis:
     journal: list[JournalEntry] = field(default_factory=list)  # what each result taught (results.journal)
     plateaus: list[Plateau] = field(default_factory=list)  # stretches without a keep of at least plateau_after
     cost: Usage = field(default_factory=Usage)  # the proposer's tokens and estimated cost
+    holdout: list[Holdout] = field(default_factory=list)  # validation against the sealed test split
+    optimism: dict[str, float] | None = None  # mean validation gain minus mean test gain of the front
+    intervals: dict[str, dict[str, Interval]] = field(default_factory=dict)  # kept run -> paired Δ vs its parent
 
     def journal_lines(self) -> list[tuple[str, str, str]]:
         """(the result, as the prompt's memory line, what it taught, who said so) for each lesson."""
@@ -208,6 +213,8 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
     rows += [row(e, None) for e in exps if e not in measured]
 
     times = [t for e in exps for t in (e.started_at, e.ended_at) if t is not None]
+    base_id = baselines[0].id if baselines else None
+    held = holdout_rows(Path(workspace), exps, ([base_id] if base_id else []) + [i for i in front if i != base_id], names)
     return Analysis(
         workspace=Path(workspace),
         tag=tag,
@@ -231,7 +238,29 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         journal=journal(exps),
         plateaus=[p for p in plateaus(exps) if config.proposer.plateau_after and p.length >= config.proposer.plateau_after],
         cost=night_cost(exps),
+        holdout=held,
+        optimism=selection_optimism(held, base_id, names),
+        intervals=_intervals(Path(workspace), exps, kept, names, config.keep.paired_level),
     )
+
+
+def _intervals(ws: Path, exps: list[Experiment], kept: list[Experiment], names: list[str], level: float
+               ) -> dict[str, dict[str, Interval]]:
+    """Each kept run's paired interval against its parent, on the same validation images."""
+    by_id = {e.id: e for e in exps}
+    out = {}
+    for e in kept:
+        parent = by_id.get(e.parent or "")
+        mine, theirs = _first_ok_dir(e), _first_ok_dir(parent) if parent else None
+        if mine and theirs:
+            found = compare_runs(ws / mine, ws / theirs, names, level=level)
+            if found:
+                out[e.id] = found
+    return out
+
+
+def _first_ok_dir(exp: Experiment) -> str | None:
+    return next((s.run_dir for s in exp.seeds if s.ok and s.run_dir), None)
 
 
 def _order(exps: list[Experiment], exp: Experiment) -> int:

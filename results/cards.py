@@ -54,6 +54,7 @@ class Card:
     diff_path: str = ""
     diff: str = ""
     proposer: str = ""  # claude, optuna, scripted, agent (a coding agent through step or MCP), baseline
+    paired: str = ""  # its paired interval against its parent on the same validation images
 
 
 def build_cards(an: Analysis) -> list[Card]:
@@ -83,9 +84,34 @@ def build_cards(an: Analysis) -> list[Card]:
                 diff_path=diff_path,
                 diff=read_diff(an.workspace, diff_path),
                 proposer=e.proposer,
+                paired=paired_text(an, e.id),
             )
         )
     return cards
+
+
+def paired_text(an: Analysis, exp_id: str) -> str:
+    """'vs e0002: ΔDice +0.0310 [+0.0120, +0.0500] (95%, 32 images); ...' for a kept run, else ''."""
+    found = an.intervals.get(exp_id)
+    if not found:
+        return ""
+    labels = {o.name: o.display() for o in an.objectives}
+    parent = an.row(exp_id).exp.parent
+    return f"vs {parent}: " + "; ".join(iv.text(labels.get(name)) for name, iv in found.items())
+
+
+def holdout_table(an: Analysis) -> tuple[list[str], list[list[str]], str]:
+    """(headings, rows, optimism sentence) of validation against the sealed test split."""
+    labels = [o.display() for o in an.objectives]
+    heads = ["id", "title", *[f"{label} val" for label in labels], *[f"{label} test" for label in labels], "test images"]
+    rows = [[h.id, h.title, *[fmt_value(h.val[n]) for n in an.names], *[fmt_value(h.test[n]) for n in an.names],
+             str(h.images)] for h in an.holdout]
+    if an.optimism is None:
+        sentence = "Selection optimism needs the baseline and at least one other front member scored on the test split."
+    else:
+        sentence = ("Selection optimism (the front's mean validation gain over the baseline minus its mean test gain): "
+                    + ", ".join(f"{label} {an.optimism[n]:+.4f}" for label, n in zip(labels, an.names)) + ".")
+    return heads, rows, sentence
 
 
 def read_diff(workspace: Path, rel: str) -> str:

@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from gg_research.results.analysis import Analysis, Row
-from gg_research.results.cards import Card, build_cards, fmt_throughput, fmt_value, headline_facts, passage_cite
+from gg_research.results.cards import Card, build_cards, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
 
 # The page may load nothing from anywhere: images are data: URIs, style and script inline.
 MAX_REASON = 160
@@ -108,6 +108,7 @@ def render_html(an: Analysis, images: dict[str, Path], generated: datetime) -> s
                 )
         parts.append("</section>")
         parts += _table(an)
+        parts += _holdout(an)
         parts += _journal(an)
         parts += _cards(an)
     parts.append('<footer><span id="render-check" data-images-loaded="0"></span>'
@@ -210,6 +211,18 @@ def _journal(an: Analysis) -> list[str]:
     return out
 
 
+def _holdout(an: Analysis) -> list[str]:
+    if not an.holdout:
+        return []
+    heads, rows, sentence = holdout_table(an)
+    out = ['<section id="holdout"><h2>Validation against the sealed test split</h2>',
+           '<p class="sub">The loop decides on the validation split; the test split is scored for this report only.</p>',
+           "<table><thead><tr>" + "".join(f"<th>{escape(h)}</th>" for h in heads) + "</tr></thead><tbody>"]
+    out += ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in row) + "</tr>" for row in rows]
+    out += ["</tbody></table>", f'<p id="optimism">{escape(sentence)}</p>', "</section>"]
+    return out
+
+
 def _cards(an: Analysis) -> list[str]:
     cards = build_cards(an)
     if not cards:
@@ -238,6 +251,8 @@ def _card(card: Card) -> str:
             parts.append(f'<blockquote><span class="cite">{escape(passage_cite(c))}</span>{escape(str(c.get("text") or ""))}</blockquote>')
     else:
         parts.append("<p><strong>Cited passages.</strong> none</p>")
+    if card.paired:
+        parts.append(f"<p><strong>Against its parent, on the same images.</strong> {escape(card.paired)}</p>")
     parts.append(f"<p><strong>Decision.</strong> {escape(card.decision)}: {escape(card.reason or 'no reason recorded')}</p>")
     parts.append(f"<p><strong>Diff</strong> <code>{escape(card.diff_path or '')}</code></p>")
     parts.append(f"<pre>{_diff_html(card.diff)}</pre>")

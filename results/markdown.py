@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 from gg_research.results.analysis import Analysis
-from gg_research.results.cards import build_cards, fmt_throughput, fmt_value, headline_facts, passage_cite
+from gg_research.results.cards import build_cards, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
 from gg_research.results.html import MAX_REASON
 
 
@@ -63,6 +63,14 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     out.append("")
 
+    if an.holdout:
+        heads, rows, sentence = holdout_table(an)
+        out += ["## Validation against the sealed test split", "",
+                "The loop decides on the validation split; the test split is scored for this report only.", "",
+                "| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
+        out += ["| " + " | ".join(_cell(c) for c in row) + " |" for row in rows]
+        out += ["", sentence, ""]
+
     lines, flats = an.journal_lines(), an.plateau_lines()
     if lines or flats:
         out += ["## What we learned tonight", "",
@@ -87,6 +95,8 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
         for c in card.citations:
             text = str(c.get("text") or "").replace("\n", " ")
             out += [f"> *{passage_cite(c)}*  ", f"> {text}", ""]
+        if card.paired:
+            out += [f"**Against its parent, on the same images.** {card.paired}", ""]
         out += [f"**Decision.** {card.decision}: {card.reason or 'no reason recorded'}", "",
                 f"**Diff** `{card.diff_path}`", ""]
         fence = _fence(card.diff)

@@ -11,7 +11,7 @@ from gg_research.commands.args import positive
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--budget", type=positive(float), metavar="S", help="training budget in seconds (default: [run] budget_s)")
+    parser.add_argument("--budget", type=positive(float), metavar="S", help="training budget in seconds, or the time cap of an images budget (default: [run] budget_s)")
     parser.add_argument("--seed", type=int, metavar="K", help="seed (default: [run] seed)")
     parser.add_argument("--device", metavar="D", help="auto, cpu, cuda or cuda:N (default: [run] device)")
     parser.add_argument("--workspace", type=Path, metavar="DIR", help="workspace folder (default: the one containing the current folder)")
@@ -44,13 +44,16 @@ def _run_with_progress(workspace: Path, run_dir: Path, config, budget: float, ar
     console = Console()
     if args.quiet or not console.is_terminal:
         return run_experiment(workspace, run_dir, config=config, budget_s=args.budget, seed=args.seed, echo=not args.quiet)
+    images = config.run.budget_images if config.run.budget == "images" else 0
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.fields[info]}"), console=console, transient=True) as bar:
-        task = bar.add_task("train", total=budget, info="starting")
+        task = bar.add_task("train", total=images or budget, info="starting")
 
         def on_line(line: str) -> None:
             p = wire.parse_progress(line)
             if p is not None:
-                bar.update(task, completed=min(p.elapsed, budget), info=f"{p.left:.0f}s left, step {p.step} {p.scalars_text()[:60]}")
+                done = min(p.scalars.get("images", 0.0), images) if images else min(p.elapsed, budget)
+                left = f"{images - done:.0f} images" if images else f"{p.left:.0f}s"
+                bar.update(task, completed=done, info=f"{left} left, step {p.step} {p.scalars_text()[:60]}")
             else:
                 bar.console.print(line.rstrip("\n"), markup=False, highlight=False)
 
@@ -81,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         dataset_root(workspace, config)
     run_dir = next_run_dir(workspace)
     budget = args.budget if args.budget is not None else config.run.budget_s
-    print(f"run {run_dir.relative_to(workspace)}: training budget {budget:g}s", flush=True)
+    span = f"{config.run.budget_images} images (at most {budget:g}s)" if config.run.budget == "images" else f"{budget:g}s"
+    print(f"run {run_dir.relative_to(workspace)}: training budget {span}", flush=True)
     result = _run_with_progress(workspace, run_dir, config, budget, args)
     if result.status != "ok":
         print(f"gg-research run: {result.status}: {result.error} (log: {result.log_path})", file=sys.stderr)
