@@ -197,6 +197,19 @@ def test_under_an_images_budget_a_slowed_run_is_judged_and_marked_not_re_run(tmp
     assert exp.status == "keep" and "[load-skewed: 22.2 img/s" in exp.reason
 
 
+def test_the_paired_test_keeps_a_win_on_every_image_and_discards_a_scattered_one(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", keep_extra='test = "paired"')
+    scattered = edit("QB a bit more, scattered", "QB = 2.0", "QB = 2.3")
+    scattered["edits"].append({"path": "train.py", "search": "SPREAD = 0.0", "replace": "SPREAD = 25.0"})
+    _, code, _ = run_scripted(ws, [edit("QB up", "QB = 1.0", "QB = 2.0"), scattered])
+    assert code == 0
+    base, sure, unsure = records(ws)
+    assert sure.status == "keep" and "paired vs e0001: Δpbqc +0.0000 [+0.0000, +0.0000] (95%, 24 images)" in sure.reason
+    assert "Δdice +0.0832 [+0.0832, +0.0832]" in sure.reason
+    assert unsure.status == "discard", unsure.reason
+    assert unsure.reason.startswith("not surely better than its parent e0002 on the same images: Δpbqc")
+
+
 def test_pareto_tradeoff_is_kept_and_parent_can_be_another_front_member(ws: Path) -> None:
     hyps = [
         edit("QA up", "QA = 1.0", "QA = 2.0"),  # e0002 keep
