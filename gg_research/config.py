@@ -201,6 +201,10 @@ class ProposerSection(_Section):
     kind: Literal["auto", "claude", "optuna", "scripted"] = Field(
         "auto", description="auto = claude when ANTHROPIC_API_KEY is set, otherwise optuna."
     )
+    sampler: Literal["tpe", "random"] = Field(
+        "tpe", description="The offline proposer's sampler: tpe (Optuna's multi-objective TPE) or random (random search "
+                           "over the declared space: the yardstick a proposer must beat)."
+    )
     model: str = Field("claude-sonnet-4-5", description="Claude model id.")
     max_tokens: int = Field(4096, ge=256, description="Output token limit of one Claude reply.")
     base_url: str = Field("", description="Anthropic API base URL; empty = the SDK default.")

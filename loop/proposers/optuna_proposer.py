@@ -65,8 +65,10 @@ class OptunaProposer:
         # A new sampler seed per tag and per restart, so neither another tag's study nor a
         # resumed one replays the same draws (they would be refused as repeated diffs).
         base_seed = config.run.seed + zlib.crc32(tag.encode()) % 100_000
-        self.study.sampler = optuna.samplers.TPESampler(seed=base_seed + n, n_startup_trials=5,
-                                                        multivariate=False)
+        if config.proposer.sampler == "random":
+            self.study.sampler = optuna.samplers.RandomSampler(seed=base_seed + n)
+        else:
+            self.study.sampler = optuna.samplers.TPESampler(seed=base_seed + n, n_startup_trials=5, multivariate=False)
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             self.study.tell(t.number, state=TrialState.FAIL)  # in flight when the last loop died
         self._rng_seed = base_seed
@@ -116,7 +118,9 @@ class OptunaProposer:
                 changes.append(f"{p.name} {before} -> {_fmt(p, v)}")
             if edits:
                 return Hypothesis(
-                    title=", ".join(changes), rationale=f"Optuna TPE trial {trial.number} (multi-objective) over the declared search space",
+                    title=", ".join(changes),
+                    rationale=f"Optuna {'random search' if self.cfg.proposer.sampler == 'random' else 'TPE'} trial "
+                              f"{trial.number} (multi-objective) over the declared search space",
                     edits=edits, meta={"trial": trial.number, "proposer": self.name},
                 )
             self.study.tell(trial, state=TrialState.FAIL)  # same values as now: nothing to try

@@ -141,3 +141,20 @@ def test_another_tag_does_not_replay_the_same_draws(tmp_path: Path) -> None:
     state = LoopState(ws, "x", cfg, "", mutable_contents(ws, ["train.py"]), [])
     firsts = {tag: [OptunaProposer(ws, cfg, tag).propose(state, None).title for _ in range(3)] for tag in ("a", "b")}
     assert firsts["a"] != firsts["b"]
+
+
+def test_the_random_sampler_is_the_yardstick_proposer(tmp_path: Path) -> None:
+    import optuna
+
+    from gg_research.config import load_config
+    from gg_research.loop.apply import mutable_contents
+    from gg_research.loop.proposers.optuna_proposer import OptunaProposer
+    from gg_research.loop.state import LoopState
+
+    ws = make_workspace(tmp_path / "ws")
+    cfg = load_config(ws / "gg-research.toml")
+    cfg.proposer.sampler = "random"
+    proposer = OptunaProposer(ws, cfg, "r")
+    assert isinstance(proposer.study.sampler, optuna.samplers.RandomSampler)
+    hyp = proposer.propose(LoopState(ws, "r", cfg, "", mutable_contents(ws, ["train.py"]), []), None)
+    assert hyp.rationale.startswith("Optuna random search trial 0") and hyp.edits

@@ -1,0 +1,148 @@
+"""The proposer benchmark: hypervolume gain over the baseline after each experiment, per proposer.
+
+    python benchmarks/bench_research.py [--replicates 3] [--experiments 12] [--images 1600]
+        [--proposers random,tpe[,claude,claude-nokb]] [--preset easy] [--plot research.png]
+
+Each replicate of each proposer is a night of its own (a new tag, so a new baseline and a new
+sampler seed) on one workspace: 64 px, the template's model, the synthetic data, an images budget
+(the same work under any load), one baseline seed. `random` is random search over the declared
+search space (the yardstick), `tpe` Optuna's multi-objective TPE, `claude` the Claude proposer
+(needs ANTHROPIC_API_KEY) with the knowledge base of the sample notes, `claude-nokb` without it.
+After each experiment the hypervolume of the kept runs (reference: the baseline, so the baseline
+alone is 0) is read back from the ledger through the report's own analysis. Prints `key: value`
+lines (mean and standard deviation over replicates after each experiment) and draws the curves.
+Cost: replicates x proposers x (experiments + 1) runs of about 40 s on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def _set(text: str, key: str, value: str) -> str:
+    text, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
+    if n != 1:
+        raise SystemExit(f"bench_research: no '{key}' to set")
+    return text
+
+
+def workspace(parent: Path, images: int, preset: str) -> Path:
+    from gg_research.workspace import init_workspace
+
+    ws = init_workspace(parent / "ws")
+    toml = (ws / "gg-research.toml").read_text()
+    for key, value in {"image_size": "64", "synth_size": "64", "synth_n": "160", "synth_preset": f'"{preset}"',
+                       "device": '"cpu"', "budget": '"images"', "budget_images": str(images), "budget_s": "300.0",
+                       "baseline_seeds": "1", "rerun_marginal": "false"}.items():
+        toml = _set(toml, key, value)
+    (ws / "gg-research.toml").write_text(toml)
+    subprocess.run(["git", "-C", str(ws), "commit", "-qam", "benchmark settings"], check=True)
+    return ws
+
+
+def night(ws: Path, proposer: str, tag: str, experiments: int) -> list[float]:
+    """Hypervolume gain over the baseline after each experiment of one night."""
+    from rich.console import Console
+
+    from gg_research.config import load_config
+    from gg_research.loop.engine import LoopEngine, Options
+    from gg_research.loop.proposers.select import proposer_factory
+    from gg_research.loop.ui import LoopUI
+    from gg_research.results.analysis import analyse
+    from gg_research.results.ledger import LedgerFile
+
+    subprocess.run(["git", "-C", str(ws), "checkout", "-q", "main"], check=True)  # every night from the same start
+    cfg = load_config(ws / "gg-research.toml")
+    kind = "optuna" if proposer in ("random", "tpe") else "claude"
+    cfg.proposer.sampler = "random" if proposer == "random" else "tpe"
+    if proposer == "claude-nokb":
+        cfg.proposer.search_calls = 0
+        cfg.proposer.context_tokens = 100
+    ui = LoopUI(Console(file=io.StringIO()))
+    engine = LoopEngine(ws, cfg, Options(tag=tag, max_experiments=experiments, write_report=False),
+                        proposer_factory(kind, say=ui.say), ui=ui)
+    if engine.run() != 0:
+        raise SystemExit(f"bench_research: the {tag} night failed")
+    ledger = LedgerFile(ws).read()
+    ledger.experiments = [e for e in ledger.experiments if e.tag == tag]
+    an = analyse(ledger, cfg, ws, tag)
+    base = an.baseline_hypervolume or 0.0
+    return [(p.hypervolume or 0.0) - base for p in an.progress[1:]]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--replicates", type=int, default=3)
+    parser.add_argument("--experiments", type=int, default=12)
+    parser.add_argument("--images", type=int, default=1600, help="images budget of a run")
+    parser.add_argument("--proposers", default="random,tpe")
+    parser.add_argument("--preset", default="easy")
+    parser.add_argument("--plot", type=Path, default=Path("research.png"))
+    args = parser.parse_args()
+    proposers = [p for p in args.proposers.split(",") if p]
+    if any(p.startswith("claude") for p in proposers) and not os.environ.get("ANTHROPIC_API_KEY"):
+        raise SystemExit("bench_research: the claude proposers need ANTHROPIC_API_KEY")
+
+    t0 = time.monotonic()
+    curves: dict[str, list[list[float]]] = {p: [] for p in proposers}
+    with tempfile.TemporaryDirectory(prefix="bench-research-") as tmp:
+        ws = workspace(Path(tmp), args.images, args.preset)
+        if any(p == "claude" for p in proposers):
+            subprocess.run([sys.executable, "-m", "gg_research.cli", "ingest", str(ROOT / "gg_research" / "data" / "gg-net-notes.md")],
+                           cwd=ws, check=True, capture_output=True)
+        for r in range(args.replicates):
+            for p in proposers:
+                curve = night(ws, p, f"{p}-{r}", args.experiments)
+                curves[p].append(curve)
+                print(f"  {p} replicate {r}: " + " ".join(f"{v:.4f}" for v in curve), file=sys.stderr)
+    print(f"nights: {args.replicates} per proposer x {args.experiments} experiments ({args.images} images a run, "
+          f"preset {args.preset}, 64 px, 1 baseline seed)")
+    for p, runs in curves.items():
+        n = min(len(c) for c in runs)
+        for k in range(n):
+            values = [c[k] for c in runs]
+            sd = statistics.stdev(values) if len(values) > 1 else 0.0
+            print(f"{p}_hv_gain_after_{k + 1}: {statistics.fmean(values):.4f} (sd {sd:.4f})")
+    _plot(curves, args.plot)
+    print(f"plot: {args.plot}")
+    print(f"wall_seconds: {time.monotonic() - t0:.0f}")
+
+
+def _plot(curves: dict[str, list[list[float]]], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for p, runs in curves.items():
+        n = min(len(c) for c in runs)
+        data = np.array([c[:n] for c in runs])
+        x = np.arange(1, n + 1)
+        mean, sd = data.mean(axis=0), data.std(axis=0)
+        ax.plot(x, mean, marker="o", label=f"{p} (n={len(runs)})")
+        ax.fill_between(x, mean - sd, mean + sd, alpha=0.2)
+    ax.set_xlabel("experiment")
+    ax.set_ylabel("hypervolume gain over the baseline")
+    ax.set_title("Proposers on the same target (mean ± sd over nights)")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+if __name__ == "__main__":
+    main()
