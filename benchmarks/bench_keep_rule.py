@@ -19,9 +19,7 @@ it). About 30 s a run on 2 cores. Prints `key: value` lines.
 from __future__ import annotations
 
 import argparse
-import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,24 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def _set(text: str, key: str, value: str) -> str:
-    text, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
-    if n != 1:
-        raise SystemExit(f"bench_keep_rule: no '{key}' to set")
-    return text
-
-
-def workspace(parent: Path, images: int, preset: str) -> Path:
-    ws = parent / "ws"
-    subprocess.run([sys.executable, "-m", "gg_research.cli", "init", str(ws)], check=True, capture_output=True)
-    toml = (ws / "gg-research.toml").read_text()
-    for key, value in {"image_size": "64", "synth_size": "64", "synth_n": "160", "synth_preset": f'"{preset}"',
-                       "device": '"cpu"', "budget": '"images"', "budget_images": str(images), "budget_s": "300.0"}.items():
-        toml = _set(toml, key, value)
-    (ws / "gg-research.toml").write_text(toml)
-    return ws
+from common import cpu_workspace  # noqa: E402
 
 
 def train_runs(ws: Path, seeds: list[int], tag: str, images: int | None = None) -> list[tuple[dict, Path]]:
@@ -107,7 +90,7 @@ def main() -> None:
 
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-keep-") as tmp:
-        ws = workspace(Path(tmp), args.images, args.preset)
+        ws = cpu_workspace(Path(tmp), args.images, args.preset)
         config = load_config(ws / "gg-research.toml")
         baseline = train_runs(ws, [0, 1, 2], "base")
         candidates = train_runs(ws, list(range(3, 3 + args.candidates)), "aa")

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -29,27 +28,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
-
-def _set(text: str, key: str, value: str) -> str:
-    text, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
-    if n != 1:
-        raise SystemExit(f"bench_research: no '{key}' to set")
-    return text
-
-
-def workspace(parent: Path, images: int, preset: str) -> Path:
-    from gg_research.workspace import init_workspace
-
-    ws = init_workspace(parent / "ws")
-    toml = (ws / "gg-research.toml").read_text()
-    for key, value in {"image_size": "64", "synth_size": "64", "synth_n": "160", "synth_preset": f'"{preset}"',
-                       "device": '"cpu"', "budget": '"images"', "budget_images": str(images), "budget_s": "300.0",
-                       "baseline_seeds": "1", "rerun_marginal": "false"}.items():
-        toml = _set(toml, key, value)
-    (ws / "gg-research.toml").write_text(toml)
-    subprocess.run(["git", "-C", str(ws), "commit", "-qam", "benchmark settings"], check=True)
-    return ws
+from common import cpu_workspace  # noqa: E402
 
 
 def night(ws: Path, proposer: str, tag: str, experiments: int) -> list[float]:
@@ -98,7 +79,7 @@ def main() -> None:
     t0 = time.monotonic()
     curves: dict[str, list[list[float]]] = {p: [] for p in proposers}
     with tempfile.TemporaryDirectory(prefix="bench-research-") as tmp:
-        ws = workspace(Path(tmp), args.images, args.preset)
+        ws = cpu_workspace(Path(tmp), args.images, args.preset, baseline_seeds="1", rerun_marginal="false")
         if any(p == "claude" for p in proposers):
             subprocess.run([sys.executable, "-m", "gg_research.cli", "ingest", str(ROOT / "gg_research" / "data" / "gg-net-notes.md")],
                            cwd=ws, check=True, capture_output=True)
