@@ -61,11 +61,26 @@ def gpu_other_processes(own_pid: int) -> int | None:
     return len(pids - ours)
 
 
+def gpu_clocks() -> dict[str, float]:
+    """The first GPU's SM clock against its maximum (a throttled GPU runs below it); {} where unknown."""
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return {}
+    try:
+        line = subprocess.run([smi, "--query-gpu=clocks.sm,clocks.max.sm", "--format=csv,noheader,nounits"],
+                              capture_output=True, text=True, timeout=5, check=True).stdout.splitlines()[0]
+        sm, sm_max = (float(tok) for tok in line.split(",")[:2])
+    except (OSError, subprocess.SubprocessError, IndexError, ValueError):
+        return {}
+    return {"gpu_sm_clock_mhz": sm, "gpu_sm_clock_max_mhz": sm_max}
+
+
 def machine_load(own_pid: int, on_gpu: bool) -> dict[str, float]:
-    """The 1-minute load average, the usable CPUs and, on a GPU, its other compute processes."""
+    """The 1-minute load average, the usable CPUs and, on a GPU, its other compute processes and clocks."""
     out: dict[str, float] = {"load_1m": round(os.getloadavg()[0], 2), "cpus": float(usable_cpus())}
     if on_gpu:
         others = gpu_other_processes(own_pid)
         if others is not None:
             out["gpu_other_procs"] = float(others)
+        out.update(gpu_clocks())
     return out
