@@ -3,7 +3,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
-# torch/torchvision: the pair that lies on this machine's disk (see DEVELOPERS.md); on another
+# torch/torchvision: the pair that lies on this machine's disk; on another
 # machine pip resolves the range declared in pyproject.toml instead.
 if ! $PY -c "import torch, torchvision" >/dev/null 2>&1; then
   $PY -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" \
