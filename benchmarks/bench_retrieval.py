@@ -9,9 +9,9 @@ when the returned passage's text holds the planted answer.
 Prints `key: value` lines: questions, answer@1, answer@6, MRR (over the top 10), chunks, ingest
 time, and the questions missed at 6; the same three figures for each half of the questions
 (half_a: the 1st, 3rd, ... question; half_b: the others), so a setting tuned on one half can be
-checked on the other. --fusion and --dense-weight override `[knowledge]` for comparisons.
+checked on the other. --fusion, --dense-weight and --chunk-tokens override `[knowledge]` for comparisons.
 
-    python benchmarks/bench_retrieval.py [--filler 4] [--threads 1] [--fusion rrf] [--dense-weight 0.6]
+    python benchmarks/bench_retrieval.py [--filler 4] [--threads 1] [--fusion rrf] [--dense-weight 0.6] [--chunk-tokens 128]
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--fusion", choices=["score", "rrf"])
     parser.add_argument("--dense-weight", type=float)
+    parser.add_argument("--chunk-tokens", type=int)
     args = parser.parse_args()
 
     import torch
@@ -51,7 +52,7 @@ def main() -> None:
         ws = Path(tmp)
         (ws / "gg-research.toml").write_text("")
         pdf = write_flow(ws / "thesis.pdf", flow_thesis_items(filler=args.filler, seed=11))
-        overrides = {"fusion": args.fusion, "dense_weight": args.dense_weight}
+        overrides = {"fusion": args.fusion, "dense_weight": args.dense_weight, "chunk_tokens": args.chunk_tokens}
         cfg = KnowledgeSection(**{k: v for k, v in overrides.items() if v is not None})
         t = time.perf_counter()
         [res] = Ingestor(ws, cfg).ingest([pdf])

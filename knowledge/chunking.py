@@ -23,7 +23,10 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 # common abbreviations ("e.g.", "Fig.", "et al.") are glued back below.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9(\[\"])")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|cf|Fig|Figs|Eq|Eqs|Sec|Tab|Ref|No|vs|et al|approx|resp|Dr|Prof|Ch)\.)$")
-FULL_ENOUGH = 0.6  # share of chunk_tokens after which a paragraph end closes the chunk
+FULL_ENOUGH = 0.6
+# A table of contents or a list of figures repeats headings and captions with page numbers: it
+# matches a question's words better than the passage it points to and holds no answer itself.
+NAVIGATION = frozenset({"contents", "table of contents", "list of figures", "list of tables", "list of figures and tables"})  # share of chunk_tokens after which a paragraph end closes the chunk
 
 
 @dataclass
@@ -51,6 +54,8 @@ def chunk_blocks(blocks: list[Block], count_tokens: TokenCounter, chunk_tokens: 
     overlap_tokens = min(overlap_tokens, chunk_tokens // 2)
     chunks: list[Chunk] = []
     for (number, title, sub), group in groupby(blocks, key=lambda b: (b.section_number, b.section_title, b.subheading)):
+        if title.strip().lower() in NAVIGATION:
+            continue
         units = _units(list(group), count_tokens, chunk_tokens)
         for piece in _fit(_pack(units, chunk_tokens, overlap_tokens), count_tokens, chunk_tokens):
             chunks.append(

@@ -87,3 +87,13 @@ def test_a_page_already_in_column_order_is_not_reordered(doc):
     text = flat(" ".join(doc.pages))
     assert COLUMN_SENTENCE in text  # runs from the left column into the right one
     assert text.index(COLUMN_SENTENCE) < text.index("Figure 4.1: The capture rig")
+
+
+def test_contents_and_list_of_tables_are_not_passages(blocks):
+    # Their lines repeat headings and captions ("2.1 Grid search over the learning rate . . . 7"):
+    # as passages they outrank the section that holds the answer and answer nothing themselves.
+    assert {"Contents", "List of Tables"} <= {b.section for b in blocks}
+    chunks = chunk_blocks(blocks, lambda texts: [len(t.split()) for t in texts], chunk_tokens=200, overlap_tokens=20)
+    assert {c.section for c in chunks}.isdisjoint({"Contents", "List of Tables"})
+    assert not any(". . ." in c.text for c in chunks)
+    assert any(c.section == "2.3 Training" for c in chunks)
