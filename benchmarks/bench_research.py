@@ -33,7 +33,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import cpu_workspace  # noqa: E402
 
 
-def night(ws: Path, proposer: str, tag: str, experiments: int) -> list[float]:
+def night(ws: Path, start: str, proposer: str, tag: str, experiments: int) -> list[float]:
     """Hypervolume gain over the baseline after each experiment of one night."""
     from rich.console import Console
 
@@ -44,7 +44,7 @@ def night(ws: Path, proposer: str, tag: str, experiments: int) -> list[float]:
     from gg_research.results.analysis import analyse
     from gg_research.results.ledger import LedgerFile
 
-    subprocess.run(["git", "-C", str(ws), "checkout", "-q", "main"], check=True)  # every night from the same start
+    subprocess.run(["git", "-C", str(ws), "checkout", "-q", start], check=True)  # every night from the same start
     cfg = load_config(ws / "gg-research.toml")
     kind = "optuna" if proposer in ("random", "tpe") else "claude"
     cfg.proposer.sampler = "random" if proposer == "random" else "tpe"
@@ -83,9 +83,11 @@ def main() -> None:
         if any(p == "claude" for p in proposers):
             subprocess.run([sys.executable, "-m", "gg_research.cli", "ingest", str(ROOT / "gg_research" / "data" / "gg-net-notes.md")],
                            cwd=ws, check=True, capture_output=True)
+        start = subprocess.run(["git", "-C", str(ws), "rev-parse", "--abbrev-ref", "HEAD"],
+                               check=True, capture_output=True, text=True).stdout.strip()
         for r in range(args.replicates):
             for p in proposers:
-                curve = night(ws, p, f"{p}-{r}", args.experiments)
+                curve = night(ws, start, p, f"{p}-{r}", args.experiments)
                 curves[p].append(curve)
                 print(f"  {p} replicate {r}: " + " ".join(f"{v:.4f}" for v in curve), file=sys.stderr)
     print(f"nights: {args.replicates} per proposer x {args.experiments} experiments ({args.images} images a run, "
