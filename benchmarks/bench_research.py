@@ -1,11 +1,11 @@
 """The proposer benchmark: hypervolume gain over the baseline after each experiment, per proposer.
 
     python benchmarks/bench_research.py [--replicates 3] [--experiments 12] [--images 1600]
-        [--proposers random,tpe[,claude,claude-nokb]] [--preset easy] [--plot research.png]
+        [--proposers random,tpe[,claude,claude-nokb]] [--preset easy] [--keep-test paired] [--plot research.png]
 
 Each replicate of each proposer is a night of its own (a new tag, so a new baseline and a new
 sampler seed) on one workspace: 64 px, the template's model, the synthetic data, an images budget
-(the same work under any load), one baseline seed. `random` is random search over the declared
+(the same work under any load), one baseline seed and the paired keep test. `random` is random search over the declared
 search space (the yardstick), `tpe` Optuna's multi-objective TPE, `claude` the Claude proposer
 (needs ANTHROPIC_API_KEY) with the knowledge base of the sample notes, `claude-nokb` without it.
 After each experiment the hypervolume of the kept runs (reference: the baseline, so the baseline
@@ -70,6 +70,9 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1600, help="images budget of a run")
     parser.add_argument("--proposers", default="random,tpe")
     parser.add_argument("--preset", default="easy")
+    parser.add_argument("--keep-test", choices=["paired", "margin"], default="paired",
+                        help="keep rule of the nights (default paired: with one baseline seed the margin rule keeps "
+                             "about one unchanged train.py in three, and the curves would measure seed luck)")
     parser.add_argument("--plot", type=Path, default=Path("research.png"))
     args = parser.parse_args()
     proposers = [p for p in args.proposers.split(",") if p]
@@ -79,7 +82,8 @@ def main() -> None:
     t0 = time.monotonic()
     curves: dict[str, list[list[float]]] = {p: [] for p in proposers}
     with tempfile.TemporaryDirectory(prefix="bench-research-") as tmp:
-        ws = cpu_workspace(Path(tmp), args.images, args.preset, baseline_seeds="1", rerun_marginal="false")
+        ws = cpu_workspace(Path(tmp), args.images, args.preset, baseline_seeds="1", rerun_marginal="false",
+                           test=f'"{args.keep_test}"')
         if any(p == "claude" for p in proposers):
             subprocess.run([sys.executable, "-m", "gg_research.cli", "ingest", str(ROOT / "gg_research" / "data" / "gg-net-notes.md")],
                            cwd=ws, check=True, capture_output=True)
@@ -91,7 +95,7 @@ def main() -> None:
                 curves[p].append(curve)
                 print(f"  {p} replicate {r}: " + " ".join(f"{v:.4f}" for v in curve), file=sys.stderr)
     print(f"nights: {args.replicates} per proposer x {args.experiments} experiments ({args.images} images a run, "
-          f"preset {args.preset}, 64 px, 1 baseline seed)")
+          f"preset {args.preset}, 64 px, 1 baseline seed, keep test {args.keep_test})")
     for p, runs in curves.items():
         n = min(len(c) for c in runs)
         for k in range(n):
