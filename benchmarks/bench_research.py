@@ -8,8 +8,10 @@ sampler seed) on one workspace: 64 px, the template's model, the synthetic data,
 (the same work under any load), one baseline seed and the paired keep test. `random` is random search over the declared
 search space (the yardstick), `tpe` Optuna's multi-objective TPE, `claude` the Claude proposer
 (needs ANTHROPIC_API_KEY) with the knowledge base of the sample notes, `claude-nokb` without it.
-After each experiment the hypervolume of the kept runs (reference: the baseline, so the baseline
-alone is 0) is read back from the ledger through the report's own analysis. Prints `key: value`
+After each experiment the hypervolume gain of the kept runs over the baseline is read back from the
+ledger through the report's own analysis, twice: with the baseline as the reference (the report's
+default, where only a run better on every objective counts) and with the collapse floors (each
+objective's relative_floor x the baseline) as the reference, where a trade-off counts too. Prints `key: value`
 lines (mean and standard deviation over replicates after each experiment) and draws the curves.
 Cost: replicates x proposers x (experiments + 1) runs of about 40 s on 2 CPU cores.
 """
@@ -33,8 +35,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 from common import cpu_workspace  # noqa: E402
 
 
-def night(ws: Path, start: str, proposer: str, tag: str, experiments: int) -> list[float]:
-    """Hypervolume gain over the baseline after each experiment of one night."""
+def night(ws: Path, start: str, proposer: str, tag: str, experiments: int) -> tuple[list[float], list[float]]:
+    """Hypervolume gain over the baseline after each experiment of one night: with the baseline as the
+    reference (the report's default: only runs better on every objective count) and with the
+    collapse floors as the reference (a trade-off with the baseline counts too)."""
     from rich.console import Console
 
     from gg_research.config import load_config
@@ -59,6 +63,15 @@ def night(ws: Path, start: str, proposer: str, tag: str, experiments: int) -> li
     ledger = LedgerFile(ws).read()
     ledger.experiments = [e for e in ledger.experiments if e.tag == tag]
     an = analyse(ledger, cfg, ws, tag)
+    if an.reference is None:
+        raise SystemExit(f"bench_research: the {tag} night has no baseline")
+    for o in cfg.objectives:
+        o.reference = (o.relative_floor or 0.0) * an.reference[o.name]
+    floors = analyse(ledger, cfg, ws, tag)
+    return _gains(an), _gains(floors)
+
+
+def _gains(an) -> list[float]:
     base = an.baseline_hypervolume or 0.0
     return [(p.hypervolume or 0.0) - base for p in an.progress[1:]]
 
@@ -81,6 +94,7 @@ def main() -> None:
 
     t0 = time.monotonic()
     curves: dict[str, list[list[float]]] = {p: [] for p in proposers}
+    floor_curves: dict[str, list[list[float]]] = {p: [] for p in proposers}
     with tempfile.TemporaryDirectory(prefix="bench-research-") as tmp:
         ws = cpu_workspace(Path(tmp), args.images, args.preset, baseline_seeds="1", rerun_marginal="false",
                            test=f'"{args.keep_test}"')
@@ -91,41 +105,46 @@ def main() -> None:
                                check=True, capture_output=True, text=True).stdout.strip()
         for r in range(args.replicates):
             for p in proposers:
-                curve = night(ws, start, p, f"{p}-{r}", args.experiments)
+                curve, floor_curve = night(ws, start, p, f"{p}-{r}", args.experiments)
                 curves[p].append(curve)
-                print(f"  {p} replicate {r}: " + " ".join(f"{v:.4f}" for v in curve), file=sys.stderr)
+                floor_curves[p].append(floor_curve)
+                print(f"  {p} replicate {r}: " + " ".join(f"{v:.4f}" for v in curve)
+                      + " | floors: " + " ".join(f"{v:.4f}" for v in floor_curve), file=sys.stderr, flush=True)
     print(f"nights: {args.replicates} per proposer x {args.experiments} experiments ({args.images} images a run, "
           f"preset {args.preset}, 64 px, 1 baseline seed, keep test {args.keep_test})")
-    for p, runs in curves.items():
-        n = min(len(c) for c in runs)
-        for k in range(n):
-            values = [c[k] for c in runs]
-            sd = statistics.stdev(values) if len(values) > 1 else 0.0
-            print(f"{p}_hv_gain_after_{k + 1}: {statistics.fmean(values):.4f} (sd {sd:.4f})")
-    _plot(curves, args.plot)
+    for label, table in (("hv_gain", curves), ("floor_hv_gain", floor_curves)):
+        for p, runs in table.items():
+            n = min(len(c) for c in runs)
+            for k in range(n):
+                values = [c[k] for c in runs]
+                sd = statistics.stdev(values) if len(values) > 1 else 0.0
+                print(f"{p}_{label}_after_{k + 1}: {statistics.fmean(values):.5f} (sd {sd:.5f})")
+    _plot(curves, floor_curves, args.plot)
     print(f"plot: {args.plot}")
     print(f"wall_seconds: {time.monotonic() - t0:.0f}")
 
 
-def _plot(curves: dict[str, list[list[float]]], path: Path) -> None:
+def _plot(curves: dict[str, list[list[float]]], floor_curves: dict[str, list[list[float]]], path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(6, 4))
-    for p, runs in curves.items():
-        n = min(len(c) for c in runs)
-        data = np.array([c[:n] for c in runs])
-        x = np.arange(1, n + 1)
-        mean, sd = data.mean(axis=0), data.std(axis=0)
-        ax.plot(x, mean, marker="o", label=f"{p} (n={len(runs)})")
-        ax.fill_between(x, mean - sd, mean + sd, alpha=0.2)
-    ax.set_xlabel("experiment")
-    ax.set_ylabel("hypervolume gain over the baseline")
-    ax.set_title("Proposers on the same target (mean ± sd over nights)")
-    ax.legend()
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    for ax, table, what in ((axes[0], curves, "reference: the baseline"), (axes[1], floor_curves, "reference: the collapse floors")):
+        for p, runs in table.items():
+            n = min(len(c) for c in runs)
+            data = np.array([c[:n] for c in runs])
+            x = np.arange(1, n + 1)
+            mean, sd = data.mean(axis=0), data.std(axis=0)
+            ax.plot(x, mean, marker="o", label=f"{p} (n={len(runs)})")
+            ax.fill_between(x, mean - sd, mean + sd, alpha=0.2)
+        ax.set_xlabel("experiment")
+        ax.set_ylabel("hypervolume gain over the baseline")
+        ax.set_title(f"mean ± sd over nights; {what}", fontsize=10)
+        ax.legend()
+    fig.suptitle("Proposers on the same target")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
