@@ -130,6 +130,7 @@ def _plot(curves: dict[str, list[list[float]]], floor_curves: dict[str, list[lis
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
+    from matplotlib.ticker import MaxNLocator
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     for ax, table, what in ((axes[0], curves, "reference: the baseline"), (axes[1], floor_curves, "reference: the collapse floors")):
@@ -141,6 +142,7 @@ def _plot(curves: dict[str, list[list[float]]], floor_curves: dict[str, list[lis
             ax.plot(x, mean, marker="o", label=f"{p} (n={len(runs)})")
             ax.fill_between(x, mean - sd, mean + sd, alpha=0.2)
         ax.set_xlabel("experiment")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel("hypervolume gain over the baseline")
         ax.set_title(f"mean ± sd over nights; {what}", fontsize=10)
         ax.legend()
