@@ -23,10 +23,10 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 # common abbreviations ("e.g.", "Fig.", "et al.") are glued back below.
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9(\[\"])")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|cf|Fig|Figs|Eq|Eqs|Sec|Tab|Ref|No|vs|et al|approx|resp|Dr|Prof|Ch)\.)$")
-FULL_ENOUGH = 0.6
+FULL_ENOUGH = 0.6  # share of chunk_tokens after which a paragraph end closes the chunk
 # A table of contents or a list of figures repeats headings and captions with page numbers: it
 # matches a question's words better than the passage it points to and holds no answer itself.
-NAVIGATION = frozenset({"contents", "table of contents", "list of figures", "list of tables", "list of figures and tables"})  # share of chunk_tokens after which a paragraph end closes the chunk
+NAVIGATION = frozenset({"contents", "table of contents", "list of figures", "list of tables", "list of figures and tables"})
 
 
 @dataclass
