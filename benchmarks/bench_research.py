@@ -5,14 +5,15 @@
 
 Each replicate of each proposer is a night of its own (a new tag, so a new baseline and a new
 sampler seed) on one workspace: 64 px, the template's model, the synthetic data, an images budget
-(the same work under any load), one baseline seed and the paired keep test. `random` is random search over the declared
-search space (the yardstick), `tpe` Optuna's multi-objective TPE, `claude` the Claude proposer
-(needs ANTHROPIC_API_KEY) with the knowledge base of the sample notes, `claude-nokb` without it.
-After each experiment the hypervolume gain of the kept runs over the baseline is read back from the
-ledger through the report's own analysis, twice: with the baseline as the reference (the report's
-default, where only a run better on every objective counts) and with the collapse floors (each
-objective's relative_floor x the baseline) as the reference, where a trade-off counts too. Prints `key: value`
-lines (mean and standard deviation over replicates after each experiment) and draws the curves.
+(the same work under any load), one baseline seed and (by default) the paired keep test. `random`
+is random search over the declared search space (the yardstick), `tpe` Optuna's multi-objective
+TPE, `claude` the Claude proposer (needs ANTHROPIC_API_KEY) with the knowledge base of the sample
+notes, `claude-nokb` without it. After each experiment the hypervolume gain of the kept runs over
+the baseline is read back from the ledger through the report's own analysis, twice: with the
+baseline as the reference (the report's default, where only a run better on every objective
+counts) and with the collapse floors (each objective's relative_floor x the baseline) as the
+reference, where a trade-off counts too. Prints `key: value` lines (mean and standard deviation
+over replicates after each experiment) and draws the curves.
 Cost: replicates x proposers x (experiments + 1) runs of about 40 s on 2 CPU cores.
 """
 
