@@ -7,6 +7,7 @@ resets the commit and writes the end line. Nothing here touches the ledger or mo
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +35,13 @@ class Timings:
     extra: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """An experiment whose runs are done and whose verdict is still to be given."""
+
+    reran: bool  # a marginal win was run again with another seed: the verdict is on the mean
+
+
 @dataclass
 class Trial:
     """Runs experiments of one workspace under one budget and judges them."""
@@ -50,10 +58,11 @@ class Trial:
     def objectives(self) -> list[str]:
         return [o.name for o in self.cfg.objectives]
 
-    def run_seed(self, exp: Experiment, label: str, run_dir: Path, seed: int) -> RunResult:
+    def run_seed(self, exp: Experiment, label: str, run_dir: Path, seed: int, checkout: Path | None = None) -> RunResult:
+        """One run of `exp`'s files, in `checkout` (a worktree of a parallel loop) or the workspace."""
         self.ui.start(exp.id, f"{label} (seed {seed})", self.budget)
         try:
-            return self.run_fn(self.ws, run_dir, config=self.cfg, budget_s=self.budget, seed=seed,
+            return self.run_fn(checkout or self.ws, run_dir, config=self.cfg, budget_s=self.budget, seed=seed,
                                hard_limit_s=self.cfg.run.effective_hard_limit(self.budget))
         finally:
             self.ui.stop()
@@ -61,65 +70,101 @@ class Trial:
     def judge(self, exp: Experiment, parent: Experiment, baseline: Experiment, kept: list[Experiment],
               run_dir: Path, t: Timings) -> None:
         """Run `exp` (committed on top of `parent`) and set its status, reason and metrics."""
+        measured = self.measure(exp, parent, baseline, lambda: kept, run_dir, t)
+        if measured is not None:
+            self.verdict(exp, parent, baseline, kept, measured, t)
+
+    def measure(self, exp: Experiment, parent: Experiment, baseline: Experiment, front: Callable[[], list[Experiment]],
+                run_dir: Path, t: Timings, checkout: Path | None = None) -> Measured | None:
+        """Every run `exp` needs, its seeds recorded; None when that already settled it (invalid, crash).
+
+        A marginal win against the front as it stands now (`front()`) is re-run here, so that the
+        verdict, which a parallel loop gives later against the front as it stands then, runs nothing.
+        """
+        where = checkout or self.ws
+        try:
+            res = self._first_run(exp, parent, baseline, run_dir, t, where)
+            if res is None:
+                return None
+            skew = self._load_skew(exp, baseline, run_dir, t, checkout)
+            if skew is not None and not exp.seeds[-1].ok:
+                _set(exp, Status.CRASH, "crash", f"re-run after a busy machine failed: {exp.seeds[-1].error}")
+                return None
+            first = self._decide(exp, baseline, front(), self._eps(baseline), allow_rerun=True)
+            if first.status != "rerun":
+                return Measured(reran=False)
+            seed = keep.rerun_seed(self.cfg.run.seed, self.baseline_seeds, len(exp.seeds))
+            self.ui.say(f"{exp.id}: {first.reason}")
+            tr = time.monotonic()
+            res2 = self.run_seed(exp, exp.title + " (re-run)", run_dir / f"seed{seed}", seed, checkout)
+            t.run += time.monotonic() - tr
+            exp.seeds.append(seed_run(res2, seed, self.ws, self.objectives))
+            problem = integrity.worktree_problem(Git(where))
+            if problem is not None:
+                _set(exp, Status.INVALID, "invalid", problem)
+                return None
+            if res2.status == "invalid":
+                exp.seeds[-1].status = "invalid"
+                _set(exp, Status.INVALID, "invalid", f"re-run with seed {seed}: {res2.error}")
+                return None
+            if res2.status != "ok" or non_finite(res2, self.objectives):
+                exp.seeds[-1].status = "crash"
+                self._finish(exp, baseline, keep.Decision(
+                    "discard", f"re-run with seed {seed} failed: {res2.error or 'non-finite metrics'}"))
+                return None
+            return Measured(reran=True)
+        finally:
+            set_means(exp)
+
+    def verdict(self, exp: Experiment, parent: Experiment, baseline: Experiment, kept: list[Experiment],
+                measured: Measured, t: Timings) -> None:
+        """The keep rule on `exp`'s measured seeds against the kept runs `kept`; runs nothing."""
+        td = time.monotonic()
+        decision = self._decide(exp, baseline, kept, self._eps(baseline), allow_rerun=False)
+        if measured.reran:
+            decision = keep.Decision(decision.status, f"mean of {len(exp.seeds)} seeds: {decision.reason}",
+                                     decision.collapse)
+        if decision.status == "keep" and self.cfg.keep.test == "paired":
+            decision = self._paired(exp, parent, decision)
+        self._finish(exp, baseline, decision)
+        t.decision += time.monotonic() - td
+
+    def _first_run(self, exp: Experiment, parent: Experiment, baseline: Experiment, run_dir: Path, t: Timings,
+                   where: Path) -> RunResult | None:
+        """Integrity checks around the first run; the run's result, or None with `exp` settled."""
         mutable = self.cfg.workspace.mutable
         problem = integrity.commit_problem(self.git, parent.commit, exp.commit, mutable)
         if problem is None:
-            problem = integrity.fingerprint_problem(baseline.frozen, integrity.frozen_fingerprint(self.ws, self.cfg))
+            problem = integrity.fingerprint_problem(baseline.frozen, integrity.frozen_fingerprint(where, self.cfg))
+        res: RunResult | None = None
         if problem is None:
             seed = self.cfg.run.seed
             tr = time.monotonic()
-            res = self.run_seed(exp, exp.title, run_dir, seed)
+            res = self.run_seed(exp, exp.title, run_dir, seed, None if where == self.ws else where)
             t.run += time.monotonic() - tr
             t.extra.update(phase_times(res))
             exp.seeds.append(seed_run(res, seed, self.ws, self.objectives))
-            problem = integrity.worktree_problem(self.git) or integrity.fingerprint_problem(
+            problem = integrity.worktree_problem(Git(where)) or integrity.fingerprint_problem(
                 baseline.frozen, frozen_of(res))
-        td = time.monotonic()
-        try:
-            self._verdict(exp, parent, problem, res if problem is None else None, baseline, kept, run_dir, t)
-        finally:
-            set_means(exp)
-            t.decision += time.monotonic() - td
-
-    def _verdict(self, exp: Experiment, parent: Experiment, problem: str | None, res: RunResult | None, baseline: Experiment,
-                 kept: list[Experiment], run_dir: Path, t: Timings) -> None:
         if problem is not None or res is None:
-            return _set(exp, Status.INVALID, "invalid", problem or "no run")
+            _set(exp, Status.INVALID, "invalid", problem or "no run")
+            return None
         if res.status == "invalid":  # it broke the harness's rules: over budget, changed the data
             exp.seeds[-1].status = "invalid"
-            return _set(exp, Status.INVALID, "invalid", res.error)
+            _set(exp, Status.INVALID, "invalid", res.error)
+            return None
         if res.status != "ok" or non_finite(res, self.objectives):
             bad = non_finite(res, self.objectives)
             reason = f"{res.status}: {res.error}" if res.status != "ok" else f"crash: non-finite {bad} (NaN or exploding loss)"
             exp.seeds[-1].status = "crash"
-            return _set(exp, Status.CRASH, "crash", reason)
-        skew = self._load_skew(exp, baseline, run_dir, t)
-        if skew is not None and not exp.seeds[-1].ok:
-            return _set(exp, Status.CRASH, "crash", f"re-run after a busy machine failed: {exp.seeds[-1].error}")
-        eps = baseline.epsilon or epsilons(self.cfg.objectives, {}, self.cfg.keep.min_epsilon)
-        decision = self._decide(exp, baseline, kept, eps, allow_rerun=True)
-        if decision.status == "rerun":
-            seed = keep.rerun_seed(self.cfg.run.seed, self.baseline_seeds, len(exp.seeds))
-            self.ui.say(f"{exp.id}: {decision.reason}")
-            tr = time.monotonic()
-            res2 = self.run_seed(exp, exp.title + " (re-run)", run_dir / f"seed{seed}", seed)
-            t.run += time.monotonic() - tr
-            exp.seeds.append(seed_run(res2, seed, self.ws, self.objectives))
-            problem = integrity.worktree_problem(self.git)
-            if problem is not None:
-                return _set(exp, Status.INVALID, "invalid", problem)
-            if res2.status == "invalid":
-                exp.seeds[-1].status = "invalid"
-                return _set(exp, Status.INVALID, "invalid", f"re-run with seed {seed}: {res2.error}")
-            if res2.status != "ok" or non_finite(res2, self.objectives):
-                exp.seeds[-1].status = "crash"
-                decision = keep.Decision("discard", f"re-run with seed {seed} failed: {res2.error or 'non-finite metrics'}")
-            else:
-                decision = self._decide(exp, baseline, kept, eps, allow_rerun=False)
-                decision = keep.Decision(decision.status, f"mean of {len(exp.seeds)} seeds: {decision.reason}",
-                                         decision.collapse)
-        if decision.status == "keep" and self.cfg.keep.test == "paired":
-            decision = self._paired(exp, parent, decision)
+            _set(exp, Status.CRASH, "crash", reason)
+            return None
+        return res
+
+    def _eps(self, baseline: Experiment) -> dict[str, float]:
+        return baseline.epsilon or epsilons(self.cfg.objectives, {}, self.cfg.keep.min_epsilon)
+
+    def _finish(self, exp: Experiment, baseline: Experiment, decision: keep.Decision) -> None:
         exp.collapse = decision.collapse
         reason = decision.reason
         still = load_skew(exp.seeds[-1].aux, reference([b.aux for b in baseline.seeds]), self.cfg.run.load_tolerance)
@@ -145,7 +190,8 @@ class Trial:
             return keep.Decision("discard", f"not surely better than its parent {parent.id} on the same images: {text}")
         return keep.Decision("keep", f"{decision.reason}; paired vs {parent.id}: {text}", decision.collapse)
 
-    def _load_skew(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings) -> str | None:
+    def _load_skew(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings,
+                   checkout: Path | None = None) -> str | None:
         """Re-run once, same seed, a time-budget run that a busy machine slowed (see results.throughput).
 
         Under an images budget the work was equal, so the run is judged as it is (and marked).
@@ -157,7 +203,7 @@ class Trial:
         first.status, first.error = "load-skewed", skew
         self.ui.say(f"{exp.id}: {skew}; running it again")
         tr = time.monotonic()
-        res = self.run_seed(exp, exp.title + " (re-run: busy machine)", run_dir / "rerun-load", first.seed)
+        res = self.run_seed(exp, exp.title + " (re-run: busy machine)", run_dir / "rerun-load", first.seed, checkout)
         t.run += time.monotonic() - tr
         exp.seeds.append(seed_run(res, first.seed, self.ws, self.objectives))
         if res.status != "ok" or non_finite(res, self.objectives):
