@@ -269,6 +269,33 @@ class KnowledgeSection(_Section):
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Share of the dense side in score fusion (the rest is BM25's).")
 
 
+class ParallelSection(_Section):
+    workers: int = Field(
+        1, ge=1, le=256,
+        description="Experiments in flight at once. 1 = the serial loop (no Ray needed); more runs them as Ray tasks, "
+                    "each in its own git worktree (pip install 'gg-research[parallel]').",
+    )
+    address: str = Field(
+        "",
+        description="Ray cluster to run on (e.g. ray://head:10001 or auto); empty = RAY_ADDRESS if set, else a Ray "
+                    "started inside the loop on this machine. Every node must see the workspace at the same path.",
+    )
+    gpus_per_run: float | None = Field(
+        None, ge=0,
+        description="GPUs each run reserves (0.5 packs two runs on one GPU); empty = the cluster's GPUs shared "
+                    "evenly by the workers, at most 1 each, and 0 on a machine without one.",
+    )
+    cpus_per_run: float | None = Field(
+        None, gt=0,
+        description="CPU cores each run reserves (its torch threads); empty = the cluster's cores shared evenly.",
+    )
+    worktrees: str = Field(
+        "",
+        description="Folder of the experiments' worktrees; empty = WORKSPACE.worktrees beside the workspace (outside "
+                    "it, so a run's box can hide the workspace's state and still show the worktree).",
+    )
+
+
 class Config(_Section):
     workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
     data: DataSection = Field(default_factory=DataSection)
@@ -277,6 +304,7 @@ class Config(_Section):
     keep: KeepSection = Field(default_factory=KeepSection)
     proposer: ProposerSection = Field(default_factory=ProposerSection)
     knowledge: KnowledgeSection = Field(default_factory=KnowledgeSection)
+    parallel: ParallelSection = Field(default_factory=ParallelSection)
 
     @model_validator(mode="after")
     def _check_objectives(self) -> "Config":

@@ -78,8 +78,16 @@ def trainer_view(workspace: Path, config: Config, root: Path, state: dict[str, s
     test = test_labels(workspace, root, config, state["test"]) if "test" in state else None
     if test is not None:
         test.save(tmp / VIEW_TEST_INPUTS, fields=("camera", "render"))
-    shutil.rmtree(view.dir, ignore_errors=True)
-    os.replace(tmp, view.dir)  # atomic: a reader sees no view or the whole one
+    if view.train.is_file() and view.val_inputs.is_file():  # a run beside this one built it meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+        return view
+    shutil.rmtree(view.dir, ignore_errors=True)  # a partial one (a run killed while it wrote)
+    try:
+        os.replace(tmp, view.dir)  # atomic: a reader sees no view or the whole one
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (view.train.is_file() and view.val_inputs.is_file()):  # not a concurrent winner: a real failure
+            raise
     return view
 
 

@@ -92,6 +92,33 @@ def memory_gb(config: Config) -> float:
 
 
 def hidden_paths(workspace: Path, root: Path | None) -> list[Path]:
-    """What the child must not see: runtime state, the ledger, git, and the dataset folder."""
-    hidden = [workspace / ".gg", workspace / "results", workspace / ".git"]
-    return hidden + ([root] if root is not None and root.exists() else [])
+    """What the child must not see: runtime state, the ledger, git, and the dataset folder.
+
+    A parallel loop runs each experiment in a git worktree outside the workspace it was made
+    from; that workspace's state, ledger and repository are hidden as well.
+    """
+    homes = [workspace] + [main for main in [origin_workspace(workspace)] if main is not None]
+    hidden = [home / name for home in homes for name in (".gg", "results", ".git")]
+    return hidden + ([root.resolve()] if root is not None and root.exists() else [])
+
+
+def origin_workspace(workspace: Path) -> Path | None:
+    """The workspace whose repository `workspace` is a linked worktree of, or None.
+
+    A linked worktree's `.git` is a file naming its folder in the main repository's `.git`
+    (`gitdir: .../.git/worktrees/NAME`), whose `commondir` leads back to that `.git`.
+    """
+    dotgit = Path(workspace) / ".git"
+    try:
+        first = dotgit.read_text(encoding="utf-8").strip() if dotgit.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not first.startswith("gitdir:"):
+        return None
+    gitdir = Path(first.removeprefix("gitdir:").strip())
+    gitdir = gitdir if gitdir.is_absolute() else Path(workspace) / gitdir
+    try:
+        common = (gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return common.parent if common.name == ".git" else None

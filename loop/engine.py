@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,6 +20,7 @@ from pathlib import Path
 from gg_research.config import Config
 from gg_research.loop import integrity
 from gg_research.errors import GGError
+from gg_research.harness.runner import RunResult
 from gg_research.loop.apply import Applied, check_edits, content_hash, mutable_contents, write_files
 from gg_research.loop.errors import EditRefused, LoopAborted, LoopSetupError, ProposerExhausted
 from gg_research.loop.git import Git
@@ -195,10 +196,9 @@ class LoopEngine:
                               frozen=integrity.frozen_fingerprint(self.ws, self.cfg))
         self._start(exp)
         objectives = [o.name for o in self.cfg.objectives]
+        seeds = [self.cfg.run.seed + i for i in range(n)]
         try:
-            for i in range(n):
-                seed = self.cfg.run.seed + i
-                res = self.trial.run_seed(exp, f"baseline {i + 1}/{n}", run_dir if i == 0 else run_dir / f"seed{seed}", seed)
+            for seed, res in zip(seeds, self._baseline_runs(exp, seeds, run_dir)):
                 exp.seeds.append(seed_run(res, seed, self.ws, objectives))
                 bad = non_finite(res, objectives)
                 if res.status != "ok" or bad:
@@ -214,6 +214,11 @@ class LoopEngine:
         self.git.tag(f"gg/{self.tag}/{exp.id}", commit)
         self._end(exp, Status.BASELINE, "baseline",
                   f"{n} seed(s); eps " + ", ".join(f"{k} {v:.4f}" for k, v in exp.epsilon.items()))
+
+    def _baseline_runs(self, exp: Experiment, seeds: list[int], run_dir: Path) -> Iterator[RunResult]:
+        """The baseline's runs, one seed after another (the first in `run_dir`, the rest in seed folders)."""
+        for i, seed in enumerate(seeds):
+            yield self.trial.run_seed(exp, f"baseline {i + 1}/{len(seeds)}", baseline_dir(run_dir, seeds, seed), seed)
 
     # -- one experiment -----------------------------------------------------------------------------
     def _state(self, passages: list) -> LoopState:
@@ -354,6 +359,11 @@ class LoopEngine:
             write_report(self.ws, self.cfg, tag=self.tag)
         except Exception as exc:  # the report is a view; a failure never stops the loop
             self.ui.say(f"report not refreshed: {type(exc).__name__}: {exc}")
+
+
+def baseline_dir(run_dir: Path, seeds: list[int], seed: int) -> Path:
+    """Where a baseline seed's run goes: the experiment's folder for the first, a seed folder for the rest."""
+    return run_dir if seed == seeds[0] else run_dir / f"seed{seed}"
 
 
 def _sigterm_to_interrupt(signum: int, frame: object) -> None:

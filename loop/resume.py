@@ -9,6 +9,8 @@ from gg_research.loop.git import Git
 from gg_research.results.ledger import Experiment, LedgerFile, Status
 
 RESUME_REASON = "interrupted: the loop died while this experiment ran (found on resume)"
+# A run the loop lost is not the idea's failure: recorded as interrupted, like a Ctrl-C, so it
+# neither counts as a crash of its direction nor lengthens a plateau.
 
 
 def applying_marker(ws: Path, tag: str) -> Path:
@@ -57,9 +59,9 @@ def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: li
         git.checkout(branch)
     for exp in records:
         if exp.status is Status.RUNNING:
-            exp.status, exp.decision, exp.reason = Status.CRASH, "crash", RESUME_REASON
+            exp.status, exp.decision, exp.reason = Status.INTERRUPTED, "interrupted", RESUME_REASON
             ledger.end(exp)
-            lines.append(f"{exp.id}: was running when the loop died; recorded as crash")
+            lines.append(f"{exp.id}: was running when the loop died; recorded as interrupted")
     for exp_id in ledger.repair_tsv():
         lines.append(f"{exp_id}: missing row added to results.tsv")
     kept = [e for e in records if e.status.kept]

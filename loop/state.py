@@ -27,6 +27,7 @@ class LoopState:
     eps: dict[str, float] = field(default_factory=dict)
     passages: list[Any] = field(default_factory=list)  # retrieval.Passage chosen for this state
     notes: list[Note] = field(default_factory=list)  # the researcher's dated notes (loop.steering), oldest first
+    pending: list[Experiment] = field(default_factory=list)  # running now in a parallel loop, results to come
 
     @property
     def baseline(self) -> Experiment | None:
@@ -71,6 +72,9 @@ class LoopState:
         parts += [memory_line(r, names) for r in self.kept] or ["(none yet)"]
         parts.append(f"\n## The night so far ({len(self.records)} experiments of this loop, oldest first)")
         parts += self.memory() or ["(none yet)"]
+        if self.pending:
+            parts.append("\n## Running now (results to come; do not propose these again)")
+            parts += [f"- {r.id} {r.title}" + (f" (on {r.parent})" if r.parent else "") for r in self.pending]
         nm = self.near_misses()
         if nm:
             parts.append("\n## Near-misses (discarded, but one noise margin from the front)")

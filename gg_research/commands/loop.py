@@ -8,6 +8,11 @@ stops the running experiment, records it as interrupted, resets the branch and e
 --show-prompt prints what Claude would receive next for the tag's current state (retrieved
 passages included) and exits, without calling the API or touching the branch; no API key needed.
 To steer a running night, add a note: gg-research note "try the focal loss on thin defects".
+
+--workers N keeps N experiments in flight as Ray tasks (a Ray started here, or the cluster in
+[parallel] address or RAY_ADDRESS), each in its own git worktree beside the workspace; each
+result is judged in arrival order against the front as it stands then, and the branch points at
+the newest keep.
 """
 
 from __future__ import annotations
@@ -46,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-report", action="store_true", help="do not refresh results/report.html after each experiment")
     parser.add_argument("--stop-after-plateau", type=positive(int), metavar="N",
                         help="stop after N experiments in a row without a keep (default: go on; the prompt asks for a different kind of change after [proposer] plateau_after)")
+    parser.add_argument("--workers", type=positive(int), metavar="N",
+                        help="experiments in flight at once, each a Ray task in its own git worktree; decisions stay in "
+                             "arrival order (default: [parallel] workers, 1 = serial; needs pip install 'gg-research[parallel]')")
     parser.add_argument("--show-prompt", nargs="?", const="text", choices=["text", "json"], metavar="FORMAT",
                         help="print what Claude would receive next for this tag (text, or json: the exact request body) and exit; calls no API")
 
@@ -61,6 +69,8 @@ def run(args: argparse.Namespace) -> int:
         raise LoopSetupError(f"--script goes with --proposer scripted, not {args.proposer}")
     ws = find_workspace()
     config = load_config(ws / CONFIG_NAME)
+    if args.workers is not None:
+        config.parallel.workers = args.workers
     if args.show_prompt:
         import sys
 
@@ -68,10 +78,16 @@ def run(args: argparse.Namespace) -> int:
 
         sys.stdout.write(show_prompt(ws, config, args.tag, args.show_prompt, say=lambda t: print(t, file=sys.stderr)))
         return 0
-    ui = LoopUI()
     kind = "scripted" if args.script else args.proposer
     options = Options(tag=args.tag, budget_s=args.budget, max_experiments=args.max_experiments, until=args.until,
                       baseline_seeds=args.baseline_seeds, write_report=not args.no_report,
                       stop_after_plateau=args.stop_after_plateau)
+    if config.parallel.workers > 1:
+        from gg_research.loop.parallel import ParallelEngine, ParallelUI
+
+        ui: LoopUI = ParallelUI()
+        return ParallelEngine(ws, config, options, proposer_factory(kind, args.script, say=ui.say),
+                              workers=config.parallel.workers, ui=ui).run()
+    ui = LoopUI()
     engine = LoopEngine(ws, config, options, proposer_factory(kind, args.script, say=ui.say), ui=ui)
     return engine.run()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+import warnings
 import zlib
 from pathlib import Path
 from typing import Any
@@ -68,7 +69,12 @@ class OptunaProposer:
         if config.proposer.sampler == "random":
             self.study.sampler = optuna.samplers.RandomSampler(seed=base_seed + n)
         else:
-            self.study.sampler = optuna.samplers.TPESampler(seed=base_seed + n, n_startup_trials=5, multivariate=False)
+            # In a parallel loop, trials in flight count as if they had scored badly (constant liar), so
+            # the next proposals spread out instead of crowding where a pending one already looks.
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                self.study.sampler = optuna.samplers.TPESampler(seed=base_seed + n, n_startup_trials=5, multivariate=False,
+                                                                constant_liar=config.parallel.workers > 1)
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             self.study.tell(t.number, state=TrialState.FAIL)  # in flight when the last loop died
         self._rng_seed = base_seed

@@ -58,10 +58,10 @@ def test_kill_9_then_resume_keeps_ledger_and_branch_consistent(tmp_path: Path) -
 
     done = _run(ws, "--tag", "k", "--script", str(script))
     assert done.returncode == 0, done.stderr
-    assert "e0003: was running when the loop died; recorded as crash" in done.stdout
+    assert "e0003: was running when the loop died; recorded as interrupted" in done.stdout
     recs = records(ws)
     assert [r.id for r in recs] == ["e0001", "e0002", "e0003", "e0004"]
-    assert [r.status for r in recs] == ["baseline", "keep", "crash", "keep"]
+    assert [r.status for r in recs] == ["baseline", "keep", "interrupted", "keep"]
     assert "interrupted" in recs[2].reason
     assert recs[3].title == "QB up" and recs[3].parent == "e0002"
     assert [row[0] for row in tsv_rows(ws)[1:]] == ["e0001", "e0002", "e0003", "e0004"]

@@ -60,8 +60,9 @@ def dataset(cache: Path) -> Path:
     return Path(ensure_synthetic(cache, 24, 64, 0))
 
 
-def make_real_workspace(path: Path, data: Path, *, budget_s: float = 1.5, hard_limit_s: float = 40.0,
+def make_real_workspace(path: Path, data: Path | None, *, budget_s: float = 1.5, hard_limit_s: float = 40.0,
                         train: str = TINY_TRAIN, seeds: int = 1) -> Path:
+    """data=None: the workspace's own cached synthetic set (24 images at 64 px), as a new user's."""
     import subprocess
 
     from gg_research.workspace import init_workspace
@@ -70,12 +71,16 @@ def make_real_workspace(path: Path, data: Path, *, budget_s: float = 1.5, hard_l
     (ws / "train.py").write_text(train, encoding="utf-8")
     toml = ws / "gg-research.toml"
     text = toml.read_text(encoding="utf-8")
-    text = text.replace('dataset = ""', f'dataset = "{data}"', 1).replace("image_size = 128", "image_size = 64", 1)
+    if data is None:
+        text = text.replace("synth_n = 400", "synth_n = 24", 1).replace("synth_size = 128", "synth_size = 64", 1)
+    else:
+        text = text.replace('dataset = ""', f'dataset = "{data}"', 1)
+    text = text.replace("image_size = 128", "image_size = 64", 1)
     text = text.replace("budget_s = 300.0", f"budget_s = {budget_s}", 1).replace("hard_limit_s = 0.0", f"hard_limit_s = {hard_limit_s}", 1)
     text = text.replace('device = "auto"', 'device = "cpu"', 1).replace("baseline_seeds = 3", f"baseline_seeds = {seeds}", 1)
     text = text.replace("eval_batch_size = 32", "eval_batch_size = 16", 1)
     toml.write_text(text, encoding="utf-8")
-    for needle in (str(data), "image_size = 64", f"budget_s = {budget_s}", f"hard_limit_s = {hard_limit_s}"):
+    for needle in (str(data) if data else "synth_n = 24", "image_size = 64", f"budget_s = {budget_s}", f"hard_limit_s = {hard_limit_s}"):
         assert needle in text, needle  # the template toml changed: fix the replacements above
     subprocess.run(["git", "-C", str(ws), "commit", "-qam", "tiny train.py for loop tests"], check=True)
     return ws

@@ -1,0 +1,243 @@
+"""loop --workers N: local Ray on this machine's CPUs, each experiment in its own worktree, verdicts in arrival order."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from rich.console import Console
+
+from tests.harness.procs import live_processes_mentioning
+from tests.loop.fakes import edit, git, make_workspace, records, tsv_rows, write_script
+from tests.loop.tiny_harness import TINY_TRAIN, make_real_workspace
+
+ray = pytest.importorskip("ray", reason="the parallel extra is not installed (pip install 'gg-research[parallel]')")
+
+CLI = [sys.executable, "-m", "gg_research.cli", "loop"]
+# Ray's per-node agents notice a killed head only after a GCS timeout (about a minute); they run
+# no experiment and hold no workspace file, so they are not what "no run survives" is about.
+RAY_AGENTS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent", "ray::IDLE")
+
+
+def _probing_train(ws: Path) -> str:
+    """The tiny train.py, printing where it runs and whether it can see the workspace's state."""
+    probe = f'''
+import os
+X = 0
+
+
+def _probe():
+    print("cwd", os.getcwd(), flush=True)
+    import glob
+    for name in ("results/experiments.jsonl", ".gg/data/*/manifest.jsonl", ".git/HEAD"):  # hidden: empty folders
+        print("sees", name, bool(glob.glob({str(ws)!r} + "/" + name)), flush=True)
+'''
+    train = TINY_TRAIN.replace('MODE = "ok"', 'MODE = "ok"' + probe, 1)
+    return train.replace("    model = Tiny().to(ctx.device)", "    _probe()\n    model = Tiny().to(ctx.device)", 1)
+
+
+class Recording:
+    """The scripted proposer, noting which experiments each request was told were in flight."""
+
+    def __init__(self, inner) -> None:
+        self.inner, self.name, self.wants_passages = inner, inner.name, inner.wants_passages
+        self.pending: list[list[str]] = []
+
+    def propose(self, state, feedback):
+        self.pending.append([e.id for e in state.pending])
+        return self.inner.propose(state, feedback)
+
+    def tell_baseline(self, exp) -> None:
+        self.inner.tell_baseline(exp)
+
+    def tell(self, exp) -> None:
+        self.inner.tell(exp)
+
+
+def _kill_worker_of(run_dir: Path, stop: threading.Event) -> None:
+    """Kill -9 the Ray worker running an experiment, once its run has started."""
+    info = run_dir / "worker.json"
+    while not stop.is_set():
+        if info.is_file() and (run_dir / "run.log").is_file():
+            time.sleep(1.0)
+            os.kill(json.loads(info.read_text())["pid"], signal.SIGKILL)
+            return
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_two_workers_worktrees_verdicts_in_arrival_order_and_a_killed_worker(tmp_path: Path) -> None:
+    from gg_research.config import load_config
+    from gg_research.harness.sandbox import bwrap_works
+    from gg_research.loop.engine import Options
+    from gg_research.loop.parallel import ParallelEngine, ParallelUI
+    from gg_research.loop.proposers.select import proposer_factory
+
+    ws = tmp_path / "ws"
+    ws = make_real_workspace(ws, None, budget_s=2.0, hard_limit_s=60.0, seeds=2, train=_probing_train(ws))
+    script = write_script(ws, [
+        edit("hang", 'MODE = "ok"', 'MODE = "hang"'),
+        edit("predict all (A)", "PREDICT_ALL = False", "PREDICT_ALL = True"),
+        # From the baseline too, whatever is kept meanwhile: the same gain, so whichever of A and B
+        # arrives second meets the other on the front and is within its noise.
+        {**edit("predict all (B)", "X = 0\n", "X = 1\n"), "edits": [
+            {"path": "train.py", "search": "PREDICT_ALL = False", "replace": "PREDICT_ALL = True"},
+            {"path": "train.py", "search": "X = 0\n", "replace": "X = 1\n"}], "parent": "e0001"},
+        edit("a dud", "X = 0\n", "X = 2\n"),
+    ])
+    buf = io.StringIO()
+    ui = ParallelUI(Console(file=buf, width=200))
+    recording: list[Recording] = []
+
+    def factory(ctx):
+        recording.append(Recording(proposer_factory("scripted", str(script), say=ui.say)(ctx)))
+        return recording[0]
+
+    stop = threading.Event()
+    killer = threading.Thread(target=_kill_worker_of, args=(ws / "results" / "runs" / "e0002", stop), daemon=True)
+    killer.start()
+    eng = ParallelEngine(ws, load_config(ws / "gg-research.toml"), Options(tag="p", write_report=False), factory,
+                         workers=2, ui=ui)
+    try:
+        assert eng.run() == 0, buf.getvalue()
+    finally:
+        stop.set()
+    out = buf.getvalue()
+    recs = records(ws)
+    by = {r.title: r for r in recs}
+    assert [r.id for r in recs] == ["e0001", "e0002", "e0003", "e0004", "e0005"], out
+    base = recs[0]
+    assert base.status == "baseline" and len(base.seeds) == 2 and all(s.ok for s in base.seeds)
+
+    # A worker killed mid-run: that experiment is a crash and the night goes on.
+    assert by["hang"].status == "crash" and "Ray worker" in by["hang"].reason, by["hang"].reason
+    # The proposer was asked while others ran, and told which.
+    assert any(p for p in recording[0].pending), recording[0].pending
+    assert recording[0].pending[1] == ["e0002"]
+
+    # Verdicts one at a time against the front as it stood: one of two equal gains is kept.
+    a, b = by["predict all (A)"], by["predict all (B)"]
+    assert sorted([a.status, b.status]) == ["discard", "keep"], out
+    kept, other = (a, b) if a.status == "keep" else (b, a)
+    assert "kept run" in other.reason and other.metrics["dice"] == pytest.approx(kept.metrics["dice"])
+    assert b.parent == "e0001"
+    assert by["a dud"].status == "discard"
+    assert sorted(git(ws, "tag", "--list", "gg/p/*").split()) == ["gg/p/e0001", f"gg/p/{kept.id}"]
+    assert git(ws, "rev-parse", "autoresearch/p").strip() == kept.commit
+    assert git(ws, "rev-parse", "HEAD").strip() == kept.commit and "PREDICT_ALL = True" in (ws / "train.py").read_text()
+
+    # Each experiment ran in a worktree of its own, outside the workspace, which its box hid.
+    cwds = {}
+    for r in recs[2:]:
+        log = (ws / r.log).read_text()
+        cwds[r.id] = next(line.split(" ", 1)[1] for line in log.splitlines() if line.startswith("cwd "))
+        assert cwds[r.id].startswith(f"{ws}.worktrees{os.sep}p{os.sep}"), cwds[r.id]
+        if bwrap_works() is None:
+            assert "sees results/experiments.jsonl False" in log and "sees .gg/data/*/manifest.jsonl False" in log, log
+            assert "sees .git/HEAD False" in log, log
+    assert len(set(cwds.values())) == len(cwds)
+    assert git(ws, "worktree", "list", "--porcelain").count("worktree ") == 1
+    assert not list((Path(f"{ws}.worktrees") / "p").glob("slot*"))
+
+    # The ledger: a start and an end line per experiment, a TSV row each.
+    lines = [json.loads(line) for line in (ws / "results" / "experiments.jsonl").read_text().splitlines()]
+    assert sorted(line["id"] for line in lines) == sorted([r.id for r in recs] * 2)
+    assert [row[0] for row in tsv_rows(ws)[1:]] == [r.id for r in recs]
+
+
+def _run_processes(ws: Path) -> list[int]:
+    def agent(pid: int) -> bool:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode("utf-8", "replace").startswith(RAY_AGENTS)
+        except OSError:
+            return False
+    return [pid for pid in live_processes_mentioning(str(ws)) if not agent(pid)]
+
+
+@pytest.mark.slow
+def test_kill_9_with_runs_in_flight_then_resume_records_each_once_as_interrupted(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", hard=60)
+    script = write_script(ws, [
+        edit("hang 1", 'MODE = "ok"', 'MODE = "hang"'),
+        edit("hang 2", "QB = 1.0", "QB = 1.5\nMODE = \"hang\""),
+        edit("QA up", "QA = 1.0", "QA = 2.0"),
+    ])
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    args = [*CLI, "--tag", "k", "--script", str(script), "--workers", "2", "--no-report"]
+    proc = subprocess.Popen(args, cwd=ws, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not all((ws / "results" / "runs" / e / "pid").is_file() for e in ("e0002", "e0003")):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the two runs never started"
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    end = time.monotonic() + 20
+    while _run_processes(ws) and time.monotonic() < end:  # the runs die with the Ray that the loop started
+        time.sleep(0.2)
+    assert not _run_processes(ws), [Path(f"/proc/{p}/cmdline").read_bytes()[:120] for p in _run_processes(ws)]
+    assert [r.status for r in records(ws)] == ["baseline", "running", "running"]
+    assert len(list((Path(f"{ws}.worktrees") / "k").glob("slot*"))) == 2
+
+    done = subprocess.run(args, cwd=ws, env=env, text=True, capture_output=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "removed 2 worktree(s) left by a loop that died" in done.stdout
+    recs = records(ws)
+    assert [(r.id, r.status) for r in recs] == [("e0001", "baseline"), ("e0002", "interrupted"),
+                                                ("e0003", "interrupted"), ("e0004", "keep")]
+    lines = (ws / "results" / "experiments.jsonl").read_text().splitlines()
+    assert len(lines) == 8  # once each: one start and one end line per experiment
+    assert git(ws, "rev-parse", "autoresearch/k").strip() == recs[3].commit
+    assert git(ws, "worktree", "list", "--porcelain").count("worktree ") == 1
+
+
+def test_worktree_runs_hide_the_workspace_they_came_from(tmp_path: Path) -> None:
+    from gg_research.harness.warm import hidden_paths, origin_workspace
+
+    ws = make_workspace(tmp_path / "ws")
+    wt = tmp_path / "elsewhere" / "slot0001"
+    git(ws, "worktree", "add", "--detach", "--quiet", str(wt), "HEAD")
+    assert origin_workspace(wt) == ws.resolve()
+    assert origin_workspace(ws) is None
+    hidden = set(hidden_paths(wt, None))
+    assert {ws.resolve() / n for n in (".gg", "results", ".git")} <= hidden
+    assert {wt / n for n in (".gg", "results", ".git")} <= hidden
+
+
+def test_a_node_that_cannot_see_the_workspace_is_a_crash_that_says_so(tmp_path: Path) -> None:
+    from gg_research.config import Config
+    from gg_research.loop.workers import run_on_worker
+
+    res = run_on_worker(str(tmp_path / "not-mounted"), str(tmp_path / "run"), Config(), 1.0, 0, 10.0)
+    assert res.status == "crash"
+    assert "not visible on Ray node" in res.error and "same path" in res.error
+
+
+def test_two_workers_without_ray_is_a_one_line_setup_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gg_research.config import Config
+    from gg_research.loop.errors import LoopSetupError
+    from gg_research.loop.workers import RayPool
+
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` meets where the extra is not installed
+    with pytest.raises(LoopSetupError, match=r"pip install 'gg-research\[parallel\]'"):
+        RayPool(Config(), 2).start()
+
+
+def test_the_serial_loop_never_imports_ray(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    script = write_script(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")])
+    code = ("import sys; from gg_research.cli import main; rc = main(['loop', '--tag', 's', '--workers', '1', "
+            f"'--script', {str(script)!r}, '--no-report']); print('ray imported:', 'ray' in sys.modules); sys.exit(rc)")
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    done = subprocess.run([sys.executable, "-c", code], cwd=ws, env=env, text=True, capture_output=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "ray imported: False" in done.stdout
+    assert [r.status for r in records(ws)] == ["baseline", "keep"]
