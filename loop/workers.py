@@ -48,6 +48,19 @@ def run_on_worker(workspace: str, run_dir: str, config: Config, budget_s: float,
     return run_experiment(ws, out, config=config, budget_s=budget_s, seed=seed, hard_limit_s=hard_limit_s)
 
 
+def _unreachable(address: str) -> str | None:
+    """Why nothing answers at a host:port address, found in seconds (Ray itself retries for minutes)."""
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, _, port = hostport.rpartition(":")
+    if not host or not port.isdigit():
+        return None  # "auto" and the like: Ray finds the cluster itself
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=5).close()
+    except OSError as exc:
+        return exc.strerror or str(exc) or type(exc).__name__
+    return None
+
+
 class RayPool:
     """The loop's run function (loop.runner.RunFn) for N runs in flight; `start()` before the first run."""
 
@@ -79,10 +92,19 @@ class RayPool:
                              object_store_memory=100 * 2**20, configure_logging=False)
                     self._started_here = True
                 else:
+                    unreachable = _unreachable(address)
+                    if unreachable:
+                        raise LoopSetupError(f"the Ray cluster at {address} cannot be reached: {unreachable} "
+                                             f"([parallel] address or RAY_ADDRESS)")
                     ray.init(address=address, log_to_driver=False, logging_level=logging.ERROR, configure_logging=False)
+            except LoopSetupError:
+                raise
             except Exception as exc:  # Ray raises ConnectionError, RuntimeError, ValueError, ...
-                where = f"the Ray cluster at {address}" if address else "a local Ray"
-                raise LoopSetupError(f"could not start {where}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}") from None
+                what = f"connect to the Ray cluster at {address}" if address else "start a local Ray"
+                hint = ""
+                if "auth" in f"{exc} {exc.__cause__}".lower():
+                    hint = " (the cluster wants its auth token: set RAY_AUTH_MODE=token and the token as Ray's token-auth docs say)"
+                raise LoopSetupError(f"could not {what}: {type(exc).__name__}: {' '.join(str(exc).split())[:200]}{hint}") from None
         self._ray = ray
         total = ray.cluster_resources()
         gpus, cpus = float(total.get("GPU", 0.0)), float(total.get("CPU", 1.0))

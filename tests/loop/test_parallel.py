@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -241,3 +243,53 @@ def test_the_serial_loop_never_imports_ray(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     assert "ray imported: False" in done.stdout
     assert [r.status for r in records(ws)] == ["baseline", "keep"]
+
+
+def test_an_unreachable_cluster_address_is_refused_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gg_research.config import Config
+    from gg_research.loop.errors import LoopSetupError
+    from gg_research.loop.workers import RayPool
+
+    monkeypatch.setenv("RAY_ADDRESS", "127.0.0.1:9")  # the discard port: nothing listens
+    t0 = time.monotonic()
+    with pytest.raises(LoopSetupError, match=r"Ray cluster at 127\.0\.0\.1:9 cannot be reached"):
+        RayPool(Config(), 2).start()
+    assert time.monotonic() - t0 < 10
+
+
+@pytest.mark.slow
+def test_ctrl_c_records_the_runs_in_flight_as_interrupted_and_a_cluster_by_address_is_left_running(
+        tmp_path: Path) -> None:
+    """On a Ray cluster of its own (ray start), as a lab's would be: the loop uses it and does not stop it."""
+    ws = make_workspace(tmp_path / "ws", hard=60)
+    script = write_script(ws, [edit("hang 1", 'MODE = "ok"', 'MODE = "hang"'),
+                               edit("hang 2", "QB = 1.0", "QB = 1.5\nMODE = \"hang\"")])
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
+    env["RAY_AUTH_MODE"] = "token"  # the cluster's token (~/.ray/auth_token) is sent, as on a lab's nodes
+    ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
+    port = 26000 + os.getpid() % 3000
+    ray_cli = [sys.executable, "-c", "from ray.scripts.scripts import main; main()"]
+    subprocess.run([*ray_cli, "start", "--head", f"--port={port}", "--num-cpus=2", "--include-dashboard=false",
+                    f"--temp-dir={ray_tmp}"], env=env, check=True, capture_output=True, timeout=120)
+    try:
+        env["RAY_ADDRESS"] = f"127.0.0.1:{port}"
+        proc = subprocess.Popen([*CLI, "--tag", "c", "--script", str(script), "--workers", "2", "--no-report"],
+                                cwd=ws, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 120
+        while not all((ws / "results" / "runs" / e / "pid").is_file() for e in ("e0002", "e0003")):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the two runs never started"
+            time.sleep(0.1)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 130, err
+        assert [(r.id, r.status) for r in records(ws)] == [("e0001", "baseline"), ("e0002", "interrupted"),
+                                                           ("e0003", "interrupted")], out
+        assert git(ws, "rev-parse", "HEAD").strip() == records(ws)[0].commit
+        assert git(ws, "worktree", "list", "--porcelain").count("worktree ") == 1
+        status = subprocess.run([*ray_cli, "status", f"--address=127.0.0.1:{port}"], env=env, capture_output=True,
+                                text=True, timeout=60)
+        assert status.returncode == 0, status.stderr  # the loop left the lab's cluster running
+    finally:
+        subprocess.run([*ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(ray_tmp, ignore_errors=True)
