@@ -2,13 +2,13 @@
 
 A parallel night, in order:
 - the main thread asks the proposer for a hypothesis, showing it the experiments in flight as
-  pending; checks the edit in a worktree checked out at the parent commit; commits there; writes
+  pending; checks the edit in a free slot's worktree checked out at the parent commit; commits there; writes
   the start line; and hands the experiment to a thread that waits on its runs (`Trial.measure`:
   the first run, and the re-run of a marginal win, each a Ray task);
 - a measured experiment joins a queue; the main thread takes them in arrival order and judges each
   against the front as it stands when it arrives (`Trial.verdict`); a keep is tagged gg/TAG/ID and
   becomes the tip of autoresearch/TAG whatever its parent was; the end line is written and the
-  worktree removed.
+  slot is free for the next experiment.
 
 So the branch points at the latest keep in arrival order, which need not descend from the keep
 before it (two runs started from the same parent can both be kept): the branch is a pointer, not
@@ -65,6 +65,7 @@ class Flight:
 
     exp: Experiment
     parent: Experiment
+    slot: int
     checkout: Path
     run_dir: Path
     t: Timings
@@ -113,6 +114,8 @@ class ParallelEngine(LoopEngine):
         except BaseException:
             self._abandon()
             raise
+        finally:
+            self.worktrees.clear()
 
     def _baseline_runs(self, exp: Experiment, seeds: list[int], run_dir: Path) -> Iterator[RunResult]:
         """The baseline's seeds side by side, as many at once as there are workers (same conditions as the night's runs)."""
@@ -152,50 +155,42 @@ class ParallelEngine(LoopEngine):
         state = self._pending_state(passages)
         feedback: str | None = None
         seen = {e.content_hash for e in self.ledger.read().experiments if e.content_hash}
-        checkout: Path | None = None
+        slot = min(set(range(self.workers)) - {f.slot for f in self.flights.values()})
         self._done += 1  # a slot is used whether or not the proposer ends up with a valid edit
-        try:
-            for _ in range(self.cfg.proposer.max_refusals + 1):
-                tp = time.monotonic()
-                try:
-                    hyp = self.proposer.propose(state, feedback)
-                except ProposerExhausted as exc:
-                    self._exhausted = str(exc)
-                    self._done -= 1
-                    return
-                t.proposal += time.monotonic() - tp
-                parent = self._parent_of(hyp, state) or tip
-                ta = time.monotonic()
-                try:
-                    repeat = self.novelty.refusal(hyp, self.proposer, self.ledger.read().experiments)
-                    if repeat:
-                        raise EditRefused(repeat)
-                    if checkout is None:
-                        checkout = self.worktrees.add(parent.commit)
-                    else:
-                        self.worktrees.move(checkout, parent.commit)
-                    applied = check_edits(checkout, hyp, self.mutable, seen)
-                except EditRefused as exc:
-                    t.apply_commit += time.monotonic() - ta
-                    self._refused(hyp, parent, exc.reason, passages)
-                    feedback = exc.reason
-                    state = self._pending_state(passages)
-                    continue
-                t.apply_commit += time.monotonic() - ta
-                self._take_off(hyp, applied, parent, checkout, passages, t)
-                checkout = None  # the flight owns it now
+        for _ in range(self.cfg.proposer.max_refusals + 1):
+            tp = time.monotonic()
+            try:
+                hyp = self.proposer.propose(state, feedback)
+            except ProposerExhausted as exc:
+                self._exhausted = str(exc)
+                self._done -= 1
                 return
-        finally:
-            if checkout is not None:
-                self.worktrees.remove(checkout)
+            t.proposal += time.monotonic() - tp
+            parent = self._parent_of(hyp, state) or tip
+            ta = time.monotonic()
+            try:
+                repeat = self.novelty.refusal(hyp, self.proposer, self.ledger.read().experiments)
+                if repeat:
+                    raise EditRefused(repeat)
+                checkout = self.worktrees.checkout(slot, parent.commit)
+                applied = check_edits(checkout, hyp, self.mutable, seen)
+            except EditRefused as exc:
+                t.apply_commit += time.monotonic() - ta
+                self._refused(hyp, parent, exc.reason, passages)
+                feedback = exc.reason
+                state = self._pending_state(passages)
+                continue
+            t.apply_commit += time.monotonic() - ta
+            self._take_off(hyp, applied, parent, slot, checkout, passages, t)
+            return
 
     def _pending_state(self, passages: list) -> LoopState:
         state = self._state(passages)
         state.pending = [f.exp for f in self.flights.values()]
         return state
 
-    def _take_off(self, hyp: Hypothesis, applied: Applied, parent: Experiment, checkout: Path, passages: list,
-                  t: Timings) -> None:
+    def _take_off(self, hyp: Hypothesis, applied: Applied, parent: Experiment, slot: int, checkout: Path,
+                  passages: list, t: Timings) -> None:
         assert self.proposer is not None
         ta = time.monotonic()
         write_files(checkout, applied)
@@ -210,7 +205,7 @@ class ParallelEngine(LoopEngine):
                                 diff=rel(self.ws, diff_path), log=rel(self.ws, run_dir / "run.log"))
         self.ledger.start(exp)
         t.apply_commit += time.monotonic() - ta
-        flight = Flight(exp, parent, checkout, run_dir, t)
+        flight = Flight(exp, parent, slot, checkout, run_dir, t)
         self.flights[exp.id] = flight
         threading.Thread(target=self._measure, args=(flight,), daemon=True, name=f"flight-{exp.id}").start()
 
@@ -253,7 +248,6 @@ class ParallelEngine(LoopEngine):
         flight.t.decision += time.monotonic() - td
         self._end(exp, exp.status, exp.decision, exp.reason)
         self._front = self.kept()
-        self.worktrees.remove(flight.checkout)
         self.timings.append(flight.t)
 
     def _abandon(self) -> None:
@@ -265,7 +259,3 @@ class ParallelEngine(LoopEngine):
                 self._end(flight.exp, Status.INTERRUPTED, "interrupted", INTERRUPTED)
             except (OSError, GGError) as exc:  # the ledger itself failed: resume records it later
                 self.ui.say(f"{exp_id}: could not be recorded as interrupted ({exc}); the next loop will")
-            try:
-                self.worktrees.remove(flight.checkout)
-            except (OSError, GGError):
-                pass

@@ -1,14 +1,16 @@
 """Runs of a parallel loop as Ray tasks: a Ray started inside the loop, or a cluster by address.
 
-Each run is one task that calls the harness's `run_experiment` on the node that takes it, so a
-worker runs experiments the same sealed way the serial loop does (the harness's box, clock and
-scorer); Ray only places the run and reserves its resources (`num_gpus`, fractional to pack two
-runs on one GPU, and `num_cpus`, which Ray also passes to torch as OMP_NUM_THREADS).
+A worker is a Ray actor, one per slot of the loop, that holds its resources for the night
+(`num_gpus`, fractional to pack two runs on one GPU, and `num_cpus`, which Ray also passes to
+torch as OMP_NUM_THREADS) and runs experiments the same sealed way the serial loop does: the
+harness's `run_experiment` with its box, clock and scorer, and, like the serial loop, the next
+run's child started while the current one trains (a slot's runs share its worktree path, so the
+started child fits the next run).
 
 Every node must see the workspace, its worktrees and the dataset at the same paths (a shared
 filesystem such as NFS) and have gg-research installed: the task checks the first and ends as a
 crash naming the node when it does not. A task is never retried: a worker that dies mid-run
-makes that experiment a crash, and the night goes on.
+makes that experiment a crash, Ray starts the actor again, and the night goes on.
 
 Ray is an optional extra (`pip install 'gg-research[parallel]'`), imported only here.
 """
@@ -32,20 +34,35 @@ from gg_research.loop.errors import LoopSetupError
 WORKER_FILE = "worker.json"  # in the run folder: the node and process that run it
 
 
-def run_on_worker(workspace: str, run_dir: str, config: Config, budget_s: float, seed: int,
-                  hard_limit_s: float) -> RunResult:
-    """The body of a Ray task: one harness run, on whichever node Ray chose."""
-    from gg_research.harness.runner import run_experiment
+def visible(workspace: Path, run_dir: Path) -> RunResult | None:
+    """A crashed run naming the node when this node cannot see the workspace (no shared filesystem)."""
+    if Path(workspace).is_dir():
+        return None
+    why = (f"{workspace}: not visible on Ray node {socket.gethostname()}; every node must mount the workspace and "
+           f"its worktrees at the same path (a shared filesystem)")
+    return RunResult("crash", {}, {}, Path(run_dir), Path(run_dir) / "run.log", why, 0.0)
 
-    ws, out = Path(workspace), Path(run_dir)
-    node = socket.gethostname()
-    if not ws.is_dir():
-        why = (f"{ws}: not visible on Ray node {node}; every node must mount the workspace and its worktrees "
-               f"at the same path (a shared filesystem)")
-        return RunResult("crash", {}, {}, out, out / "run.log", why, 0.0)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / WORKER_FILE).write_text(json.dumps({"node": node, "pid": os.getpid()}), encoding="utf-8")
-    return run_experiment(ws, out, config=config, budget_s=budget_s, seed=seed, hard_limit_s=hard_limit_s)
+
+class Worker:
+    """The body of a Ray actor: a slot's runs, one at a time, each next child started ahead."""
+
+    def __init__(self) -> None:
+        from gg_research.harness.runner import PrestartingRunner
+
+        self._runner = PrestartingRunner()
+
+    def run(self, workspace: str, run_dir: str, config: Config, budget_s: float, seed: int,
+            hard_limit_s: float) -> RunResult:
+        ws, out = Path(workspace), Path(run_dir)
+        unseen = visible(ws, out)
+        if unseen is not None:
+            return unseen
+        out.mkdir(parents=True, exist_ok=True)
+        (out / WORKER_FILE).write_text(json.dumps({"node": socket.gethostname(), "pid": os.getpid()}), encoding="utf-8")
+        return self._runner(ws, out, config=config, budget_s=budget_s, seed=seed, hard_limit_s=hard_limit_s)
+
+    def close(self) -> None:
+        self._runner.close()
 
 
 def _unreachable(address: str) -> str | None:
@@ -71,9 +88,10 @@ class RayPool:
         self.gpus_per_run = 0.0
         self.cpus_per_run = 1.0
         self._ray: Any = None
-        self._task: Any = None
+        self._actors: list[Any] = []
         self._started_here = False
-        self._running: dict[int, Any] = {}  # thread id -> the object ref it waits on
+        self._home: dict[str, int] = {}  # a checkout's path -> the worker that last ran in it
+        self._busy: set[int] = set()
         self._lock = threading.Lock()
 
     def start(self) -> None:
@@ -115,21 +133,25 @@ class RayPool:
         self.say(f"Ray: {cpus:g} CPU, {gpus:g} GPU; {self.workers} workers, each run {self.cpus_per_run:g} CPU, "
                  f"{self.gpus_per_run:g} GPU" + (f" (only {int(fit + 1e-9)} fit at once: the rest wait)"
                                                if fit + 1e-9 < self.workers else ""))
-        self._task = ray.remote(run_on_worker).options(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
-                                                       max_retries=0, name="gg-research run")
+        # A killed worker is started again (max_restarts) but the run it had is not (max_task_retries):
+        # that run is a crash, and the slot goes on with the next one.
+        actor = ray.remote(Worker).options(num_cpus=self.cpus_per_run, num_gpus=self.gpus_per_run,
+                                           max_restarts=-1, max_task_retries=0)
+        self._actors = [actor.remote() for _ in range(self.workers)]
 
     def __call__(self, workspace: Path, run_dir: Path, *, config: Config, budget_s: float, seed: int,
                  hard_limit_s: float) -> RunResult:
-        """Run on a Ray worker and wait; a worker that dies or a cancelled task is a crashed run."""
-        if self._task is None:
+        """Run on a free worker, the one that last ran in `workspace` when it is free, and wait.
+
+        A worker that dies mid-run, or a run cancelled by Ctrl-C, is a crashed run.
+        """
+        if not self._actors:
             raise RuntimeError("RayPool.start() was not called")
         ray = self._ray
         t0 = time.monotonic()
-        ref = self._task.remote(str(workspace), str(run_dir), config, budget_s, seed, hard_limit_s)
-        me = threading.get_ident()
-        with self._lock:
-            self._running[me] = ref
+        slot = self._take(str(workspace))
         try:
+            ref = self._actors[slot].run.remote(str(workspace), str(run_dir), config, budget_s, seed, hard_limit_s)
             return ray.get(ref)
         except ray.exceptions.RayError as exc:
             first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
@@ -137,15 +159,26 @@ class RayPool:
             return RunResult("crash", {}, {}, Path(run_dir), Path(run_dir) / "run.log", why, time.monotonic() - t0)
         finally:
             with self._lock:
-                self._running.pop(me, None)
+                self._busy.discard(slot)
+
+    def _take(self, workspace: str) -> int:
+        with self._lock:
+            home = self._home.get(workspace)
+            free = [i for i in range(len(self._actors)) if i not in self._busy]
+            if not free:
+                raise RuntimeError(f"more runs at once than the {len(self._actors)} workers")
+            slot = home if home in free else free[0]
+            self._busy.add(slot)
+            self._home[workspace] = slot
+            return slot
 
     def cancel_all(self) -> None:
-        """Stop every run in flight (their workers are killed; the harness's box dies with them)."""
+        """Stop every run in flight: their workers are killed (the harness's box dies with them)."""
         with self._lock:
-            refs = list(self._running.values())
-        for ref in refs:
+            busy = sorted(self._busy)
+        for slot in busy:
             try:
-                self._ray.cancel(ref, force=True)
+                self._ray.kill(self._actors[slot], no_restart=False)
             except Exception:  # finished meanwhile, or the cluster is gone: nothing left to stop
                 pass
 
@@ -153,6 +186,11 @@ class RayPool:
         if self._ray is None:
             return
         self.cancel_all()
+        for actor in self._actors:
+            try:
+                self._ray.kill(actor, no_restart=True)  # a cluster's actors would outlive the loop
+            except Exception:
+                pass
         if self._started_here:
             self._ray.shutdown()
-        self._ray = self._task = None
+        self._ray, self._actors = None, []

@@ -1,7 +1,9 @@
-"""The git worktrees of a parallel loop: one per experiment in flight, checked out at its parent commit.
+"""The git worktrees of a parallel loop: one per worker slot, checked out at each experiment's parent commit.
 
-Each experiment's edit is written, committed and run in its own worktree, so runs never see one
-another's edits and the workspace itself stays on the branch tip. The worktrees lie outside the
+Each experiment's edit is written, committed and run in the worktree of the slot it took, so
+runs in flight never see one another's edits and the workspace itself stays on the branch tip.
+A slot keeps its worktree (and its path) from one experiment to the next: its worker starts the
+next run's child ahead, which needs the path to stay; the worktrees go when the night ends. The worktrees lie outside the
 workspace (WORKSPACE.worktrees by default): a run's box hides the workspace's state (.gg, results,
 .git), and a worktree inside it would be hidden with it. What a run needs but git does not carry,
 the cached synthetic data and a dataset folder given by a relative path, is linked in from the
@@ -25,24 +27,22 @@ class Worktrees:
         base = Path(config.parallel.worktrees).expanduser() if config.parallel.worktrees else \
             self.ws.parent / f"{self.ws.name}.worktrees"
         self.root = (base if base.is_absolute() else self.ws / base) / tag
-        self._n = 0
 
-    def add(self, commit: str) -> Path:
-        """A new worktree, detached at `commit`, with the workspace's data linked in."""
+    def checkout(self, slot: int, commit: str) -> Path:
+        """Slot `slot`'s worktree, detached at `commit` with nothing else in it but the linked data."""
+        path = self.root / f"slot{slot:04d}"
+        if (path / ".git").is_file():
+            git = Git(path)
+            git("checkout", "--quiet", "--force", "--detach", commit)
+            git("clean", "--quiet", "-fd")  # untracked files of the last edit; ignored ones (.gg) stay
+            self._link_data(path)
+            return path
+        if path.exists():  # not a worktree (any more): made again
+            self.remove(path)
         self.root.mkdir(parents=True, exist_ok=True)
-        while True:
-            self._n += 1
-            path = self.root / f"slot{self._n:04d}"
-            if not path.exists():
-                break
         self.git("worktree", "add", "--detach", "--quiet", str(path), commit)
         self._link_data(path)
         return path
-
-    def move(self, path: Path, commit: str) -> None:
-        """Check `path` out at `commit` again (an edit was refused; the next may start elsewhere)."""
-        Git(path)("checkout", "--quiet", "--force", "--detach", commit)
-        Git(path)("clean", "--quiet", "-fd")
 
     def remove(self, path: Path) -> None:
         try:
@@ -52,7 +52,7 @@ class Worktrees:
             self.git("worktree", "prune", check=False)
 
     def clear(self) -> list[Path]:
-        """Remove this tag's worktrees left by a loop that died (kill -9, a reboot); the removed ones."""
+        """Remove this tag's worktrees: at the end of a night, and those a loop that died left; the removed ones."""
         gone = sorted(p for p in self.root.glob("slot*") if p.is_dir()) if self.root.is_dir() else []
         for path in gone:
             self.remove(path)
@@ -60,14 +60,14 @@ class Worktrees:
         return gone
 
     def _link_data(self, path: Path) -> None:
-        gg = path / ".gg"
-        gg.mkdir(exist_ok=True)
+        """Link what git does not carry; again after each checkout (a clean may take an untracked link)."""
         cache = self.ws / ".gg" / "data"
         cache.mkdir(parents=True, exist_ok=True)
-        (gg / "data").symlink_to(cache, target_is_directory=True)
+        links = [(path / ".gg" / "data", cache)]
         dataset = self.cfg.data.dataset
-        if dataset and not Path(dataset).expanduser().is_absolute():
-            here, there = path / dataset, self.ws / dataset
-            if not here.exists() and there.exists():  # an untracked dataset folder of the workspace
+        if dataset and not Path(dataset).expanduser().is_absolute() and (self.ws / dataset).exists():
+            links.append((path / dataset, (self.ws / dataset).resolve()))  # an untracked dataset folder
+        for here, there in links:
+            if not here.exists() and not here.is_symlink():
                 here.parent.mkdir(parents=True, exist_ok=True)
-                here.symlink_to(there.resolve(), target_is_directory=True)
+                here.symlink_to(there, target_is_directory=True)

@@ -66,10 +66,9 @@ class Recording:
 
 def _kill_worker_of(run_dir: Path, stop: threading.Event) -> None:
     """Kill -9 the Ray worker running an experiment, once its run has started."""
-    info = run_dir / "worker.json"
+    info, log = run_dir / "worker.json", run_dir / "run.log"
     while not stop.is_set():
-        if info.is_file() and (run_dir / "run.log").is_file():
-            time.sleep(1.0)
+        if info.is_file() and log.is_file() and "\ncwd " in log.read_text(errors="replace"):  # train.py is running
             os.kill(json.loads(info.read_text())["pid"], signal.SIGKILL)
             return
         time.sleep(0.1)
@@ -136,23 +135,28 @@ def test_two_workers_worktrees_verdicts_in_arrival_order_and_a_killed_worker(tmp
     assert git(ws, "rev-parse", "autoresearch/p").strip() == kept.commit
     assert git(ws, "rev-parse", "HEAD").strip() == kept.commit and "PREDICT_ALL = True" in (ws / "train.py").read_text()
 
-    # Each experiment ran in a worktree of its own, outside the workspace, which its box hid.
+    # Each experiment ran in its slot's worktree, outside the workspace, which its box hid; the
+    # two in flight together had one each.
     cwds = {}
-    for r in recs[2:]:
+    for r in recs[1:]:
         log = (ws / r.log).read_text()
         cwds[r.id] = next(line.split(" ", 1)[1] for line in log.splitlines() if line.startswith("cwd "))
         assert cwds[r.id].startswith(f"{ws}.worktrees{os.sep}p{os.sep}"), cwds[r.id]
         if bwrap_works() is None:
             assert "sees results/experiments.jsonl False" in log and "sees .gg/data/*/manifest.jsonl False" in log, log
             assert "sees .git/HEAD False" in log, log
-    assert len(set(cwds.values())) == len(cwds)
+    slots = f"{ws}.worktrees{os.sep}p{os.sep}slot"
+    assert set(cwds.values()) == {slots + "0000", slots + "0001"}, cwds
+    assert cwds["e0002"] != cwds["e0003"]  # the hang and A ran at the same time
     assert git(ws, "worktree", "list", "--porcelain").count("worktree ") == 1
     assert not list((Path(f"{ws}.worktrees") / "p").glob("slot*"))
 
     # The ledger: a start and an end line per experiment, a TSV row each.
     lines = [json.loads(line) for line in (ws / "results" / "experiments.jsonl").read_text().splitlines()]
     assert sorted(line["id"] for line in lines) == sorted([r.id for r in recs] * 2)
-    assert [row[0] for row in tsv_rows(ws)[1:]] == [r.id for r in recs]
+    ends = [line["id"] for line in lines if line.get("status") != "running"]
+    assert [row[0] for row in tsv_rows(ws)[1:]] == ends  # rows in the order of the verdicts
+    assert sorted(ends) == [r.id for r in recs]
 
 
 def _run_processes(ws: Path) -> list[int]:
@@ -215,11 +219,11 @@ def test_worktree_runs_hide_the_workspace_they_came_from(tmp_path: Path) -> None
 
 
 def test_a_node_that_cannot_see_the_workspace_is_a_crash_that_says_so(tmp_path: Path) -> None:
-    from gg_research.config import Config
-    from gg_research.loop.workers import run_on_worker
+    from gg_research.loop.workers import visible
 
-    res = run_on_worker(str(tmp_path / "not-mounted"), str(tmp_path / "run"), Config(), 1.0, 0, 10.0)
-    assert res.status == "crash"
+    assert visible(tmp_path, tmp_path / "run") is None
+    res = visible(tmp_path / "not-mounted", tmp_path / "run")
+    assert res is not None and res.status == "crash"
     assert "not visible on Ray node" in res.error and "same path" in res.error
 
 
