@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-STOPWORDS = "en"
+# bm25s's English list (articles, prepositions, "is", "was", ...) lacks the words that make a
+# sentence a question: "What objective ...?", "Which optimiser ...?", "How did ...?". Every question
+# carries them and no answer is about them, yet a chunk that happens to contain "what" matched
+# every "What ...?" question through them. (bm25s's longer "en_plus" list would also drop "above",
+# "under", "before", which do carry meaning in a question such as "how high above the bed".)
+QUESTION_WORDS = frozenset({"what", "which", "who", "whom", "whose", "why", "how", "when", "where", "do", "does", "did"})
+
+
+def _stopwords() -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return sorted(set(STOPWORDS_EN) | QUESTION_WORDS)
 META_NAME = "gg-lexical.json"
 
 
@@ -34,7 +45,7 @@ def _bm25s() -> Any:
 
 def _tokens(texts: list[str]) -> list[list[str]]:
     bm25s = _bm25s()
-    return bm25s.tokenize(texts, stopwords=STOPWORDS, return_ids=False, show_progress=False)
+    return bm25s.tokenize(texts, stopwords=_stopwords(), return_ids=False, show_progress=False)
 
 
 @dataclass
@@ -50,7 +61,7 @@ class LexicalIndex:
         bm25s = _bm25s()
 
         retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(texts, stopwords=STOPWORDS, show_progress=False), show_progress=False)
+        retriever.index(bm25s.tokenize(texts, stopwords=_stopwords(), show_progress=False), show_progress=False)
         return cls(list(ids), fp, retriever)
 
     def search(self, query: str, n: int) -> list[tuple[str, float]]:

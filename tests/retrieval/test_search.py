@@ -150,3 +150,17 @@ def test_a_title_page_ranks_behind_the_passage_that_answers(tmp_path, embedder):
     assert any(h.chunk_id == title["id"] for h in hits)  # demoted, not hidden
     # A question about the title page itself still finds it first.
     assert s.search("Who wrote the dissertation?", k=1)[0].chunk_id == title["id"]
+
+
+def test_question_words_alone_match_nothing_on_the_lexical_side(workspace, kcfg, embedder):
+    notes = workspace / "notes.md"
+    notes.write_text(
+        "# Notes\n\n## Idea\n\nThe method compares what was printed against what the slicer planned.\n\n"
+        "## Optimiser\n\nWe used AdamW with a weight decay of 0.05.\n"
+    )
+    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
+    s = Searcher(workspace, kcfg, embedder=embedder)
+    # "what" is in the first note and in every "What ...?" question: it must not make a match.
+    assert s.lexical("What objective was minimised, and how?", 5) == []
+    [(chunk_id, _)] = s.lexical("What weight decay did the optimiser use?", 5)
+    assert "AdamW" in s.get([chunk_id])[0].text
