@@ -1,7 +1,8 @@
 """The BM25 index (bm25s) kept beside the vector store, rebuilt after every ingest or removal.
 
 It is stamped with the registry's fingerprint, so a searcher can tell a stale index (a kill
-between the registry flip and the rebuild, or another process's ingest) and rebuild it.
+between the registry flip and the rebuild, or another process's ingest) and rebuild it, and with
+INDEX_FORMAT, so an index built with other parameters or stopwords is rebuilt the same way.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ def _stopwords() -> list[str]:
     from bm25s.stopwords import STOPWORDS_EN
 
     return sorted(set(STOPWORDS_EN) | QUESTION_WORDS)
+
+
+# Pyserini's BM25 defaults for passage collections (BEIR, MS MARCO passage) instead of bm25s's
+# 1.5 / 0.75, which suit long articles: at b=0.75 a chunk much shorter than the average (a title
+# page, a table's tail, a one-paragraph section) gets a large length bonus for a single query word
+# and takes the lexical top of scale from the passage that answers.
+K1 = 0.9
+B = 0.4
+# What an index is built with; a saved one stamped otherwise is rebuilt from the store on load.
+INDEX_FORMAT = f"bm25s k1={K1} b={B} stopwords=en+question-words"
 META_NAME = "gg-lexical.json"
 
 
@@ -60,7 +71,7 @@ class LexicalIndex:
             return cls([], fp, None)
         bm25s = _bm25s()
 
-        retriever = bm25s.BM25()
+        retriever = bm25s.BM25(k1=K1, b=B)
         retriever.index(bm25s.tokenize(texts, stopwords=_stopwords(), show_progress=False), show_progress=False)
         return cls(list(ids), fp, retriever)
 
@@ -81,7 +92,7 @@ class LexicalIndex:
         try:
             if self.retriever is not None:
                 self.retriever.save(str(tmp))
-            (tmp / META_NAME).write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids}))
+            (tmp / META_NAME).write_text(json.dumps({"fingerprint": self.fingerprint, "format": INDEX_FORMAT, "ids": self.ids}))
             old = folder.with_name(folder.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
             if folder.exists():
@@ -93,12 +104,14 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex | None":
-        """The saved index, or None when it is missing or unreadable (then it is rebuilt)."""
+        """The saved index, or None when it is missing, unreadable or built otherwise (then it is rebuilt)."""
         meta = folder / META_NAME
         if not meta.is_file():
             return None
         try:
             info = json.loads(meta.read_text())
+            if info.get("format") != INDEX_FORMAT:
+                return None
             retriever = None
             if info["ids"]:
                 bm25s = _bm25s()

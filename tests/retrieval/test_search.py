@@ -164,3 +164,26 @@ def test_question_words_alone_match_nothing_on_the_lexical_side(workspace, kcfg,
     assert s.lexical("What objective was minimised, and how?", 5) == []
     [(chunk_id, _)] = s.lexical("What weight decay did the optimiser use?", 5)
     assert "AdamW" in s.get([chunk_id])[0].text
+
+
+def test_a_lexical_index_built_with_other_settings_is_rebuilt(workspace, kcfg, embedder):
+    import json
+
+    from gg_research.knowledge.lexical import B, INDEX_FORMAT, K1, META_NAME
+
+    notes = workspace / "notes.md"
+    notes.write_text("# Notes\n\n## Printer\n\nThe XQJW nozzle clogs when the filament is wet.\n")
+    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
+    s = Searcher(workspace, kcfg, embedder=embedder)
+    meta_path = s.kb.lexical_dir / META_NAME
+    meta = json.loads(meta_path.read_text())
+    assert meta["format"] == INDEX_FORMAT
+    # As an older version wrote it: no format stamp (bm25s's 1.5 / 0.75, the short stopword list).
+    del meta["format"]
+    meta_path.write_text(json.dumps(meta))
+    fresh = Searcher(workspace, kcfg, embedder=embedder)
+    assert not fresh.kb.lexical_is_current(fresh.kb.current_fingerprint())
+    assert fresh.lexical("XQJW", 5)[0][0].startswith(fresh.search("XQJW", k=1)[0].doc_id)
+    rebuilt = fresh.kb._lexical
+    assert (rebuilt.retriever.k1, rebuilt.retriever.b) == (K1, B)
+    assert json.loads(meta_path.read_text())["format"] == INDEX_FORMAT
