@@ -1,8 +1,10 @@
 """Hybrid search over a workspace's knowledge base, as the loop calls it in a warm process.
 
-dense (Chroma, query embedded with the collection's embedder) + lexical (BM25), fused by their
-scaled scores (`[knowledge] fusion`, `dense_weight`; or by reciprocal rank), then diversified by MMR. Only chunks of registered (completely ingested)
-documents are returned; an empty or missing knowledge base gives [] and never raises.
+dense (Chroma, query embedded with the collection's embedder) + lexical (BM25), each side's scores
+under the chunk's prior (front matter weighted down, priors.py), fused by their scaled scores
+(`[knowledge] fusion`, `dense_weight`; or by reciprocal rank), then diversified by MMR. Only chunks
+of registered (completely ingested) documents are returned; an empty or missing knowledge base
+gives [] and never raises.
 """
 
 from __future__ import annotations
