@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gg_research.knowledge.errors import DocumentNotFound
-from gg_research.knowledge.lexical import META_NAME, LexicalIndex, fingerprint
+from gg_research.knowledge.lexical import INDEX_FORMAT, META_NAME, LexicalIndex, fingerprint
 from gg_research.knowledge.records import DocRecord
 from gg_research.knowledge.store import ChromaStore, lexical_folder, store_exists
 
@@ -65,9 +65,10 @@ class KnowledgeBase:
         import json
 
         try:
-            return json.loads((self.lexical_dir / META_NAME).read_text())["fingerprint"] == fp
-        except (OSError, ValueError, KeyError):
+            meta = json.loads((self.lexical_dir / META_NAME).read_text())
+        except (OSError, ValueError):
             return False
+        return isinstance(meta, dict) and meta.get("fingerprint") == fp and meta.get("format") == INDEX_FORMAT
 
     def rebuild_lexical(self) -> LexicalIndex:
         ids, texts = self.store.chunk_texts()

@@ -52,6 +52,9 @@ def chunk_blocks(blocks: list[Block], count_tokens: TokenCounter, chunk_tokens: 
     if chunk_tokens < 8:
         raise ValueError("chunk_tokens must be at least 8")
     overlap_tokens = min(overlap_tokens, chunk_tokens // 2)
+    # Only where the document has headings is unsectioned text "before the first one" (a title
+    # page); a note without any headings is all body.
+    sectioned = any(b.section_number or b.section_title for b in blocks)
     chunks: list[Chunk] = []
     for (number, title, sub), group in groupby(blocks, key=lambda b: (b.section_number, b.section_title, b.subheading)):
         if title.strip().lower() in NAVIGATION:
@@ -68,6 +71,7 @@ def chunk_blocks(blocks: list[Block], count_tokens: TokenCounter, chunk_tokens: 
                     section_title=title,
                     subheading=sub,
                     tokens=count_tokens([_join(piece)])[0],
+                    front_matter=sectioned and not (number or title),
                 )
             )
     return chunks

@@ -249,6 +249,7 @@ def _chunk_meta(doc_id: str, source: str, title: str, chunk: Chunk) -> dict[str,
         "section_title": chunk.section_title,
         "subheading": chunk.subheading,
         "chunk_index": chunk.index,
+        "front_matter": chunk.front_matter,
     }
 
 

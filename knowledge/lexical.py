@@ -1,7 +1,8 @@
 """The BM25 index (bm25s) kept beside the vector store, rebuilt after every ingest or removal.
 
 It is stamped with the registry's fingerprint, so a searcher can tell a stale index (a kill
-between the registry flip and the rebuild, or another process's ingest) and rebuild it.
+between the registry flip and the rebuild, or another process's ingest) and rebuild it, and with
+INDEX_FORMAT, so an index built with other parameters or stopwords is rebuilt the same way.
 """
 
 from __future__ import annotations
@@ -16,7 +17,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
-STOPWORDS = "en"
+# bm25s's English list (articles, prepositions, "is", "was", ...) lacks the words that make a
+# sentence a question: "What objective ...?", "Which optimiser ...?", "How did ...?". Every question
+# carries them and no answer is about them, yet a chunk that happens to contain "what" matched
+# every "What ...?" question through them. (bm25s's longer "en_plus" list would also drop "above",
+# "under", "before", which do carry meaning in a question such as "how high above the bed".)
+QUESTION_WORDS = frozenset({"what", "which", "who", "whom", "whose", "why", "how", "when", "where", "do", "does", "did"})
+
+
+def _stopwords() -> list[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return sorted(set(STOPWORDS_EN) | QUESTION_WORDS)
+
+
+# Pyserini's BM25 defaults for passage collections (BEIR, MS MARCO passage) instead of bm25s's
+# 1.5 / 0.75, which suit long articles: at b=0.75 a chunk much shorter than the average (a title
+# page, a table's tail, a one-paragraph section) gets a large length bonus for a single query word
+# and takes the lexical top of scale from the passage that answers.
+K1 = 0.9
+B = 0.4
+# What an index is built with; a saved one stamped otherwise is rebuilt from the store on load.
+INDEX_FORMAT = f"bm25s k1={K1} b={B} stopwords=en+question-words"
 META_NAME = "gg-lexical.json"
 
 
@@ -34,7 +56,7 @@ def _bm25s() -> Any:
 
 def _tokens(texts: list[str]) -> list[list[str]]:
     bm25s = _bm25s()
-    return bm25s.tokenize(texts, stopwords=STOPWORDS, return_ids=False, show_progress=False)
+    return bm25s.tokenize(texts, stopwords=_stopwords(), return_ids=False, show_progress=False)
 
 
 @dataclass
@@ -49,8 +71,8 @@ class LexicalIndex:
             return cls([], fp, None)
         bm25s = _bm25s()
 
-        retriever = bm25s.BM25()
-        retriever.index(bm25s.tokenize(texts, stopwords=STOPWORDS, show_progress=False), show_progress=False)
+        retriever = bm25s.BM25(k1=K1, b=B)
+        retriever.index(bm25s.tokenize(texts, stopwords=_stopwords(), show_progress=False), show_progress=False)
         return cls(list(ids), fp, retriever)
 
     def search(self, query: str, n: int) -> list[tuple[str, float]]:
@@ -70,7 +92,7 @@ class LexicalIndex:
         try:
             if self.retriever is not None:
                 self.retriever.save(str(tmp))
-            (tmp / META_NAME).write_text(json.dumps({"fingerprint": self.fingerprint, "ids": self.ids}))
+            (tmp / META_NAME).write_text(json.dumps({"fingerprint": self.fingerprint, "format": INDEX_FORMAT, "ids": self.ids}))
             old = folder.with_name(folder.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
             if folder.exists():
@@ -82,12 +104,14 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, folder: Path) -> "LexicalIndex | None":
-        """The saved index, or None when it is missing or unreadable (then it is rebuilt)."""
+        """The saved index, or None when it is missing, unreadable or built otherwise (then it is rebuilt)."""
         meta = folder / META_NAME
         if not meta.is_file():
             return None
         try:
             info = json.loads(meta.read_text())
+            if info.get("format") != INDEX_FORMAT:
+                return None
             retriever = None
             if info["ids"]:
                 bm25s = _bm25s()

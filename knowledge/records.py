@@ -43,6 +43,8 @@ class Chunk:
     section_title: str = ""
     tokens: int = 0
     subheading: str = ""
+    # Text before the first heading of a document that has headings: a title page, an author line.
+    front_matter: bool = False
 
     @property
     def section(self) -> str:

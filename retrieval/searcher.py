@@ -1,8 +1,10 @@
 """Hybrid search over a workspace's knowledge base, as the loop calls it in a warm process.
 
-dense (Chroma, query embedded with the collection's embedder) + lexical (BM25), fused by their
-scaled scores (`[knowledge] fusion`, `dense_weight`; or by reciprocal rank), then diversified by MMR. Only chunks of registered (completely ingested)
-documents are returned; an empty or missing knowledge base gives [] and never raises.
+dense (Chroma, query embedded with the collection's embedder) + lexical (BM25), each side's scores
+under the chunk's prior (front matter weighted down, priors.py), fused by their scaled scores
+(`[knowledge] fusion`, `dense_weight`; or by reciprocal rank), then diversified by MMR. Only chunks
+of registered (completely ingested) documents are returned; an empty or missing knowledge base
+gives [] and never raises.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from gg_research.knowledge.base import KnowledgeBase
 from gg_research.knowledge.protocols import Embedder
 from gg_research.retrieval.fusion import mmr, rrf, score_fusion
 from gg_research.retrieval.passage import Passage
+from gg_research.retrieval.priors import chunk_prior
 
 if TYPE_CHECKING:
     from gg_research.config import KnowledgeSection
@@ -91,16 +94,21 @@ class Searcher:
         n = max(MIN_CANDIDATES, CANDIDATES_PER_RESULT * k)
         dense_hits = self.dense(query, n, live)
         lexical_hits = self.lexical(query, n, live)
-        if self.config.fusion == "rrf":
-            fused = rrf([[h["id"] for h in dense_hits], [cid for cid, _ in lexical_hits]])
-        else:
-            # Chroma's cosine distance is 1 - cosine similarity.
-            fused = score_fusion([(h["id"], 1.0 - h["distance"]) for h in dense_hits], lexical_hits, self.config.dense_weight)
-        ranked = sorted(fused, key=lambda cid: -fused[cid])[: max(3 * k, MIN_CANDIDATES)]
         hits = {h["id"]: h for h in dense_hits}
-        missing = [cid for cid in ranked if cid not in hits]
+        missing = [cid for cid, _ in lexical_hits if cid not in hits]
         hits.update({h["id"]: h for h in self.kb.store.get(missing)})
-        ranked = [cid for cid in ranked if cid in hits]
+        # Each side's scores under the chunk's prior (front matter down), re-sorted, before fusion:
+        # scaling after fusion would leave a title page setting the dense side's top of scale.
+        # Chroma's cosine distance is 1 - cosine similarity; a negative cosine counts as 0, so
+        # that a prior below 1 can only lower a score.
+        prior = {cid: chunk_prior(h["meta"]) for cid, h in hits.items()}
+        dense_scored = _by_score([(h["id"], max(0.0, 1.0 - h["distance"]) * prior[h["id"]]) for h in dense_hits])
+        lexical_scored = _by_score([(cid, s * prior[cid]) for cid, s in lexical_hits if cid in hits])
+        if self.config.fusion == "rrf":
+            fused = rrf([[cid for cid, _ in dense_scored], [cid for cid, _ in lexical_scored]])
+        else:
+            fused = score_fusion(dense_scored, lexical_scored, self.config.dense_weight)
+        ranked = sorted(fused, key=lambda cid: -fused[cid])[: max(3 * k, MIN_CANDIDATES)]
         if not ranked:
             return []
         vectors = np.stack([hits[cid]["embedding"] for cid in ranked])
@@ -115,3 +123,8 @@ class Searcher:
         if not wanted:
             return []
         return [Passage.from_hit(h, 0.0) for h in self.kb.store.get(wanted)]
+
+
+def _by_score(scored: list[tuple[str, float]]) -> list[tuple[str, float]]:
+    """Best first (stable: ties keep the side's own order)."""
+    return sorted(scored, key=lambda item: -item[1])

@@ -85,3 +85,13 @@ def test_chunks_of_a_laid_out_thesis_fit_the_model_window_and_nothing_warns(embe
     assert [c.tokens for c in chunks] == counts
     assert logging.getLogger("transformers.tokenization_utils_base").getEffectiveLevel() >= logging.ERROR
     assert "Token indices sequence length" not in capfd.readouterr().err
+
+
+def test_text_before_the_first_heading_is_front_matter_only_in_a_document_with_headings():
+    title = Block("GG-Net: G-code-guided defect segmentation. A dissertation by J. Doe.", 1)
+    body = Block("The decoder uses four upsampling stages with attention gates at every scale.", 2, "2.2", "Segmentation decoder")
+    chunks = chunk_blocks([title, body], words, chunk_tokens=60, overlap_tokens=0)
+    assert [c.front_matter for c in chunks] == [True, False]
+    # A note without any headings is all body, however short.
+    [note] = chunk_blocks([Block("The XQJW nozzle clogs when the filament is wet.", 1)], words, chunk_tokens=60, overlap_tokens=0)
+    assert not note.front_matter

@@ -121,3 +121,69 @@ def test_related_sections_of_one_note_are_not_suppressed_as_one_page(workspace, 
     Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
     hits = Searcher(workspace, kcfg, embedder=embedder).search("what makes PBQC collapse for the STN", k=3)
     assert {h.section for h in hits} == {"1 Rotation range", "2 Scale range", "3 Warm-up"}
+
+
+def test_a_title_page_ranks_behind_the_passage_that_answers(tmp_path, embedder):
+    from gg_research.config import KnowledgeSection
+    from tests.knowledge.thesis_pdf import write_flow
+
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    (ws / "gg-research.toml").write_text("")
+    # The title page shares the question's words ("G-code", "segmentation"); the answer does not.
+    pdf = write_flow(ws / "thesis.pdf", [
+        ("lines", ["GG-Net: G-code-guided defect segmentation", "A dissertation by J. Doe"]),
+        ("page",),
+        ("h", "3.2 Baselines"),
+        ("p", "A plain U-Net without toolpath guidance reached a Dice of 0.71 on the real test set. "
+              "Its masks bled into the background wherever the printed part was glossy."),
+        ("h", "3.3 Runtime"),
+        ("p", "Inference takes 23 ms per layer image at full resolution on a single graphics card."),
+    ])
+    cfg = KnowledgeSection()
+    Ingestor(ws, cfg, embedder=embedder).ingest([pdf])
+    s = Searcher(ws, cfg, embedder=embedder)
+    title = next(h for h in s.kb.store.get([f"{s.search('Doe', k=1)[0].doc_id}:0"]))
+    assert title["meta"]["front_matter"] is True and "dissertation by J. Doe" in title["text"]
+    hits = s.search("How well did the segmentation model without G-code input do?", k=3)
+    assert "0.71" in hits[0].text
+    assert any(h.chunk_id == title["id"] for h in hits)  # demoted, not hidden
+    # A question about the title page itself still finds it first.
+    assert s.search("Who wrote the dissertation?", k=1)[0].chunk_id == title["id"]
+
+
+def test_question_words_alone_match_nothing_on_the_lexical_side(workspace, kcfg, embedder):
+    notes = workspace / "notes.md"
+    notes.write_text(
+        "# Notes\n\n## Idea\n\nThe method compares what was printed against what the slicer planned.\n\n"
+        "## Optimiser\n\nWe used AdamW with a weight decay of 0.05.\n"
+    )
+    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
+    s = Searcher(workspace, kcfg, embedder=embedder)
+    # "what" is in the first note and in every "What ...?" question: it must not make a match.
+    assert s.lexical("What objective was minimised, and how?", 5) == []
+    [(chunk_id, _)] = s.lexical("What weight decay did the optimiser use?", 5)
+    assert "AdamW" in s.get([chunk_id])[0].text
+
+
+def test_a_lexical_index_built_with_other_settings_is_rebuilt(workspace, kcfg, embedder):
+    import json
+
+    from gg_research.knowledge.lexical import B, INDEX_FORMAT, K1, META_NAME
+
+    notes = workspace / "notes.md"
+    notes.write_text("# Notes\n\n## Printer\n\nThe XQJW nozzle clogs when the filament is wet.\n")
+    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
+    s = Searcher(workspace, kcfg, embedder=embedder)
+    meta_path = s.kb.lexical_dir / META_NAME
+    meta = json.loads(meta_path.read_text())
+    assert meta["format"] == INDEX_FORMAT
+    # As an older version wrote it: no format stamp (bm25s's 1.5 / 0.75, the short stopword list).
+    del meta["format"]
+    meta_path.write_text(json.dumps(meta))
+    fresh = Searcher(workspace, kcfg, embedder=embedder)
+    assert not fresh.kb.lexical_is_current(fresh.kb.current_fingerprint())
+    assert fresh.lexical("XQJW", 5)[0][0].startswith(fresh.search("XQJW", k=1)[0].doc_id)
+    rebuilt = fresh.kb._lexical
+    assert (rebuilt.retriever.k1, rebuilt.retriever.b) == (K1, B)
+    assert json.loads(meta_path.read_text())["format"] == INDEX_FORMAT
