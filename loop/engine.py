@@ -143,13 +143,7 @@ class LoopEngine:
         return f"{what}; the loop stopped ({done}branch reset to the latest kept commit); {resume}"
 
     def _run_locked(self) -> int:
-        if not self.git.is_repo():
-            raise LoopSetupError(f"{self.ws}: not a git repository (make the workspace with 'gg-research init')")
-        for warning in self.ledger.read().warnings:
-            self.ui.say(f"ledger: {warning}")
-        # The proposer first: a bad script or search space is refused before any branch is made.
-        self.proposer = self._proposer_factory(ProposerContext(self.ws, self.cfg, self.tag, self.records(),
-                                                               self.grounding, self.ui.say))
+        self.open()
         self.prepare()
         while True:
             why = self._stop_reason()
@@ -159,6 +153,16 @@ class LoopEngine:
                 self._experiment()
             except ProposerExhausted as exc:
                 return self._stopped(str(exc))
+
+    def open(self) -> None:
+        """Check the workspace, say what is wrong with the ledger, and build the proposer."""
+        if not self.git.is_repo():
+            raise LoopSetupError(f"{self.ws}: not a git repository (make the workspace with 'gg-research init')")
+        for warning in self.ledger.read().warnings:
+            self.ui.say(f"ledger: {warning}")
+        # The proposer first: a bad script or search space is refused before any branch is made.
+        self.proposer = self._proposer_factory(ProposerContext(self.ws, self.cfg, self.tag, self.records(),
+                                                               self.grounding, self.ui.say))
 
     def _stopped(self, why: str) -> int:
         cost = night_cost(self.records())

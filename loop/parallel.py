@@ -37,7 +37,6 @@ from gg_research.loop.engine import INTERRUPTED, LoopEngine, Options, ProposerFa
 from gg_research.loop.errors import EditRefused, LoopSetupError, ProposerExhausted
 from gg_research.loop.git import Git
 from gg_research.loop.hypothesis import Hypothesis
-from gg_research.loop.proposers.base import ProposerContext
 from gg_research.loop.records import hypothesis_record, rel
 from gg_research.loop.state import LoopState
 from gg_research.loop.step import Measured, Timings
@@ -82,6 +81,10 @@ class ParallelEngine(LoopEngine):
         self.pool = pool or RayPool(config, workers, ui.say)
         super().__init__(workspace, config, options, proposer_factory, run_fn=self.pool, ui=ui)
         self.workers = workers
+        # At least a seed per worker, side by side: no slower (the workers would wait), a better
+        # noise estimate, and a throughput reference measured while the runs share the machine
+        # as the night's will; a baseline run alone would make every later run look load-skewed.
+        self.baseline_seeds = self.trial.baseline_seeds = max(self.baseline_seeds, workers)
         self.worktrees = Worktrees(self.git, self.ws, config, self.tag)
         self.flights: dict[str, Flight] = {}
         self._arrived: queue.Queue[Flight] = queue.Queue()
@@ -90,12 +93,7 @@ class ParallelEngine(LoopEngine):
 
     # -- the night -----------------------------------------------------------------------------------
     def _run_locked(self) -> int:
-        if not self.git.is_repo():
-            raise LoopSetupError(f"{self.ws}: not a git repository (make the workspace with 'gg-research init')")
-        for warning in self.ledger.read().warnings:
-            self.ui.say(f"ledger: {warning}")
-        self.proposer = self._proposer_factory(ProposerContext(self.ws, self.cfg, self.tag, self.records(),
-                                                               self.grounding, self.ui.say))
+        self.open()
         self.pool.start()
         left = self.worktrees.clear()
         if left:

@@ -52,7 +52,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-after-plateau", type=positive(int), metavar="N",
                         help="stop after N experiments in a row without a keep (default: go on; the prompt asks for a different kind of change after [proposer] plateau_after)")
     parser.add_argument("--workers", type=positive(int), metavar="N",
-                        help="experiments in flight at once, each a Ray task in its own git worktree; decisions stay in "
+                        help="experiments in flight at once, on Ray workers, each in its own git worktree; decisions stay in "
                              "arrival order (default: [parallel] workers, 1 = serial; needs pip install 'gg-research[parallel]')")
     parser.add_argument("--show-prompt", nargs="?", const="text", choices=["text", "json"], metavar="FORMAT",
                         help="print what Claude would receive next for this tag (text, or json: the exact request body) and exit; calls no API")
