@@ -154,7 +154,7 @@ class AgentStep:
             eng.ui.say(f"note: {self.pending_path} holds the edit of a step killed before its commit (git apply restores it)")
         if any(not e.status.final for e in eng.records()) and not self.git.changed_since(self.git.head()):
             # A step killed mid-run left its commit checked out (we hold the lock, so it is dead):
-            # record it as a crash and go back to the latest kept run before reading the edit.
+            # record it as interrupted and go back to the latest kept run before reading the edit.
             for line in prepare_branch(self.git, eng.ledger, self.ws, eng.tag, self.mutable, eng.records()):
                 eng.ui.say(line)
         kept = eng.last_kept()

@@ -104,7 +104,7 @@ def test_a_repeated_edit_is_refused(ws: Path) -> None:
         _step(ws, "again")
 
 
-def test_a_step_killed_mid_run_is_recorded_as_crash_on_the_next_one(ws: Path) -> None:
+def test_a_step_killed_mid_run_is_recorded_as_interrupted_on_the_next_one(ws: Path) -> None:
     from gg_research.results.ledger import LedgerFile
 
     _edit(ws, "QA = 1.0", "QA = 2.0")
@@ -117,5 +117,5 @@ def test_a_step_killed_mid_run_is_recorded_as_crash_on_the_next_one(ws: Path) ->
     with pytest.raises(EditRefused, match="nothing to run"):
         _step(ws)
     recs = records(ws)
-    assert recs[-1].id == "e0003" and recs[-1].status is Status.CRASH and "interrupted" in recs[-1].reason
+    assert recs[-1].id == "e0003" and recs[-1].status is Status.INTERRUPTED and "loop died" in recs[-1].reason
     assert git(ws, "rev-parse", "HEAD").strip() == recs[1].commit and "QB = 1.0" in (ws / "train.py").read_text()
