@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from gg_research.knowledge.spelling import normalise_spelling
+
 # bm25s's English list (articles, prepositions, "is", "was", ...) lacks the words that make a
 # sentence a question: "What objective ...?", "Which optimiser ...?", "How did ...?". Every question
 # carries them and no answer is about them, yet a chunk that happens to contain "what" matched
@@ -38,7 +40,7 @@ def _stopwords() -> list[str]:
 K1 = 0.9
 B = 0.4
 # What an index is built with; a saved one stamped otherwise is rebuilt from the store on load.
-INDEX_FORMAT = f"bm25s k1={K1} b={B} stopwords=en+question-words"
+INDEX_FORMAT = f"bm25s k1={K1} b={B} stopwords=en+question-words spelling=american"
 META_NAME = "gg-lexical.json"
 
 
@@ -56,7 +58,7 @@ def _bm25s() -> Any:
 
 def _tokens(texts: list[str]) -> list[list[str]]:
     bm25s = _bm25s()
-    return bm25s.tokenize(texts, stopwords=_stopwords(), return_ids=False, show_progress=False)
+    return bm25s.tokenize(texts, stopwords=_stopwords(), stemmer=normalise_spelling, return_ids=False, show_progress=False)
 
 
 @dataclass
@@ -72,7 +74,9 @@ class LexicalIndex:
         bm25s = _bm25s()
 
         retriever = bm25s.BM25(k1=K1, b=B)
-        retriever.index(bm25s.tokenize(texts, stopwords=_stopwords(), show_progress=False), show_progress=False)
+        # The corpus is tokenised as the query is (_tokens): the same stopwords, the same spelling.
+        corpus = bm25s.tokenize(texts, stopwords=_stopwords(), stemmer=normalise_spelling, show_progress=False)
+        retriever.index(corpus, show_progress=False)
         return cls(list(ids), fp, retriever)
 
     def search(self, query: str, n: int) -> list[tuple[str, float]]:
