@@ -166,6 +166,20 @@ def test_question_words_alone_match_nothing_on_the_lexical_side(workspace, kcfg,
     assert "AdamW" in s.get([chunk_id])[0].text
 
 
+def test_function_words_match_nothing_but_prepositions_of_place_do(workspace, kcfg, embedder):
+    notes = workspace / "notes.md"
+    notes.write_text(
+        "# Notes\n\n## Checks\n\nEach layer photograph was checked by hand; operators were slow.\n\n"
+        "## Camera\n\nThe camera hung 35 cm above the build plate.\n"
+    )
+    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
+    s = Searcher(workspace, kcfg, embedder=embedder)
+    # "each", "were", "many": in the first note and in many questions, about none of them.
+    assert s.lexical("How many were there each time?", 5) == []
+    [(chunk_id, _)] = s.lexical("What was above?", 5)
+    assert "above the build plate" in s.get([chunk_id])[0].text
+
+
 def test_british_and_american_spellings_match_on_the_lexical_side(workspace, kcfg, embedder):
     notes = workspace / "notes.md"
     notes.write_text(
