@@ -17,18 +17,31 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from gg_research.knowledge.spelling import normalise_spelling
+
 # bm25s's English list (articles, prepositions, "is", "was", ...) lacks the words that make a
-# sentence a question: "What objective ...?", "Which optimiser ...?", "How did ...?". Every question
-# carries them and no answer is about them, yet a chunk that happens to contain "what" matched
-# every "What ...?" question through them. (bm25s's longer "en_plus" list would also drop "above",
-# "under", "before", which do carry meaning in a question such as "how high above the bed".)
-QUESTION_WORDS = frozenset({"what", "which", "who", "whom", "whose", "why", "how", "when", "where", "do", "does", "did"})
+# sentence a question: "What objective ...?", "Which optimiser ...?", "How did ...?", "How many
+# ...?". Every question carries them and no answer is about them, yet a chunk that happens to
+# contain "what" matched every "What ...?" question through them.
+QUESTION_WORDS = frozenset(
+    {"what", "which", "who", "whom", "whose", "why", "how", "when", "where", "do", "does", "did", "many", "much"}
+)
+# It lacks the other function words too (pronouns, auxiliaries, determiners: "each", "have",
+# "were", "other"), which are rare enough in a small knowledge base to carry a high IDF: one of them
+# in a question let an unrelated chunk take the lexical top of scale. bm25s's longer "en_plus"
+# (NLTK's) list has them, but also prepositions of place, time and direction, which do carry
+# meaning in a question ("how high above the bed", "before the first layer", "taken out"): those
+# stay searchable.
+KEPT_PREPOSITIONS = frozenset(
+    {"above", "below", "under", "over", "before", "after", "up", "down", "out", "off", "between", "through",
+     "against", "during", "until", "again", "further"}
+)
 
 
 def _stopwords() -> list[str]:
-    from bm25s.stopwords import STOPWORDS_EN
+    from bm25s.stopwords import STOPWORDS_EN, STOPWORDS_EN_PLUS
 
-    return sorted(set(STOPWORDS_EN) | QUESTION_WORDS)
+    return sorted((set(STOPWORDS_EN) | set(STOPWORDS_EN_PLUS) | QUESTION_WORDS) - KEPT_PREPOSITIONS)
 
 
 # Pyserini's BM25 defaults for passage collections (BEIR, MS MARCO passage) instead of bm25s's
@@ -38,7 +51,7 @@ def _stopwords() -> list[str]:
 K1 = 0.9
 B = 0.4
 # What an index is built with; a saved one stamped otherwise is rebuilt from the store on load.
-INDEX_FORMAT = f"bm25s k1={K1} b={B} stopwords=en+question-words"
+INDEX_FORMAT = f"bm25s k1={K1} b={B} stopwords=en-plus+question-words-prepositions spelling=american"
 META_NAME = "gg-lexical.json"
 
 
@@ -56,7 +69,7 @@ def _bm25s() -> Any:
 
 def _tokens(texts: list[str]) -> list[list[str]]:
     bm25s = _bm25s()
-    return bm25s.tokenize(texts, stopwords=_stopwords(), return_ids=False, show_progress=False)
+    return bm25s.tokenize(texts, stopwords=_stopwords(), stemmer=normalise_spelling, return_ids=False, show_progress=False)
 
 
 @dataclass
@@ -72,7 +85,9 @@ class LexicalIndex:
         bm25s = _bm25s()
 
         retriever = bm25s.BM25(k1=K1, b=B)
-        retriever.index(bm25s.tokenize(texts, stopwords=_stopwords(), show_progress=False), show_progress=False)
+        # The corpus is tokenised as the query is (_tokens): the same stopwords, the same spelling.
+        corpus = bm25s.tokenize(texts, stopwords=_stopwords(), stemmer=normalise_spelling, show_progress=False)
+        retriever.index(corpus, show_progress=False)
         return cls(list(ids), fp, retriever)
 
     def search(self, query: str, n: int) -> list[tuple[str, float]]:

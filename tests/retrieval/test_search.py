@@ -166,6 +166,43 @@ def test_question_words_alone_match_nothing_on_the_lexical_side(workspace, kcfg,
     assert "AdamW" in s.get([chunk_id])[0].text
 
 
+def test_function_words_match_nothing_but_prepositions_of_place_do(workspace, kcfg, embedder):
+    notes = workspace / "notes.md"
+    notes.write_text(
+        "# Notes\n\n## Checks\n\nEach layer photograph was checked by hand; operators were slow.\n\n"
+        "## Camera\n\nThe camera hung 35 cm above the build plate.\n"
+    )
+    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
+    s = Searcher(workspace, kcfg, embedder=embedder)
+    # "each", "were", "many": in the first note and in many questions, about none of them.
+    assert s.lexical("How many were there each time?", 5) == []
+    [(chunk_id, _)] = s.lexical("What was above?", 5)
+    assert "above the build plate" in s.get([chunk_id])[0].text
+
+
+def test_british_and_american_spellings_match_on_the_lexical_side(workspace, kcfg, embedder):
+    notes = workspace / "notes.md"
+    notes.write_text(
+        "# Notes\n\n## Optimizer\n\nWe used AdamW with a weight decay of 0.05.\n\n"
+        "## Camera\n\nThe colour camera was centred over the bed.\n"
+    )
+    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
+    s = Searcher(workspace, kcfg, embedder=embedder)
+    # The heading says "Optimizer", the question "optimiser": one term to BM25.
+    [(chunk_id, _)] = s.lexical("Which optimiser?", 5)
+    assert "AdamW" in s.get([chunk_id])[0].text
+    [(chunk_id, _)] = s.lexical("color camera centered", 5)
+    assert "colour camera" in s.get([chunk_id])[0].text
+
+
+def test_spelling_rules_leave_short_words_alone():
+    from gg_research.knowledge.spelling import american
+
+    assert [american(w) for w in ("optimisers", "localisation", "analysed", "behaviour", "metres", "fibre")] == [
+        "optimizers", "localization", "analyzed", "behavior", "meters", "fiber"]
+    assert [american(w) for w in ("rise", "wise", "hour", "four", "three", "acre")] == ["rise", "wise", "hour", "four", "three", "acre"]
+
+
 def test_a_lexical_index_built_with_other_settings_is_rebuilt(workspace, kcfg, embedder):
     import json
 
