@@ -81,10 +81,11 @@ class ParallelEngine(LoopEngine):
         self.pool = pool or RayPool(config, workers, ui.say)
         super().__init__(workspace, config, options, proposer_factory, run_fn=self.pool, ui=ui)
         self.workers = workers
-        # At least a seed per worker, side by side: no slower (the workers would wait), a better
-        # noise estimate, and a throughput reference measured while the runs share the machine
-        # as the night's will; a baseline run alone would make every later run look load-skewed.
-        self.baseline_seeds = self.trial.baseline_seeds = max(self.baseline_seeds, workers)
+        # The baseline's seeds in full waves of one per worker, side by side: no slower (the
+        # workers would wait), a better noise estimate, and a throughput reference measured while
+        # runs share the machine as the night's will. A seed run alone (3 seeds on 2 workers) sets
+        # the reference, and every later run would look load-skewed and be run twice.
+        self.baseline_seeds = self.trial.baseline_seeds = -(-self.baseline_seeds // workers) * workers
         self.worktrees = Worktrees(self.git, self.ws, config, self.tag)
         self.flights: dict[str, Flight] = {}
         self._arrived: queue.Queue[Flight] = queue.Queue()

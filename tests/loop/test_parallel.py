@@ -83,7 +83,7 @@ def test_two_workers_worktrees_verdicts_in_arrival_order_and_a_killed_worker(tmp
     from gg_research.loop.proposers.select import proposer_factory
 
     ws = tmp_path / "ws"
-    ws = make_real_workspace(ws, None, budget_s=2.0, hard_limit_s=60.0, seeds=2, train=_probing_train(ws))
+    ws = make_real_workspace(ws, None, budget_s=2.0, hard_limit_s=60.0, seeds=1, train=_probing_train(ws))
     script = write_script(ws, [
         edit("hang", 'MODE = "ok"', 'MODE = "hang"'),
         edit("predict all (A)", "PREDICT_ALL = False", "PREDICT_ALL = True"),
@@ -116,7 +116,7 @@ def test_two_workers_worktrees_verdicts_in_arrival_order_and_a_killed_worker(tmp
     by = {r.title: r for r in recs}
     assert [r.id for r in recs] == ["e0001", "e0002", "e0003", "e0004", "e0005"], out
     base = recs[0]
-    assert base.status == "baseline" and len(base.seeds) == 2 and all(s.ok for s in base.seeds)
+    assert base.status == "baseline" and len(base.seeds) == 2 and all(s.ok for s in base.seeds)  # a seed a worker
 
     # A worker killed mid-run: that experiment is a crash and the night goes on.
     assert by["hang"].status == "crash" and "Ray worker" in by["hang"].reason, by["hang"].reason
