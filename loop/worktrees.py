@@ -57,6 +57,11 @@ class Worktrees:
         for path in gone:
             self.remove(path)
         self.git("worktree", "prune", check=False)
+        for folder in (self.root, self.root.parent):  # nothing empty left beside the workspace
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (another tag's night), or already gone
+                break
         return gone
 
     def _link_data(self, path: Path) -> None:
