@@ -15,7 +15,7 @@ from itertools import groupby
 from typing import Callable, Sequence
 
 from gg_research.knowledge.records import Block, Chunk
-from gg_research.knowledge.sections import TABLE_ROW
+from gg_research.knowledge.sections import TABLE_ROW, navigation_text
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -59,7 +59,10 @@ def chunk_blocks(blocks: list[Block], count_tokens: TokenCounter, chunk_tokens: 
     for (number, title, sub), group in groupby(blocks, key=lambda b: (b.section_number, b.section_title, b.subheading)):
         if title.strip().lower() in NAVIGATION:
             continue
-        units = _units(list(group), count_tokens, chunk_tokens)
+        body = [b for b in group if not navigation_text(b.text)]  # an index under another heading
+        if not body:
+            continue
+        units = _units(body, count_tokens, chunk_tokens)
         for piece in _fit(_pack(units, chunk_tokens, overlap_tokens), count_tokens, chunk_tokens):
             chunks.append(
                 Chunk(

@@ -22,6 +22,9 @@ _CHAPTER = re.compile(r"^(?P<kind>chapter|appendix|part)\s+(?P<num>\d{1,2}|[IVXL
 # Table-of-contents and list-of-figures lines: dotted leaders, or a title ending in a page number.
 _LEADERS = re.compile(r"(?:\.\s*){4,}|…")
 _TRAILING_PAGE = re.compile(r"\s\d{1,4}$")
+# An entry of a contents list or a back-of-book index: dotted leaders, then a page (arabic or roman).
+_LEADER_ENTRY = re.compile(r"(?:\.\s*){4,}\s*(?:\d{1,4}|[ivxlc]{1,6})\b", re.IGNORECASE)
+INDEX_WORDS_PER_ENTRY = 8  # an entry's title is a few words; prose runs longer between leaders
 # Bibliography shapes: "Long, J., Shelhamer", "[Accessed on:", "28 November 2021]".
 _CITATION = re.compile(r"\b[A-Z][A-Za-z'-]+,\s+(?:[A-Z]\.|[A-Z][a-z]+\b,)|\[|\]|\bet al\b|https?:|doi\b", re.IGNORECASE)
 _UNNUMBERED = {
@@ -219,3 +222,13 @@ def page_blocks(pages: list[str]) -> list[Block]:
 
 def _next_letter(letter: str) -> str:
     return chr(ord(letter) + 1) if letter else ""
+
+
+def navigation_text(text: str) -> bool:
+    """Text made of contents or index entries ("asn1_copy_node . . . . 11"), found by their shape
+    wherever their heading went undetected (an unnumbered "Function and Data Index")."""
+    entries = len(_LEADER_ENTRY.findall(text))
+    if not entries:
+        return False
+    words = len(re.findall(r"\w+", _LEADER_ENTRY.sub(" ", text)))
+    return words <= INDEX_WORDS_PER_ENTRY * entries

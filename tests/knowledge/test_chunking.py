@@ -95,3 +95,21 @@ def test_text_before_the_first_heading_is_front_matter_only_in_a_document_with_h
     # A note without any headings is all body, however short.
     [note] = chunk_blocks([Block("The XQJW nozzle clogs when the filament is wet.", 1)], words, chunk_tokens=60, overlap_tokens=0)
     assert not note.front_matter
+
+
+def test_an_index_under_another_heading_is_not_chunked_but_prose_with_an_ellipsis_is():
+    # A back-of-book index whose own heading was not detected ("Function and Data Index" is
+    # unnumbered) lands in the appendix before it; its entries are found by their shape.
+    blocks = [
+        Block("Copying and distribution of this license document is permitted.", 24, "A.1", "GNU Free Documentation License"),
+        Block("asn1_array2tree . . . . . . . . . . . . . . . 9 asn1_bit_der . . . . . . . . . . . . 17", 33,
+              "A.1", "GNU Free Documentation License"),
+        Block("Preface . . . . . . . . . . iii", 34, "A.1", "GNU Free Documentation License"),
+        Block("The loss plateaued. . . . 5 epochs later it fell again, which we traced to the warm-up ending "
+              "exactly when the learning rate reached its peak.", 12, "4", "Results"),
+    ]
+    chunks = chunk_blocks(blocks, words, chunk_tokens=60, overlap_tokens=0)
+    text = " ".join(c.text for c in chunks)
+    assert "asn1_array2tree" not in text and "Preface" not in text
+    assert "Copying and distribution" in text and "warm-up ending" in text
+    assert {c.page for c in chunks} == {24, 12}
