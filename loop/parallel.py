@@ -73,6 +73,8 @@ class Flight:
 
 
 class ParallelEngine(LoopEngine):
+    """The loop with `workers` experiments in flight (see the module's docstring for the order of a night)."""
+
     def __init__(self, workspace: Path, config: Config, options: Options, proposer_factory: ProposerFactory,
                  workers: int, ui: LoopUI | None = None, pool: RayPool | None = None) -> None:
         if workers < 2:
