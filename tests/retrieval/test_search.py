@@ -152,47 +152,41 @@ def test_a_title_page_ranks_behind_the_passage_that_answers(tmp_path, embedder):
     assert s.search("Who wrote the dissertation?", k=1)[0].chunk_id == title["id"]
 
 
-def test_question_words_alone_match_nothing_on_the_lexical_side(workspace, kcfg, embedder):
+def _notes_searcher(workspace, kcfg, embedder, text: str) -> Searcher:
     notes = workspace / "notes.md"
-    notes.write_text(
-        "# Notes\n\n## Idea\n\nThe method compares what was printed against what the slicer planned.\n\n"
-        "## Optimiser\n\nWe used AdamW with a weight decay of 0.05.\n"
-    )
+    notes.write_text(text)
     Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
-    s = Searcher(workspace, kcfg, embedder=embedder)
+    return Searcher(workspace, kcfg, embedder=embedder)
+
+
+def _only_lexical_hit(s: Searcher, query: str) -> str:
+    [(chunk_id, _)] = s.lexical(query, 5)
+    return s.get([chunk_id])[0].text
+
+
+@pytest.mark.parametrize("notes, stopwords_only, query, answer", [
     # "what" is in the first note and in every "What ...?" question: it must not make a match.
-    assert s.lexical("What objective was minimised, and how?", 5) == []
-    [(chunk_id, _)] = s.lexical("What weight decay did the optimiser use?", 5)
-    assert "AdamW" in s.get([chunk_id])[0].text
-
-
-def test_function_words_match_nothing_but_prepositions_of_place_do(workspace, kcfg, embedder):
-    notes = workspace / "notes.md"
-    notes.write_text(
-        "# Notes\n\n## Checks\n\nEach layer photograph was checked by hand; operators were slow.\n\n"
-        "## Camera\n\nThe camera hung 35 cm above the build plate.\n"
-    )
-    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
-    s = Searcher(workspace, kcfg, embedder=embedder)
-    # "each", "were", "many": in the first note and in many questions, about none of them.
-    assert s.lexical("How many were there each time?", 5) == []
-    [(chunk_id, _)] = s.lexical("What was above?", 5)
-    assert "above the build plate" in s.get([chunk_id])[0].text
+    ("# Notes\n\n## Idea\n\nThe method compares what was printed against what the slicer planned.\n\n"
+     "## Optimiser\n\nWe used AdamW with a weight decay of 0.05.\n",
+     "What objective was minimised, and how?", "What weight decay did the optimiser use?", "AdamW"),
+    # "each", "were", "many": in the first note and in many questions, about none of them; "above" counts.
+    ("# Notes\n\n## Checks\n\nEach layer photograph was checked by hand; operators were slow.\n\n"
+     "## Camera\n\nThe camera hung 35 cm above the build plate.\n",
+     "How many were there each time?", "What was above?", "above the build plate"),
+], ids=["question-words", "function-words-but-prepositions-of-place"])
+def test_stopwords_alone_match_nothing_on_the_lexical_side(workspace, kcfg, embedder, notes, stopwords_only, query, answer):
+    s = _notes_searcher(workspace, kcfg, embedder, notes)
+    assert s.lexical(stopwords_only, 5) == []
+    assert answer in _only_lexical_hit(s, query)
 
 
 def test_british_and_american_spellings_match_on_the_lexical_side(workspace, kcfg, embedder):
-    notes = workspace / "notes.md"
-    notes.write_text(
-        "# Notes\n\n## Optimizer\n\nWe used AdamW with a weight decay of 0.05.\n\n"
-        "## Camera\n\nThe colour camera was centred over the bed.\n"
-    )
-    Ingestor(workspace, kcfg, embedder=embedder).ingest([notes])
-    s = Searcher(workspace, kcfg, embedder=embedder)
+    s = _notes_searcher(workspace, kcfg, embedder,
+                        "# Notes\n\n## Optimizer\n\nWe used AdamW with a weight decay of 0.05.\n\n"
+                        "## Camera\n\nThe colour camera was centred over the bed.\n")
     # The heading says "Optimizer", the question "optimiser": one term to BM25.
-    [(chunk_id, _)] = s.lexical("Which optimiser?", 5)
-    assert "AdamW" in s.get([chunk_id])[0].text
-    [(chunk_id, _)] = s.lexical("color camera centered", 5)
-    assert "colour camera" in s.get([chunk_id])[0].text
+    assert "AdamW" in _only_lexical_hit(s, "Which optimiser?")
+    assert "colour camera" in _only_lexical_hit(s, "color camera centered")
 
 
 def test_spelling_rules_leave_short_words_alone():
