@@ -33,6 +33,10 @@ VARIANTS: dict[str, dict[str, str]] = {
     "seg_favoured": {"ALIGN_LOSS_WEIGHT": "0.25", "SEG_LOSS_WEIGHT": "4.0", "STN_CHANNELS": "16", "STN_LR": "3e-4",
                      "DECODER_CHANNELS": "32"},
     "seg_trains_stn": {"SEG_GRAD_TO_STN": "True"},
+    # Capacity bought with steps: under a time budget a bigger half leaves the other fewer steps.
+    "stn_capacity": {"STN_CHANNELS": "64", "STN_INPUT_SIZE": "128", "STN_LR": "2e-3"},
+    "seg_capacity": {"ENCODER": '"resnet34"', "ENCODER_DEPTH": "4", "DECODER_CHANNELS": "32"},
+    "staged": {"STN_WARMUP_FRACTION": "0.3"},
 }
 
 
