@@ -5,8 +5,9 @@ each under the same time budget, on one synthetic preset.
 
 The unchanged baseline and variants of its train.py constants: the alignment side favoured (a
 heavier alignment loss, a wider STN with a faster learning rate), the segmentation side favoured
-(the reverse), and the segmentation loss allowed to train the STN. Each runs `--seeds` times through
-the real harness (`gg-research run`, one OpenMP thread). A pair trades off when one is better on
+(the reverse), the segmentation loss allowed to train the STN, the capacity of either half (which
+costs the other half steps under a time budget) and an alignment-only warm-up. Each runs `--seeds`
+times through the real harness (`gg-research run`, one OpenMP thread). A pair trades off when one is better on
 PBQC and the other on Dice, each by more than twice the larger seed sd of the two (or `--margin`
 where a single seed gives no sd). Prints `key: value` lines: per configuration the mean and sd of
 each objective, then each trading pair. A GPU run of it at the default budget is what the figure
