@@ -267,6 +267,21 @@ class KnowledgeSection(_Section):
         "score", description="How dense and BM25 hits are merged: by their scaled scores, or by reciprocal rank."
     )
     dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Share of the dense side in score fusion (the rest is BM25's).")
+    synonyms: list[list[str]] = Field(
+        default_factory=list,
+        description="Your own groups of words or phrases that name one thing, e.g. [[\"GG-Net\", \"guided network\"]]: "
+                    "a query naming one also searches the others by keyword, at half weight.",
+    )
+    builtin_synonyms: bool = Field(
+        True, description="Also use the built-in glossary of printing and deep-learning terms (hot end = nozzle, ...)."
+    )
+
+    @model_validator(mode="after")
+    def _check_synonyms(self) -> "KnowledgeSection":
+        for i, group in enumerate(self.synonyms):
+            if len([w for w in group if w.strip()]) < 2:
+                raise ValueError(f"synonyms[{i}]: a group needs at least two non-empty words or phrases, got {group}")
+        return self
 
 
 class ParallelSection(_Section):

@@ -15,7 +15,9 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
+
+import numpy as np
 
 from gg_research.knowledge.spelling import normalise_spelling
 
@@ -50,6 +52,9 @@ def _stopwords() -> list[str]:
 # and takes the lexical top of scale from the passage that answers.
 K1 = 0.9
 B = 0.4
+# Terms a query gains from the glossary (synonyms.py) count at this share of its own terms: a
+# passage in the asker's own words still leads one that only uses a synonym.
+EXPANSION_WEIGHT = 0.5
 # What an index is built with; a saved one stamped otherwise is rebuilt from the store on load.
 INDEX_FORMAT = f"bm25s k1={K1} b={B} stopwords=en-plus+question-words-prepositions spelling=american"
 META_NAME = "gg-lexical.json"
@@ -90,15 +95,25 @@ class LexicalIndex:
         retriever.index(corpus, show_progress=False)
         return cls(list(ids), fp, retriever)
 
-    def search(self, query: str, n: int) -> list[tuple[str, float]]:
-        """(chunk id, BM25 score) of the best `n` chunks sharing a term with the query."""
+    def search(self, query: str, n: int, expansions: Sequence[str] = ()) -> list[tuple[str, float]]:
+        """(chunk id, BM25 score) of the best `n` chunks sharing a term with the query.
+
+        `expansions` (synonyms of the query's words) add their BM25 score at EXPANSION_WEIGHT.
+        """
         if self.retriever is None or not self.ids:
             return []
-        terms = [t for t in _tokens([query])[0] if t]
-        if not terms:
-            return []
-        docs, scores = self.retriever.retrieve([terms], k=min(n, len(self.ids)), show_progress=False, n_threads=1)
-        return [(self.ids[int(d)], float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        terms, extra = _tokens([query, " ".join(expansions)])
+        terms = [t for t in terms if t]
+        extra = [t for t in extra if t and t not in terms]
+        scores = self._scores(terms) + EXPANSION_WEIGHT * self._scores(extra)
+        top = np.argsort(-scores, kind="stable")[:n]
+        return [(self.ids[int(d)], float(scores[d])) for d in top if scores[d] > 0]
+
+    def _scores(self, terms: list[str]) -> np.ndarray:
+        ids = self.retriever.get_tokens_ids(terms)
+        if not ids:
+            return np.zeros(len(self.ids))
+        return np.asarray(self.retriever.get_scores(ids), dtype=np.float64)
 
     def save(self, folder: Path) -> None:
         """Write to a fresh folder and swap it in, so readers never see half an index."""

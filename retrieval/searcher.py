@@ -1,6 +1,7 @@
 """Hybrid search over a workspace's knowledge base, as the loop calls it in a warm process.
 
-dense (Chroma, query embedded with the collection's embedder) + lexical (BM25), each side's scores
+dense (Chroma, query embedded with the collection's embedder) + lexical (BM25, the query widened
+by the glossary of synonyms, knowledge/synonyms.py), each side's scores
 under the chunk's prior (front matter weighted down, priors.py), fused by their scaled scores
 (`[knowledge] fusion`, `dense_weight`; or by reciprocal rank), then diversified by MMR. Only chunks
 of registered (completely ingested) documents are returned; an empty or missing knowledge base
@@ -16,6 +17,7 @@ import numpy as np
 
 from gg_research.knowledge.base import KnowledgeBase
 from gg_research.knowledge.protocols import Embedder
+from gg_research.knowledge.synonyms import expansions, glossary
 from gg_research.retrieval.fusion import mmr, rrf, score_fusion
 from gg_research.retrieval.passage import Passage
 from gg_research.retrieval.priors import chunk_prior
@@ -81,7 +83,8 @@ class Searcher:
         from gg_research.knowledge.lexical import fingerprint
 
         index = self.kb.lexical(fingerprint(live))
-        return [(cid, s) for cid, s in index.search(query, n) if cid.split(":")[0] in live]
+        extra = expansions(query, glossary(self.config.synonyms, self.config.builtin_synonyms))
+        return [(cid, s) for cid, s in index.search(query, n, extra) if cid.split(":")[0] in live]
 
     # -- the API the loop uses -----------------------------------------------------------------
 

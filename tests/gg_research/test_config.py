@@ -65,6 +65,9 @@ def test_values_are_read(tmp_path: Path) -> None:
         ("[[objectives]]\nname = 'pbqc'\ndirection = 'up'\n", "objectives.0.direction"),
         ("[run]\nbudget = 'images'\n", 'run: budget = "images" needs budget_images > 0'),
         ("[run]\nbudget = 'steps'\n", "run.budget"),
+        ("[knowledge]\nsynonyms = [['GG-Net']]\n", "knowledge: synonyms[0]: a group needs at least two"),
+        ("[knowledge]\nsynonyms = [['GG-Net', ' ']]\n", "knowledge: synonyms[0]"),
+        ("[knowledge]\nsynonyms = 'nozzle'\n", "knowledge.synonyms"),
     ],
 )
 def test_bad_values_name_the_key_and_file(tmp_path: Path, text: str, expected: str) -> None:

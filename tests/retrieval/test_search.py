@@ -218,3 +218,46 @@ def test_a_lexical_index_built_with_other_settings_is_rebuilt(workspace, kcfg, e
     rebuilt = fresh.kb._lexical
     assert (rebuilt.retriever.k1, rebuilt.retriever.b) == (K1, B)
     assert json.loads(meta_path.read_text())["format"] == INDEX_FORMAT
+
+
+PRINTER_NOTES = ("# Notes\n\n## Printer\n\nThe nozzle was held at 215 degrees for every PLA print.\n\n"
+                 "## Camera\n\nThe camera hung at the far end of the bed, 35 cm up.\n\n"
+                 "## Cooling\n\nAt the end of each print the part cooled for ten minutes.\n\n"
+                 "## Storage\n\nSpools were dried overnight; the end of a spool was never used.\n")
+
+
+def test_a_synonym_of_the_field_brings_the_passage_that_uses_the_other_word(workspace, kcfg, embedder):
+    s = _notes_searcher(workspace, kcfg, embedder, PRINTER_NOTES)
+    query = "How hot was the hot end kept?"
+    # "hot end" is the notes' "nozzle": with the glossary the keyword side finds the printer section
+    # first (a rare word at half weight beats the common "end"); without it, never.
+    assert "215 degrees" in s.get([s.lexical(query, 5)[0][0]])[0].text
+    plain = Searcher(workspace, kcfg.model_copy(update={"builtin_synonyms": False}), embedder=embedder)
+    texts = [p.text for p in plain.get([cid for cid, _ in plain.lexical(query, 5)])]
+    assert texts and not any("215 degrees" in t for t in texts)
+
+
+def test_the_askers_own_word_outranks_its_synonym(workspace, kcfg, embedder):
+    s = _notes_searcher(workspace, kcfg, embedder,
+                        "# Notes\n\n## Setup\n\nThe nozzle stayed clean through the run.\n\n"
+                        "## Cleaning\n\nThe hot end was wiped on a brass brush before each layer.\n")
+    [(first, top), (second, lower)] = s.lexical("hot end", 5)
+    assert "brass brush" in s.get([first])[0].text and "stayed clean" in s.get([second])[0].text
+    assert lower < top
+
+
+def test_a_researchers_own_synonyms_come_from_the_config(workspace, kcfg, embedder):
+    notes = "# Notes\n\n## Speed\n\nGG-Net predicts one layer in 23 ms on the printer's computer.\n\n## Data\n\nWe printed forty parts.\n"
+    assert _notes_searcher(workspace, kcfg, embedder, notes).lexical("How fast is the guided network?", 5) == []
+    own = Searcher(workspace, kcfg.model_copy(update={"synonyms": [["GG-Net", "guided network"]]}), embedder=embedder)
+    assert "23 ms" in _only_lexical_hit(own, "How fast is the guided network?")
+
+
+def test_glossary_matches_whole_words_ignoring_case_and_hyphens():
+    from gg_research.knowledge.synonyms import BUILTIN, expansions, glossary
+
+    assert expansions("At what temperature was the Hot-End kept?", BUILTIN)[:2] == ["hotend", "nozzle"]
+    assert "learning rate" in expansions("ramp-up of the step size", BUILTIN)
+    assert expansions("bedrock and lossless codecs", BUILTIN) == []  # no part-word matches
+    assert expansions("the loss", glossary([], builtin=False)) == []
+    assert expansions("gg net speed", glossary([["GG-Net", "guided network"]], builtin=False)) == ["guided network"]
