@@ -9,9 +9,13 @@ when the returned passage's text holds the planted answer.
 Prints `key: value` lines: questions, answer@1, answer@6, MRR (over the top 10), chunks, ingest
 time, and the questions missed at 6; the same three figures for each half of the questions
 (half_a: the 1st, 3rd, ... question; half_b: the others), so a setting tuned on one half can be
-checked on the other. --fusion, --dense-weight and --chunk-tokens override `[knowledge]` for comparisons.
+checked on the other. `--questions held-out` asks a second wording of every question, written
+after the settings and the glossary of synonyms were fixed (a check that they were not fitted to
+the first). --fusion, --dense-weight, --chunk-tokens and --no-builtin-synonyms override
+`[knowledge]` for comparisons.
 
-    python benchmarks/bench_retrieval.py [--filler 4] [--threads 1] [--fusion rrf] [--dense-weight 0.6] [--chunk-tokens 128]
+    python benchmarks/bench_retrieval.py [--filler 4] [--threads 1] [--questions held-out] [--fusion rrf]
+        [--dense-weight 0.6] [--chunk-tokens 128] [--no-builtin-synonyms]
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ def main() -> None:
     parser.add_argument("--fusion", choices=["score", "rrf"])
     parser.add_argument("--dense-weight", type=float)
     parser.add_argument("--chunk-tokens", type=int)
+    parser.add_argument("--questions", choices=["planted", "held-out"], default="planted",
+                        help="the first wording of each question, or the held-out second one")
+    parser.add_argument("--no-builtin-synonyms", dest="builtin_synonyms", action="store_false", default=None)
     args = parser.parse_args()
 
     import torch
@@ -46,13 +53,14 @@ def main() -> None:
     from gg_research.config import KnowledgeSection
     from gg_research.knowledge.ingest import Ingestor
     from gg_research.retrieval.searcher import Searcher
-    from tests.knowledge.thesis_pdf import FLOW_FACTS, flow_thesis_items, write_flow
+    from tests.knowledge.thesis_pdf import FLOW_FACTS, FLOW_QUESTIONS_HELD_OUT, flow_thesis_items, write_flow
 
     with tempfile.TemporaryDirectory() as tmp:
         ws = Path(tmp)
         (ws / "gg-research.toml").write_text("")
         pdf = write_flow(ws / "thesis.pdf", flow_thesis_items(filler=args.filler, seed=11))
-        overrides = {"fusion": args.fusion, "dense_weight": args.dense_weight, "chunk_tokens": args.chunk_tokens}
+        overrides = {"fusion": args.fusion, "dense_weight": args.dense_weight, "chunk_tokens": args.chunk_tokens,
+                     "builtin_synonyms": args.builtin_synonyms}
         cfg = KnowledgeSection(**{k: v for k, v in overrides.items() if v is not None})
         t = time.perf_counter()
         [res] = Ingestor(ws, cfg).ingest([pdf])
@@ -60,10 +68,13 @@ def main() -> None:
         searcher = Searcher(ws, cfg)
         ranks: dict[str, int | None] = {}
         for key, (question, answer, _) in FLOW_FACTS.items():
+            if args.questions == "held-out":
+                question = FLOW_QUESTIONS_HELD_OUT[key]
             hits = searcher.search(question, k=DEPTH)
             ranks[key] = next((i for i, h in enumerate(hits, start=1) if answer in h.text), None)
     print(f"fusion: {cfg.fusion}" + (f" (dense_weight {cfg.dense_weight})" if cfg.fusion == "score" else ""))
-    print(f"questions: {len(ranks)}")
+    print(f"questions: {len(ranks)} ({args.questions})")
+    print(f"builtin_synonyms: {cfg.builtin_synonyms}")
     print(f"chunks: {res.chunks}")
     print(f"ingest_s: {ingest_s:.1f}")
     keys = list(ranks)
