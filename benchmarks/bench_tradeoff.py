@@ -6,7 +6,8 @@ each under the same time budget, on one synthetic preset.
 The unchanged baseline and variants of its train.py constants: the alignment side favoured (a
 heavier alignment loss, a wider STN with a faster learning rate), the segmentation side favoured
 (the reverse), the segmentation loss allowed to train the STN, the capacity of either half (which
-costs the other half steps under a time budget) and an alignment-only warm-up. Each runs `--seeds`
+costs the other half steps under a time budget), an alignment-only warm-up, and the STN's
+transform limits widened (`wide_limits`, for `--preset hard`). Each runs `--seeds`
 times through the real harness (`gg-research run`, one OpenMP thread). A pair trades off when one is better on
 PBQC and the other on Dice, each by more than twice the larger seed sd of the two (or `--margin`
 where a single seed gives no sd). Prints `key: value` lines: per configuration the mean and sd of
@@ -38,6 +39,9 @@ VARIANTS: dict[str, dict[str, str]] = {
     "stn_capacity": {"STN_CHANNELS": "64", "STN_INPUT_SIZE": "128", "STN_LR": "2e-3"},
     "seg_capacity": {"ENCODER": '"resnet34"', "ENCODER_DEPTH": "4", "DECODER_CHANNELS": "32"},
     "staged": {"STN_WARMUP_FRACTION": "0.3"},
+    # The STN's transform limits widened past `hard`'s misalignment (±24°, ±18 % scale, ±13 % shift,
+    # 2x perspective), which the defaults cannot represent: headroom a loop can find in train.py.
+    "wide_limits": {"MAX_ROTATION_DEG": "30.0", "MAX_SCALE_DELTA": "0.3", "MAX_PERSPECTIVE": "0.1"},
 }
 
 
