@@ -8,7 +8,9 @@ member of a group therefore also searches the other members, at a lower weight t
 
 BUILTIN holds common equivalences of 3D printing and deep learning; `[knowledge] synonyms` adds
 the researcher's own (a method's names, a lab's jargon). Matching is on whole words, case and
-hyphens ignored ("warm-up" = "warm up"). Only the query is expanded; the index is unchanged.
+hyphens ignored ("warm-up" = "warm up"). Only the query is expanded; the index is unchanged. BM25
+sees a phrase as its words, so a group whose phrase adds only a generic word ("data", "time")
+would add noise, not meaning: such groups are left out.
 """
 
 from __future__ import annotations
@@ -37,10 +39,8 @@ BUILTIN: tuple[tuple[str, ...], ...] = (
     ("loss", "objective", "cost function", "criterion"),
     ("batch", "mini-batch", "minibatch"),
     ("optimiser", "optimizer", "solver"),
-    ("epoch", "pass over the data"),
-    ("inference", "prediction time"),
+    ("inference", "prediction"),
     ("gpu", "graphics card"),
-    ("augmentation", "data augmentation"),
     ("overfitting", "overfit", "memorising"),
     ("weight decay", "l2 regularisation", "l2 regularization"),
     # vision
