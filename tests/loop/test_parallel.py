@@ -173,7 +173,9 @@ def test_kill_9_with_runs_in_flight_then_resume_records_each_once_as_interrupted
     ws = make_workspace(tmp_path / "ws", hard=60)
     script = write_script(ws, [
         edit("hang 1", 'MODE = "ok"', 'MODE = "hang"'),
-        edit("hang 2", "QB = 1.0", "QB = 1.5\nMODE = \"hang\""),
+        # MODE is set after QB in train.py: the hang must replace MODE's own line, or the second run
+        # finishes (and may be kept) before the kill whenever the first one is slow to start.
+        edit("hang 2", 'MODE = "ok"', 'MODE = "hang"\nQB = 1.5'),
         edit("QA up", "QA = 1.0", "QA = 2.0"),
     ])
     env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
@@ -267,7 +269,7 @@ def test_ctrl_c_records_the_runs_in_flight_as_interrupted_and_a_cluster_by_addre
     """On a Ray cluster of its own (ray start), as a lab's would be: the loop uses it and does not stop it."""
     ws = make_workspace(tmp_path / "ws", hard=60)
     script = write_script(ws, [edit("hang 1", 'MODE = "ok"', 'MODE = "hang"'),
-                               edit("hang 2", "QB = 1.0", "QB = 1.5\nMODE = \"hang\"")])
+                               edit("hang 2", 'MODE = "ok"', 'MODE = "hang"\nQB = 1.5')])
     env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"}
     env["RAY_AUTH_MODE"] = "token"  # the cluster's token (~/.ray/auth_token) is sent, as on a lab's nodes
     ray_tmp = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # short: Ray's socket paths must fit 107 bytes
