@@ -10,10 +10,18 @@ from __future__ import annotations
 import ast
 import hashlib
 import importlib.util
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 
 PACKAGE = __name__.rpartition(".")[0]  # this package's import name, for callers that follow it
+
+# CPython 3.11 keeps the counter that guards building an AST in state shared by all threads: two
+# threads building one at once (the parallel loop's flights fingerprinting their sources, the main
+# thread reading the next search space; ast.literal_eval too) can fail with a spurious
+# "SystemError: AST constructor recursion depth mismatch", seen as a lost experiment. Every parse of
+# ours holds this lock.
+AST_LOCK = threading.RLock()
 
 
 def _package_dir(package: str) -> Path:
@@ -48,7 +56,9 @@ def _imported_names(path: Path) -> set[str]:
     """Every absolute module name an import statement in `path` may load (function-level ones
     too), with the parent packages that importing it runs first."""
     names: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_bytes(), filename=str(path))):
+    with AST_LOCK:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             names.update(a.name for a in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:

@@ -17,6 +17,7 @@ import tokenize
 from dataclasses import dataclass
 from typing import Any
 
+from gg_research.ggnet.sources import AST_LOCK
 from gg_research.loop.errors import ProposerError
 
 _SPEC = re.compile(r"#\s*search:\s*(log|float|int|choice)\s*\((.*)\)\s*$")
@@ -64,6 +65,11 @@ class Param:
 
 def parse_file(path: str, text: str) -> list[Param]:
     """The annotated constants of one file; a malformed annotation is a ProposerError."""
+    with AST_LOCK:  # a parallel loop's flights parse sources meanwhile (see AST_LOCK)
+        return _parse_file(path, text)
+
+
+def _parse_file(path: str, text: str) -> list[Param]:
     try:
         tree = ast.parse(text, filename=path)
     except SyntaxError as exc:

@@ -299,3 +299,24 @@ def test_ctrl_c_records_the_runs_in_flight_as_interrupted_and_a_cluster_by_addre
     finally:
         subprocess.run([*ray_cli, "stop", "--force"], env=env, capture_output=True, timeout=120)
         shutil.rmtree(ray_tmp, ignore_errors=True)
+
+
+def test_parses_of_python_source_take_turns_across_threads(tmp_path: Path) -> None:
+    """CPython 3.11 can fail two ASTs built at once with a spurious SystemError: a flight thread
+    fingerprinting the sources and the main thread reading the next search space must take turns."""
+    from gg_research.ggnet.sources import AST_LOCK, PACKAGE, module_files
+    from gg_research.loop.search_space import parse_file
+
+    text = "LR = 3e-4  # search: log(1e-5, 1e-2)\n"
+    done: dict[str, object] = {}
+    jobs = {"space": lambda: parse_file("train.py", text), "sources": lambda: module_files([PACKAGE + ".sources"], [PACKAGE])}
+    with AST_LOCK:
+        threads = [threading.Thread(target=lambda k=k, f=f: done.__setitem__(k, f()), daemon=True) for k, f in jobs.items()]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        assert done == {}  # both wait for the lock
+    for t in threads:
+        t.join(timeout=10)
+    assert [p.name for p in done["space"]] == ["LR"]
+    assert any(p.name == "sources.py" for p in done["sources"])
