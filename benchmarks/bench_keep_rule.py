@@ -1,6 +1,6 @@
 """False keeps of the keep rule (an A/A test), and how often a change that truly helps is kept.
 
-    python benchmarks/bench_keep_rule.py [--candidates 20] [--images 400] [--helpful 8] [--preset easy]
+    python benchmarks/bench_keep_rule.py [--candidates 20] [--images 400] [--helpful 8] [--preset easy] [--n 160]
 
 The unchanged train.py is trained, through the real harness, with seeds 0..2 (the baseline, used
 with 1, 2 and 3 of them) and with `--candidates` further seeds (the candidates: the same code, so
@@ -85,18 +85,19 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1000, help="images budget of a run")
     parser.add_argument("--helpful", type=int, default=8, help="runs of the truly helpful change (0: skip)")
     parser.add_argument("--preset", default="easy")
+    parser.add_argument("--n", type=int, default=160, help="samples of the synthetic set (realistic wants 400 or more)")
     args = parser.parse_args()
     from gg_research.config import load_config
 
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="bench-keep-") as tmp:
-        ws = cpu_workspace(Path(tmp), args.images, args.preset)
+        ws = cpu_workspace(Path(tmp), args.images, args.preset, synth_n=str(args.n))
         config = load_config(ws / "gg-research.toml")
         baseline = train_runs(ws, [0, 1, 2], "base")
         candidates = train_runs(ws, list(range(3, 3 + args.candidates)), "aa")
         helpful = train_runs(ws, list(range(3, 3 + args.helpful)), "x2", images=2 * args.images) if args.helpful else []
         print(f"runs: {3 + len(candidates) + len(helpful)} ({args.images} images each, x2 for the helpful change, "
-              f"preset {args.preset}, 64 px)")
+              f"preset {args.preset}, {args.n} samples, 64 px)")
         for name in ("pbqc", "dice"):
             values = [m[name] for m, _ in baseline + candidates]
             print(f"seed_sd_{name}: {statistics.stdev(values):.4f}  (mean {statistics.fmean(values):.4f})")

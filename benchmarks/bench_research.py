@@ -1,7 +1,7 @@
 """The proposer benchmark: hypervolume gain over the baseline after each experiment, per proposer.
 
     python benchmarks/bench_research.py [--replicates 3] [--experiments 12] [--images 1600]
-        [--proposers random,tpe[,claude,claude-nokb]] [--preset easy] [--keep-test paired] [--plot research.png]
+        [--proposers random,tpe[,claude,claude-nokb]] [--preset easy] [--n 160] [--keep-test paired] [--plot research.png]
 
 Each replicate of each proposer is a night of its own (a new tag, so a new baseline and a new
 sampler seed) on one workspace: 64 px, the template's model, the synthetic data, an images budget
@@ -84,6 +84,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=1600, help="images budget of a run")
     parser.add_argument("--proposers", default="random,tpe")
     parser.add_argument("--preset", default="easy")
+    parser.add_argument("--n", type=int, default=160, help="samples of the synthetic set (realistic wants 400 or more)")
     parser.add_argument("--keep-test", choices=["paired", "margin"], default="paired",
                         help="keep rule of the nights (default paired: with one baseline seed the margin rule keeps "
                              "about one unchanged train.py in three, and the curves would measure seed luck)")
@@ -97,7 +98,7 @@ def main() -> None:
     curves: dict[str, list[list[float]]] = {p: [] for p in proposers}
     floor_curves: dict[str, list[list[float]]] = {p: [] for p in proposers}
     with tempfile.TemporaryDirectory(prefix="bench-research-") as tmp:
-        ws = cpu_workspace(Path(tmp), args.images, args.preset, baseline_seeds="1", rerun_marginal="false",
+        ws = cpu_workspace(Path(tmp), args.images, args.preset, synth_n=str(args.n), baseline_seeds="1", rerun_marginal="false",
                            test=f'"{args.keep_test}"')
         if any(p == "claude" for p in proposers):
             subprocess.run([sys.executable, "-m", "gg_research.cli", "ingest", str(ROOT / "gg_research" / "data" / "gg-net-notes.md")],
@@ -112,7 +113,7 @@ def main() -> None:
                 print(f"  {p} replicate {r}: " + " ".join(f"{v:.4f}" for v in curve)
                       + " | floors: " + " ".join(f"{v:.4f}" for v in floor_curve), file=sys.stderr, flush=True)
     print(f"nights: {args.replicates} per proposer x {args.experiments} experiments ({args.images} images a run, "
-          f"preset {args.preset}, 64 px, 1 baseline seed, keep test {args.keep_test})")
+          f"preset {args.preset}, {args.n} samples, 64 px, 1 baseline seed, keep test {args.keep_test})")
     for label, table in (("hv_gain", curves), ("floor_hv_gain", floor_curves)):
         for p, runs in table.items():
             n = min(len(c) for c in runs)
