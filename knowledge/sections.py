@@ -8,6 +8,7 @@ belongs to that section, across pages.
 
 from __future__ import annotations
 
+import bisect
 import re
 import statistics
 
@@ -127,12 +128,15 @@ def page_blocks(pages: list[str]) -> list[Block]:
 
     Numbered headings must fit the numbering so far: a section number is used once (seen again it
     is a running header or a table row), and a chapter number may not run backwards or jump far
-    ahead (a page number, a reference number or a list item in front of a line). Table rows are
+    ahead (a page number, a reference number or a list item in front of a line), nor move ahead
+    at all when the next numbered line goes on with the current chapter (a format table's
+    "4 CARD32 WEIGHT in lower 8 bits" between sections 2.9 and 2.10). Table rows are
     blocks of their own and never headings. A short title-like line between paragraphs is an
     unnumbered sub-heading: it starts new blocks (so chunks break there) under the same section.
     """
     all_lines = [ln for p in pages for ln in p.split("\n") if ln.strip()]
     lengths = [len(ln.strip()) for ln in all_lines]
+    upcoming = _numbered_candidates(pages)
     typical = statistics.median(lengths) if lengths else 0
     blocks: list[Block] = []
     number, title, sub = "", "", ""
@@ -185,6 +189,8 @@ def page_blocks(pages: list[str]) -> list[Block]:
                     heading = None
                 elif top is not None and not heading[0].startswith("Chapter") and (back_matter or chapter_style and "." not in key):
                     heading = None  # a reference number, or a list item under "Chapter N" numbering
+                elif top is not None and chapter is not None and top > chapter and upcoming.next_top(page_no, i, key) == chapter:
+                    heading = None  # the numbering goes on with the current chapter: a table row or list item
                 else:
                     seen_numbers.add(key)
                     if top is not None:
@@ -218,6 +224,30 @@ def page_blocks(pages: list[str]) -> list[Block]:
         # A paragraph running over the page break continues on the next page's first block.
         flush(False)
     return blocks
+
+
+class _Candidates:
+    """Where the numbered heading candidates of a document are, to look ahead from one of them."""
+
+    def __init__(self, found: list[tuple[tuple[int, int], str]]) -> None:
+        self.positions = [pos for pos, _ in found]
+        self.keys = [key for _, key in found]
+
+    def next_top(self, page_no: int, line: int, key: str) -> int | None:
+        """The chapter of the next candidate after (page_no, line) with another number than `key`."""
+        start = bisect.bisect_right(self.positions, (page_no, line))
+        other = next((k for k in self.keys[start:] if k != key), None)
+        return _top_number(other) if other is not None else None
+
+
+def _numbered_candidates(pages: list[str]) -> _Candidates:
+    found = []
+    for page_no, text in enumerate(pages, start=1):
+        for i, raw in enumerate(text.split("\n")):
+            heading = detect_heading(raw.strip())
+            if heading is not None and heading[0]:
+                found.append(((page_no, i), _number_key(heading[0])))
+    return _Candidates(found)
 
 
 def _next_letter(letter: str) -> str:

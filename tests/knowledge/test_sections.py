@@ -77,3 +77,20 @@ def test_numbering_out_of_sequence_is_body_text():
 def test_a_lettered_line_in_the_body_is_not_an_appendix():
     blocks = page_blocks(["1 Method\nA Study of toolpaths was made.\nA Simple Baseline\nIt is simple."])
     assert {b.section for b in blocks} == {"1 Method"}
+
+
+def test_a_numbered_line_followed_by_the_current_chapters_numbering_is_not_a_chapter():
+    # As in a real file-format spec: table rows between sections 2.9 and 2.10 start with a number.
+    pages = [
+        "2.9. The cache files\nThe cache holds the globs.\n4 CARD32 WEIGHT in lower 8 bits\nFLAGS in rest.",
+        "4 CARD32 WEIGHT in lower 8 bits\n2.10. Extended attributes\nSome text.\n3. Contributors\nNames.\n"
+        "3.1 Thanks\nMore names.",
+    ]
+    sections = [b.section for b in page_blocks(pages)]
+    assert list(dict.fromkeys(sections)) == ["2.9 The cache files", "2.10 Extended attributes", "3 Contributors", "3.1 Thanks"]
+
+
+def test_a_chapter_that_skips_a_number_is_still_a_chapter_when_its_own_sections_follow():
+    pages = ["2.3 Last of two\nText.\n4 Results\nThe results.\n4.1 Dice\nDice text."]
+    sections = [b.section for b in page_blocks(pages)]
+    assert list(dict.fromkeys(sections)) == ["2.3 Last of two", "4 Results", "4.1 Dice"]
