@@ -11,8 +11,8 @@ time, and the questions missed at 6; the same three figures for each half of the
 (half_a: the 1st, 3rd, ... question; half_b: the others), so a setting tuned on one half can be
 checked on the other. `--questions held-out` asks a second wording of every question, written
 after the settings and the glossary of synonyms were fixed (a check that they were not fitted to
-the first). --fusion, --dense-weight, --chunk-tokens and --no-builtin-synonyms override
-`[knowledge]` for comparisons.
+the first). --fusion, --dense-weight, --chunk-tokens, --embedder (a local
+sentence-transformers folder) and --no-builtin-synonyms override `[knowledge]` for comparisons.
 
 On your own documents: `--pdf thesis.pdf [--pdf more.pdf] --qa questions.tsv`, where the TSV has a
 header line `question<TAB>answer` and each answer is a short verbatim piece of the sentence that
@@ -68,6 +68,7 @@ def main() -> None:
     parser.add_argument("--fusion", choices=["score", "rrf"])
     parser.add_argument("--dense-weight", type=float)
     parser.add_argument("--chunk-tokens", type=int)
+    parser.add_argument("--embedder", help="a local sentence-transformers folder instead of the packaged MiniLM")
     parser.add_argument("--questions", choices=["planted", "held-out"], default="planted",
                         help="the first wording of each question, or the held-out second one")
     parser.add_argument("--no-builtin-synonyms", dest="builtin_synonyms", action="store_false", default=None)
@@ -95,7 +96,7 @@ def main() -> None:
             wording = FLOW_QUESTIONS_HELD_OUT if args.questions == "held-out" else {}
             facts = {k: (wording.get(k, q), a) for k, (q, a, _) in FLOW_FACTS.items()}
         overrides = {"fusion": args.fusion, "dense_weight": args.dense_weight, "chunk_tokens": args.chunk_tokens,
-                     "builtin_synonyms": args.builtin_synonyms}
+                     "embedder": args.embedder, "builtin_synonyms": args.builtin_synonyms}
         cfg = KnowledgeSection(**{k: v for k, v in overrides.items() if v is not None})
         t = time.perf_counter()
         results = Ingestor(ws, cfg).ingest(pdfs)
@@ -115,6 +116,7 @@ def main() -> None:
     print(f"fusion: {cfg.fusion}" + (f" (dense_weight {cfg.dense_weight})" if cfg.fusion == "score" else ""))
     print(f"questions: {len(ranks)} ({args.qa.name if args.qa else args.questions})")
     print(f"builtin_synonyms: {cfg.builtin_synonyms}")
+    print(f"embedder: {cfg.embedder}")
     print(f"chunks: {sum(r.chunks for r in results)}")
     print(f"ingest_s: {ingest_s:.1f}")
     keys = list(ranks)
