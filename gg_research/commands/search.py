@@ -35,7 +35,7 @@ def run(args: argparse.Namespace) -> int:
         keys = ("source", "page", "page_end", "section", "chunk_id", "score", "text")
         print(dumps([{k: p.citation()[k] for k in keys} for p in passages], indent=2, ensure_ascii=False))
         return 0
-    from rich.console import Console
+    from rich.console import Console, Group
     from rich.markup import escape
     from rich.panel import Panel
     from rich.text import Text
@@ -47,7 +47,9 @@ def run(args: argparse.Namespace) -> int:
     for p in passages:
         console.print(
             # Keys and passages hold brackets ("[3f2a9c1d:12]", "[1] Jaderberg"): not rich markup.
-            Panel(Text(p.text), title=f"[bold]{escape(f'[{p.key()}]')}[/bold] {escape(p.where())}", title_align="left",
-                  subtitle=f"score {p.score:.4f}", subtitle_align="right")
+            # Where the passage is goes inside the panel, where it wraps: a panel title is cut at
+            # the panel's width, and with a long path the page and section were what got cut.
+            Panel(Group(Text(p.where(), style="bold"), Text(p.text)), title=f"[bold]{escape(f'[{p.key()}]')}[/bold]",
+                  title_align="left", subtitle=f"score {p.score:.4f}", subtitle_align="right")
         )
     return 0

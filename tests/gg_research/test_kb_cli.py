@@ -55,6 +55,18 @@ def test_search_json_and_rich_output(ws, capsys):
     assert f"score {results[0]['score']:.4f}" in out and 0.0 < results[0]["score"] <= 1.0
 
 
+def test_search_shows_page_and_section_even_under_a_long_path(ws, capsys):
+    deep = ws / "literature" / "a-rather-long-folder-name-for-the-thesis-drafts" / "final-submitted-version"
+    deep.mkdir(parents=True)
+    shutil.copy(ws / "thesis.pdf", deep / "thesis.pdf")
+    run(capsys, "ingest", str(deep / "thesis.pdf"))
+    code, out, _ = run(capsys, "search", "what went wrong when the STN was trained alone first", "-k", "1")
+    assert code == 0
+    # The header wraps inside the panel (80 columns under capsys) instead of being cut.
+    flat = " ".join(line.strip("│╭╮╰╯─ ") for line in out.splitlines())
+    assert "final-submitted-v" in flat and "thesis.pdf p. 4, §3.3.4 Training schedule" in " ".join(flat.split())
+
+
 def test_a_folder_ingests_the_supported_files_under_it(ws, capsys):
     papers = ws / "papers"
     (papers / "sub").mkdir(parents=True)
