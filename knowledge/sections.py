@@ -134,9 +134,10 @@ def page_blocks(pages: list[str]) -> list[Block]:
     blocks of their own and never headings. A short title-like line between paragraphs is an
     unnumbered sub-heading: it starts new blocks (so chunks break there) under the same section.
     """
-    all_lines = [ln for p in pages for ln in p.split("\n") if ln.strip()]
-    lengths = [len(ln.strip()) for ln in all_lines]
-    upcoming = _numbered_candidates(pages)
+    page_lines = [[raw.strip() for raw in text.split("\n")] for text in pages]
+    lengths = [len(line) for lines in page_lines for line in lines if line]
+    detected = [[detect_heading(line) for line in lines] for lines in page_lines]
+    upcoming = _numbered_candidates(detected)
     typical = statistics.median(lengths) if lengths else 0
     blocks: list[Block] = []
     number, title, sub = "", "", ""
@@ -147,7 +148,7 @@ def page_blocks(pages: list[str]) -> list[Block]:
     chapter_style = False  # chapters open with "Chapter N": a bare "N Title" is then a list item
     last_letter = ""
     after_break = True  # the previous line closed a sentence, a heading or a page
-    for page_no, text in enumerate(pages, start=1):
+    for page_no, lines in enumerate(page_lines, start=1):
         paragraph: list[str] = []
 
         def flush(end: bool) -> None:
@@ -156,7 +157,6 @@ def page_blocks(pages: list[str]) -> list[Block]:
                 blocks.append(Block(body, page_no, number, title, end, sub))
             paragraph.clear()
 
-        lines = [raw.strip() for raw in text.split("\n")]
         for i, line in enumerate(lines):
             if not line:
                 flush(True)
@@ -164,7 +164,7 @@ def page_blocks(pages: list[str]) -> list[Block]:
                 continue
             if pending_chapter:
                 pending_chapter = False
-                named = detect_heading(line)
+                named = detected[page_no - 1][i]
                 if (named is None or not named[0]) and len(line.split()) <= MAX_HEADING_WORDS and not line.endswith("."):
                     title = line
                     after_break = True
@@ -175,7 +175,7 @@ def page_blocks(pages: list[str]) -> list[Block]:
                 flush(True)
                 after_break = True
                 continue
-            heading = detect_heading(line)
+            heading = detected[page_no - 1][i]
             if heading is None and (back_matter or last_letter):
                 heading = _letter_heading(line)
                 if heading is not None and not (back_matter and heading[0] == "A" or _next_letter(last_letter) == heading[0]):
@@ -240,13 +240,14 @@ class _Candidates:
         return _top_number(other) if other is not None else None
 
 
-def _numbered_candidates(pages: list[str]) -> _Candidates:
-    found = []
-    for page_no, text in enumerate(pages, start=1):
-        for i, raw in enumerate(text.split("\n")):
-            heading = detect_heading(raw.strip())
-            if heading is not None and heading[0]:
-                found.append(((page_no, i), _number_key(heading[0])))
+def _numbered_candidates(detected: list[list[tuple[str, str] | None]]) -> _Candidates:
+    """The numbered headings among each page's detected lines, by (page, line)."""
+    found = [
+        ((page_no, i), _number_key(heading[0]))
+        for page_no, headings in enumerate(detected, start=1)
+        for i, heading in enumerate(headings)
+        if heading is not None and heading[0]
+    ]
     return _Candidates(found)
 
 
