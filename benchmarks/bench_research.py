@@ -2,6 +2,7 @@
 
     python benchmarks/bench_research.py [--replicates 3] [--experiments 12] [--images 1600]
         [--proposers random,tpe[,claude,claude-nokb]] [--preset easy] [--n 160] [--keep-test paired] [--plot research.png]
+        [--first-replicate 0] [--keep DIR]
 
 Each replicate of each proposer is a night of its own (a new tag, so a new baseline and a new
 sampler seed) on one workspace: 64 px, the template's model, the synthetic data, an images budget
@@ -20,6 +21,7 @@ Cost: replicates x proposers x (experiments + 1) runs of about 40 s on 2 CPU cor
 from __future__ import annotations
 
 import argparse
+import contextlib
 import io
 import os
 import statistics
@@ -89,7 +91,13 @@ def main() -> None:
                         help="keep rule of the nights (default paired: with one baseline seed the margin rule keeps "
                              "about one unchanged train.py in three, and the curves would measure seed luck)")
     parser.add_argument("--plot", type=Path, default=Path("research.png"))
+    parser.add_argument("--first-replicate", type=int, default=0, metavar="K",
+                        help="number the nights from K (tags <proposer>-K, ...): a new sampler seed, to add nights to an earlier run")
+    parser.add_argument("--keep", type=Path, default=None, metavar="DIR",
+                        help="build the workspace in DIR (must not exist) and leave it there, ledger and branches, to read afterwards")
     args = parser.parse_args()
+    if args.keep is not None and args.keep.exists():
+        raise SystemExit(f"bench_research: {args.keep} already exists; --keep wants a new folder")
     proposers = [p for p in args.proposers.split(",") if p]
     if any(p.startswith("claude") for p in proposers) and not os.environ.get("ANTHROPIC_API_KEY"):
         raise SystemExit("bench_research: the claude proposers need ANTHROPIC_API_KEY")
@@ -97,15 +105,22 @@ def main() -> None:
     t0 = time.monotonic()
     curves: dict[str, list[list[float]]] = {p: [] for p in proposers}
     floor_curves: dict[str, list[list[float]]] = {p: [] for p in proposers}
-    with tempfile.TemporaryDirectory(prefix="bench-research-") as tmp:
-        ws = cpu_workspace(Path(tmp), args.images, args.preset, synth_n=str(args.n), baseline_seeds="1", rerun_marginal="false",
+    with contextlib.ExitStack() as stack:
+        if args.keep is None:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="bench-research-")))
+        else:
+            args.keep.mkdir(parents=True)
+            tmp = args.keep
+        ws = cpu_workspace(tmp, args.images, args.preset, synth_n=str(args.n), baseline_seeds="1", rerun_marginal="false",
                            test=f'"{args.keep_test}"')
+        if args.keep is not None:
+            print(f"workspace: {ws}", file=sys.stderr, flush=True)
         if any(p == "claude" for p in proposers):
             subprocess.run([sys.executable, "-m", "gg_research.cli", "ingest", str(ROOT / "gg_research" / "data" / "gg-net-notes.md")],
                            cwd=ws, check=True, capture_output=True)
         start = subprocess.run(["git", "-C", str(ws), "rev-parse", "--abbrev-ref", "HEAD"],
                                check=True, capture_output=True, text=True).stdout.strip()
-        for r in range(args.replicates):
+        for r in range(args.first_replicate, args.first_replicate + args.replicates):
             for p in proposers:
                 curve, floor_curve = night(ws, start, p, f"{p}-{r}", args.experiments)
                 curves[p].append(curve)
