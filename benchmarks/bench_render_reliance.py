@@ -11,9 +11,10 @@ four times, changing only the render the segmenter sees:
 - `stn`: as trained (the model's own alignment; what the night scored),
 - `true`: the render warped by the ground-truth transform (perfect alignment),
 - `unaligned`: the identity transform (the render as sliced, misaligned by the camera),
-- `blank`: an empty render (no G-code at all).
+- `other`: the next image's render (the G-code of another part), aligned by the STN,
+- `blank`: an empty render (no G-code at all; an input the model never saw in training).
 
-`stn - blank` is what the G-code is worth to the segmentation; `true - stn` what better alignment
+`stn - other` is what this image's G-code is worth to the segmentation; `true - stn` what better alignment
 could still give it. Where both are about zero the segmenter has learnt to ignore its render, and
 PBQC and Dice can move independently. The model must be GG-Net's (an `.stn` returning
 (theta, raw) and a `.segmenter`), as `gg-research init` writes it. Prints `key: value` lines.
@@ -34,7 +35,7 @@ import torch.nn as nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-CONDITIONS = ("stn", "true", "unaligned", "blank")
+CONDITIONS = ("stn", "true", "unaligned", "other", "blank")
 
 
 class _FixedTransform(nn.Module):
@@ -57,16 +58,21 @@ class _FixedTransform(nn.Module):
         return fixed, raw
 
 
-class _BlankRender(torch.utils.data.Dataset):
-    def __init__(self, base) -> None:
-        self.base = base
+class _SwappedRender(torch.utils.data.Dataset):
+    """The split with each image's render replaced: by the next image's (`other`) or by zeros (`blank`)."""
+
+    def __init__(self, base, how: str) -> None:
+        self.base, self.how = base, how
 
     def __len__(self) -> int:
         return len(self.base)
 
     def __getitem__(self, i: int) -> dict:
         item = dict(self.base[i])
-        item["render"] = torch.zeros_like(item["render"])
+        if self.how == "blank":
+            item["render"] = torch.zeros_like(item["render"])
+        else:
+            item["render"] = self.base[(i + 1) % len(self.base)]["render"]
         return item
 
 
@@ -133,15 +139,15 @@ def main() -> int:
             model.stn = _FixedTransform(stn, None)
         else:
             model.stn = stn
-            if condition == "blank":
-                inputs = _BlankRender(labels)
+            if condition in ("other", "blank"):
+                inputs = _SwappedRender(labels, condition)
         theta, logits = predict(model, inputs, device, batch_size=32)
         # PBQC of what the segmenter was shown; Dice always against the same labels.
         figures[condition] = score(theta, logits, labels)
-        if condition != "blank":  # with no render there is nothing aligned to score
+        if condition not in ("other", "blank"):  # without this image's render there is nothing aligned to score
             print(f"{condition}_pbqc: {figures[condition]['pbqc']:.4f}")
         print(f"{condition}_dice: {figures[condition]['dice']:.4f}", flush=True)
-    print(f"gcode_worth_dice: {figures['stn']['dice'] - figures['blank']['dice']:+.4f}")
+    print(f"gcode_worth_dice: {figures['stn']['dice'] - figures['other']['dice']:+.4f}")
     print(f"alignment_headroom_dice: {figures['true']['dice'] - figures['stn']['dice']:+.4f}")
     print(f"alignment_worth_dice: {figures['stn']['dice'] - figures['unaligned']['dice']:+.4f}")
     return 0
