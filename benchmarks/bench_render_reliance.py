@@ -3,8 +3,8 @@ by the true transform, not aligned at all, or blank.
 
     python benchmarks/bench_render_reliance.py WORKSPACE [--experiment e0001] [--split val]
 
-WORKSPACE is a gg-research workspace after a night (or a `gg-research loop --max-experiments 0`
-baseline) whose experiment kept its weights: the baseline and kept runs do. The experiment's own
+WORKSPACE is a gg-research workspace after a night (`gg-research loop --max-experiments 1` is the
+shortest); the baseline and the kept runs keep their weights. The experiment's own
 train.py (from its commit) builds the model, the weights are loaded, and the split is predicted
 four times, changing only the render the segmenter sees:
 
