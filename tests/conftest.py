@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import shutil
+import signal
 import tomllib
 from pathlib import Path
 
 import pytest
+
+# A shell that starts pytest in the background (`cmd &` without job control) makes it ignore SIGINT,
+# and every process the tests start inherits that: the Ctrl-C tests would then wait for an
+# interrupt that never arrives. Restoring the handler here gives the children the default again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # gg_research.loop -> loop, ...: the repository's folders as the wheel installs them.
