@@ -5,7 +5,7 @@ the target is well under a minute on one core), the loader's construction with a
 render cache, the memory the split is held in, and the cost of one item and of one batch of 32
 from the built dataset: through a plain DataLoader (float items stacked) and through
 batch_loader, the trainer's and the evaluation's path (uint8 items stacked, converted once).
-Usage: python benchmarks/bench_dataset.py [--n 400] [--size 128] [--preset easy|realistic|hard]
+Usage: python benchmarks/bench_dataset.py [--n 400] [--size 128] [--preset easy|realistic|hard|dimensional]
 """
 
 from __future__ import annotations

@@ -57,9 +57,11 @@ class DataSection(_Section):
     synth_n: int = Field(400, ge=8, description="Samples in the synthetic dataset (train/val/test split 70/20/10).")
     synth_size: int = Field(128, ge=32, le=2048, description="Side in pixels of generated synthetic images.")
     synth_seed: int = Field(0, description="Seed of the synthetic generator (same seed, same bytes).")
-    synth_preset: Literal["easy", "realistic", "hard"] = Field(
+    synth_preset: Literal["easy", "realistic", "hard", "dimensional"] = Field(
         "easy",
-        description="Synthetic camera: easy (flat colours, high-contrast defects), realistic (a photo of the top layer), hard (realistic, wider misalignment, lower contrast).",
+        description="Synthetic camera: easy (flat colours, high-contrast defects), realistic (a photo of the top layer), "
+                    "hard (realistic, wider misalignment, lower contrast), dimensional (realistic's camera; most defects "
+                    "are edges printed a bead or two out of place, which only the aligned G-code reveals).",
     )
     bead_width_mm: float = Field(0.45, gt=0, le=5, description="Extrusion width used when rendering G-code.")
 

@@ -1,4 +1,4 @@
-"""Photographic camera of a printed top layer: the `realistic` and `hard` presets.
+"""Photographic camera of a printed top layer: the `realistic`, `hard` and `dimensional` presets.
 
 Like `ggnet.synth_camera`, every pixel of a 2x supersampled camera grid knows its printer
 millimetre coordinates through the inverse ground-truth homography. On top of that it knows its
@@ -6,13 +6,16 @@ distance to the nearest bead centreline of the top layer's toolpath, which gives
 rounded cross-section: shading, specular glints and dark valleys follow the real toolpath
 (perimeters and infill). Defects edit the surface (bead width, height, exposed layer below,
 hairs) rather than paint colours, so their contrast is what the lighting makes of them.
+Dimensional defects (an edge printed out or in, a void) change only where material is; the
+material looks like the rest of the print, so only the G-code tells them from the design.
 
-One camera model, kept whole (about 360 lines): its stages share the scene's geometry.
+One camera model, kept whole (about 420 lines): its stages share the scene's geometry.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 from scipy import ndimage
@@ -24,6 +27,9 @@ from gg_research.ggnet.synth_shapes import bead_spacing
 from gg_research.ggnet.warp import pixel_to_norm
 
 DEFECT_KINDS = ("under_extrusion", "missing_beads", "over_extrusion", "stringing", "lifted_corner", "void")
+# Drawn only through a preset's defect_mix, so the uniform draw of realistic and hard is unchanged.
+DIMENSIONAL_KINDS = ("edge_bulge", "edge_recession")
+ADDITIONS = ("over_extrusion", "stringing", "edge_bulge")  # planted after the removals, on top of them
 RELIEF_MM = 0.07  # height of a bead's rounded top above the valleys between beads
 
 
@@ -130,6 +136,20 @@ class _Geometry:
         self.grad = np.stack([gx / norm, gy / norm], axis=-1)
 
 
+def draw_kinds(rng: np.random.Generator, preset: Preset, n: int) -> list[str]:
+    """The kinds of `n` defects, removals first: uniform over DEFECT_KINDS or by the preset's mix."""
+    if not preset.defect_mix:
+        kinds = [DEFECT_KINDS[int(rng.integers(len(DEFECT_KINDS)))] for _ in range(n)]
+    else:
+        names = [k for k, _ in preset.defect_mix]
+        unknown = set(names) - set(DEFECT_KINDS + DIMENSIONAL_KINDS)
+        if unknown:
+            raise ValueError(f"preset {preset.name}: unknown defect kinds {sorted(unknown)}")
+        p = np.array([w for _, w in preset.defect_mix], dtype=np.float64)
+        kinds = [names[int(i)] for i in rng.choice(len(names), size=n, p=p / p.sum())]
+    return sorted(kinds, key=lambda k: k in ADDITIONS)
+
+
 class _Planter:
     """Defects as edits of the surface, placed in millimetres; sizes in 'units' (a pixel at 64 px)."""
 
@@ -200,6 +220,44 @@ class _Planter:
             s.height += np.where(self.g.planned, lift * ramp**2, 0).astype(np.float32)
 
         return region, {"kind": "lifted_corner"}, apply
+
+    @cached_property
+    def _depth_out(self) -> np.ndarray:
+        """Millimetres from the design's material, outside it (0 on the design)."""
+        return (ndimage.distance_transform_edt(~self.g.planned) * self.g.mm_per_px).astype(np.float32)
+
+    @cached_property
+    def _depth_in(self) -> np.ndarray:
+        """Millimetres to the design's edge, inside its material (0 off the design)."""
+        return (ndimage.distance_transform_edt(self.g.planned) * self.g.mm_per_px).astype(np.float32)
+
+    def _edge_stretch(self, outward: bool) -> np.ndarray | None:
+        # A stretch of the planned outline (outer wall or a hole's) printed a bead or two out of place.
+        at = _pick(self.rng, self.edge)
+        if at is None:
+            return None
+        depth = self.rng.uniform(1.2, 2.6) * self.u
+        near = np.linalg.norm(self.g.p_mm - self.g.p_mm[at], axis=-1) <= self.rng.uniform(4.0, 8.0) * self.u
+        d = self._depth_out if outward else self._depth_in
+        return near & (d > 0) & (d <= depth)
+
+    def edge_bulge(self, s: _Surface):
+        region = self._edge_stretch(outward=True)
+        if region is None:
+            return None
+
+        def apply() -> None:
+            s.material |= region
+            # Wide enough that the top surface covers the band: it looks like the wall it grew from.
+            s.width[region] = 2.0
+
+        return region, {"kind": "edge_bulge"}, apply
+
+    def edge_recession(self, s: _Surface):
+        region = self._edge_stretch(outward=False)
+        if region is None:
+            return None
+        return region, {"kind": "edge_recession"}, lambda: s.material.__setitem__(region, False)
 
     def void(self, s: _Surface):
         at = _pick(self.rng, self.inside)
@@ -318,9 +376,7 @@ def shoot_photo(
     min_area = 3.0 * (f * size / 64.0) ** 2
     defect_mask = np.zeros_like(g.planned)
     planted: list[tuple[np.ndarray, dict]] = []
-    kinds = sorted((DEFECT_KINDS[int(rng.integers(len(DEFECT_KINDS)))] for _ in range(n_defects)),
-                   key=lambda k: k in ("over_extrusion", "stringing"))  # removals first, additions on top
-    for kind in kinds:
+    for kind in draw_kinds(rng, preset, n_defects):
         for _attempt in range(8):
             got = getattr(planter, kind)(surface)
             if got is None:

@@ -26,8 +26,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     synth.add_argument(
         "--preset", default="easy", metavar="NAME",
         help="camera: easy (flat colours, high-contrast defects), realistic (a photo of the top layer: bead texture, "
-        "glare, blur, noise, JPEG, nozzle, low-contrast defects) or hard (realistic, wider misalignment, lower contrast) "
-        "(default: easy)",
+        "glare, blur, noise, JPEG, nozzle, low-contrast defects), hard (realistic, wider misalignment, lower contrast) "
+        "or dimensional (realistic's camera; most defects are edges printed a bead or two out of place, holes closing, "
+        "voids: only the G-code, aligned to within a bead, tells them from the design) (default: easy)",
     )
 
     check = sub.add_parser(
