@@ -236,6 +236,13 @@ def train(ctx) -> nn.Module:
 
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
+            if staged:
+                # The U-Net sits the warm-up out with no gradient at all: a zero one still advances
+                # AdamW's step count, so bias correction no longer scales up its second moment and its
+                # first real steps come 3-5x too large (the segmenter collapsed to "no defect"), and
+                # decays its weights.
+                for p in other:
+                    p.grad = None
             if GRAD_CLIP > 0:
                 scaler.unscale_(opt)
                 # Clipped apart: the U-Net's large gradient norm must not starve the STN.

@@ -134,3 +134,19 @@ def test_template_learns_well_beyond_its_initialisation(tmp_path: Path) -> None:
     assert ctx.num_steps == 120
     assert after["pbqc"] > before["pbqc"] + 0.03, (before, after)
     assert after["dice"] > before["dice"] + 0.3, (before, after)
+
+
+def test_the_unet_sits_out_the_stn_warm_up_untouched(tmp_path: Path) -> None:
+    # Zero gradients would still advance AdamW's step count and decay the weights; no gradient does neither.
+    m = load_template(tmp_path / "t.py", {**TINY, "STN_WARMUP_FRACTION": "1.0"})
+    torch.manual_seed(0)
+    fresh = m.GGNet()
+    ctx = make_step_ctx(standin_items(8), 3, tmp_path)
+    torch.manual_seed(0)  # train() builds its model first, so from the same initial weights
+    trained = m.train(ctx)
+    fresh_state, trained_state = fresh.state_dict(), trained.state_dict()
+    stn = [k for k in fresh_state if k.startswith("stn.")]
+    assert stn and any(not torch.equal(fresh_state[k], trained_state[k]) for k in stn)
+    for k, v in fresh_state.items():
+        if not k.startswith("stn.") and v.is_floating_point() and "running" not in k:
+            assert torch.equal(v, trained_state[k]), k
