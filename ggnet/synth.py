@@ -8,8 +8,8 @@ depend only on (preset, n, size, seed) and the preset's version.
 
 The preset (`ggnet.synth_presets`) chooses the camera: `easy` is the flat-colour camera of
 `ggnet.synth_camera` (the original output, unchanged), `realistic`, `hard` and `dimensional`
-the photographic camera of `ggnet.synth_photo`. The G-code side is the same for all; the photographic presets
-only scale the part down so that its beads are visible.
+the photographic camera of `ggnet.synth_photo`. The G-code side is the same for all; the
+photographic presets only scale the part down so that its beads are visible.
 """
 
 from __future__ import annotations
