@@ -15,9 +15,11 @@ from pathlib import Path
 from typing import IO
 
 from gg_research.harness import wire
-from gg_research.harness.sandbox import limits
+from gg_research.harness.limits import RunLimits
 
 TERM_GRACE_S = 3.0
+MAX_LINE = 64 * 1024  # a longer line is cut into pieces: output without newlines is never buffered whole
+READ_CHUNK = 64 * 1024
 
 
 class Sink:
@@ -88,20 +90,47 @@ class Sink:
 class ChildProcess:
     """A child in its own process group (and, sandboxed, its own process namespace)."""
 
-    def __init__(self, argv: list[str], *, cwd: Path, env: dict[str, str], memory_gb: float, max_log_bytes: int,
+    def __init__(self, argv: list[str], *, cwd: Path, env: dict[str, str], limits: RunLimits, max_log_bytes: int,
                  stdin: bool) -> None:
         self.sink = Sink(max_log_bytes)
-        self.proc = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=limits(memory_gb),
-        )
+        self.limits = limits
+        self.peak_memory_mb: float | None = None  # counted by the kernel, read when the child ends
+        self.oom_killed = False
+        try:
+            self.proc = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=limits.preexec(),
+            )
+        except BaseException:
+            limits.close()
+            raise
         self.pump = threading.Thread(target=self._pump, daemon=True)
         self.pump.start()
 
     def _pump(self) -> None:
+        """Read the child's output in bounded chunks; a line longer than MAX_LINE is passed on in pieces."""
         assert self.proc.stdout is not None
-        for line in iter(self.proc.stdout.readline, b""):
-            self.sink.write(line)
+        fd = self.proc.stdout.fileno()
+        pending = b""
+        while True:
+            try:
+                chunk = os.read(fd, READ_CHUNK)
+            except OSError:
+                break
+            if not chunk:
+                break
+            pending += chunk
+            *lines, pending = pending.split(b"\n")
+            for line in lines:
+                self._write(line + b"\n")
+            while len(pending) > MAX_LINE:
+                self._write(pending[:MAX_LINE] + b"\n")
+                pending = pending[MAX_LINE:]
+        if pending:
+            self._write(pending + b"\n")
+
+    def _write(self, line: bytes) -> None:
+        self.sink.write(line)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
@@ -138,6 +167,9 @@ class ChildProcess:
         except (ProcessLookupError, PermissionError):
             pass
         self.proc.wait()
+        if self.peak_memory_mb is None:
+            self.peak_memory_mb, self.oom_killed = self.limits.peak_memory_mb(), self.limits.oom_killed()
+        self.limits.close()  # whatever escaped the kill of its process group goes with its control group
         self.pump.join(timeout=5)
 
     def close(self) -> None:
