@@ -14,6 +14,7 @@ photographic presets only scale the part down so that its beads are visible.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -52,7 +53,8 @@ def split_plan(n: int, seed: int) -> tuple[list[str], list[bool]]:
     return splits, defective
 
 
-def _sample(out: Path, index: int, size: int, seed: int, split: str, defective: bool, preset: Preset) -> dict:
+def _sample(out: Path, index: int, size: int, seed: int, split: str, defective: bool, preset: Preset,
+            secret: tuple[int, ...] = ()) -> dict:
     from gg_research.ggnet.gcode import parse_gcode
     from gg_research.ggnet.synth_camera import shoot
     from gg_research.ggnet.synth_gcode import write_gcode
@@ -62,6 +64,10 @@ def _sample(out: Path, index: int, size: int, seed: int, split: str, defective: 
     easy = preset.name == "easy"
     # The easy stream stays [seed, index] so its bytes never change; the others get their own.
     rng = np.random.default_rng([seed, index] if easy else [seed, index, _preset_salt(preset.name)])
+    if secret and split in SEALED_SPLITS:
+        # The scored splits also draw from the workspace's secret: a run that knows the preset, n,
+        # size and seed (they are in the config) still cannot regenerate their labels.
+        rng = np.random.default_rng([seed, index, _preset_salt(preset.name), *secret])
     sid = f"synth_{index:05d}"
     outline = random_outline(rng)
     if not easy:
@@ -122,8 +128,12 @@ def generate(
     *,
     preset: str = DEFAULT_PRESET,
     progress: Callable[[int, int], None] | None = None,
+    secret: bytes = b"",
 ) -> Path:
-    """Write a synthetic dataset of `n` samples of `size`x`size` pixels into `out_dir` (new or empty)."""
+    """Write a synthetic dataset of `n` samples of `size`x`size` pixels into `out_dir` (new or empty).
+
+    `secret` (a workspace's): mixed into the validation and test samples, so the same parameters
+    give the same dataset only where the secret is known; without one, the bytes of before."""
     out = Path(out_dir)
     chosen = get_preset(preset)
     if n < 1:
@@ -135,9 +145,11 @@ def generate(
     for sub in ("images", "masks", "material", "gcode"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     splits, defective = split_plan(n, seed)
+    words = _secret_words(secret)
     lines = []
     for i in range(n):
-        lines.append(json.dumps(_sample(out, i, size, seed, splits[i], defective[i], chosen), separators=(", ", ": ")))
+        lines.append(json.dumps(_sample(out, i, size, seed, splits[i], defective[i], chosen, words),
+                                separators=(", ", ": ")))
         if progress is not None:
             progress(i + 1, n)
     (out / "manifest.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -147,11 +159,23 @@ def generate(
     return out
 
 
-def synthetic_name(n: int, size: int, seed: int, preset: str = DEFAULT_PRESET) -> str:
-    """Cache folder name; the easy preset keeps its original name, so existing caches stay valid."""
+SEALED_SPLITS = ("val", "test")
+
+
+def _secret_words(secret: bytes) -> tuple[int, ...]:
+    if not secret:
+        return ()
+    digest = hashlib.sha256(secret).digest()
+    return tuple(int.from_bytes(digest[i:i + 4], "little") for i in range(0, 32, 4))
+
+
+def synthetic_name(n: int, size: int, seed: int, preset: str = DEFAULT_PRESET, secret: bytes = b"") -> str:
+    """Cache folder name; the easy preset keeps its original name, so existing caches stay valid.
+    A set made with a secret says so (a short hash of it, which does not reveal it)."""
     p = get_preset(preset)
     stem = f"synth-v{p.version}" if p.name == "easy" else f"synth-{p.name}-v{p.version}"
-    return f"{stem}-n{n}-s{size}-seed{seed}"
+    sealed = f"-k{hashlib.sha256(b'name:' + secret).hexdigest()[:8]}" if secret else ""
+    return f"{stem}-n{n}-s{size}-seed{seed}{sealed}"
 
 
 STALE_TEMP_S = 600.0
@@ -181,6 +205,7 @@ def ensure_synthetic(
     *,
     preset: str = DEFAULT_PRESET,
     progress: Callable[[int, int], None] | None = None,
+    secret: bytes = b"",
 ) -> Path:
     """The cached synthetic dataset for these parameters, generating it once if needed.
 
@@ -188,14 +213,14 @@ def ensure_synthetic(
     leaves a half dataset where a later call would take it for a whole one.
     """
     root = Path(cache_root)
-    final = root / synthetic_name(n, size, seed, preset)
+    final = root / synthetic_name(n, size, seed, preset, secret)
     if (final / "manifest.jsonl").is_file():
         return final
     root.mkdir(parents=True, exist_ok=True)
     _remove_stale_temps(root, final.name)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=root))
     try:
-        generate(tmp, n, size, seed, preset=preset, progress=progress)
+        generate(tmp, n, size, seed, preset=preset, progress=progress, secret=secret)
         try:
             os.rename(tmp, final)
         except OSError:

@@ -163,7 +163,7 @@ def test_ensure_synthetic_caches_by_parameters(tmp_path: Path, monkeypatch: pyte
 def test_killed_generation_leaves_no_half_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     real = synth.generate
 
-    def dies_midway(out, n, size, seed, preset="easy", progress=None):
+    def dies_midway(out, n, size, seed, preset="easy", progress=None, secret=b""):
         real(out, 2, size, seed, preset=preset)  # some files written ...
         raise KeyboardInterrupt  # ... then the process is interrupted
 
@@ -215,3 +215,26 @@ def test_temp_folder_of_a_killed_generation_is_cleaned_later(tmp_path: Path) -> 
     ensure_synthetic(tmp_path, n=4, size=32, seed=0)
     assert not stale.exists()
     assert live.exists()  # recently written: maybe another process still generating
+
+
+def test_a_workspace_secret_seals_the_scored_splits_and_leaves_the_training_split(tmp_path: Path) -> None:
+    """The same parameters give the same set where the secret is known; without it the validation
+    and test labels cannot be regenerated, while the training split stays as it was."""
+    import hashlib
+
+    def digest(root: Path, split: str) -> str:
+        rows = [json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines()]
+        h = hashlib.sha256()
+        for row in sorted((r for r in rows if r["split"] == split), key=lambda r: r["id"]):
+            h.update((root / row["mask"]).read_bytes() + (root / row["image"]).read_bytes())
+        return h.hexdigest()
+
+    plain = synth.generate(tmp_path / "plain", n=10, size=32, seed=3)
+    a = synth.generate(tmp_path / "a", n=10, size=32, seed=3, secret=b"k" * 32)
+    again = synth.generate(tmp_path / "again", n=10, size=32, seed=3, secret=b"k" * 32)
+    other = synth.generate(tmp_path / "other", n=10, size=32, seed=3, secret=b"q" * 32)
+    assert digest(a, "train") == digest(plain, "train") == digest(other, "train")
+    for split in ("val", "test"):
+        assert digest(a, split) == digest(again, split)
+        assert digest(a, split) != digest(plain, split) and digest(a, split) != digest(other, split)
+    assert synth.synthetic_name(10, 32, 3, secret=b"k" * 32) != synth.synthetic_name(10, 32, 3)
