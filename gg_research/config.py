@@ -78,8 +78,8 @@ class RunSection(_Section):
     budget_images: int = Field(0, ge=0, description="Images a run trains on when budget = images (batches are drawn until the count reaches it).")
     load_tolerance: float = Field(
         0.3, gt=0, lt=1,
-        description="A run whose throughput falls this fraction below the baseline's while the machine was busy "
-                    "(its process got less CPU than it asked for) is flagged as load-skewed; the loop re-runs it once.",
+        description="A run during which other processes used this share of the CPUs more than during the baseline "
+                    "(measured by the harness, outside the run) is flagged as load-skewed; the loop re-runs it once.",
     )
     hard_limit_s: float = Field(
         0.0,
@@ -104,13 +104,22 @@ class RunSection(_Section):
                     "folder, no workspace state or labels visible), else a warning; bwrap = refuse to run without it; "
                     "off = no isolation (warned).",
     )
+    readable: list[str] = Field(
+        default_factory=list,
+        description="Extra folders a boxed run may read (read-only), e.g. a data cache a [run] command needs; "
+                    "relative to the workspace or absolute. Nothing else of the machine is in the box.",
+    )
     memory_gb: float = Field(0.0, ge=0, description="Memory limit of a run in GiB; 0 = 80 % of this machine's memory.")
+    max_output_mb: float = Field(
+        2048.0, gt=0,
+        description="Most a run may write to its output folder (weights, predictions); a run over it is stopped as invalid.",
+    )
     max_log_mb: float = Field(50.0, gt=0, description="run.log is cut at this size (the run goes on).")
     budget_grace_s: float = Field(0.0, ge=0, description="Training may end this late after its budget (a step in flight); 0 = max(5 s, 5 % of the budget).")
     eval_limit_s: float = Field(
         0.0, ge=0,
-        description="Time the predictions may take after training; 0 = max(30 s, 10 % of the budget). A run over it is "
-                    "invalid (it could be training on).",
+        description="Time the predictions may take after the budget and its grace; 0 = max(5 s, 10 % of the budget). "
+                    "The parent's clock runs until it has the predictions: a run over budget + grace + this is invalid.",
     )
 
     @model_validator(mode="after")
@@ -123,7 +132,7 @@ class RunSection(_Section):
         return self.budget_grace_s if self.budget_grace_s > 0 else max(5.0, 0.05 * budget_s)
 
     def eval_limit(self, budget_s: float) -> float:
-        return self.eval_limit_s if self.eval_limit_s > 0 else max(30.0, 0.1 * budget_s)
+        return self.eval_limit_s if self.eval_limit_s > 0 else max(5.0, 0.1 * budget_s)
 
     def effective_hard_limit(self, budget_s: float | None = None) -> float:
         """The wall-clock limit of a run under `budget_s` (the configured budget by default)."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib.machinery
 import importlib.util
 import json
 import os
@@ -64,17 +65,42 @@ def seed_everything(seed: int) -> None:
 
 
 def load_train_module(path: Path):
+    """train.py compiled from its bytes, as committed: never from a bytecode cache (a planted
+    `.pyc` beside it would run code the diff does not show). The workspace's other modules that
+    train.py imports are read from source too (`source_only_imports`)."""
+    import types
+
     from gg_research.harness.errors import TrainContractError
 
     if not path.is_file():
         raise TrainContractError(f"{path}: no train.py in the workspace")
-    spec = importlib.util.spec_from_file_location("gg_workspace_train", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
+    source_only_imports(path.parent)
+    code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+    module = types.ModuleType("gg_workspace_train")
+    module.__file__ = str(path)
+    sys.modules[module.__name__] = module
+    exec(code, module.__dict__)  # noqa: S102 - this process exists to run train.py
     if not callable(getattr(module, "train", None)):
         raise TrainContractError(f"{path}: defines no function train(ctx)")
     return module
+
+
+class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
+    """Compiles the module from its source every time; bytecode caches are neither read nor written."""
+
+    def get_code(self, fullname: str):
+        return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
+
+
+def source_only_imports(folder: Path) -> None:
+    """Imports from `folder` (the workspace) come from `.py` sources alone: no `.pyc` beside them
+    or in `__pycache__` is used, and a bare `.pyc` is not importable."""
+    key = str(folder.resolve())
+    if key not in sys.path:
+        sys.path.insert(0, key)
+    finder = importlib.machinery.FileFinder(key, (_SourceOnlyLoader, importlib.machinery.SOURCE_SUFFIXES))
+    sys.path_importer_cache[key] = finder
+    sys.dont_write_bytecode = True
 
 
 def peak_memory_mb(device) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
 
 import psutil
 
@@ -84,3 +85,50 @@ def machine_load(own_pid: int, on_gpu: bool) -> dict[str, float]:
             out["gpu_other_procs"] = float(others)
         out.update(gpu_clocks())
     return out
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the usable CPUs have spent busy since boot (anyone's: user, system, steal)."""
+    cpus = set(range(os.cpu_count() or 1))
+    try:
+        cpus = set(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        pass
+    total = 0.0
+    for i, t in enumerate(psutil.cpu_times(percpu=True)):
+        if i in cpus:
+            total += sum(t) - t.idle - getattr(t, "iowait", 0.0) - getattr(t, "guest", 0.0) - getattr(t, "guest_nice", 0.0)
+    return total
+
+
+class MachineMeter:
+    """How much of the machine *other* processes used while a run went on, measured from outside.
+
+    The machine's busy CPU time less the run's process tree's, over the usable CPUs and the
+    wall time: 0 on a quiet machine, near 1 when others kept every CPU busy. The run cannot
+    raise it (all it starts is in its own tree) nor lower it (it cannot reach other processes).
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.t0 = time.monotonic()
+        self.busy0 = machine_busy_seconds()
+        self.tree0 = tree_cpu_seconds(pid) or 0.0
+        self.tree = self.tree0
+        self.cpus = usable_cpus()
+
+    def sample(self) -> None:
+        """Note the run's CPU so far (its tree is gone once it exits)."""
+        now = tree_cpu_seconds(self.pid)
+        if now is not None:
+            self.tree = max(self.tree, now)
+
+    def others_share(self) -> float:
+        wall = time.monotonic() - self.t0
+        if wall <= 0.5:  # too short to tell
+            return 0.0
+        others = machine_busy_seconds() - self.busy0 - (self.tree - self.tree0)
+        return min(max(others / (wall * self.cpus), 0.0), 1.0)
+
+    def run_cpu_seconds(self) -> float:
+        return self.tree - self.tree0

@@ -14,24 +14,26 @@ and one log: splitting `_Run` would scatter the order the budget is kept in.
 from __future__ import annotations
 
 import json
+import math
 import os
 import shlex
 import shutil
-import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gg_research.config import CONFIG_NAME, TEST_SCORES_FILE, Config, load_config
+from gg_research.config import CONFIG_NAME, PER_IMAGE_FILE, TEST_SCORES_FILE, WEIGHTS_FILE, Config, load_config
 from gg_research.harness import wire
 from gg_research.harness.errors import NotComparable, TrainContractError
-from gg_research.harness.load import cpu_share, machine_load, tree_cpu_seconds
+from gg_research.harness.load import MachineMeter, machine_load
+from gg_research.harness.outputs import OutputProblem, discard, folder_bytes, remove_own, take
 from gg_research.harness.process import ChildProcess, exit_reason
-from gg_research.harness.sandbox import SCRATCH, bwrap_argv, child_env, scratch_dir
+from gg_research.harness.sandbox import BOX_TMP, bwrap_argv, child_env, scratch_dir
 from gg_research.harness.summary import format_summary, write_json_atomic
-from gg_research.harness.warm import HarnessChild, Isolation, hidden_paths, memory_gb
+from gg_research.harness.warm import HarnessChild, Isolation, hidden_paths, memory_gb, run_box, run_limits
 
 Status = Literal["ok", "crash", "timeout", "invalid"]
 
@@ -110,6 +112,9 @@ def run_experiment(
 
 
 
+BUSY = 0.25  # on a GPU: others used at least this share of the CPUs, so lateness may be the machine's
+
+
 class _Run:
     """The steps of one run, in order; the first that fails ends it with its RunResult."""
 
@@ -117,15 +122,17 @@ class _Run:
         self.ws, self.run_dir, self.cfg, self.limit = workspace, run_dir, config, limit
         self.budget, self.seed = config.run.budget_s, config.run.seed
         self.images = config.run.budget_images if config.run.budget == "images" else 0
-        self.cpu_go: float | None = None
-        self.cpu_trained: float | None = None
-        self.load: dict[str, float] = {}
+        self.figures: dict[str, float] = {}
+        # Whether the run's work is on a GPU (CPU time then says little of how much it trained).
+        self.on_gpu = config.run.device != "cpu" and shutil.which("nvidia-smi") is not None
         self.t0 = time.monotonic()
         self.used_warm = False
         run_dir.mkdir(parents=True, exist_ok=True)
         self.summary_path = run_dir / "last_run.json"
-        self.summary_path.unlink(missing_ok=True)  # a stale file must not pass for this run's result
+        for name in _PARENT_FILES:  # a stale file must not pass for this run's result
+            remove_own(run_dir / name)
         self.log_path = run_dir / "run.log"
+        remove_own(self.log_path)
 
     def end(self, status: Status, error: str = "", summary: dict | None = None, rc: int | None = None) -> RunResult:
         summary = summary or {}
@@ -148,70 +155,119 @@ class _Run:
             except (TrainContractError, OSError) as exc:
                 log.write((wire.format_error(str(exc)) + "\n").encode())
                 return self.end("crash", str(exc))
-            if isolation.warning:
-                _say(isolation.warning, log, echo, on_line)
+            if isolation.warning:  # the terminal was told once, by the command; each log says it too
+                log.write((isolation.warning + "\n").encode())
+            hidden = hidden_paths(self.ws, root)
             if warm is not None and warm.usable_for(self.cfg, view.dir):
                 child, self.used_warm = warm, True
             else:
-                child = HarnessChild(self.ws, self.cfg, view.dir, hidden_paths(self.ws, root))
+                child = HarnessChild(self.ws, self.cfg, view.dir, hidden)
             child.child.sink.attach(log, echo, on_line)
             try:
-                ended = self._train(child, on_started, lambda: HarnessChild(self.ws, self.cfg, view.dir,
-                                                                               hidden_paths(self.ws, root)))
-                _move_outputs(child.out, self.run_dir)  # a failed run's files are kept too
+                ended = self._train(child.child, child.out, on_started,
+                                    lambda: HarnessChild(self.ws, self.cfg, view.dir, hidden))
+                taken = self._take(child.out, _child_caps(self.cfg, len(labels), root, before))
                 if ended is not None:
                     return ended
+                if isinstance(taken, RunResult):
+                    return taken
                 return self._score(child, root, before, labels, isolation, log, echo, on_line)
             finally:
                 child.close()
 
-    def _train(self, child: HarnessChild, on_started, next_child: Callable[[], HarnessChild]) -> RunResult | None:
-        """Start the run and keep its budget by this process's clock; a RunResult when it ends badly."""
-        p = child.child
+    def _take(self, out: Path, caps: dict[str, int]) -> list[str] | RunResult:
+        """The expected files of the run's output folder, copied into the run folder (harness.outputs)."""
+        try:
+            return take(out, self.run_dir, caps)
+        except OutputProblem as exc:
+            return self.end("invalid", str(exc))
+        except OSError as exc:
+            return self.end("crash", f"cannot read the run's output: {exc}")
+
+    def _train(self, p: ChildProcess, out: Path, on_started, next_child: Callable[[], HarnessChild]) -> RunResult | None:
+        """Start the run and keep its budget by this process's clock; a RunResult when it ends badly.
+
+        The clock runs from the go line until the child has exited with its predictions written:
+        nothing the run prints stops it. A run late while other processes kept the machine busy is
+        not blamed for it (its lateness is recorded); one late on a quiet machine is invalid.
+        """
         if not p.wait_ready(max(self.t0 + self.limit - time.monotonic(), 0.01)):
             if p.alive():
                 p.kill()
                 return self.end("timeout", f"killed at the hard limit of {self.limit:g} s (still starting)")
             p.finish()
             return self.end("crash", self._error(p), rc=p.proc.returncode)
-        p.send(wire.format_go(wire.Go(child.out, self.seed, self.budget, self.images)))
+        p.send(wire.format_go(wire.Go(out, self.seed, self.budget, self.images)))
         self.t_go = time.monotonic()
-        self.cpu_go = tree_cpu_seconds(p.proc.pid)
+        meter = MachineMeter(p.proc.pid)
         if on_started is not None:
             on_started(next_child)
-        grace, eval_limit = self.cfg.run.grace(self.budget), self.cfg.run.eval_limit(self.budget)
+        allowed = self.budget + self.cfg.run.grace(self.budget) + self.cfg.run.eval_limit(self.budget)
+        max_out = int(self.cfg.run.max_output_mb * 2**20)
+        next_check = 0.0
         try:
             while p.alive():
-                now, trained = time.monotonic(), p.sink.trained_at
-                if trained is not None and self.cpu_trained is None:
-                    self.cpu_trained = tree_cpu_seconds(p.proc.pid)
-                    self.load = machine_load(p.proc.pid, on_gpu=self.cfg.run.device != "cpu")
+                now = time.monotonic()
+                if now >= next_check:
+                    next_check = now + 0.5
+                    meter.sample()
+                    if p.sink.trained_at is not None and not self.figures:
+                        self.figures = machine_load(p.proc.pid, on_gpu=self.cfg.run.device != "cpu")
+                    written = folder_bytes(out)
+                    if written > max_out:
+                        p.kill()
+                        return self.end("invalid", f"wrote {written / 2**20:.0f} MB to its output folder, over "
+                                                   f"[run] max_output_mb = {self.cfg.run.max_output_mb:g}")
                 if now > self.t0 + self.limit:
                     p.kill()
                     return self.end("timeout", f"killed at the hard limit of {self.limit:g} s")
-                if trained is None and now > self.t_go + self.budget + grace:
-                    p.kill()
-                    return self.end("invalid", f"trained past its budget: stopped {now - self.t_go:.0f} s after its "
-                                               f"start on a {self.budget:g} s budget ({grace:g} s grace)")
-                if trained is not None and now > trained + eval_limit:
-                    p.kill()
-                    return self.end("invalid", f"the evaluation ran over {eval_limit:g} s ([run] eval_limit_s), "
-                                               f"time a run could train in after its budget")
+                if now > self.t_go + allowed:
+                    over = self._over(now - self.t_go, allowed, meter)
+                    if over is not None:
+                        p.kill()
+                        return self.end("invalid", over)
                 time.sleep(0.02)
         except KeyboardInterrupt:
             p.kill()
             raise
+        busy = meter.others_share()
         p.finish()
         self.t_end = time.monotonic()
+        self.training_seconds = self.t_end - self.t_go
+        self.figures.update(machine_busy=round(busy, 3), run_cpu_seconds=round(meter.run_cpu_seconds(), 2))
+        if p.peak_memory_mb is not None:
+            self.figures["box_peak_memory_mb"] = round(p.peak_memory_mb, 1)
         if p.proc.returncode != 0:
             return self.end("crash", self._error(p), rc=p.proc.returncode)
         if p.sink.trained_at is None:
             return self.end("crash", "the child ended without training (no trained line)", rc=0)
-        self.training_seconds = p.sink.trained_at - self.t_go
-        if self.training_seconds > self.budget + grace:
-            return self.end("invalid", f"trained past its budget: {self.training_seconds:.1f} s on a "
-                                       f"{self.budget:g} s budget ({grace:g} s grace)")
+        if self.training_seconds > allowed:
+            over = self._over(self.training_seconds, allowed, meter)
+            if over is not None:
+                return self.end("invalid", over)
+            self.figures["late_seconds"] = round(self.training_seconds - allowed, 2)  # the machine's, recorded
         return None
+
+    def _over(self, took: float, allowed: float, meter: MachineMeter) -> str | None:
+        """Why a run that is late is over its budget, or None when the machine explains the lateness.
+
+        On a CPU the run's work counts, not the wall clock: its processes' CPU time must fit in what
+        the usable CPUs give in the allowed time (an honest run starved by other processes uses
+        less; one that trains on uses more). On a GPU, where CPU time says little, the allowed
+        time stretches with the share of the CPUs other processes took (up to the hard limit).
+        """
+        busy = meter.others_share()
+        if self.on_gpu:
+            if took <= allowed / max(1.0 - busy, 0.05) or busy < BUSY and took <= allowed:
+                return None
+        else:
+            meter.sample()
+            if meter.run_cpu_seconds() <= allowed * meter.cpus:
+                return None
+        grace, preds = self.cfg.run.grace(self.budget), self.cfg.run.eval_limit(self.budget)
+        return (f"trained past its budget: no predictions {took:.0f} s after its start on a {self.budget:g} s budget "
+                f"({grace:g} s grace, {preds:g} s for the predictions), with {meter.run_cpu_seconds():.0f} CPU seconds "
+                f"of work; other processes used {busy:.0%} of the CPUs")
 
     def _score(self, child: HarnessChild, root: Path, before: dict[str, str], labels: Any, isolation: Isolation,
                log, echo: bool, on_line) -> RunResult:
@@ -225,31 +281,37 @@ class _Run:
         t_score = time.monotonic()
         try:
             scores = score_predictions(self.run_dir, labels, self.cfg.run.eval_batch_size)
-        except TrainContractError as exc:
+        except TrainContractError as exc:  # missing or malformed predictions: the run failed
             log.write((wire.format_error(str(exc)) + "\n").encode())
             return self.end("crash", str(exc), rc=0)
+        except Exception as exc:  # noqa: BLE001 - whatever the run's file does to the scorer is the run's fault
+            reason = f"scoring failed on what the run wrote: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+            log.write((wire.format_error(reason) + "\n").encode())
+            return self.end("invalid", reason, rc=0)
         self._score_test(root, before, log)
         report = _untrusted_report(self.run_dir / TRAIN_REPORT)
         now = time.monotonic()
         images = report.get("num_images", 0.0)
+        trained_at = child.child.sink.trained_at or self.t_end
         summary: dict[str, Any] = {
             **{name: round(value, 6) for name, value in scores.items()},
             "training_seconds": round(self.training_seconds, 3),
             "total_seconds": round(now - self.t0, 3),
-            "eval_seconds": round(self.t_end - child.child.sink.trained_at + now - t_score, 3),
+            "eval_seconds": round(self.t_end - trained_at + now - t_score, 3),
             "num_steps": int(report.get("num_steps", 0)),
             "num_images": int(images),
             "img_per_sec": round(images / self.training_seconds, 3) if self.training_seconds > 0 else 0.0,
-            **self._load_figures(report),
+            **self.figures,
             "peak_memory_mb": report.get("peak_memory_mb", 0.0),
             "num_params_M": report.get("num_params_M", 0.0),
+            "boxed": 1 if isolation.bwrap else 0,
             "device": str(report.get("device", "")),
             "seed": self.seed,
         }
         record = {
             **summary, "budget": self.cfg.run.budget, "budget_s": self.budget, "budget_images": self.images,
             "startup": "prestarted" if self.used_warm else "cold", "dataset": str(root),
-            "isolation": "bubblewrap" if isolation.bwrap else "none",
+            "isolation": isolation.label,
             "frozen": frozen_fingerprint(self.ws, self.cfg, root),
             "train_sha256": str(report.get("train_sha256", "")), "versions": report.get("versions", {}),
             "config": self.cfg.model_dump(mode="json"),
@@ -269,71 +331,108 @@ class _Run:
         try:
             scores = score_predictions(self.run_dir, labels, self.cfg.run.eval_batch_size, PREDICTIONS_TEST,
                                        evidence=False)
-        except TrainContractError as exc:  # the run is still judged on validation; the report says why
-            log.write((f"[gg-research] test split not scored: {exc}\n").encode())
+        except Exception as exc:  # noqa: BLE001 - the run is still judged on validation; the report says why
+            log.write((f"[gg-research] test split not scored: {' '.join(str(exc).split())[:300]}\n").encode())
             return
         write_json_atomic(self.run_dir / TEST_SCORES_FILE, {**{k: round(v, 6) for k, v in scores.items()},
                                                             "images": len(labels)})
 
-    def _load_figures(self, report: dict[str, Any]) -> dict[str, float]:
-        """The CPU share the run's processes got while training, and the machine's load then."""
-        out = dict(self.load)
-        if self.cpu_go is not None and self.cpu_trained is not None and self.training_seconds > 0:
-            threads = int(report.get("threads", 0) or 0)
-            out["cpu_share"] = round(cpu_share(self.cpu_trained - self.cpu_go, self.training_seconds, threads), 3)
-        return out
-
     def _error(self, p: ChildProcess) -> str:
         try:
-            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+            with open(self.log_path, "rb") as fh:  # the tail is enough: the reason is printed last
+                fh.seek(max(0, fh.seek(0, os.SEEK_END) - 65536))
+                text = fh.read().decode("utf-8", "replace")
         except OSError:
             text = ""
         # The child's own one-line reason, else its last words, else how it ended.
         lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith("[gg-research]")]
         error = wire.last_error(text) or (lines[-1] if lines else "") or exit_reason(
             p.proc.returncode, Isolation.of(self.cfg).bwrap)
-        if "MemoryError" in error:
+        if p.oom_killed:
+            error = f"out of memory: killed at the run's limit of {memory_gb(self.cfg):g} GB ([run] memory_gb)"
+        elif "MemoryError" in error:
             error += f" (out of memory: the run's limit is {memory_gb(self.cfg):g} GB, [run] memory_gb)"
-        return error
+        return error[:500]
 
     # -- a [run] command -------------------------------------------------------------------------
     def command(self, echo: bool, on_line: Callable[[str], None] | None) -> RunResult:
-        """The user's own command, in the same box; it writes $GG_RUN_DIR/last_run.json itself."""
+        """The user's own command, in the same box as train.py; it writes $GG_RUN_DIR/last_run.json
+        into an output folder of its own, from which the parent takes that one file."""
         isolation = Isolation.of(self.cfg)
-        out = self.run_dir  # writable through the hidden results/ folder: nothing else of the workspace is
+        runs = self.ws / ".gg" / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        out = Path(tempfile.mkdtemp(prefix="cmd-", dir=runs))
         argv = shlex.split(self.cfg.run.command)
+        home: Path | str = scratch_dir(out)
         if isolation.bwrap:
-            argv = bwrap_argv(argv, workspace=self.ws, writable=[out], readable=[], gpu=self.cfg.run.device != "cpu",
-                              hidden=[self.ws / ".gg", self.ws / "results", self.ws / ".git"])
+            home = BOX_TMP
+            argv = bwrap_argv(argv, run_box(self.ws, self.cfg, out=out, readable=[], hidden=hidden_paths(self.ws, None)))
         env = child_env({"GG_RUN_DIR": str(out), "GG_BUDGET": f"{self.budget:g}", "GG_BUDGET_IMAGES": str(self.images),
-                         "GG_SEED": str(self.seed),
-                         "GG_WORKSPACE": str(self.ws)}, scratch_dir(out))
-        with open(self.log_path, "wb") as log:
-            if isolation.warning:
-                _say(isolation.warning, log, echo, on_line)
-            try:
-                p = ChildProcess(argv, cwd=self.ws, env=env, memory_gb=memory_gb(self.cfg),
-                                 max_log_bytes=int(self.cfg.run.max_log_mb * 2**20), stdin=False)
-            except OSError as exc:
-                log.write((wire.format_error(f"cannot start {argv[0]!r}: {exc}") + "\n").encode())
-                return self.end("crash", f"cannot start {argv[0]!r}: {exc.strerror or exc}")
-            p.sink.attach(log, echo, on_line)
-            try:
-                p.proc.wait(timeout=max(self.limit - (time.monotonic() - self.t0), 0.01))
-            except subprocess.TimeoutExpired:
-                p.kill()
-                return self.end("timeout", f"killed at the hard limit of {self.limit:g} s")
-            except KeyboardInterrupt:
-                p.kill()
-                raise
-            finally:
-                p.finish()
-                shutil.rmtree(out / SCRATCH, ignore_errors=True)
+                         "GG_SEED": str(self.seed), "GG_WORKSPACE": str(self.ws)}, home)
+        try:
+            with open(self.log_path, "wb") as log:
+                if isolation.warning:
+                    log.write((isolation.warning + "\n").encode())
+                try:
+                    p = ChildProcess(argv, cwd=self.ws, env=env, limits=run_limits(self.cfg),
+                                     max_log_bytes=int(self.cfg.run.max_log_mb * 2**20), stdin=False)
+                except OSError as exc:
+                    log.write((wire.format_error(f"cannot start {argv[0]!r}: {exc}") + "\n").encode())
+                    return self.end("crash", f"cannot start {argv[0]!r}: {exc.strerror or exc}")
+                p.sink.attach(log, echo, on_line)
+                ended = self._wait_command(p, out)
+                if ended is not None:
+                    return ended
+            taken = self._take(out, {"last_run.json": _SUMMARY_CAP})
+            if isinstance(taken, RunResult):
+                return taken
+        finally:
+            discard(out)
         summary, why = _read_summary(self.summary_path, [o.name for o in self.cfg.objectives])
+        if summary:
+            summary = {**summary, "boxed": 1 if isolation.bwrap else 0, "isolation": isolation.label}
+            write_json_atomic(self.summary_path, summary)
         if p.proc.returncode == 0 and summary:
             return self.end("ok", summary=summary, rc=0)
         error = self._error(p) if p.proc.returncode != 0 else why
         return self.end("crash", error or exit_reason(p.proc.returncode, isolation.bwrap), rc=p.proc.returncode)
+
+    def _wait_command(self, p: ChildProcess, out: Path) -> RunResult | None:
+        max_out = int(self.cfg.run.max_output_mb * 2**20)
+        try:
+            while p.alive():
+                if time.monotonic() > self.t0 + self.limit:
+                    p.kill()
+                    return self.end("timeout", f"killed at the hard limit of {self.limit:g} s")
+                written = folder_bytes(out)
+                if written > max_out:
+                    p.kill()
+                    return self.end("invalid", f"wrote {written / 2**20:.0f} MB to its output folder, over "
+                                               f"[run] max_output_mb = {self.cfg.run.max_output_mb:g}")
+                time.sleep(0.1)
+        except KeyboardInterrupt:
+            p.kill()
+            raise
+        finally:
+            p.finish()
+        return None
+
+
+_PARENT_FILES = ("last_run.json", TEST_SCORES_FILE, PER_IMAGE_FILE, "predictions.npz", "predictions_test.npz",
+                 "train_report.json", WEIGHTS_FILE)
+_SUMMARY_CAP = 1 << 20
+_REPORT_CAP = 1 << 20
+
+
+def _child_caps(config: Config, n_val: int, root: Path, state: dict[str, str]) -> dict[str, int]:
+    """The files a harness child may leave, each with the most bytes it may take."""
+    from gg_research.ggnet.manifest import read_manifest
+    from gg_research.harness.scorer import PREDICTIONS, PREDICTIONS_TEST, TRAIN_REPORT, predictions_cap
+
+    size = config.data.image_size
+    n_test = sum(1 for s in read_manifest(root) if s.split == "test") if "test" in state else 0
+    return {PREDICTIONS: predictions_cap(n_val, size), PREDICTIONS_TEST: predictions_cap(n_test, size),
+            TRAIN_REPORT: _REPORT_CAP, WEIGHTS_FILE: int(config.run.max_output_mb * 2**20)}
 
 
 def _say(text: str, log, echo: bool, on_line: Callable[[str], None] | None) -> None:
@@ -345,17 +444,6 @@ def _say(text: str, log, echo: bool, on_line: Callable[[str], None] | None) -> N
             on_line(line + "\n")
         elif echo:
             print(line, flush=True)
-
-
-def _move_outputs(src: Path, dest: Path) -> None:
-    """The child's files into the run folder; the parent's own (run.log, last_run.json) are never replaced."""
-    for item in Path(src).iterdir():
-        if item.name in ("run.log", "config.json", SCRATCH) or (item.name == "last_run.json" and (dest / item.name).exists()):
-            continue
-        target = dest / item.name
-        if target.is_dir() and not target.is_symlink():
-            shutil.rmtree(target)
-        shutil.move(str(item), str(target))
 
 
 def _untrusted_report(path: Path) -> dict[str, Any]:
@@ -390,6 +478,6 @@ def _read_summary(path: Path, objectives: list[str]) -> tuple[dict, str]:
         return {}, f"{path}: last_run.json is not a JSON object"
     for name in objectives:
         v = data.get(name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            return {}, f"{path}: last_run.json has no numeric {name!r}"
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return {}, f"{path}: last_run.json has no finite number {name!r}"
     return data, ""

@@ -1,52 +1,72 @@
 """The box a run's child process lives in: what it may see, write, reach and inherit.
 
-With bubblewrap (Linux user namespaces; `apt install bubblewrap`) the child gets:
-- no network (its own, empty network namespace);
-- the whole file system read-only, with the workspace's runtime state (.gg: data, caches,
-  the knowledge base, the Optuna study), its results (the ledger), its git repository, the
-  dataset folder and the usual secret folders of the home directory hidden; its only writable
-  places are its output folder and a scratch folder inside it (HOME and TMPDIR);
+With bubblewrap (Linux user namespaces; `apt install bubblewrap`) the box is built from an
+allow-list, starting from an empty root:
+- read-only: the system's programs and libraries (/usr and its links), the few files of /etc a
+  program needs to start (loader cache, users, time zone), /sys, the Python environment (its
+  prefix and the folders of its import path that hold no workspace or dataset) and the source of
+  this package; the run's code view (the workspace files git tracks, never a bytecode cache or a
+  dataset) and the trainer's data view;
+- writable: its output folder, and private, size-limited tmpfs for /tmp (also HOME and TMPDIR),
+  /dev/shm and /run;
+- nothing else of the host: no home directory, no other workspace or dataset, no sockets (its own
+  empty network namespace, and no host folder that holds a socket);
 - its own process namespace, so every process it starts (`setsid` escapees included) ends
-  when the run ends; the GPU devices stay reachable for a CUDA run.
+  when the run ends; the GPU device nodes only for a CUDA run.
 Always, with or without bubblewrap: an environment built from an allow-list (no API key, no
-tokens), and a memory limit (RLIMIT_DATA, which spares CUDA's address-space reservations).
+tokens), and the limits of harness.limits (memory, processes, file size).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import resource
 import shutil
 import subprocess
-from collections.abc import Callable, Iterable
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 # Exact names and prefixes of the environment a run inherits; everything else is dropped.
 ENV_ALLOWED = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONHASHSEED",
                "VIRTUAL_ENV", "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+               "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE",
                "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUBLAS_WORKSPACE_CONFIG", "PYTORCH_CUDA_ALLOC_CONF",
                "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
                "TOKENIZERS_PARALLELISM")
 ENV_ALLOWED_PREFIXES = ("LC_", "GG_")
-SCRATCH = ".scratch"  # not moved into the run folder; deleted with the output folder
-# Where credentials usually live under the home directory.
-HOME_SECRETS = (".ssh", ".aws", ".config", ".netrc", ".anthropic", ".git-credentials", ".docker", ".kube",
-                ".gnupg", ".pypirc", ".cache/huggingface/token")
+SCRATCH = ".scratch"  # an unboxed run's HOME and TMPDIR, inside its output folder; deleted with it
+BOX_TMP = "/tmp"  # a boxed run's HOME and TMPDIR: private tmpfs
+# Sizes of the box's private tmpfs; their pages are also charged to the run's memory limit.
+TMP_SIZE = 2 * 2**30
+SHM_SIZE = 1 * 2**30
+RUN_SIZE = 16 * 2**20
+# The system part of the allow-list. /usr holds the programs and libraries; the others are links
+# into it on a merged-/usr system, or folders of their own on an older one.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+# What of /etc a program needs to start: the loader's cache, users and groups, names, time zone,
+# alternatives (links of /usr/bin), fonts and certificates (public). No secret lives in these.
+ETC_FILES = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "nsswitch.conf", "passwd", "group", "hosts", "host.conf",
+             "localtime", "timezone", "alternatives", "fonts", "ssl", "ca-certificates", "os-release", "mime.types",
+             "matplotlibrc")
+# The subpackages of this distribution: their folders are bound wherever they are installed.
+OWN_PACKAGES = ("gg_research", "gg_research.ggnet", "gg_research.harness", "gg_research.knowledge",
+                "gg_research.loop", "gg_research.results", "gg_research.retrieval")
 
 
 def scratch_dir(out: Path) -> Path:
-    """The run's scratch folder (HOME and TMPDIR), inside its output folder so the box can write it."""
+    """An unboxed run's scratch folder (HOME and TMPDIR), inside its output folder."""
     path = Path(out) / SCRATCH
     path.mkdir(parents=True, exist_ok=True)
     return path
 
 
-def child_env(extra: dict[str, str], scratch: Path) -> dict[str, str]:
+def child_env(extra: dict[str, str], scratch: Path | str) -> dict[str, str]:
     """The run's environment: the allow-listed variables of ours, then `extra`; HOME is scratch."""
     env = {k: v for k, v in os.environ.items() if k in ENV_ALLOWED or k.startswith(ENV_ALLOWED_PREFIXES)}
     env.update(HOME=str(scratch), TMPDIR=str(scratch), PYTHONUNBUFFERED="1", HF_HUB_OFFLINE="1",
-               TRANSFORMERS_OFFLINE="1")
+               TRANSFORMERS_OFFLINE="1", PYTHONDONTWRITEBYTECODE="1")
     env.update(extra)
     return env
 
@@ -67,41 +87,143 @@ def bwrap_works() -> str | None:
     return None
 
 
-def bwrap_argv(inner: list[str], *, workspace: Path, writable: Iterable[Path], readable: Iterable[Path],
-               hidden: Iterable[Path], gpu: bool) -> list[str]:
-    """`inner` inside bubblewrap; later mounts win, so hidden folders can hold readable/writable ones."""
-    # No tmpfs over /tmp: workspaces and environments may live there. Scratch is `scratch_dir`.
-    argv = ["bwrap", "--ro-bind", "/", "/", "--proc", "/proc", "--unshare-all", "--die-with-parent", "--new-session"]
-    argv += ["--dev-bind", "/dev", "/dev"] if gpu else ["--dev", "/dev"]
-    hide = [Path.home() / rel for rel in HOME_SECRETS] + list(hidden)
-    for path in hide:
-        argv += _hide(path)
-    for path in readable:
+@dataclass(frozen=True)
+class Box:
+    """What one run may see and write, as paths of the host (each appears at the same path inside)."""
+
+    workdir: Path  # the run's working directory (the workspace's path; only `code` of it is there)
+    code: tuple[Path, ...] = ()  # read-only: the run's code view
+    readable: tuple[Path, ...] = ()  # read-only: the trainer's data view, the user's extra folders
+    writable: tuple[Path, ...] = ()  # the output folder
+    forbidden: tuple[Path, ...] = field(default=())  # never bound, even when inside an allowed folder
+    gpu: bool = False
+
+
+def bwrap_argv(inner: list[str], box: Box) -> list[str]:
+    """`inner` inside bubblewrap, in a root made of `box` and the environment's allow-list only."""
+    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev"]
+    if box.gpu:
+        argv += [arg for node in gpu_nodes() for arg in ("--dev-bind", str(node), str(node))]
+    for path in SYSTEM_DIRS:
+        argv += _system_entry(Path(path))
+    for name in ETC_FILES:
+        if os.path.lexists(f"/etc/{name}"):
+            argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    if Path("/sys").is_dir():
+        argv += ["--ro-bind", "/sys", "/sys"]
+    forbidden = [p.resolve() for p in (*box.forbidden, box.workdir)]
+    for path in environment_paths(forbidden):
         argv += ["--ro-bind", str(path), str(path)]
-    for path in writable:
+    # Private scratch, then the run's own paths on top (a workspace under /tmp stays reachable).
+    argv += ["--size", str(TMP_SIZE), "--tmpfs", "/tmp", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
+             "--size", str(RUN_SIZE), "--tmpfs", "/run", "--dir", str(box.workdir)]
+    for path in (*box.code, *box.readable):
+        argv += ["--ro-bind", str(path), str(path)]
+    for path in box.writable:
         argv += ["--bind", str(path), str(path)]
-    # The empty folders over hidden ones become read-only last (after the mount points in them).
-    for path in hide:
-        if path.is_dir() and not path.is_symlink():
-            argv += ["--remount-ro", str(path)]
-    return [*argv, "--chdir", str(workspace), "--", *inner]
+    # The root bubblewrap made (a tmpfs holding the mount points) becomes read-only last.
+    return [*argv, "--remount-ro", "/", "--chdir", str(box.workdir), "--", *inner]
 
 
-def _hide(path: Path) -> list[str]:
-    if path.is_dir() and not path.is_symlink():
-        return ["--tmpfs", str(path)]
-    if path.exists():
-        return ["--ro-bind", "/dev/null", str(path)]
-    return []
+def _system_entry(path: Path) -> list[str]:
+    if path.is_symlink():
+        return ["--symlink", os.readlink(path), str(path)]
+    return ["--ro-bind", str(path), str(path)] if path.is_dir() else []
 
 
-def limits(memory_gb: float) -> Callable[[], None]:
-    """A preexec function setting the child's resource limits (inherited by all it starts)."""
+def gpu_nodes() -> list[Path]:
+    """The NVIDIA device nodes (and AMD's, for ROCm) a CUDA run needs."""
+    dev = Path("/dev")
+    names = [p for p in dev.glob("nvidia*")] + [dev / n for n in ("kfd", "dri") if (dev / n).exists()]
+    return sorted(names)
 
-    def apply() -> None:
-        if memory_gb > 0:
-            cap = int(memory_gb * 2**30)
-            resource.setrlimit(resource.RLIMIT_DATA, (cap, cap))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # no core dumps of a crashed run
 
-    return apply
+def environment_paths(forbidden: Iterable[Path]) -> list[Path]:
+    """The Python environment's folders: prefixes, the import path, and this package's source.
+
+    A folder that holds (or is) a forbidden path — the workspace, the dataset — or the home
+    directory itself is left out: a PYTHONPATH of `~` must not bring the home into the box.
+    """
+    bad = [Path(p) for p in forbidden] + [Path.home().resolve()]
+    found: list[Path] = []
+    candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent),
+                  *(p for p in sys.path if p), *_own_package_dirs()]
+    for raw in candidates:
+        try:
+            path = Path(raw).resolve()
+        except (OSError, RuntimeError):
+            continue
+        if not path.exists() or str(path) == "/" or any(_contains(path, b) for b in bad):
+            continue
+        if any(_contains(p, path) for p in found):
+            continue
+        found = [p for p in found if not _contains(path, p)] + [path]
+    return found
+
+
+def _contains(outer: Path, inner: Path) -> bool:
+    return inner == outer or outer in inner.parents
+
+
+def _own_package_dirs() -> list[str]:
+    import importlib.util
+
+    out: list[str] = []
+    for name in OWN_PACKAGES:
+        try:
+            spec = importlib.util.find_spec(name)
+        except (ImportError, ValueError):
+            continue
+        if spec is not None and spec.submodule_search_locations:
+            out += list(spec.submodule_search_locations)
+    return out
+
+
+# Untracked files a run may still read: source and small settings files the user has not
+# committed yet (a new helper module). Data, images and archives are never among them.
+UNTRACKED_CODE = (".py", ".sh", ".toml", ".yaml", ".yml", ".cfg", ".ini")
+
+
+def code_view(workspace: Path, forbidden: Iterable[Path], mutable: Iterable[str]) -> tuple[Path, ...]:
+    """The workspace files a run may read: those git tracks, its untracked source files (not
+    ignored, UNTRACKED_CODE) and the mutable files, as regular files in no forbidden folder.
+    Never a bytecode cache, runtime state, a link or a dataset."""
+    ws = Path(workspace).resolve()
+    tracked = _git_files(ws, "--cached")
+    untracked = _git_files(ws, "--others", "--exclude-standard") if tracked is not None else _walk(ws)
+    names = set(mutable) | (tracked or set()) | {n for n in untracked or () if n.endswith(UNTRACKED_CODE)}
+    bad = [Path(p).resolve() for p in forbidden]
+    files: list[Path] = []
+    for name in sorted(names):
+        path = ws / name
+        if "__pycache__" in Path(name).parts or name.endswith((".pyc", ".pyo")) or not path.is_file() or path.is_symlink():
+            continue
+        if ".git" in Path(name).parts or path.resolve() != path or any(_contains(b, path) for b in bad):
+            continue  # a link anywhere on the way could lead out of the workspace
+        files.append(path)
+    return tuple(files)
+
+
+def _git_files(ws: Path, *which: str) -> set[str] | None:
+    """The workspace's files as git lists them; None when it is not a git repository."""
+    if not (ws / ".git").exists():
+        return None
+    try:
+        out = subprocess.run(["git", "-C", str(ws), "ls-files", "-z", *which], capture_output=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    return {n for n in out.stdout.decode("utf-8", "replace").split("\0") if n}
+
+
+def _walk(ws: Path, limit: int = 2000) -> set[str]:
+    """A folder that is no git repository: its files outside hidden folders (dot-folders, results)."""
+    found: set[str] = set()
+    for root, dirs, files in os.walk(ws):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("results", "__pycache__")]
+        for name in files:
+            found.add(str(Path(root, name).relative_to(ws)))
+            if len(found) >= limit:
+                return found
+    return found

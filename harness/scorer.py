@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -135,16 +136,14 @@ def score_predictions(out_dir: Path, labels: GGDataset, batch_size: int, predict
 
     path = Path(out_dir) / predictions
     n, size = len(labels), labels.image_size
-    if not path.is_file():
+    if not path.is_file() or path.is_symlink():
         raise TrainContractError("no predictions were written (the run ended before the evaluation)")
-    # Refuse a file far larger than N predictions before reading it into memory.
-    if path.stat().st_size > 2 * (n * (9 + size * size) * 4) + (1 << 20):
-        raise TrainContractError(f"{predictions} is {path.stat().st_size} bytes, far more than {n} predictions")
+    members = _checked_members(path, n, size)
     try:
         with np.load(path, allow_pickle=False) as z:
-            theta, logits = np.asarray(z["theta"]), np.asarray(z["mask_logits"])
-    except (OSError, ValueError, KeyError) as exc:
-        raise TrainContractError(f"{predictions} cannot be read: {exc}") from None
+            theta, logits = np.asarray(z[members["theta"]]), np.asarray(z[members["mask_logits"]])
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as exc:
+        raise TrainContractError(f"{predictions} cannot be read: {' '.join(str(exc).split())[:200]}") from None
     if theta.shape != (n, 3, 3) or logits.shape != (n, 1, size, size):
         raise TrainContractError(f"predictions of shapes {theta.shape} and {logits.shape}; expected ({n}, 3, 3) "
                                  f"and ({n}, 1, {size}, {size})")
@@ -152,6 +151,10 @@ def score_predictions(out_dir: Path, labels: GGDataset, batch_size: int, predict
         raise TrainContractError(f"predictions must be floats, got {theta.dtype} and {logits.dtype}")
     if not np.isfinite(theta).all() or np.isnan(logits).any():
         raise TrainContractError("the predictions contain NaN or infinite values")
+    bad = degenerate_transforms(theta)
+    if bad:
+        raise TrainContractError(f"the predicted transform of {len(bad)} image(s) (first: #{bad[0]}) is singular or "
+                                 f"ill-conditioned (condition number over {MAX_CONDITION:g})")
     counts: dict[str, list[torch.Tensor]] = {}
     scores = score(torch.from_numpy(theta.astype(np.float32)), torch.from_numpy(logits.astype(np.float32)), labels,
                    batch_size, per_image=counts)
@@ -161,6 +164,52 @@ def score_predictions(out_dir: Path, labels: GGDataset, batch_size: int, predict
     np.savez_compressed(Path(out_dir) / PER_IMAGE_FILE, ids=np.array(labels.ids, dtype=np.str_),
                         **{f"{name}_counts": torch.cat(rows).numpy().astype(np.float32) for name, rows in counts.items()})
     return scores
+
+
+MAX_CONDITION = 1e6  # a homography this ill-conditioned squashes the image to a line: no alignment at all
+_NPY_HEADER = 4096  # an .npy member's header and padding, at most
+
+
+def predictions_cap(n: int, size: int) -> int:
+    """The most bytes a predictions file of n images may take (float64 arrays and headers included)."""
+    return n * (9 + size * size) * 8 + 4 * _NPY_HEADER + (1 << 16)
+
+
+def _checked_members(path: Path, n: int, size: int) -> dict[str, str]:
+    """The member names of the two arrays, after checking each header: stored (never compressed,
+    so nothing inflates in this process) and no larger than its array can be."""
+    expected = {"theta": n * 9 * 8, "mask_logits": n * size * size * 8}
+    try:
+        with zipfile.ZipFile(path) as zf:
+            infos = zf.infolist()
+    except (OSError, zipfile.BadZipFile, ValueError) as exc:
+        raise TrainContractError(f"{path.name} is not a predictions archive: {' '.join(str(exc).split())[:200]}") from None
+    names: dict[str, str] = {}
+    for info in infos:
+        stem = info.filename.removesuffix(".npy")
+        if stem not in expected or stem in names:
+            raise TrainContractError(f"{path.name} holds an unexpected member {info.filename[:80]!r}")
+        if info.compress_type != zipfile.ZIP_STORED:
+            raise TrainContractError(f"{path.name}: member {info.filename!r} is compressed; save predictions with "
+                                     f"numpy.savez, not savez_compressed")
+        if info.file_size > expected[stem] + _NPY_HEADER or info.compress_size > expected[stem] + _NPY_HEADER:
+            raise TrainContractError(f"{path.name}: member {info.filename!r} is {info.file_size} bytes, more than "
+                                     f"{n} predictions take")
+        names[stem] = stem
+    missing = sorted(set(expected) - set(names))
+    if missing:
+        raise TrainContractError(f"{path.name} has no {' or '.join(missing)}")
+    return names
+
+
+def degenerate_transforms(theta: "np.ndarray") -> list[int]:
+    """Indices of the 3x3 transforms that cannot be inverted reliably (singular or ill-conditioned)."""
+    import numpy as np
+
+    t = np.asarray(theta, dtype=np.float64)
+    with np.errstate(all="ignore"):
+        cond = np.linalg.cond(t)
+    return [int(i) for i in np.flatnonzero(~np.isfinite(cond) | (cond > MAX_CONDITION))]
 
 
 def check_data_unchanged(before: dict[str, str], after: dict[str, str], root: Path) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ from gg_research.config import HARNESS_METRICS
 
 # The harness's figures (the objectives a workspace may choose among them), then identities.
 # What the machine did beside the run's own figures: a reader of the log can tell a busy night.
-SUMMARY_KEYS: tuple[str, ...] = (*HARNESS_METRICS, "num_images", "cpu_share", "load_1m", "device", "seed")
+SUMMARY_KEYS: tuple[str, ...] = (*HARNESS_METRICS, "num_images", "machine_busy", "load_1m", "device", "seed")
 
 
 def _fmt(value: Any) -> str:
@@ -57,7 +58,15 @@ def parse_summary(text: str) -> dict[str, Any]:
 
 
 def write_json_atomic(path: Path, data: dict) -> None:
-    """A run's JSON file (last_run.json, train_report.json): a reader sees the old file or the whole new one."""
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(data, indent=2, default=str), encoding="utf-8")
-    os.replace(tmp, path)
+    """A run's JSON file (last_run.json, train_report.json): a reader sees the old file or the whole new one.
+
+    The temp file is made new (O_EXCL) beside the target, and the rename replaces whatever name was
+    there (a link included) without following it."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(data, indent=2, default=str))
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

@@ -16,8 +16,9 @@ from pathlib import Path
 
 from gg_research.config import Config
 from gg_research.harness.errors import TrainContractError
+from gg_research.harness.limits import RunLimits
 from gg_research.harness.process import ChildProcess
-from gg_research.harness.sandbox import bwrap_argv, bwrap_works, child_env, scratch_dir
+from gg_research.harness.sandbox import BOX_TMP, Box, bwrap_argv, bwrap_works, child_env, code_view, scratch_dir
 
 
 @dataclass(frozen=True)
@@ -31,15 +32,40 @@ class Isolation:
     def of(cls, config: Config) -> Isolation:
         mode = config.run.sandbox
         if mode == "off":
-            return cls(False, "[gg-research] warning: the run is not isolated ([run] sandbox = \"off\"): train.py "
-                              "can reach the network, the API key's absence aside, and every file you can")
+            return cls(False, "[gg-research] warning: runs are NOT isolated ([run] sandbox = \"off\"): train.py can "
+                              "read every file you can (labels included), reach the network and write anywhere")
         why = bwrap_works()
         if why is None:
             return cls(True, None)
         if mode == "bwrap":
             raise TrainContractError(f"[run] sandbox = \"bwrap\" but {why}")
-        return cls(False, f"[gg-research] warning: the run is not isolated: {why} (apt install bubblewrap; "
-                          f"[run] sandbox = \"off\" silences this)")
+        return cls(False, f"[gg-research] warning: runs are NOT isolated: {why}. train.py can read every file you "
+                          f"can (labels included), reach the network and write anywhere. Install bubblewrap "
+                          f"({INSTALL_BWRAP}), or set [run] sandbox = \"bwrap\" to refuse to run without it")
+
+    @property
+    def label(self) -> str:
+        return "bubblewrap" if self.bwrap else "none"
+
+
+INSTALL_BWRAP = "sudo apt install bubblewrap"
+
+
+def run_box(workspace: Path, config: Config, *, out: Path, readable: list[Path], hidden: list[Path]) -> Box:
+    """The box of one run, for train.py under the harness and for a `[run] command` alike."""
+    extra = [p for p in (_user_path(workspace, raw) for raw in config.run.readable) if p.exists()]
+    return Box(workdir=Path(workspace).resolve(), code=code_view(workspace, hidden, config.workspace.mutable),
+               readable=tuple([*readable, *extra]), writable=(out,), forbidden=tuple(hidden),
+               gpu=config.run.device != "cpu")
+
+
+def _user_path(workspace: Path, raw: str) -> Path:
+    path = Path(raw).expanduser()
+    return (path if path.is_absolute() else Path(workspace) / path).resolve()
+
+
+def run_limits(config: Config) -> RunLimits:
+    return RunLimits(memory_gb(config), int(config.run.max_output_mb * 2**20))
 
 
 class HarnessChild:
@@ -50,6 +76,7 @@ class HarnessChild:
     """
 
     def __init__(self, workspace: Path, config: Config, view_dir: Path, hidden: list[Path]) -> None:
+        """`hidden`: folders that must never be in the box (hidden_paths), even inside an allowed one."""
         self.workspace = Path(workspace).resolve()
         self.key = config_key(config, view_dir)
         self.isolation = Isolation.of(config)
@@ -60,12 +87,12 @@ class HarnessChild:
         config_json.write_text(config.model_dump_json(indent=2), encoding="utf-8")
         argv = [sys.executable, "-m", "gg_research.harness.child", "--workspace", str(self.workspace),
                 "--view", str(view_dir), "--out", str(self.out), "--config", str(config_json)]
-        home = scratch_dir(self.out)
+        home: Path | str = scratch_dir(self.out)
         if self.isolation.bwrap:
-            argv = bwrap_argv(argv, workspace=self.workspace, writable=[self.out], readable=[view_dir],
-                              hidden=hidden, gpu=config.run.device != "cpu")
+            home = BOX_TMP
+            argv = bwrap_argv(argv, run_box(self.workspace, config, out=self.out, readable=[view_dir], hidden=hidden))
         env = child_env({"GG_WORKSPACE": str(self.workspace), "GG_RUN_DIR": str(self.out)}, home)
-        self.child = ChildProcess(argv, cwd=self.workspace, env=env, memory_gb=memory_gb(config),
+        self.child = ChildProcess(argv, cwd=self.workspace, env=env, limits=run_limits(config),
                                   max_log_bytes=int(config.run.max_log_mb * 2**20), stdin=True)
 
     def usable_for(self, config: Config, view_dir: Path) -> bool:
@@ -92,7 +119,8 @@ def memory_gb(config: Config) -> float:
 
 
 def hidden_paths(workspace: Path, root: Path | None) -> list[Path]:
-    """What the child must not see: runtime state, the ledger, git, and the dataset folder.
+    """What must never be in a run's box, even inside a folder it may read: runtime state, the
+    ledger, git, and the dataset folder (the box is an allow-list; these guard its edges).
 
     A parallel loop runs each experiment in a git worktree outside the workspace it was made
     from; that workspace's state, ledger and repository are hidden as well.

@@ -1,10 +1,14 @@
 """Throughput and load: one definition of a run skewed by a busy machine, for the loop and the report.
 
-A run is load-skewed when it trained well below the reference throughput (the fastest seed of the
-baseline: this machine at its least busy) *and* the harness saw why from outside: its processes
-got a smaller share of the CPU they asked for than the reference did, or other processes used
-the GPU. A change that is slow by its own code keeps its CPU share, so it is not flagged: it is
-judged, and under a time budget its slowness costs it steps, as it should.
+A run is load-skewed when the harness saw, from outside the run, that the machine was busier than
+during the reference (the baseline seed that ran on the quietest machine): other processes used a
+larger share of the CPUs (`machine_busy`, by at least the tolerance), or other processes used the
+GPU. Only the parent's own measurements count: a run's figures (its image count, its threads)
+cannot make it look starved. A change that is slow by its own code does not make the machine
+busy, so it is not flagged: it is judged, and under a time budget its slowness costs it steps.
+
+Ledgers written before `machine_busy` existed are read with the older rule (a throughput drop
+while the run's CPU share fell), so their reports stay as they were.
 """
 
 from __future__ import annotations
@@ -13,18 +17,35 @@ from collections.abc import Mapping, Sequence
 
 THROUGHPUT = "img_per_sec"
 CPU_SHARE = "cpu_share"
+MACHINE_BUSY = "machine_busy"
 GPU_OTHERS = "gpu_other_procs"
 NUM_IMAGES = "num_images"
 
 
 def reference(seed_aux: Sequence[Mapping[str, float]]) -> Mapping[str, float]:
-    """The figures of the fastest run among `seed_aux` (the baseline's seeds); {} when none has any."""
+    """The figures of the baseline seed on the quietest machine (the fastest, for older ledgers);
+    {} when none has any."""
+    quiet = [aux for aux in seed_aux if MACHINE_BUSY in aux]
+    if quiet:
+        return min(quiet, key=lambda aux: aux[MACHINE_BUSY])
     measured = [aux for aux in seed_aux if aux.get(THROUGHPUT, 0.0) > 0]
     return max(measured, key=lambda aux: aux[THROUGHPUT]) if measured else {}
 
 
 def load_skew(aux: Mapping[str, float], ref: Mapping[str, float], tolerance: float) -> str | None:
     """Why a run's figures are skewed by load, in one line; None when they are not."""
+    if MACHINE_BUSY in aux:
+        busy, ref_busy = aux[MACHINE_BUSY], ref.get(MACHINE_BUSY, 0.0)
+        if busy - ref_busy >= tolerance:
+            return (f"load-skewed: other processes used {busy:.0%} of the CPUs during this run, "
+                    f"{ref_busy:.0%} during the baseline's")
+        if aux.get(GPU_OTHERS, 0.0) > ref.get(GPU_OTHERS, 0.0):
+            return f"load-skewed: {aux[GPU_OTHERS]:g} other process(es) on the GPU during this run"
+        return None
+    return _older_rule(aux, ref, tolerance)
+
+
+def _older_rule(aux: Mapping[str, float], ref: Mapping[str, float], tolerance: float) -> str | None:
     tp, ref_tp = aux.get(THROUGHPUT, 0.0), ref.get(THROUGHPUT, 0.0)
     if tp <= 0 or ref_tp <= 0 or tp >= (1.0 - tolerance) * ref_tp:
         return None

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from gg_research.harness.sandbox import bwrap_argv, child_env
+from gg_research.harness.sandbox import Box, bwrap_argv, child_env, code_view, environment_paths
 
 
 def test_the_environment_is_an_allow_list(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -21,16 +21,62 @@ def test_the_environment_is_an_allow_list(monkeypatch: pytest.MonkeyPatch, tmp_p
     assert env["HOME"] == env["TMPDIR"] == str(tmp_path) and "sk-ant" not in " ".join(env.values())
 
 
-def test_hidden_folders_are_emptied_read_only_after_the_mounts_inside_them(tmp_path: Path) -> None:
+def test_the_box_is_an_allow_list_with_private_scratch_and_the_runs_paths_on_top(tmp_path: Path) -> None:
     ws, out, view = tmp_path / "ws", tmp_path / "ws" / ".gg" / "runs" / "r", tmp_path / "ws" / ".gg" / "views" / "v"
-    for d in (out, view, ws / "results"):
+    for d in (out, view):
         d.mkdir(parents=True)
-    argv = bwrap_argv(["python", "train.py"], workspace=ws, writable=[out], readable=[view],
-                      hidden=[ws / ".gg", ws / "results"], gpu=False)
+    (ws / "train.py").write_text("x = 1\n")
+    box = Box(workdir=ws, code=(ws / "train.py",), readable=(view,), writable=(out,))
+    argv = bwrap_argv(["python", "train.py"], box)
     joined = " ".join(argv)
     assert "--unshare-all" in argv and "--die-with-parent" in argv and "--share-net" not in argv
-    assert joined.index(f"--tmpfs {ws / '.gg'}") < joined.index(f"--ro-bind {view}") < joined.index(f"--bind {out}")
-    assert joined.index(f"--bind {out}") < joined.index(f"--remount-ro {ws / '.gg'}")
-    assert argv[argv.index("--") + 1:] == ["python", "train.py"] and "--dev" in argv
-    gpu = bwrap_argv(["x"], workspace=ws, writable=[], readable=[], hidden=[], gpu=True)
-    assert gpu[gpu.index("--dev-bind"):gpu.index("--dev-bind") + 3] == ["--dev-bind", "/dev", "/dev"]
+    assert "--ro-bind / /" not in joined and "--bind / /" not in joined  # nothing of the host by default
+    assert Path.home().resolve() != Path("/") and f"--ro-bind {Path.home()} " not in joined
+    # Private tmpfs first, then the run's own paths over them (a workspace under /tmp stays reachable),
+    # and the root read-only last.
+    assert joined.index("--tmpfs /tmp") < joined.index(f"--ro-bind {ws / 'train.py'}") < joined.index(f"--bind {out}")
+    assert joined.index(f"--ro-bind {view}") < joined.index(f"--bind {out}") < joined.index("--remount-ro /")
+    assert argv[argv.index("--tmpfs") - 2] == "--size" and "--tmpfs /dev/shm" in joined and "--tmpfs /run" in joined
+    assert argv[argv.index("--") + 1:] == ["python", "train.py"] and "--dev" in argv and "--dev-bind" not in argv
+
+
+def test_a_cuda_box_gets_the_gpu_nodes_and_nothing_else_of_dev(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gg_research.harness import sandbox
+
+    monkeypatch.setattr(sandbox, "gpu_nodes", lambda: [Path("/dev/nvidia0"), Path("/dev/nvidiactl")])
+    argv = bwrap_argv(["x"], Box(workdir=tmp_path, gpu=True))
+    binds = [argv[i + 1] for i, a in enumerate(argv) if a == "--dev-bind"]
+    assert binds == ["/dev/nvidia0", "/dev/nvidiactl"]
+
+
+def test_the_environment_never_brings_the_home_the_workspace_or_the_dataset(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    ws, data, lib = tmp_path / "ws", tmp_path / "data", tmp_path / "lib"
+    for d in (ws, data, lib):
+        d.mkdir()
+    # A PYTHONPATH of the home folder, of a folder above the workspace, or of the dataset: all left out.
+    monkeypatch.setattr(sys, "path", [str(Path.home()), str(tmp_path), str(data), str(lib), *sys.path])
+    found = environment_paths([ws, data])
+    assert lib.resolve() in found
+    assert not any(p == Path.home().resolve() or p == tmp_path.resolve() or p == data.resolve() for p in found)
+    assert all(not (ws.resolve() == p or p in ws.resolve().parents) for p in found)
+
+
+def test_the_code_view_is_the_source_and_never_a_cache_a_link_or_data(tmp_path: Path) -> None:
+    import subprocess
+
+    ws = tmp_path / "ws"
+    (ws / "__pycache__").mkdir(parents=True)
+    (ws / "data" / "masks").mkdir(parents=True)
+    for name, text in {"train.py": "x = 1\n", "helper.py": "y = 2\n", "notes.txt": "n\n", "data/masks/a.png": "png",
+                       "__pycache__/train.cpython-311.pyc": "pyc", "labels.npz": "z"}.items():
+        (ws / name).write_text(text)
+    (ws / "outside.py").symlink_to(tmp_path / "elsewhere.py")
+    (tmp_path / "elsewhere.py").write_text("secret = 1\n")
+    subprocess.run(["git", "init", "-q", str(ws)], check=True)
+    subprocess.run(["git", "-C", str(ws), "add", "train.py", "notes.txt", "data/masks/a.png"], check=True)
+    view = {p.relative_to(ws).as_posix() for p in code_view(ws, [ws / "data"], ["train.py"])}
+    # Tracked files and untracked source; not the dataset (even tracked), the cache, data files or links.
+    assert view == {"train.py", "notes.txt", "helper.py"}
