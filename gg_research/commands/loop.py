@@ -78,6 +78,9 @@ def run(args: argparse.Namespace) -> int:
 
         sys.stdout.write(show_prompt(ws, config, args.tag, args.show_prompt, say=lambda t: print(t, file=sys.stderr)))
         return 0
+    from gg_research.commands.isolation import say_if_unboxed
+
+    say_if_unboxed(config)
     kind = "scripted" if args.script else args.proposer
     options = Options(tag=args.tag, budget_s=args.budget, max_experiments=args.max_experiments, until=args.until,
                       baseline_seeds=args.baseline_seeds, write_report=not args.no_report,

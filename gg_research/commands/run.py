@@ -69,18 +69,16 @@ def run(args: argparse.Namespace) -> int:
     config = load_config(workspace / CONFIG_NAME)
     if args.device:
         config.run.device = args.device
+    from gg_research.commands.isolation import say_if_unboxed
     from gg_research.harness.summary import format_summary
 
+    say_if_unboxed(config)
     if not config.run.command:
         # Generate the synthetic set (once, cached) here, so it never eats into the hard limit.
-        from gg_research.harness.data import dataset_root
+        from gg_research.harness.data import dataset_root, synthetic_cached
 
-        if not config.data.dataset:
-            from gg_research.ggnet.synth import synthetic_name
-
-            d = config.data
-            if not (workspace / ".gg" / "data" / synthetic_name(d.synth_n, d.synth_size, d.synth_seed, d.synth_preset) / "manifest.jsonl").is_file():
-                print(f"generating the synthetic dataset ({d.synth_n} images, once) ...", flush=True)
+        if not config.data.dataset and not synthetic_cached(workspace, config):
+            print(f"generating the synthetic dataset ({config.data.synth_n} images, once) ...", flush=True)
         dataset_root(workspace, config)
     run_dir = next_run_dir(workspace)
     budget = args.budget if args.budget is not None else config.run.budget_s

@@ -37,6 +37,9 @@ def run(args: argparse.Namespace) -> int:
 
     ws = find_workspace()
     config = load_config(ws / CONFIG_NAME)
+    from gg_research.commands.isolation import say_if_unboxed
+
+    say_if_unboxed(config)
     passages = []
     if args.passages is not None and args.passages.is_file():
         passages = [p for p in json.loads(args.passages.read_text(encoding="utf-8")) if isinstance(p, dict)]

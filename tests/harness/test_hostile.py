@@ -72,7 +72,7 @@ def train(ctx):
     attempt("extend_deadline", lambda: setattr(ctx, "deadline", ctx.deadline + 40))
     # 7. its own result file
     json.dump({"pbqc": 0.97, "dice": 0.97}, open(os.environ["GG_RUN_DIR"] + "/last_run.json", "w"))
-    json.dump(probe, open(os.environ["GG_RUN_DIR"] + "/probe.json", "w"))
+    print("PROBE " + json.dumps(probe), flush=True)  # the parent takes no file but its own from the run
     ctx.log(1, loss=1.0)
     return Still()
 '''
@@ -115,7 +115,7 @@ def test_a_hostile_train_py_is_scored_honestly_and_reaches_nothing(tmp_path: Pat
     res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
     server.close()
     assert res.status == "ok", res.error
-    probe = json.loads((tmp_path / "run" / "probe.json").read_text())
+    probe = json.loads(next(ln for ln in res.log_path.read_text().splitlines() if ln.startswith("PROBE "))[6:])
     blocked = {k for k, v in probe.items() if isinstance(v, list) and v[0] == "blocked"}
     assert blocked >= {"read_val_masks", "read_manifest", "read_ledger", "append_ledger", "write_workspace",
                        "poison_cache", "socket", "extend_deadline"}, probe
@@ -194,4 +194,4 @@ def test_without_the_sandbox_a_run_that_changes_the_data_is_invalid_and_says_how
     ws = make_workspace(tmp_path / "ws", data, train_source=source, budget_s=1.0, extra_run='sandbox = "off"')
     res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
     assert res.status == "invalid" and "changed during this run" in res.error and "restore the dataset" in res.error
-    assert "warning: the run is not isolated" in (tmp_path / "run" / "run.log").read_text()
+    assert "warning: runs are NOT isolated" in (tmp_path / "run" / "run.log").read_text()

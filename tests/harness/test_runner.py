@@ -189,7 +189,8 @@ def test_run_command_replaces_train_py(tmp_path: Path, dataset: Path) -> None:
     res = run_experiment(ws, tmp_path / "run", seed=7, budget_s=9, on_line=seen.append)
     assert res.status == "ok", res.error
     assert seen == ["---\n", "pbqc: 0.5\n", "dice: 0.25\n"]  # each line handed over as it came
-    assert res.metrics == {"pbqc": 0.5, "dice": 0.25, "budget": 9.0, "seed": 7.0}
+    # The command's own figures, and whether the parent boxed it (recorded for the report).
+    assert res.metrics == {"pbqc": 0.5, "dice": 0.25, "budget": 9.0, "seed": 7.0, "boxed": 1.0}
     assert res.summary["ws"] == str(ws.resolve())
     assert "pbqc: 0.5" in res.log_path.read_text()
 
@@ -201,7 +202,7 @@ def test_run_command_without_json_or_with_bad_json_is_a_crash(tmp_path: Path, da
 
     (ws / "own.py").write_text("import os\nopen(os.environ['GG_RUN_DIR'] + '/last_run.json', 'w').write('{\"pbqc\": 1}')\n")
     res = run_experiment(ws, tmp_path / "run2")
-    assert res.status == "crash" and "no numeric 'dice'" in res.error
+    assert res.status == "crash" and "no finite number 'dice'" in res.error
 
 
 def test_stale_last_run_json_does_not_pass_for_a_crash(tmp_path: Path, dataset: Path) -> None:
@@ -249,9 +250,9 @@ def test_ctrl_c_while_waiting_kills_the_run_and_re_raises(tmp_path: Path, datase
         sys.exit(0)
     """))
     proc = subprocess.Popen([sys.executable, str(driver)])
-    pid_file = tmp_path / "run" / "pid"
     deadline = time.monotonic() + 30
-    while not (pid_file.is_file() and pid_file.read_text()) and time.monotonic() < deadline:
+    # The command writes to an output folder of its own, which the parent made under .gg/runs.
+    while not any(p.read_text() for p in ws.glob(".gg/runs/cmd-*/pid")) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert live_processes_mentioning("own.py --fast")
     proc.send_signal(signal.SIGINT)
