@@ -111,12 +111,14 @@ def bwrap_argv(inner: list[str], box: Box) -> list[str]:
             argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
     if Path("/sys").is_dir():
         argv += ["--ro-bind", "/sys", "/sys"]
+    # Private scratch first, then everything else on top of it (an environment or a workspace
+    # under /tmp stays reachable).
+    argv += ["--size", str(TMP_SIZE), "--tmpfs", "/tmp", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
+             "--size", str(RUN_SIZE), "--tmpfs", "/run"]
     forbidden = [p.resolve() for p in (*box.forbidden, box.workdir)]
     for path in environment_paths(forbidden):
         argv += ["--ro-bind", str(path), str(path)]
-    # Private scratch, then the run's own paths on top (a workspace under /tmp stays reachable).
-    argv += ["--size", str(TMP_SIZE), "--tmpfs", "/tmp", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
-             "--size", str(RUN_SIZE), "--tmpfs", "/run", "--dir", str(box.workdir)]
+    argv += ["--dir", str(box.workdir)]
     for path in (*box.code, *box.readable):
         argv += ["--ro-bind", str(path), str(path)]
     for path in box.writable:
