@@ -12,6 +12,7 @@ from typing import Any
 
 from gg_research.config import Config
 from gg_research.loop.state import LoopState
+from gg_research.results.isolation import unboxed_notice
 from gg_research.results.ledger import Experiment, LedgerFile, Status
 from gg_research.results.pareto import pareto_mask
 
@@ -56,7 +57,7 @@ def loop_state(workspace: Path, config: Config, tag: str) -> dict[str, Any]:
         # A start line without an end line: running now, or its process died (the next step records it).
         "running": [brief(e, names) for e in mine if not e.status.final],
         "summary": state.summary_text(),
-        "warnings": list(ledger.warnings),
+        "warnings": list(ledger.warnings) + [n for n in [unboxed_notice(mine)] if n],
     }
 
 

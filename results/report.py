@@ -16,6 +16,7 @@ from pathlib import Path
 from gg_research.config import Config
 from gg_research.results.analysis import Analysis, analyse
 from gg_research.results.errors import ReportWriteError
+from gg_research.results.isolation import unboxed_notice
 from gg_research.results.ledger import read_workspace_ledger
 
 FORMATS = ("html", "md", "json")
@@ -30,6 +31,9 @@ def build_analysis(workspace: Path, config: Config, tag: str | None = None) -> A
         if all_tags:
             ledger.warnings.append(f"no experiment has tag {tag!r}; tags in the ledger: {', '.join(all_tags)}")
     an = analyse(ledger, config, Path(workspace), tag)
+    unboxed = unboxed_notice(ledger.experiments)
+    if unboxed:
+        an.notes.append(unboxed)
     tags = ledger.tags()
     if tag is None and len(tags) > 1:
         an.notes.append(f"experiments of {len(tags)} loop tags ({', '.join(tags)}) are reported together; --tag picks one")

@@ -58,3 +58,28 @@ def test_the_report_shows_throughput_and_marks_a_skewed_run(tmp_path: Path):
     assert "| 14.5 ⚠ | discard |" in row and "[load-skewed: 14.5 img/s against the baseline's 60.0" in row
     html = (ws / "results" / "report.html").read_text()
     assert 'title="load-skewed: 14.5 img/s' in html and ">14.5 ⚠</td>" in html
+
+
+def test_the_parents_view_of_a_busy_machine_decides_and_the_runs_own_figures_do_not():
+    quiet = {"machine_busy": 0.02, "img_per_sec": 60.0}
+    assert reference([{"machine_busy": 0.4, "img_per_sec": 90.0}, quiet]) == quiet  # the quietest, not the fastest
+    why = load_skew({"machine_busy": 0.7, "img_per_sec": 59.0}, quiet, 0.3)
+    assert why is not None and "other processes used 70% of the CPUs" in why
+    # A run claiming a tiny throughput and a starved CPU share on a quiet machine is not re-run.
+    assert load_skew({"machine_busy": 0.05, "img_per_sec": 0.1, "cpu_share": 0.01}, quiet, 0.3) is None
+
+
+def test_the_report_and_status_say_when_runs_were_not_boxed(tmp_path: Path):
+    from gg_research.loop.agent_state import loop_state
+
+    records = night_records()
+    for seed in records[0]["seeds"]:
+        seed["aux"] = {"boxed": 1.0}
+    records[2]["aux"] = {"boxed": 0.0}
+    ws = write_workspace(tmp_path / "ws", records)
+    config = load_config(ws / "gg-research.toml")
+    write_report(ws, config, formats=("md",))
+    md = (ws / "results" / "report.md").read_text()
+    assert "were NOT isolated" in md and "sudo apt install bubblewrap" in md
+    tag = records[0].get("tag") or "t"
+    assert any("NOT isolated" in w for w in loop_state(ws, config, tag)["warnings"])
