@@ -90,7 +90,14 @@ class RunSection(_Section):
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
     command: str = Field(
         "",
-        description="Optional command that replaces train.py: run without a shell, it must write $GG_RUN_DIR/last_run.json.",
+        description="Optional command that replaces train.py, run without a shell (no '> run.log': its output goes to the "
+                    "run's run.log anyway). It writes $GG_RUN_DIR/last_run.json, or prints a summary: a line '---', then "
+                    "one 'key: value' a line (val_bpb: 0.9979), the objectives among them.",
+    )
+    summary_log: str = Field(
+        "",
+        description="Where a command without last_run.json prints its '---' summary: a file it writes under $GG_RUN_DIR "
+                    "(a name relative to it); empty = its own output (run.log).",
     )
     eval_batch_size: int = Field(32, ge=1, description="Batch size of the harness's validation pass.")
     prestart: bool = Field(
@@ -112,6 +119,13 @@ class RunSection(_Section):
         description="Time the predictions may take after training; 0 = max(30 s, 10 % of the budget). A run over it is "
                     "invalid (it could be training on).",
     )
+
+    @model_validator(mode="after")
+    def _summary_log_inside_run_folder(self) -> "RunSection":
+        parts = Path(self.summary_log).parts
+        if self.summary_log and (Path(self.summary_log).is_absolute() or ".." in parts):
+            raise ValueError(f"summary_log: {self.summary_log!r} must be a name inside the run folder ($GG_RUN_DIR)")
+        return self
 
     @model_validator(mode="after")
     def _images_budget_needs_a_count(self) -> "RunSection":

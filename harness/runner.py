@@ -329,7 +329,8 @@ class _Run:
             finally:
                 p.finish()
                 shutil.rmtree(out / SCRATCH, ignore_errors=True)
-        summary, why = _read_summary(self.summary_path, [o.name for o in self.cfg.objectives])
+        log = self.run_dir / self.cfg.run.summary_log if self.cfg.run.summary_log else self.log_path
+        summary, why = _read_summary(self.summary_path, [o.name for o in self.cfg.objectives], log)
         if p.proc.returncode == 0 and summary:
             return self.end("ok", summary=summary, rc=0)
         error = self._error(p) if p.proc.returncode != 0 else why
@@ -378,10 +379,13 @@ def _untrusted_report(path: Path) -> dict[str, Any]:
     return out
 
 
-def _read_summary(path: Path, objectives: list[str]) -> tuple[dict, str]:
-    """(summary, '') when a command's last_run.json is valid, else ({}, why not)."""
+def _read_summary(path: Path, objectives: list[str], log: Path) -> tuple[dict, str]:
+    """(summary, '') when a command's last_run.json is valid, or, without one, when its `log` ends
+    with a `---` summary holding every objective (harness.kv_summary); else ({}, why not)."""
     if not path.is_file():
-        return {}, "no last_run.json was written"
+        from gg_research.harness.kv_summary import summary_from_log
+
+        return summary_from_log(log, objectives)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
