@@ -412,11 +412,11 @@ def render_default_toml() -> str:
                 # A table of tables (e.g. the price table) follows the section's plain keys.
                 tables += [f"# {field.description}"] + [
                     line for key, sub in value.items()
-                    for line in (f"[{section_name}.{name}.{_toml_value(key)}]",
-                                 *(f"{k} = {_toml_value(v)}" for k, v in sub.model_dump().items()))]
+                    for line in (f"[{section_name}.{name}.{toml_value(key)}]",
+                                 *(f"{k} = {toml_value(v)}" for k, v in sub.model_dump().items()))]
                 continue
             lines.append(f"# {field.description}")
-            lines.append(f"# {name} =" if value is None else f"{name} = {_toml_value(value)}")
+            lines.append(f"# {name} =" if value is None else f"{name} = {toml_value(value)}")
         lines += tables
         lines.append("")
     lines.append("# Objectives of the keep rule and the report, in order.")
@@ -427,12 +427,13 @@ def render_default_toml() -> str:
             if value is None:
                 lines.append(f"# {name} =   # {field.description}")
             else:
-                lines.append(f"{name} = {_toml_value(value)}")
+                lines.append(f"{name} = {toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
 
 
-def _toml_value(value: object) -> str:
+def toml_value(value: object) -> str:
+    """A Python value as TOML source (the config writers' one formatter)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -440,5 +441,5 @@ def _toml_value(value: object) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")

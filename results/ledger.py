@@ -89,6 +89,15 @@ class LedgerFile:
         _append(self.jsonl, json.dumps(exp.line_json("end"), default=str) + "\n")
         self._tsv_row(exp)
 
+    def append_imported(self, experiments: Sequence[Experiment]) -> None:
+        """Past experiments read from elsewhere (results.history), each as one ended line and a TSV row."""
+        for exp in experiments:
+            if exp.imported is None or not exp.status.final:
+                raise ValueError(f"{exp.id}: only an ended experiment marked imported is appended as one")
+            line = {**exp.line_json("start"), **exp.line_json("end"), "event": "end"}
+            _append(self.jsonl, json.dumps(line, default=str) + "\n")
+            self._tsv_row(exp)
+
     def tsv_columns(self) -> tuple[str, ...]:
         return ("experiment", "commit", *self.objectives, "memory_gb", "img_per_sec", "status", "description")
 

@@ -1,0 +1,406 @@
+"""Adopting an autoresearch-style repository as a workspace, in place, without touching its code.
+
+Such a repo has a `train.py` a coding agent edits, a frozen `prepare.py`, a `program.md` brief
+that names the run command and the goal ("get the lowest val_bpb"), a summary printed after a
+`---` line, and an untracked `results.tsv` of what was tried. `plan_adoption` reads all of that
+and says what it would write; `apply_adoption` writes it:
+
+- a branch of its own (`gg/adopted`) from the newest kept commit of results.tsv that git has
+  (else HEAD), checked out, holding one new commit: `gg-research.toml` and `.gitignore` lines for
+  gg-research's state. No existing branch or commit is changed, train.py is never written.
+- the results.tsv rows as past experiments of their own tag in the ledger, marked imported.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gg_research.config import CONFIG_NAME, Config, toml_value
+from gg_research.harness.errors import WorkspaceError
+from gg_research.results.history import History, imported_experiments, read_results_tsv
+from gg_research.results.ledger import LedgerFile, Status
+
+BRANCH = "gg/adopted"
+HISTORY_TAG = "imported"
+IGNORE = (".gg/", "results/")
+# Figures a training script reports that describe the run, not its quality: never a default objective.
+SECONDARY = {"training_seconds", "total_seconds", "eval_seconds", "peak_vram_mb", "peak_memory_mb", "memory_gb",
+             "memory", "mfu_percent", "total_tokens_m", "num_steps", "num_params_m", "depth", "img_per_sec",
+             "tok_per_sec", "steps", "epochs", "num_params", "n_params", "params_m", "latency_s"}
+
+_COMMAND = re.compile(r"`((?:uv run|python3?|poetry run|pixi run|mlx_lm\S*|\.venv/bin/python)\s[^`\n]*?\.py[^`\n]*)`")
+_GOAL = re.compile(r"\b(lowest|highest|lower|higher|minimi[sz]e|maximi[sz]e|reduce|increase)\s+(?:the\s+)?`?"
+                   r"([A-Za-z_][A-Za-z0-9_]*)`?", re.I)
+_PRINT_KEY = re.compile(r"""print\(\s*f?["']\\?n?([A-Za-z_][A-Za-z0-9_.]*)\s*:""")
+_DASHES = re.compile(r"""print\(\s*["'](?:\\n)*---["']\s*\)""")
+_MINUTES = re.compile(r"(\d+(?:\.\d+)?)[ -]minutes?\b[^.\n]{0,60}budget|budget of (\d+(?:\.\d+)?) minutes?", re.I)
+_FROZEN_WORDS = re.compile(r"read-only|do not modify|don't modify|not be modified|frozen|never edit", re.I)
+
+
+@dataclass
+class Objective:
+    name: str
+    direction: str  # maximize | minimize
+    how: str  # where the direction came from
+
+
+@dataclass
+class Plan:
+    repo: Path
+    mutable: list[str]
+    frozen: list[str]
+    command: str
+    command_from: str
+    objectives: list[Objective]
+    secondary: list[str]
+    summary_keys: list[str]
+    brief: str
+    budget_s: float
+    budget_from: str
+    history: History | None
+    commits: dict[str, str]  # results.tsv commit text -> full hash git has
+    start_commit: str
+    start_from: str
+    branch: str
+    history_tag: str
+    search_params: int  # '# search:' annotated constants (the offline proposer's space)
+    warnings: list[str] = field(default_factory=list)
+
+    def toml(self) -> str:
+        """The gg-research.toml adoption writes (validated before it is shown or written)."""
+        lines = [
+            "# gg-research workspace adopted from an autoresearch-style repo by 'gg-research adopt'.",
+            "# Keys not written here take their defaults ('gg-research init DIR' writes them all, documented).",
+            "",
+            "[workspace]",
+            f"mutable = {toml_value(self.mutable)}",
+            f"brief = {toml_value(self.brief or 'program.md')}",
+            "",
+            "[run]",
+            "# Run without a shell; its output goes to each run's run.log, whose '---' block is read.",
+            f"command = {toml_value(self.command)}",
+            f"budget_s = {toml_value(float(self.budget_s))}",
+            "",
+            "[keep]",
+            f"primary = {toml_value(self.objectives[0].name)}",
+            "",
+        ]
+        for o in self.objectives:
+            lines += ["[[objectives]]", f"name = {toml_value(o.name)}", f"direction = {toml_value(o.direction)}",
+                      f"# direction from {o.how}", ""]
+        text = "\n".join(lines)
+        import tomllib
+
+        Config.model_validate(tomllib.loads(text))  # a plan that would not load is a bug, found here
+        return text
+
+    def describe(self) -> list[str]:
+        """What was inferred, a line each, as the command prints it."""
+        out = [f"adopt {self.repo}",
+               f"  mutable      {', '.join(self.mutable)} (never written by adopt)",
+               f"  frozen       {', '.join(self.frozen) or '(none named)'}; every file but the mutable ones is frozen",
+               f"  brief        {self.brief or '(none: program.md missing)'}",
+               f"  command      {self.command}   [{self.command_from}]",
+               f"  budget       {self.budget_s:g} s   [{self.budget_from}]; a run is killed at 2x budget + 120 s"]
+        for o in self.objectives:
+            out.append(f"  objective    {o.name}: {o.direction}   [{o.how}]")
+        if self.secondary:
+            out.append(f"  secondary    {', '.join(self.secondary)} (recorded, not judged)")
+        if self.history is not None:
+            h = self.history
+            counts: dict[str, int] = {}
+            for r in h.rows:
+                counts[str(r.status)] = counts.get(str(r.status), 0) + 1
+            what = ", ".join(f"{n} {s}" for s, n in counts.items()) or "no rows"
+            known = sum(1 for r in h.rows if self.commits.get(r.commit))
+            out.append(f"  history      {Path(h.source).name}: {len(h.rows)} rows ({what}); {known} with a commit git has; "
+                       f"imported as tag '{self.history_tag}'")
+            out += [f"    not imported: {s}" for s in h.skipped]
+        else:
+            out.append("  history      none (no results.tsv)")
+        out.append(f"  git          new branch {self.branch} at {self.start_commit[:7]} ({self.start_from}); "
+                   "no existing branch or commit is changed")
+        out.append(f"  search space {self.search_params} '# search:' constant(s) in {', '.join(self.mutable)}")
+        out += [f"  note: {w}" for w in self.warnings]
+        return out
+
+
+def _git(repo: Path, *args: str, check: bool = True) -> str:
+    try:
+        proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=60)
+    except FileNotFoundError:
+        raise WorkspaceError("git is not installed; adopting a repo needs git") from None
+    if check and proc.returncode != 0:
+        err = (proc.stderr or proc.stdout).strip().splitlines()
+        raise WorkspaceError(f"{repo}: git {' '.join(args[:2])} failed: {err[-1] if err else proc.returncode}")
+    return proc.stdout if proc.returncode == 0 else ""
+
+
+def _read(path: Path, limit: int = 2 * 2**20) -> str:
+    try:
+        return path.read_bytes()[:limit].decode("utf-8", errors="replace") if path.is_file() else ""
+    except OSError:
+        return ""
+
+
+def summary_keys(source: str) -> list[str]:
+    """The keys train.py prints after its `print("---")`, read from its source (never run)."""
+    m = _DASHES.search(source)
+    if m is None:
+        return []
+    keys: list[str] = []
+    for k in _PRINT_KEY.findall(source[m.end():]):
+        if k not in keys:
+            keys.append(k)
+    return keys
+
+
+def goals(brief: str) -> dict[str, str]:
+    """Metric -> direction stated in the brief ("get the lowest val_bpb", "Minimize `val_bpb`")."""
+    out: dict[str, str] = {}
+    for word, name in _GOAL.findall(brief):
+        up = word.lower() in ("highest", "higher", "maximize", "maximise", "increase")
+        out.setdefault(name, "maximize" if up else "minimize")
+    return out
+
+
+def history_direction(history: History, name: str) -> str | None:
+    """The direction the kept rows moved `name` in, or None when they do not say.
+
+    Within each run of rows started by a baseline, every keep should improve on the kept value
+    before it, and every discard should not beat the best kept so far: a direction is inferred
+    when all such comparisons that differ agree.
+    """
+    votes: set[str] = set()
+    best: float | None = None
+    last_kept: float | None = None
+    for row in history.rows:
+        value = row.figures.get(name)
+        if row.status is Status.BASELINE:
+            best = last_kept = value
+            continue
+        if value is None:
+            continue
+        if row.status is Status.KEEP:
+            if last_kept is not None and value != last_kept:
+                votes.add("minimize" if value < last_kept else "maximize")
+            last_kept = value
+            best = value
+        elif row.status is Status.DISCARD and best is not None and value != best:
+            votes.add("minimize" if value > best else "maximize")
+    return votes.pop() if len(votes) == 1 else None
+
+
+def _command(brief: str, repo: Path) -> tuple[str, str]:
+    """The run command of the brief, shell redirections cut (gg-research runs it without a shell)."""
+    found = [m.group(1) for m in _COMMAND.finditer(brief)]
+    runs = [c for c in found if "run.log" in c] or [c for c in found if "prepare" not in c]
+    if runs:
+        cmd = re.split(r"\s(?:>|2>|\||&&|;)", runs[0], maxsplit=1)[0].strip()
+        return cmd, "program.md" + (" (its '> run.log' redirection dropped)" if cmd != runs[0] else "")
+    if (repo / "uv.lock").is_file():
+        return "uv run train.py", "default (uv.lock present)"
+    return "python train.py", "default"
+
+
+def _frozen(brief: str, repo: Path, mutable: list[str]) -> list[str]:
+    names: list[str] = []
+    negative = False
+    for line in brief.splitlines():
+        if line.lstrip().startswith("#") or line.strip().startswith("**"):
+            negative = bool(re.search(r"cannot|can't|must not|do not|don't", line, re.I))
+        if negative or _FROZEN_WORDS.search(line):
+            names += re.findall(r"`([\w./-]+\.py)`", line)
+    if (repo / "prepare.py").is_file():
+        names.insert(0, "prepare.py")
+    return [n for i, n in enumerate(names) if n not in names[:i] and n not in mutable]
+
+
+def _budget(brief: str) -> tuple[float, str]:
+    m = _MINUTES.search(brief)
+    if m:
+        return float(m.group(1) or m.group(2)) * 60, "program.md"
+    return 300.0, "default (the autoresearch 5 minutes)"
+
+
+def _parse_objective(spec: str) -> tuple[str, str | None]:
+    name, _, way = spec.partition(":")
+    way = way.strip().lower()
+    if way not in ("", "max", "min", "maximize", "minimize"):
+        raise WorkspaceError(f"--objective {spec!r}: the direction after ':' is max or min")
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name.strip()):
+        raise WorkspaceError(f"--objective {spec!r}: not a metric name")
+    return name.strip(), (None if not way else "maximize" if way.startswith("max") else "minimize")
+
+
+def plan_adoption(repo: Path, *, command: str | None = None, objectives: list[str] | None = None,
+                  mutable: list[str] | None = None, budget_s: float | None = None, branch: str = BRANCH,
+                  history_tag: str = HISTORY_TAG, results_tsv: Path | None = None,
+                  ask: Callable[[str], str] | None = None) -> Plan:
+    """What adopting `repo` would do; nothing is written. `ask` (a prompt function) settles what
+    cannot be inferred; without it, that is a WorkspaceError naming the flag to pass."""
+    repo = Path(repo).expanduser().resolve()
+    if not repo.is_dir():
+        raise WorkspaceError(f"{repo}: no such folder")
+    if _git(repo, "rev-parse", "--show-toplevel", check=False).strip() != str(repo):
+        raise WorkspaceError(f"{repo}: not the top folder of a git repository (an autoresearch repo is one)")
+    if (repo / CONFIG_NAME).exists():
+        raise WorkspaceError(f"{repo}: already has {CONFIG_NAME}; it is a gg-research workspace")
+    if not _git(repo, "rev-parse", "--verify", "--quiet", "HEAD", check=False).strip():
+        raise WorkspaceError(f"{repo}: the repository has no commit yet")
+    warnings: list[str] = []
+    brief_text = _read(repo / "program.md")
+    mutable = mutable or ["train.py"]
+    for rel in mutable:
+        if not (repo / rel).is_file() or not _git(repo, "ls-files", "--", rel, check=False).strip():
+            raise WorkspaceError(f"{repo / rel}: mutable file is missing or not committed (--mutable names another)")
+    if command is not None:
+        cmd, cmd_from = command, "--command"
+    else:
+        cmd, cmd_from = _command(brief_text, repo)
+        if ask is not None:
+            cmd = ask(f"run command [{cmd}]: ").strip() or cmd
+    if cmd.split()[0] in ("uv", "poetry", "pixi"):
+        warnings.append(f"'{cmd.split()[0]}' may want the network or your home folder, which a boxed run does not "
+                        "have; if the first run fails there, use the environment's python: --command "
+                        "'.venv/bin/python train.py' (or [run] sandbox = \"off\")")
+    keys = summary_keys(_read(repo / mutable[0]))
+    tsv = results_tsv or repo / "results.tsv"
+    history: History | None = None
+    if tsv.is_file():
+        try:
+            history = read_results_tsv(tsv)
+        except (OSError, ValueError) as exc:
+            raise WorkspaceError(str(exc)) from None
+    stated = goals(brief_text)
+    columns = history.figure_columns if history else []
+    chosen = _objectives(objectives, stated, columns, keys, history, ask)
+    names = [o.name for o in chosen]
+    secondary = [k for k in dict.fromkeys([*keys, *columns]) if k not in names]
+    if keys:
+        missing = [n for n in names if n not in keys]
+        if missing:
+            warnings.append(f"{', '.join(missing)} not among the keys {mutable[0]} prints after '---' "
+                            f"({', '.join(keys)}): every run will crash unless it prints them")
+    else:
+        warnings.append(f"no print('---') summary found in {mutable[0]}'s source; runs must print one "
+                        "(or write $GG_RUN_DIR/last_run.json)")
+    commits = _resolve_commits(repo, history)
+    start, start_from = _start_commit(repo, history, commits)
+    if subprocess.run(["git", "-C", str(repo), "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"]).returncode == 0:
+        raise WorkspaceError(f"{repo}: branch {branch} already exists; pass --branch NAME")
+    budget, budget_from = (budget_s, "--budget") if budget_s is not None else _budget(brief_text)
+    from gg_research.loop.search_space import parse_space
+    from gg_research.loop.errors import ProposerError
+
+    try:
+        params = len(parse_space({m: _read(repo / m) for m in mutable}))
+    except ProposerError as exc:
+        params = 0
+        warnings.append(str(exc))
+    if not params:
+        warnings.append("no '# search:' annotations in the mutable files: the offline proposer (Optuna) has no "
+                        "space to search; use Claude (ANTHROPIC_API_KEY), a coding agent (gg-research step / mcp), "
+                        "or annotate constants in a commit of your own (LR = 0.04  # search: log(0.004, 0.4))")
+    return Plan(repo=repo, mutable=list(mutable), frozen=_frozen(brief_text, repo, mutable), command=cmd,
+                command_from=cmd_from, objectives=chosen, secondary=secondary, summary_keys=keys,
+                brief="program.md" if brief_text else "", budget_s=budget, budget_from=budget_from, history=history,
+                commits=commits, start_commit=start, start_from=start_from, branch=branch, history_tag=history_tag,
+                search_params=params, warnings=warnings)
+
+
+def _objectives(given: list[str] | None, stated: dict[str, str], columns: list[str], keys: list[str],
+                history: History | None, ask: Callable[[str], str] | None) -> list[Objective]:
+    known = set(columns) | set(keys)
+    if given:
+        specs = [_parse_objective(s) for s in given]
+    else:
+        named = [n for n in stated if n in known or not known]
+        if named:
+            specs = [(n, None) for n in named]
+        else:
+            pool = [c for c in columns if c in keys] if keys else list(columns)
+            pool = [c for c in pool if c.lower() not in SECONDARY] or \
+                   [k for k in keys if k.lower() not in SECONDARY]
+            if not pool:
+                raise WorkspaceError("no metric found (no goal in program.md, no figure column in results.tsv, no "
+                                     "print('---') summary in train.py); pass --objective NAME:min or NAME:max")
+            specs = [(pool[0], None)]
+    out = []
+    for name, way in specs:
+        if way is not None:
+            out.append(Objective(name, way, "--objective"))
+            continue
+        from_history = history_direction(history, name) if history else None
+        from_brief = stated.get(name)
+        if from_history and from_brief and from_history != from_brief:
+            out.append(Objective(name, from_brief, f"program.md; note: the kept history moved it the other way "
+                                                   f"({from_history})"))
+        elif from_history:
+            out.append(Objective(name, from_history, "the kept history in results.tsv"))
+        elif from_brief:
+            out.append(Objective(name, from_brief, "program.md"))
+        elif ask is not None:
+            answer = ask(f"is a higher or a lower {name} better? [higher/lower]: ").strip().lower()
+            if answer not in ("higher", "lower", "max", "min"):
+                raise WorkspaceError(f"{name}: answer 'higher' or 'lower' (or pass --objective {name}:max|min)")
+            out.append(Objective(name, "maximize" if answer in ("higher", "max") else "minimize", "asked"))
+        else:
+            raise WorkspaceError(f"{name}: cannot tell whether higher or lower is better (the history does not "
+                                 f"say, program.md neither); pass --objective {name}:max or {name}:min")
+    return out
+
+
+def _resolve_commits(repo: Path, history: History | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for row in history.rows if history else []:
+        text = row.commit.strip()
+        if text in out or not re.fullmatch(r"[0-9a-fA-F]{4,40}", text):
+            continue  # "a1b2c3d-dirty", "baseline", nothing: not a commit git can name
+        full = _git(repo, "rev-parse", "--verify", "--quiet", f"{text}^{{commit}}", check=False).strip()
+        if full:
+            out[text] = full
+    return out
+
+
+def _start_commit(repo: Path, history: History | None, commits: dict[str, str]) -> tuple[str, str]:
+    kept = [r for r in (history.rows if history else []) if r.status.kept and commits.get(r.commit)]
+    if kept:
+        row = kept[-1]
+        return commits[row.commit], f"the newest kept row of results.tsv, line {row.line}"
+    return _git(repo, "rev-parse", "HEAD").strip(), "HEAD: no kept row of results.tsv names a commit git has"
+
+
+def apply_adoption(plan: Plan) -> list[str]:
+    """Write what `plan` says: the branch and its one commit, then the imported history. Lines to print."""
+    repo = plan.repo
+    dirty = _git(repo, "status", "--porcelain", "--untracked-files=no").strip()
+    if dirty:
+        raise WorkspaceError(f"{repo}: uncommitted changes to tracked files ({dirty.splitlines()[0].strip()} ...); "
+                             "commit or stash them first, adopt changes no file of yours")
+    text = plan.toml()
+    _git(repo, "checkout", "-q", "-b", plan.branch, plan.start_commit)
+    (repo / CONFIG_NAME).write_text(text, encoding="utf-8")
+    ignore = repo / ".gitignore"
+    have = _read(ignore)
+    extra = [p for p in IGNORE if p not in have.split()]
+    if extra:
+        ignore.write_text(have + ("\n" if have and not have.endswith("\n") else "") + "\n".join(extra) + "\n",
+                          encoding="utf-8")
+    _git(repo, "add", "--", CONFIG_NAME, ".gitignore")
+    ident = [] if _git(repo, "config", "user.email", check=False).strip() else \
+        ["-c", "user.name=gg-research", "-c", "user.email=gg-research@localhost"]
+    _git(repo, *ident, "commit", "-q", "-m", "gg-research: adopt this repo (gg-research.toml, .gitignore)")
+    lines = [f"on new branch {plan.branch} at {plan.start_commit[:7]}: committed {CONFIG_NAME} and .gitignore"]
+    if plan.history is not None and plan.history.rows:
+        ledger = LedgerFile(repo, [o.name for o in plan.objectives])
+        exps, notes = imported_experiments(plan.history, [o.name for o in plan.objectives], plan.history_tag,
+                                           plan.commits)
+        ledger.append_imported(exps)
+        lines.append(f"imported {len(exps)} past experiment(s) as tag '{plan.history_tag}' into results/experiments.jsonl")
+        lines += [f"  {n}" for n in notes]
+    return lines
