@@ -35,7 +35,7 @@ SECONDARY = {"training_seconds", "total_seconds", "eval_seconds", "peak_vram_mb"
 _COMMAND = re.compile(r"`((?:uv run|python3?|poetry run|pixi run|mlx_lm\S*|\.venv/bin/python)\s[^`\n]*?\.py[^`\n]*)`")
 _GOAL = re.compile(r"\b(lowest|highest|lower|higher|minimi[sz]e|maximi[sz]e|reduce|increase)\s+(?:the\s+)?`?"
                    r"([A-Za-z_][A-Za-z0-9_]*)`?", re.I)
-_PRINT_KEY = re.compile(r"""print\(\s*f?["']\\?n?([A-Za-z_][A-Za-z0-9_.]*)\s*:""")
+_PRINT_KEY = re.compile(r"""print\(\s*f?["'](?:\\n)*([A-Za-z_][A-Za-z0-9_.]*)\s*:""")
 _DASHES = re.compile(r"""print\(\s*["'](?:\\n)*---["']\s*\)""")
 _MINUTES = re.compile(r"(\d+(?:\.\d+)?)[ -]minutes?\b[^.\n]{0,60}budget|budget of (\d+(?:\.\d+)?) minutes?", re.I)
 _FROZEN_WORDS = re.compile(r"read-only|do not modify|don't modify|not be modified|frozen|never edit", re.I)

@@ -82,7 +82,8 @@ def test_direction_from_history_and_brief() -> None:
     assert history_direction(mixed, "m") is None
     assert goals("The goal is simple: get the lowest val_bpb.") == {"val_bpb": "minimize"}
     assert goals("**Maximize `dice`** and keep pbqc") == {"dice": "maximize"}
-    assert summary_keys(TRAIN)[:2] == ["val_bpb", "training_seconds"] and summary_keys("print('hi')") == []
+    assert summary_keys(TRAIN) == ["val_bpb", "training_seconds", "total_seconds", "peak_vram_mb", "num_steps", "device"]
+    assert summary_keys("print('\\n---')\nprint(f'\\nnab: {x}')") == ["nab"] and summary_keys("print('hi')") == []
 
 
 def test_an_undecidable_direction_is_asked_or_refused_with_the_flag(tmp_path: Path) -> None:
@@ -176,3 +177,40 @@ def test_imported_history_reaches_the_prompt_memory_and_older_ledgers_still_read
     assert "## Tried before gg-research (5 experiments imported from results.tsv" in summary
     assert "STN warm-up before joint training: PBQC collapsed" in summary and "val_score=0.4100" in summary
     assert state["experiments"] == 1  # the imported rows are not this night's experiments
+
+
+@pytest.mark.slow
+def test_an_adopted_repo_runs_a_short_night_with_the_offline_proposer(tmp_path: Path) -> None:
+    """The whole path a user takes: adopt, then `gg-research loop` (real subprocesses, the box as
+    configured, Optuna over the fixture's '# search:' knobs), then the report."""
+    import os
+    import subprocess
+    import sys
+
+    repo, c = autoresearch_repo(tmp_path)
+    master = git(repo, "rev-parse", "master")
+    env = {k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"} | {"OMP_NUM_THREADS": "1"}
+    cli = [sys.executable, "-m", "gg_research.cli"]
+    adopt = subprocess.run([*cli, "adopt", str(repo), "--command", f"{sys.executable} train.py"], env=env,
+                           capture_output=True, text=True, timeout=120)
+    assert adopt.returncode == 0, adopt.stderr
+    night = subprocess.run([*cli, "loop", "--tag", "night1", "--max-experiments", "3", "--baseline-seeds", "1",
+                            "--budget", "5", "--proposer", "optuna"], cwd=repo, env=env, capture_output=True,
+                           text=True, timeout=300)
+    assert night.returncode == 0, night.stdout + night.stderr
+    exps = read_ledger(repo / "results" / "experiments.jsonl").experiments
+    ours = [e for e in exps if e.tag == "night1"]
+    assert [e.status for e in ours][0] is Status.BASELINE and len(ours) == 4
+    assert all(e.status in (Status.KEEP, Status.DISCARD, Status.CRASH) for e in ours[1:])
+    assert all("val_bpb" in e.metrics and "peak_vram_mb" in e.aux for e in ours if e.status.measured)
+    assert ours[0].parent_commit == git(repo, "rev-parse", "gg/adopted")
+    # The imported rows were neither re-run nor re-judged; the user's branches did not move.
+    assert [e.id for e in exps if e.tag == "imported"] == [f"h{i:04d}" for i in range(1, 8)]
+    assert git(repo, "rev-parse", "master") == master and git(repo, "rev-parse", "autoresearch/mar5") == c["keep2"]
+    assert git(repo, "diff", c["keep2"], ours[0].commit, "--", "train.py") == ""  # the baseline is the newest keep
+    report = subprocess.run([*cli, "report"], cwd=repo, env=env | {"MPLBACKEND": "Agg"}, capture_output=True,
+                            text=True, timeout=300)
+    assert report.returncode == 0, report.stderr
+    md = (repo / "results" / "report.md").read_text()
+    assert "7 experiment(s) imported from a results.tsv" in md and "more steps, at the higher LR" in md
+    assert "e0001" in md
