@@ -177,6 +177,13 @@ def test_imported_history_reaches_the_prompt_memory_and_older_ledgers_still_read
     assert "## Tried before gg-research (5 experiments imported from results.tsv" in summary
     assert "STN warm-up before joint training: PBQC collapsed" in summary and "val_score=0.4100" in summary
     assert state["experiments"] == 1  # the imported rows are not this night's experiments
+    # The novelty check's pool (experiments that ran) holds them, even one whose commit git lost.
+    from gg_research.results.journal import ran
+    from gg_research.results.record import Experiment
+
+    assert all(ran(e) for e in exps if e.imported)
+    assert ran(Experiment("h0009", status=Status.DISCARD, imported={"line": 9}))
+    assert not ran(Experiment("e0009", status=Status.DISCARD))
 
 
 @pytest.mark.slow
