@@ -151,24 +151,28 @@ def agent_history(repo: Path, program: str, train: str = TRAIN) -> dict[str, str
     return c
 
 
-def autoresearch_repo(root: Path) -> tuple[Path, dict[str, str]]:
-    repo = root / "autoresearch"
-    c = agent_history(repo, PROGRAM_AUTORESEARCH)
-    s = {k: v[:7] for k, v in c.items()}
-    rows = [
-        "commit\tval_bpb\tmemory_gb\tstatus\tdescription",
-        f"{s['base']}\t0.997900\t44.0\tkeep\tbaseline",
-        f"{s['keep1']}\t0.993200\t44.2\tkeep\tincrease LR to 0.02, as the notes suggest",
-        f"{s['discard']}\t1.005000\t44.0\tdiscard\tfewer steps, faster: worse",
-        f"{s['crash']}\t0.000000\t0.0\tcrash\ttypo in an import (ModuleNotFoundError)",
-        f"{s['keep1']}-dirty\t\t44.1\tdiscard\tsame, uncommitted edit; metric not written down",
-        "abc1234\t0.995000\t44.0\tdiscard\ta commit git never had",
-        f"{s['keep1']}\t0.994000\t44.0\tdiscard\tweight decay 0.1\tthen 0.2",
-        f"{s['keep1']}\t0.999000\t44.0\trun\ta status invented by a fork",
-        f"{s['keep2']}\t0.990100\t44.3\tkeep\tmore steps, at the higher LR",
-    ]
-    (repo / "results.tsv").write_text("\n".join(rows) + "\n")
+def _shape(root: Path, name: str, program: str, rows: list[str], train: str = TRAIN) -> tuple[Path, dict[str, str]]:
+    """The repo after the night, with its results.tsv: `rows` name commits as {base}, {keep1}, ... (7 digits)."""
+    repo = root / name
+    c = agent_history(repo, program, train)
+    short = {k: v[:7] for k, v in c.items()}
+    (repo / "results.tsv").write_text("\n".join(r.format(**short) for r in rows) + "\n")
     return repo, c
+
+
+def autoresearch_repo(root: Path) -> tuple[Path, dict[str, str]]:
+    return _shape(root, "autoresearch", PROGRAM_AUTORESEARCH, [
+        "commit\tval_bpb\tmemory_gb\tstatus\tdescription",
+        "{base}\t0.997900\t44.0\tkeep\tbaseline",
+        "{keep1}\t0.993200\t44.2\tkeep\tincrease LR to 0.02, as the notes suggest",
+        "{discard}\t1.005000\t44.0\tdiscard\tfewer steps, faster: worse",
+        "{crash}\t0.000000\t0.0\tcrash\ttypo in an import (ModuleNotFoundError)",
+        "{keep1}-dirty\t\t44.1\tdiscard\tsame, uncommitted edit; metric not written down",
+        "abc1234\t0.995000\t44.0\tdiscard\ta commit git never had",
+        "{keep1}\t0.994000\t44.0\tdiscard\tweight decay 0.1\tthen 0.2",
+        "{keep1}\t0.999000\t44.0\trun\ta status invented by a fork",
+        "{keep2}\t0.990100\t44.3\tkeep\tmore steps, at the higher LR",
+    ])
 
 
 TRADER_TRAIN = TRAIN.replace('print(f"val_bpb:          {val_loss:.6f}")',
@@ -177,33 +181,23 @@ TRADER_TRAIN = TRAIN.replace('print(f"val_bpb:          {val_loss:.6f}")',
 
 
 def trader_repo(root: Path) -> tuple[Path, dict[str, str]]:
-    repo = root / "trader"
-    c = agent_history(repo, PROGRAM_TRADER, TRADER_TRAIN)
-    s = {k: v[:7] for k, v in c.items()}
-    rows = [
+    return _shape(root, "trader", PROGRAM_TRADER, [
         "commit\tscore\tsharpe\tmax_dd\tn_trades\tn_params\tval_pass\tstatus\tdescription",
-        f"{s['base']}\t0.4200\t0.5800\t-15.2\t127\t1249\ttrue\tkeep\tbaseline",
-        f"{s['keep1']}\t0.5100\t0.6200\t-12.8\t145\t1249\ttrue\tkeep\tadd momentum features",
-        f"{s['discard']}\t0.3800\t0.5500\t-18.1\t98\t1249\tfalse\tdiscard\tswitch to Huber loss",
-        f"{s['crash']}\t0.0000\t0.0000\t0.0\t0\t0\tN/A\tcrash\tLSTM model (shape mismatch)",
-    ]
-    (repo / "results.tsv").write_text("\n".join(rows) + "\n")
-    return repo, c
+        "{base}\t0.4200\t0.5800\t-15.2\t127\t1249\ttrue\tkeep\tbaseline",
+        "{keep1}\t0.5100\t0.6200\t-12.8\t145\t1249\ttrue\tkeep\tadd momentum features",
+        "{discard}\t0.3800\t0.5500\t-18.1\t98\t1249\tfalse\tdiscard\tswitch to Huber loss",
+        "{crash}\t0.0000\t0.0000\t0.0\t0\t0\tN/A\tcrash\tLSTM model (shape mismatch)",
+    ], TRADER_TRAIN)
 
 
 def uppercase_repo(root: Path) -> tuple[Path, dict[str, str]]:
-    repo = root / "uppercase"
-    c = agent_history(repo, PROGRAM_UPPERCASE)
-    s = {k: v[:7] for k, v in c.items()}
-    rows = [
+    return _shape(root, "uppercase", PROGRAM_UPPERCASE, [
         "commit\tval_bpb\tmemory_gb\tstatus\tdescription\tdelta\tstrategy\trationale",
-        f"{s['base']}\t2.667000\t26.9\tKEEP\tbaseline\t0.000\tBASELINE\tfirst run",
-        f"{s['keep1']}\t2.588904\t26.9\tKEEP\thalve total batch size\t0.450\tBREAK\tmore steps in the budget",
-        f"{s['discard']}\t2.700000\t27.0\tDISCARD\tdepth 6\t0.300\tGUARD\tcapacity, but fewer steps",
-        f"{s['crash']}\t0.000000\t0.0\tCRASH\tspiking FFN\t0.200\tADAPT\tnan after step 40",
-    ]
-    (repo / "results.tsv").write_text("\n".join(rows) + "\n")
-    return repo, c
+        "{base}\t2.667000\t26.9\tKEEP\tbaseline\t0.000\tBASELINE\tfirst run",
+        "{keep1}\t2.588904\t26.9\tKEEP\thalve total batch size\t0.450\tBREAK\tmore steps in the budget",
+        "{discard}\t2.700000\t27.0\tDISCARD\tdepth 6\t0.300\tGUARD\tcapacity, but fewer steps",
+        "{crash}\t0.000000\t0.0\tCRASH\tspiking FFN\t0.200\tADAPT\tnan after step 40",
+    ])
 
 
 THESIS_TRAIN = TRAIN.replace('print(f"val_bpb:          {val_loss:.6f}")',
@@ -213,16 +207,11 @@ THESIS_TRAIN = TRAIN.replace('print(f"val_bpb:          {val_loss:.6f}")',
 
 
 def thesis_repo(root: Path) -> tuple[Path, dict[str, str]]:
-    repo = root / "thesis"
-    c = agent_history(repo, PROGRAM_THESIS, THESIS_TRAIN)
-    s = {k: v[:7] for k, v in c.items()}
-    rows = [
+    return _shape(root, "thesis", PROGRAM_THESIS, [
         "commit\tval_score\tresult\tnotes",
-        f"{s['base']}\t0.59\tkeep\tbaseline, staged training",
-        f"{s['keep1']}\t0.62\tkeep\tjoint training (biggest win so far)",
-        f"{s['discard']}\t0.41\tdiscard\tSTN warm-up before joint training: PBQC collapsed",
-        f"{s['crash']}\t\tcrash\tEfficientNet-B0 encoder: channel mismatch",
-        f"{s['keep2']}\t0.64\tkeep\tloss weight 2x on the alignment stage",
-    ]
-    (repo / "results.tsv").write_text("\n".join(rows) + "\n")
-    return repo, c
+        "{base}\t0.59\tkeep\tbaseline, staged training",
+        "{keep1}\t0.62\tkeep\tjoint training (biggest win so far)",
+        "{discard}\t0.41\tdiscard\tSTN warm-up before joint training: PBQC collapsed",
+        "{crash}\t\tcrash\tEfficientNet-B0 encoder: channel mismatch",
+        "{keep2}\t0.64\tkeep\tloss weight 2x on the alignment stage",
+    ], THESIS_TRAIN)
