@@ -14,6 +14,7 @@ and says what it would write; `apply_adoption` writes it:
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -264,7 +265,9 @@ def plan_adoption(repo: Path, *, command: str | None = None, objectives: list[st
         cmd, cmd_from = _command(brief_text, repo)
         if ask is not None:
             cmd = ask(f"run command [{cmd}]: ").strip() or cmd
-    if cmd.split()[0] in ("uv", "poetry", "pixi"):
+    if shutil.which(cmd.split()[0]) is None and not (repo / cmd.split()[0]).is_file():
+        warnings.append(f"{cmd.split()[0]!r} is not on this PATH: the first run will crash; pass --command")
+    elif cmd.split()[0] in ("uv", "poetry", "pixi"):
         warnings.append(f"'{cmd.split()[0]}' may want the network or your home folder, which a boxed run does not "
                         "have; if the first run fails there, use the environment's python: --command "
                         "'.venv/bin/python train.py' (or [run] sandbox = \"off\")")
@@ -278,7 +281,7 @@ def plan_adoption(repo: Path, *, command: str | None = None, objectives: list[st
             raise WorkspaceError(str(exc)) from None
     stated = goals(brief_text)
     columns = history.figure_columns if history else []
-    chosen = _objectives(objectives, stated, columns, keys, history, ask)
+    chosen = _objectives(objectives, stated, columns, keys, history, ask, brief_text)
     names = [o.name for o in chosen]
     secondary = [k for k in dict.fromkeys([*keys, *columns]) if k not in names]
     if keys:
@@ -314,12 +317,14 @@ def plan_adoption(repo: Path, *, command: str | None = None, objectives: list[st
 
 
 def _objectives(given: list[str] | None, stated: dict[str, str], columns: list[str], keys: list[str],
-                history: History | None, ask: Callable[[str], str] | None) -> list[Objective]:
+                history: History | None, ask: Callable[[str], str] | None, brief: str) -> list[Objective]:
     known = set(columns) | set(keys)
     if given:
         specs = [_parse_objective(s) for s in given]
     else:
-        named = [n for n in stated if n in known or not known]
+        # A goal's word is a metric when the summary or the TSV has it; with neither to check
+        # against, only when the brief writes it as code ("Minimize `val_bpb`", not "a lower learning rate").
+        named = [n for n in stated if n in known or (not known and f"`{n}`" in brief)]
         if named:
             specs = [(n, None) for n in named]
         else:

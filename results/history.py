@@ -75,7 +75,7 @@ def _role(columns: list[str], names: tuple[str, ...]) -> int | None:
 
 def parse_results_tsv(text: str, source: str = "results.tsv") -> History:
     """Parse the whole file; a missing header or status column is a ValueError naming `source`."""
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()  # a BOM, as Windows editors write one
     if not lines or not lines[0].strip():
         raise ValueError(f"{source}: empty, no header row")
     columns = [c.strip() for c in lines[0].split("\t")]
