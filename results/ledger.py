@@ -205,8 +205,10 @@ def _tsv_cell(column: str, exp: Experiment) -> str:
     if column == "commit":
         return exp.commit[:7]
     if column == "memory_gb":
-        mem = exp.aux.get("peak_memory_mb")
-        return f"{mem / 1024:.2f}" if mem is not None else ""
+        # The harness's name, autoresearch's summary name, or an imported results.tsv's own column.
+        mem = exp.aux.get("peak_memory_mb", exp.aux.get("peak_vram_mb"))
+        gb = mem / 1024 if mem is not None else exp.aux.get("memory_gb")
+        return f"{gb:.2f}" if gb is not None else ""
     if column == "img_per_sec":
         return _fmt(exp.aux.get("img_per_sec"), ".1f")
     if column == "status":

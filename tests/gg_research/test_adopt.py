@@ -143,6 +143,8 @@ def test_adopt_keeps_code_commits_and_branches_and_imports_the_history(tmp_path:
     assert exps[4].commit == "" and exps[4].imported["commit"].endswith("-dirty") and exps[4].metrics == {}
     assert exps[5].commit == "" and exps[5].metrics == {"val_bpb": 0.995}
     assert exps[1].aux == {"memory_gb": 44.2}
+    tsv = [r.split("\t") for r in (repo / "results" / "results.tsv").read_text().splitlines()]
+    assert tsv[2][:4] == ["h0002", c["keep1"][:7], "0.9932", "44.20"] and tsv[4][5] == "crash"
     out = capsys.readouterr().out
     assert "imported 7 past experiment(s)" in out and "commit 'abc1234' is not in this repository's git" in out
     with pytest.raises(WorkspaceError, match="already has gg-research.toml"):
