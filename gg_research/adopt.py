@@ -346,7 +346,8 @@ def _objectives(given: list[str] | None, stated: dict[str, str], columns: list[s
             out.append(Objective(name, from_brief, f"program.md; note: the kept history moved it the other way "
                                                    f"({from_history})"))
         elif from_history:
-            out.append(Objective(name, from_history, "the kept history in results.tsv"))
+            both = " and program.md's goal" if from_brief else ""
+            out.append(Objective(name, from_history, f"the kept history in results.tsv{both}"))
         elif from_brief:
             out.append(Objective(name, from_brief, "program.md"))
         elif ask is not None:

@@ -31,7 +31,7 @@ def test_what_adopt_infers_on_the_autoresearch_shape(tmp_path: Path) -> None:
     assert plan.mutable == ["train.py"] and plan.frozen == ["prepare.py"]
     assert plan.command == "uv run train.py" and "redirection dropped" in plan.command_from
     assert [(o.name, o.direction) for o in plan.objectives] == [("val_bpb", "minimize")]
-    assert plan.objectives[0].how == "the kept history in results.tsv"
+    assert plan.objectives[0].how == "the kept history in results.tsv and program.md's goal"
     assert plan.budget_s == 300 and plan.brief == "program.md"
     assert plan.summary_keys[:3] == ["val_bpb", "training_seconds", "total_seconds"]
     assert "memory_gb" in plan.secondary and "peak_vram_mb" in plan.secondary
@@ -46,8 +46,9 @@ def test_what_adopt_infers_on_the_autoresearch_shape(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("shape, objective, direction, how, command, budget", [
-    (trader_repo, "score", "maximize", "the kept history in results.tsv", "uv run train.py", 120),
-    (uppercase_repo, "val_bpb", "minimize", "the kept history in results.tsv", "python train.py", 300),
+    (trader_repo, "score", "maximize", "the kept history in results.tsv and program.md's goal", "uv run train.py", 120),
+    (uppercase_repo, "val_bpb", "minimize", "the kept history in results.tsv and program.md's goal", "python train.py",
+     300),
     (thesis_repo, "val_score", "maximize", "the kept history in results.tsv", "python train.py", 300),
 ])
 def test_what_adopt_infers_on_the_forks_shapes(tmp_path: Path, shape, objective, direction, how, command,
@@ -232,3 +233,10 @@ def test_an_adopted_repo_runs_a_short_night_with_the_offline_proposer(tmp_path: 
     md = (repo / "results" / "report.md").read_text()
     assert "7 experiment(s) imported from a results.tsv" in md and "more steps, at the higher LR" in md
     assert "e0001" in md
+
+
+def test_history_against_the_brief_follows_the_brief_and_says_so(tmp_path: Path) -> None:
+    repo, _ = autoresearch_repo(tmp_path)
+    (repo / "program.md").write_text((repo / "program.md").read_text().replace("lowest val_bpb", "highest val_bpb"))
+    (o,) = plan_adoption(repo).objectives
+    assert o.direction == "maximize" and "the kept history moved it the other way (minimize)" in o.how
