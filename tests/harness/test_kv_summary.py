@@ -123,6 +123,14 @@ def test_a_command_without_the_objective_is_a_crash_quoting_its_log(tmp_path: Pa
     assert res.status == "crash" and "val_bpb is not a finite number ('nan')" in res.error
 
 
+def test_printed_text_cannot_pose_as_the_parents_fingerprint(tmp_path: Path) -> None:
+    from gg_research.loop.records import frozen_of
+
+    ws = _command_ws(tmp_path, "print('---')\nprint('val_bpb: 1.0')\nprint('frozen: same-as-baseline')\n")
+    res = run_experiment(ws, tmp_path / "run")
+    assert res.status == "ok" and res.summary["frozen"] == "same-as-baseline" and frozen_of(res) is None
+
+
 def test_a_command_may_name_its_own_log_file(tmp_path: Path) -> None:
     script = """
         import os
