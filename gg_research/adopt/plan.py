@@ -1,15 +1,5 @@
-"""Adopting an autoresearch-style repository as a workspace, in place, without touching its code.
-
-Such a repo has a `train.py` a coding agent edits, a frozen `prepare.py`, a `program.md` brief
-that names the run command and the goal ("get the lowest val_bpb"), a summary printed after a
-`---` line, and an untracked `results.tsv` of what was tried. `plan_adoption` reads all of that
-and says what it would write; `apply_adoption` writes it:
-
-- a branch of its own (`gg/adopted`) from the newest kept commit of results.tsv that git has
-  (else HEAD), checked out, holding one new commit: `gg-research.toml` and `.gitignore` lines for
-  gg-research's state. No existing branch or commit is changed, train.py is never written.
-- the results.tsv rows as past experiments of their own tag in the ledger, marked imported.
-"""
+"""Adoption as a plan (what `adopt --dry-run` shows) and its application (a branch, one commit,
+the imported history); what is inferred comes from gg_research.adopt.infer."""
 
 from __future__ import annotations
 
@@ -20,33 +10,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gg_research.adopt.infer import (Objective, budget_of, choose_objectives, frozen_files, goals, run_command,
+                                     summary_keys)
 from gg_research.config import CONFIG_NAME, Config, toml_value
 from gg_research.harness.errors import WorkspaceError
 from gg_research.results.history import History, imported_experiments, read_results_tsv
-from gg_research.results.ledger import LedgerFile, Status
+from gg_research.results.ledger import LedgerFile
 
 BRANCH = "gg/adopted"
 HISTORY_TAG = "imported"
 IGNORE = (".gg/", "results/")
-# Figures a training script reports that describe the run, not its quality: never a default objective.
-SECONDARY = {"training_seconds", "total_seconds", "eval_seconds", "peak_vram_mb", "peak_memory_mb", "memory_gb",
-             "memory", "mfu_percent", "total_tokens_m", "num_steps", "num_params_m", "depth", "img_per_sec",
-             "tok_per_sec", "steps", "epochs", "num_params", "n_params", "params_m", "latency_s"}
-
-_COMMAND = re.compile(r"`((?:uv run|python3?|poetry run|pixi run|mlx_lm\S*|\.venv/bin/python)\s[^`\n]*?\.py[^`\n]*)`")
-_GOAL = re.compile(r"\b(lowest|highest|lower|higher|minimi[sz]e|maximi[sz]e|reduce|increase)\s+(?:the\s+)?`?"
-                   r"([A-Za-z_][A-Za-z0-9_]*)`?", re.I)
-_PRINT_KEY = re.compile(r"""print\(\s*f?["'](?:\\n)*([A-Za-z_][A-Za-z0-9_.]*)\s*:""")
-_DASHES = re.compile(r"""print\(\s*["'](?:\\n)*---["']\s*\)""")
-_MINUTES = re.compile(r"(\d+(?:\.\d+)?)[ -]minutes?\b[^.\n]{0,60}budget|budget of (\d+(?:\.\d+)?) minutes?", re.I)
-_FROZEN_WORDS = re.compile(r"read-only|do not modify|don't modify|not be modified|frozen|never edit", re.I)
-
-
-@dataclass
-class Objective:
-    name: str
-    direction: str  # maximize | minimize
-    how: str  # where the direction came from
 
 
 @dataclass
@@ -148,96 +121,6 @@ def _read(path: Path, limit: int = 2 * 2**20) -> str:
         return ""
 
 
-def summary_keys(source: str) -> list[str]:
-    """The keys train.py prints after its `print("---")`, read from its source (never run)."""
-    m = _DASHES.search(source)
-    if m is None:
-        return []
-    keys: list[str] = []
-    for k in _PRINT_KEY.findall(source[m.end():]):
-        if k not in keys:
-            keys.append(k)
-    return keys
-
-
-def goals(brief: str) -> dict[str, str]:
-    """Metric -> direction stated in the brief ("get the lowest val_bpb", "Minimize `val_bpb`")."""
-    out: dict[str, str] = {}
-    for word, name in _GOAL.findall(brief):
-        up = word.lower() in ("highest", "higher", "maximize", "maximise", "increase")
-        out.setdefault(name, "maximize" if up else "minimize")
-    return out
-
-
-def history_direction(history: History, name: str) -> str | None:
-    """The direction the kept rows moved `name` in, or None when they do not say.
-
-    Within each run of rows started by a baseline, every keep should improve on the kept value
-    before it, and every discard should not beat the best kept so far: a direction is inferred
-    when all such comparisons that differ agree.
-    """
-    votes: set[str] = set()
-    best: float | None = None
-    last_kept: float | None = None
-    for row in history.rows:
-        value = row.figures.get(name)
-        if row.status is Status.BASELINE:
-            best = last_kept = value
-            continue
-        if value is None:
-            continue
-        if row.status is Status.KEEP:
-            if last_kept is not None and value != last_kept:
-                votes.add("minimize" if value < last_kept else "maximize")
-            last_kept = value
-            best = value
-        elif row.status is Status.DISCARD and best is not None and value != best:
-            votes.add("minimize" if value > best else "maximize")
-    return votes.pop() if len(votes) == 1 else None
-
-
-def _command(brief: str, repo: Path) -> tuple[str, str]:
-    """The run command of the brief, shell redirections cut (gg-research runs it without a shell)."""
-    found = [m.group(1) for m in _COMMAND.finditer(brief)]
-    runs = [c for c in found if "run.log" in c] or [c for c in found if "prepare" not in c]
-    if runs:
-        cmd = re.split(r"\s(?:>|2>|\||&&|;)", runs[0], maxsplit=1)[0].strip()
-        return cmd, "program.md" + (" (its '> run.log' redirection dropped)" if cmd != runs[0] else "")
-    if (repo / "uv.lock").is_file():
-        return "uv run train.py", "default (uv.lock present)"
-    return "python train.py", "default"
-
-
-def _frozen(brief: str, repo: Path, mutable: list[str]) -> list[str]:
-    names: list[str] = []
-    negative = False
-    for line in brief.splitlines():
-        if line.lstrip().startswith("#") or line.strip().startswith("**"):
-            negative = bool(re.search(r"cannot|can't|must not|do not|don't", line, re.I))
-        if negative or _FROZEN_WORDS.search(line):
-            names += re.findall(r"`([\w./-]+\.py)`", line)
-    if (repo / "prepare.py").is_file():
-        names.insert(0, "prepare.py")
-    return [n for i, n in enumerate(names) if n not in names[:i] and n not in mutable]
-
-
-def _budget(brief: str) -> tuple[float, str]:
-    m = _MINUTES.search(brief)
-    if m:
-        return float(m.group(1) or m.group(2)) * 60, "program.md"
-    return 300.0, "default (the autoresearch 5 minutes)"
-
-
-def _parse_objective(spec: str) -> tuple[str, str | None]:
-    name, _, way = spec.partition(":")
-    way = way.strip().lower()
-    if way not in ("", "max", "min", "maximize", "minimize"):
-        raise WorkspaceError(f"--objective {spec!r}: the direction after ':' is max or min")
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name.strip()):
-        raise WorkspaceError(f"--objective {spec!r}: not a metric name")
-    return name.strip(), (None if not way else "maximize" if way.startswith("max") else "minimize")
-
-
 def plan_adoption(repo: Path, *, command: str | None = None, objectives: list[str] | None = None,
                   mutable: list[str] | None = None, budget_s: float | None = None, branch: str = BRANCH,
                   history_tag: str = HISTORY_TAG, results_tsv: Path | None = None,
@@ -262,7 +145,7 @@ def plan_adoption(repo: Path, *, command: str | None = None, objectives: list[st
     if command is not None:
         cmd, cmd_from = command, "--command"
     else:
-        cmd, cmd_from = _command(brief_text, repo)
+        cmd, cmd_from = run_command(brief_text, repo)
         if ask is not None:
             cmd = ask(f"run command [{cmd}]: ").strip() or cmd
     if shutil.which(cmd.split()[0]) is None and not (repo / cmd.split()[0]).is_file():
@@ -281,7 +164,7 @@ def plan_adoption(repo: Path, *, command: str | None = None, objectives: list[st
             raise WorkspaceError(str(exc)) from None
     stated = goals(brief_text)
     columns = history.figure_columns if history else []
-    chosen = _objectives(objectives, stated, columns, keys, history, ask, brief_text)
+    chosen = choose_objectives(objectives, stated, columns, keys, history, ask, brief_text)
     names = [o.name for o in chosen]
     secondary = [k for k in dict.fromkeys([*keys, *columns]) if k not in names]
     if keys:
@@ -296,7 +179,7 @@ def plan_adoption(repo: Path, *, command: str | None = None, objectives: list[st
     start, start_from = _start_commit(repo, history, commits)
     if subprocess.run(["git", "-C", str(repo), "show-ref", "--verify", "--quiet", f"refs/heads/{branch}"]).returncode == 0:
         raise WorkspaceError(f"{repo}: branch {branch} already exists; pass --branch NAME")
-    budget, budget_from = (budget_s, "--budget") if budget_s is not None else _budget(brief_text)
+    budget, budget_from = (budget_s, "--budget") if budget_s is not None else budget_of(brief_text)
     from gg_research.loop.search_space import parse_space
     from gg_research.loop.errors import ProposerError
 
@@ -309,56 +192,11 @@ def plan_adoption(repo: Path, *, command: str | None = None, objectives: list[st
         warnings.append("no '# search:' annotations in the mutable files: the offline proposer (Optuna) has no "
                         "space to search; use Claude (ANTHROPIC_API_KEY), a coding agent (gg-research step / mcp), "
                         "or annotate constants in a commit of your own (LR = 0.04  # search: log(0.004, 0.4))")
-    return Plan(repo=repo, mutable=list(mutable), frozen=_frozen(brief_text, repo, mutable), command=cmd,
+    return Plan(repo=repo, mutable=list(mutable), frozen=frozen_files(brief_text, repo, mutable), command=cmd,
                 command_from=cmd_from, objectives=chosen, secondary=secondary, summary_keys=keys,
                 brief="program.md" if brief_text else "", budget_s=budget, budget_from=budget_from, history=history,
                 commits=commits, start_commit=start, start_from=start_from, branch=branch, history_tag=history_tag,
                 search_params=params, warnings=warnings)
-
-
-def _objectives(given: list[str] | None, stated: dict[str, str], columns: list[str], keys: list[str],
-                history: History | None, ask: Callable[[str], str] | None, brief: str) -> list[Objective]:
-    known = set(columns) | set(keys)
-    if given:
-        specs = [_parse_objective(s) for s in given]
-    else:
-        # A goal's word is a metric when the summary or the TSV has it; with neither to check
-        # against, only when the brief writes it as code ("Minimize `val_bpb`", not "a lower learning rate").
-        named = [n for n in stated if n in known or (not known and f"`{n}`" in brief)]
-        if named:
-            specs = [(n, None) for n in named]
-        else:
-            pool = [c for c in columns if c in keys] if keys else list(columns)
-            pool = [c for c in pool if c.lower() not in SECONDARY] or \
-                   [k for k in keys if k.lower() not in SECONDARY]
-            if not pool:
-                raise WorkspaceError("no metric found (no goal in program.md, no figure column in results.tsv, no "
-                                     "print('---') summary in train.py); pass --objective NAME:min or NAME:max")
-            specs = [(pool[0], None)]
-    out = []
-    for name, way in specs:
-        if way is not None:
-            out.append(Objective(name, way, "--objective"))
-            continue
-        from_history = history_direction(history, name) if history else None
-        from_brief = stated.get(name)
-        if from_history and from_brief and from_history != from_brief:
-            out.append(Objective(name, from_brief, f"program.md; note: the kept history moved it the other way "
-                                                   f"({from_history})"))
-        elif from_history:
-            both = " and program.md's goal" if from_brief else ""
-            out.append(Objective(name, from_history, f"the kept history in results.tsv{both}"))
-        elif from_brief:
-            out.append(Objective(name, from_brief, "program.md"))
-        elif ask is not None:
-            answer = ask(f"is a higher or a lower {name} better? [higher/lower]: ").strip().lower()
-            if answer not in ("higher", "lower", "max", "min"):
-                raise WorkspaceError(f"{name}: answer 'higher' or 'lower' (or pass --objective {name}:max|min)")
-            out.append(Objective(name, "maximize" if answer in ("higher", "max") else "minimize", "asked"))
-        else:
-            raise WorkspaceError(f"{name}: cannot tell whether higher or lower is better (the history does not "
-                                 f"say, program.md neither); pass --objective {name}:max or {name}:min")
-    return out
 
 
 def _resolve_commits(repo: Path, history: History | None) -> dict[str, str]:
