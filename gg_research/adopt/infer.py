@@ -84,6 +84,22 @@ def history_direction(history: History, name: str) -> str | None:
     return votes.pop() if len(votes) == 1 else None
 
 
+def kept_steps(history: History, name: str) -> list[float]:
+    """The sizes of the steps between consecutive kept values of `name` (a baseline starts over):
+    what the researcher's keeps were worth, the scale a noise floor must stay under."""
+    steps: list[float] = []
+    last: float | None = None
+    for row in history.rows:
+        value = row.figures.get(name)
+        if row.status is Status.BASELINE:
+            last = value
+        elif row.status is Status.KEEP and value is not None:
+            if last is not None and value != last:
+                steps.append(abs(value - last))
+            last = value
+    return steps
+
+
 def run_command(brief: str, repo: Path) -> tuple[str, str]:
     """The run command of the brief, shell redirections cut (gg-research runs it without a shell)."""
     found = [m.group(1) for m in _COMMAND.finditer(brief)]

@@ -10,8 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gg_research.adopt.infer import (Objective, budget_of, choose_objectives, frozen_files, goals, run_command,
-                                     summary_keys)
+from gg_research.adopt.infer import (Objective, budget_of, choose_objectives, frozen_files, goals, kept_steps,
+                                     run_command, summary_keys)
 from gg_research.config import CONFIG_NAME, Config, toml_value
 from gg_research.harness.errors import WorkspaceError
 from gg_research.results.history import History, imported_experiments, read_results_tsv
@@ -42,6 +42,8 @@ class Plan:
     branch: str
     history_tag: str
     search_params: int  # '# search:' annotated constants (the offline proposer's space)
+    min_epsilon: float | None = None  # the keep rule's noise floor, when the history sets its scale
+    min_epsilon_from: str = ""
     warnings: list[str] = field(default_factory=list)
 
     def toml(self) -> str:
@@ -61,6 +63,8 @@ class Plan:
             "",
             "[keep]",
             f"primary = {toml_value(self.objectives[0].name)}",
+            *([f"# {self.min_epsilon_from}", f"min_epsilon = {toml_value(self.min_epsilon)}"]
+              if self.min_epsilon is not None else []),
             "",
         ]
         for o in self.objectives:
@@ -82,6 +86,8 @@ class Plan:
                f"  budget       {self.budget_s:g} s   [{self.budget_from}]; a run is killed at 2x budget + 120 s"]
         for o in self.objectives:
             out.append(f"  objective    {o.name}: {o.direction}   [{o.how}]")
+        if self.min_epsilon is not None:
+            out.append(f"  noise floor  [keep] min_epsilon {self.min_epsilon:g}   [{self.min_epsilon_from}]")
         if self.secondary:
             out.append(f"  secondary    {', '.join(self.secondary)} (recorded, not judged)")
         if self.history is not None:
@@ -192,11 +198,27 @@ def plan_adoption(repo: Path, *, command: str | None = None, objectives: list[st
         warnings.append("no '# search:' annotations in the mutable files: the offline proposer (Optuna) has no "
                         "space to search; use Claude (ANTHROPIC_API_KEY), a coding agent (gg-research step / mcp), "
                         "or annotate constants in a commit of your own (LR = 0.04  # search: log(0.004, 0.4))")
+    floor, floor_from = _noise_floor(history, names)
     return Plan(repo=repo, mutable=list(mutable), frozen=frozen_files(brief_text, repo, mutable), command=cmd,
                 command_from=cmd_from, objectives=chosen, secondary=secondary, summary_keys=keys,
                 brief="program.md" if brief_text else "", budget_s=budget, budget_from=budget_from, history=history,
                 commits=commits, start_commit=start, start_from=start_from, branch=branch, history_tag=history_tag,
-                search_params=params, warnings=warnings)
+                search_params=params, warnings=warnings, min_epsilon=floor, min_epsilon_from=floor_from)
+
+
+def _noise_floor(history: History | None, names: list[str]) -> tuple[float | None, str]:
+    """The keep rule's floor on the noise margin, below the smallest step the kept history took.
+
+    The default floor (0.005) suits scores in [0, 1] such as Dice; autoresearch's keeps of
+    val_bpb are often a few thousandths, which that floor would call noise.
+    """
+    default = Config().keep.min_epsilon
+    steps = [s for n in names for s in (kept_steps(history, n) if history else [])]
+    if not steps or min(steps) / 2 >= default:
+        return None, ""
+    floor = float(f"{min(steps) / 2:.2g}")
+    return floor, (f"half the smallest step the kept history of results.tsv took ({min(steps):.4g}); "
+                   f"the default {default:g} would call it noise")
 
 
 def _resolve_commits(repo: Path, history: History | None) -> dict[str, str]:

@@ -37,6 +37,8 @@ def test_what_adopt_infers_on_the_autoresearch_shape(tmp_path: Path) -> None:
     assert "memory_gb" in plan.secondary and "peak_vram_mb" in plan.secondary
     assert plan.start_commit == c["keep2"]  # the newest kept row, though master is checked out
     assert plan.search_params == 2
+    # Its keeps were worth 0.0047 and 0.0031 val_bpb: the default noise floor (0.005) would discard both.
+    assert plan.min_epsilon == 0.0015 and "0.0031" in plan.min_epsilon_from
     skipped = "\n".join(plan.history.skipped)
     assert "line 8: 6 cells for 5 columns" in skipped and "line 9: unknown status 'run'" in skipped
     import shutil
@@ -59,6 +61,7 @@ def test_what_adopt_infers_on_the_forks_shapes(tmp_path: Path, shape, objective,
     assert plan.command == command and plan.budget_s == budget and "prepare.py" in plan.frozen
     assert plan.start_commit in (c["keep1"], c["keep2"]) and not plan.history.skipped
     plan.toml()  # loads as a Config
+    assert plan.min_epsilon is None  # their keeps moved by more than twice the default floor
 
 
 def test_the_forks_tsv_shapes_parse_without_guessing(tmp_path: Path) -> None:
@@ -134,6 +137,7 @@ def test_adopt_keeps_code_commits_and_branches_and_imports_the_history(tmp_path:
     assert after["files"]["results.tsv"] == before["files"]["results.tsv"]
     cfg = load_config(repo / "gg-research.toml")
     assert cfg.run.command == "uv run train.py" and cfg.objectives[0].direction == "minimize"
+    assert cfg.keep.min_epsilon == 0.0015
     ledger = read_ledger(repo / "results" / "experiments.jsonl")
     assert not ledger.warnings
     exps = ledger.experiments
