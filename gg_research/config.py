@@ -96,8 +96,8 @@ class RunSection(_Section):
     )
     summary_log: str = Field(
         "",
-        description="Where a command without last_run.json prints its '---' summary: a file it writes under $GG_RUN_DIR "
-                    "(a name relative to it); empty = its own output (run.log).",
+        description="Where a command without last_run.json prints its '---' summary: the name of a file it writes in "
+                    "$GG_RUN_DIR (no folder; a link is not followed); empty = its own output (run.log).",
     )
     eval_batch_size: int = Field(32, ge=1, description="Batch size of the harness's validation pass.")
     prestart: bool = Field(
@@ -122,9 +122,10 @@ class RunSection(_Section):
 
     @model_validator(mode="after")
     def _summary_log_inside_run_folder(self) -> "RunSection":
-        parts = Path(self.summary_log).parts
-        if self.summary_log and (Path(self.summary_log).is_absolute() or ".." in parts):
-            raise ValueError(f"summary_log: {self.summary_log!r} must be a name inside the run folder ($GG_RUN_DIR)")
+        # A plain name: a folder in the path could be a link the run made to somewhere else.
+        if self.summary_log and (Path(self.summary_log).name != self.summary_log or self.summary_log in (".", "..")):
+            raise ValueError(f"summary_log: {self.summary_log!r} must be a file name in the run folder ($GG_RUN_DIR), "
+                             "without a folder")
         return self
 
     @model_validator(mode="after")

@@ -160,7 +160,8 @@ def test_a_named_log_that_is_a_link_is_not_followed(tmp_path: Path) -> None:
 def test_summary_log_must_stay_inside_the_run_folder(tmp_path: Path) -> None:
     from gg_research.config import ConfigError, load_config
 
-    ws = _command_ws(tmp_path, "", 'summary_log = "../../etc/passwd"')
-    with pytest.raises(ConfigError, match="summary_log"):
-        load_config(ws / "gg-research.toml")
+    for bad in ("../../etc/passwd", "sub/train.log", "/tmp/x.log", ".."):
+        ws = _command_ws(tmp_path / bad.replace("/", "_"), "", f'summary_log = "{bad}"')
+        with pytest.raises(ConfigError, match="summary_log: .* without a folder"):
+            load_config(ws / "gg-research.toml")
     assert os.path.exists(ws / "own.py")
