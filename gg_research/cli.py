@@ -20,6 +20,7 @@ from gg_research.errors import GGError
 # (command, module, one-line help). Order is the order shown by --help.
 COMMANDS: list[tuple[str, str, str]] = [
     ("init", "init", "create a research workspace (git repo with train.py, program.md, gg-research.toml)"),
+    ("adopt", "adopt", "adopt an autoresearch-style repo (train.py, its command, summary and results.tsv) in place"),
     ("ingest", "ingest", "index PDFs, Markdown or text notes into the knowledge base"),
     ("search", "search", "hybrid search of the knowledge base, with citations"),
     ("kb", "kb", "list or remove documents of the knowledge base"),

@@ -90,7 +90,14 @@ class RunSection(_Section):
     device: str = Field("auto", description="auto, cpu, cuda or cuda:N.")
     command: str = Field(
         "",
-        description="Optional command that replaces train.py: run without a shell, it must write $GG_RUN_DIR/last_run.json.",
+        description="Optional command that replaces train.py, run without a shell (no '> run.log': its output goes to the "
+                    "run's run.log anyway). It writes $GG_RUN_DIR/last_run.json, or prints a summary: a line '---', then "
+                    "one 'key: value' a line (val_bpb: 0.9979), the objectives among them.",
+    )
+    summary_log: str = Field(
+        "",
+        description="Where a command without last_run.json prints its '---' summary: the name of a file it writes in "
+                    "$GG_RUN_DIR (no folder; a link is not followed); empty = its own output (run.log).",
     )
     eval_batch_size: int = Field(32, ge=1, description="Batch size of the harness's validation pass.")
     prestart: bool = Field(
@@ -121,6 +128,14 @@ class RunSection(_Section):
         description="Time the predictions may take after the budget and its grace; 0 = max(5 s, 10 % of the budget). "
                     "The parent's clock runs until it has the predictions: a run over budget + grace + this is invalid.",
     )
+
+    @model_validator(mode="after")
+    def _summary_log_inside_run_folder(self) -> "RunSection":
+        # A plain name: a folder in the path could be a link the run made to somewhere else.
+        if self.summary_log and (Path(self.summary_log).name != self.summary_log or self.summary_log in (".", "..")):
+            raise ValueError(f"summary_log: {self.summary_log!r} must be a file name in the run folder ($GG_RUN_DIR), "
+                             "without a folder")
+        return self
 
     @model_validator(mode="after")
     def _images_budget_needs_a_count(self) -> "RunSection":
@@ -407,11 +422,11 @@ def render_default_toml() -> str:
                 # A table of tables (e.g. the price table) follows the section's plain keys.
                 tables += [f"# {field.description}"] + [
                     line for key, sub in value.items()
-                    for line in (f"[{section_name}.{name}.{_toml_value(key)}]",
-                                 *(f"{k} = {_toml_value(v)}" for k, v in sub.model_dump().items()))]
+                    for line in (f"[{section_name}.{name}.{toml_value(key)}]",
+                                 *(f"{k} = {toml_value(v)}" for k, v in sub.model_dump().items()))]
                 continue
             lines.append(f"# {field.description}")
-            lines.append(f"# {name} =" if value is None else f"{name} = {_toml_value(value)}")
+            lines.append(f"# {name} =" if value is None else f"{name} = {toml_value(value)}")
         lines += tables
         lines.append("")
     lines.append("# Objectives of the keep rule and the report, in order.")
@@ -422,12 +437,13 @@ def render_default_toml() -> str:
             if value is None:
                 lines.append(f"# {name} =   # {field.description}")
             else:
-                lines.append(f"{name} = {_toml_value(value)}")
+                lines.append(f"{name} = {toml_value(value)}")
         lines.append("")
     return "\n".join(lines)
 
 
-def _toml_value(value: object) -> str:
+def toml_value(value: object) -> str:
+    """A Python value as TOML source (the config writers' one formatter)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
@@ -435,5 +451,5 @@ def _toml_value(value: object) -> str:
     if isinstance(value, str):
         return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
     if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     raise TypeError(f"cannot write {type(value).__name__} to TOML")

@@ -383,12 +383,17 @@ class _Run:
                 ended = self._wait_command(p, out)
                 if ended is not None:
                     return ended
-            taken = self._take(out, {"last_run.json": _SUMMARY_CAP})
+            # The command's own log, when [run] summary_log names one, comes along to be read for its summary.
+            caps = {"last_run.json": _SUMMARY_CAP}
+            if self.cfg.run.summary_log and self.cfg.run.summary_log not in (*_PARENT_FILES, "run.log"):
+                caps[self.cfg.run.summary_log] = int(self.cfg.run.max_log_mb * 2**20)
+            taken = self._take(out, caps)
             if isinstance(taken, RunResult):
                 return taken
         finally:
             discard(out)
-        summary, why = _read_summary(self.summary_path, [o.name for o in self.cfg.objectives])
+        log = self.run_dir / self.cfg.run.summary_log if self.cfg.run.summary_log else self.log_path
+        summary, why = _read_summary(self.summary_path, [o.name for o in self.cfg.objectives], log)
         if summary:
             summary = {**summary, "boxed": 1 if isolation.bwrap else 0, "isolation": isolation.label}
             write_json_atomic(self.summary_path, summary)
@@ -466,10 +471,13 @@ def _untrusted_report(path: Path) -> dict[str, Any]:
     return out
 
 
-def _read_summary(path: Path, objectives: list[str]) -> tuple[dict, str]:
-    """(summary, '') when a command's last_run.json is valid, else ({}, why not)."""
+def _read_summary(path: Path, objectives: list[str], log: Path) -> tuple[dict, str]:
+    """(summary, '') when a command's last_run.json is valid, or, without one, when its `log` ends
+    with a `---` summary holding every objective (harness.kv_summary); else ({}, why not)."""
     if not path.is_file():
-        return {}, "no last_run.json was written"
+        from gg_research.harness.kv_summary import summary_from_log
+
+        return summary_from_log(log, objectives)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -13,6 +13,7 @@ from typing import Any
 from gg_research.config import Config
 from gg_research.loop.state import LoopState
 from gg_research.results.isolation import unboxed_notice
+from gg_research.results.journal import imported_history
 from gg_research.results.ledger import Experiment, LedgerFile, Status
 from gg_research.results.pareto import pareto_mask
 
@@ -31,7 +32,7 @@ def loop_state(workspace: Path, config: Config, tag: str) -> dict[str, Any]:
     finished = [e for e in mine if e.status.final]
     base = next((e for e in reversed(finished) if e.status is Status.BASELINE), None)
     state = LoopState(workspace=Path(workspace), tag=tag, config=config, brief="", files={}, records=finished,
-                      eps=dict(base.epsilon) if base else {})
+                      eps=dict(base.epsilon) if base else {}, history=imported_history(ledger.experiments))
     kept = [e for e in state.kept if e.has_metrics(names)]
     front: list[Experiment] = []
     if kept:

@@ -37,7 +37,7 @@ from gg_research.loop.state import LoopState
 from gg_research.loop.steering import read_brief, read_notes
 from gg_research.loop.step import Timings, Trial
 from gg_research.loop.ui import LoopUI
-from gg_research.results.journal import current_plateau, night_cost, usage_text
+from gg_research.results.journal import current_plateau, imported_history, night_cost, usage_text
 from gg_research.results.ledger import Experiment, LedgerFile, Status
 from gg_research.results.pareto import epsilons, sigmas
 
@@ -229,7 +229,8 @@ class LoopEngine:
         base = self.baseline()
         return LoopState(workspace=self.ws, tag=self.tag, config=self.cfg, brief=self._brief(),
                          files=mutable_contents(self.ws, self.mutable), records=self.finished(),
-                         eps=dict(base.epsilon) if base else {}, passages=passages, notes=read_notes(self.ws))
+                         eps=dict(base.epsilon) if base else {}, passages=passages, notes=read_notes(self.ws),
+                         history=imported_history(self.ledger.read().experiments))
 
     def _brief(self) -> str:
         # Read at every experiment, but after the reset to the kept commit: an uncommitted edit is

@@ -20,6 +20,7 @@ from gg_research.loop.grounding import Grounding
 from gg_research.loop.prompt import first_request
 from gg_research.loop.state import LoopState
 from gg_research.loop.steering import read_brief, read_notes
+from gg_research.results.journal import imported_history
 from gg_research.results.ledger import LedgerFile, Status
 from gg_research.retrieval.context import estimate_tokens
 
@@ -27,8 +28,8 @@ from gg_research.retrieval.context import estimate_tokens
 def preview_state(workspace: Path, config: Config, tag: str, grounding: Grounding | Any,
                   say: Callable[[str], None]) -> LoopState:
     ws = Path(workspace).resolve()
-    records = [e for e in LedgerFile(ws, [o.name for o in config.objectives]).read().experiments
-               if e.tag == tag and e.status.final]
+    everything = LedgerFile(ws, [o.name for o in config.objectives]).read().experiments
+    records = [e for e in everything if e.tag == tag and e.status.final]
     kept = [e for e in records if e.status.kept]
     mutable = list(config.workspace.mutable)
     if kept:
@@ -41,7 +42,7 @@ def preview_state(workspace: Path, config: Config, tag: str, grounding: Groundin
     brief = read_brief(ws, config)
     return LoopState(workspace=ws, tag=tag, config=config, brief=brief, files=files, records=records,
                      eps=dict(base.epsilon) if base else {}, passages=grounding.passages(brief, records),
-                     notes=read_notes(ws))
+                     notes=read_notes(ws), history=imported_history(everything))
 
 
 def render_request(request: dict[str, Any], config: Config) -> str:

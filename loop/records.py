@@ -74,7 +74,8 @@ def non_finite(res: RunResult, objectives: Sequence[str]) -> str:
 
 def frozen_of(res: RunResult) -> dict[str, Any] | None:
     """The frozen-input fingerprint the harness measured the run against."""
-    return (res.summary or {}).get("frozen")
+    found = (res.summary or {}).get("frozen")
+    return found if isinstance(found, dict) else None  # a command's printed "frozen: x" is text, not a fingerprint
 
 
 def phase_times(res: RunResult) -> dict[str, float]:

@@ -28,6 +28,7 @@ class LoopState:
     passages: list[Any] = field(default_factory=list)  # retrieval.Passage chosen for this state
     notes: list[Note] = field(default_factory=list)  # the researcher's dated notes (loop.steering), oldest first
     pending: list[Experiment] = field(default_factory=list)  # running now in a parallel loop, results to come
+    history: list[Experiment] = field(default_factory=list)  # imported from a results.tsv kept before gg-research
 
     @property
     def baseline(self) -> Experiment | None:
@@ -65,6 +66,11 @@ class LoopState:
         names = [o.name for o in self.config.objectives]
         return night_memory(self.records, names, self.config.proposer.memory_tokens, estimate_tokens)
 
+    def history_memory(self) -> list[str]:
+        """The imported history, a line each, within the same budget as the night's memory."""
+        names = [o.name for o in self.config.objectives]
+        return night_memory(self.history, names, self.config.proposer.memory_tokens, estimate_tokens)
+
     def summary_text(self) -> str:
         """The ledger as the prompt shows it: front, the whole night, near-misses, collapses, plateau."""
         names = [o.name for o in self.config.objectives]
@@ -72,6 +78,10 @@ class LoopState:
         parts += [memory_line(r, names) for r in self.kept] or ["(none yet)"]
         parts.append(f"\n## The night so far ({len(self.records)} experiments of this loop, oldest first)")
         parts += self.memory() or ["(none yet)"]
+        if self.history:
+            parts.append(f"\n## Tried before gg-research ({len(self.history)} experiments imported from results.tsv, "
+                         "measured on another setup: what was tried and how it ended; do not repeat them)")
+            parts += self.history_memory()
         if self.pending:
             parts.append("\n## Running now (results to come; do not propose these again)")
             parts += [f"- {r.id} {r.title}" + (f" (on {r.parent})" if r.parent else "") for r in self.pending]

@@ -185,6 +185,13 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         rank_of[e.id] = rank_against(point(e), kept_points, kept_ranks, directions)
 
     baselines = [e for e in measured if e.status is Status.BASELINE]
+    # A baseline measured here is the reference; one imported from an earlier results.tsv only
+    # when no night ran here yet (imported rows are shown beside the nights, never re-judged).
+    baselines = [e for e in baselines if e.imported is None] or baselines
+    imported = sum(1 for e in exps if e.imported is not None)
+    if imported:
+        notes.append(f"{imported} experiment(s) imported from a results.tsv kept before gg-research are shown beside "
+                     "the nights (ids h…, marked 'imported from'): measured elsewhere, never re-judged")
     baseline_point = {n: statistics.fmean(e.metrics[n] for e in baselines) for n in names} if baselines else None
     reference, source = _reference(objectives, baseline_point, measured, notes)
 
@@ -212,7 +219,7 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
     rows.sort(key=lambda r: (r.rank, 0 if r.exp.status.kept else 1, _order(exps, r.exp)))
     rows += [row(e, None) for e in exps if e not in measured]
 
-    times = [t for e in exps for t in (e.started_at, e.ended_at) if t is not None]
+    times = [t for e in exps if e.imported is None for t in (e.started_at, e.ended_at) if t is not None]
     base_id = baselines[0].id if baselines else None
     held = holdout_rows(Path(workspace), exps, ([base_id] if base_id else []) + [i for i in front if i != base_id], names)
     return Analysis(

@@ -20,8 +20,14 @@ KEEP_FULL = 8  # the newest lines stay whole whatever the budget: they are what 
 
 
 def ran(e: Experiment) -> bool:
-    """It was committed and ended (measured, crashed or failed a check): not refused, not interrupted."""
-    return e.status.final and e.status is not Status.INTERRUPTED and bool(e.commit)
+    """It was committed and ended (measured, crashed or failed a check): not refused, not interrupted.
+    An imported row ran before gg-research, whether or not git still has its commit."""
+    return e.status.final and e.status is not Status.INTERRUPTED and (bool(e.commit) or e.imported is not None)
+
+
+def imported_history(experiments: Sequence[Experiment]) -> list[Experiment]:
+    """The experiments read from a results.tsv kept before gg-research (whatever their tag), in order."""
+    return [e for e in experiments if e.imported is not None and e.status.final]
 
 
 def lesson_subject(records: Sequence[Experiment]) -> Experiment | None:

@@ -89,6 +89,15 @@ class LedgerFile:
         _append(self.jsonl, json.dumps(exp.line_json("end"), default=str) + "\n")
         self._tsv_row(exp)
 
+    def append_imported(self, experiments: Sequence[Experiment]) -> None:
+        """Past experiments read from elsewhere (results.history), each as one ended line and a TSV row."""
+        for exp in experiments:
+            if exp.imported is None or not exp.status.final:
+                raise ValueError(f"{exp.id}: only an ended experiment marked imported is appended as one")
+            line = {**exp.line_json("start"), **exp.line_json("end"), "event": "end"}
+            _append(self.jsonl, json.dumps(line, default=str) + "\n")
+            self._tsv_row(exp)
+
     def tsv_columns(self) -> tuple[str, ...]:
         return ("experiment", "commit", *self.objectives, "memory_gb", "img_per_sec", "status", "description")
 
@@ -196,8 +205,10 @@ def _tsv_cell(column: str, exp: Experiment) -> str:
     if column == "commit":
         return exp.commit[:7]
     if column == "memory_gb":
-        mem = exp.aux.get("peak_memory_mb")
-        return f"{mem / 1024:.2f}" if mem is not None else ""
+        # The harness's name, autoresearch's summary name, or an imported results.tsv's own column.
+        mem = exp.aux.get("peak_memory_mb", exp.aux.get("peak_vram_mb"))
+        gb = mem / 1024 if mem is not None else exp.aux.get("memory_gb")
+        return f"{gb:.2f}" if gb is not None else ""
     if column == "img_per_sec":
         return _fmt(exp.aux.get("img_per_sec"), ".1f")
     if column == "status":

@@ -130,10 +130,10 @@ class Usage:
 # Which keys each line carries. Everything the loop knows when a run starts goes on the start
 # line, so a killed loop still tells what was in flight.
 START_KEYS = ("id", "tag", "parent", "parent_commit", "commit", "title", "hypothesis", "passages",
-              "proposer", "proposer_info", "content_hash", "diff", "log", "frozen", "lesson", "usage")
+              "proposer", "proposer_info", "content_hash", "diff", "log", "frozen", "lesson", "usage", "imported")
 END_KEYS = ("status", "decision", "reason", "seeds", "metrics", "aux", "sigma", "epsilon", "collapse", "frozen")
 # Left off a line when empty: they only mean something on some records (e.g. sigma on the baseline).
-_OPTIONAL = ("proposer_info", "diff", "sigma", "epsilon", "collapse", "frozen", "lesson", "usage")
+_OPTIONAL = ("proposer_info", "diff", "sigma", "epsilon", "collapse", "frozen", "lesson", "usage", "imported")
 
 
 @dataclass
@@ -157,6 +157,9 @@ class Experiment:
     frozen: dict[str, str] | None = None  # fingerprint of the frozen inputs the run was measured against
     lesson: Lesson | None = None  # what the previous result taught, stated with this hypothesis
     usage: Usage | None = None  # the proposer's API tokens and estimated cost for this experiment
+    # Read from a results.tsv kept before gg-research (results.history): {"source", "line", "commit", ...}.
+    # Never re-run or re-judged: memory of what was tried, shown beside the nights that ran here.
+    imported: dict[str, Any] | None = None
     decision: str = ""
     reason: str = ""  # why, in one sentence
     seeds: list[SeedRun] = field(default_factory=list)
@@ -238,6 +241,7 @@ def experiment_from_json(exp_id: str, line: int, rec: dict[str, Any], warn: Call
         aux=_numbers(rec.get("aux")), sigma=_numbers(rec.get("sigma")), epsilon=_numbers(rec.get("epsilon")),
         collapse=rec.get("collapse") is True,
         lesson=Lesson.from_json(rec.get("lesson")), usage=Usage.from_json(rec.get("usage")),
+        imported=rec.get("imported") if isinstance(rec.get("imported"), dict) else None,
         ended=rec.get("event") == "end" or status.final,
         extra={k: v for k, v in rec.items() if k not in _KNOWN},
     )
@@ -248,7 +252,7 @@ def experiment_from_json(exp_id: str, line: int, rec: dict[str, Any], warn: Call
 
 
 _SHAPES: dict[str, type] = {"hypothesis": dict, "seeds": list, "passages": list, "proposer_info": dict,
-                            "aux": dict, "sigma": dict, "epsilon": dict, "frozen": dict}
+                            "aux": dict, "sigma": dict, "epsilon": dict, "frozen": dict, "imported": dict}
 _KIND_NAMES = {dict: "an object", list: "a list"}
 
 

@@ -198,7 +198,7 @@ def test_run_command_replaces_train_py(tmp_path: Path, dataset: Path) -> None:
 def test_run_command_without_json_or_with_bad_json_is_a_crash(tmp_path: Path, dataset: Path) -> None:
     ws = _command_ws(tmp_path, dataset, "print('trained, but wrote nothing')\n")
     res = run_experiment(ws, tmp_path / "run")
-    assert res.status == "crash" and "no last_run.json" in res.error
+    assert res.status == "crash" and "no '---' summary in run.log" in res.error and "wrote nothing" in res.error
 
     (ws / "own.py").write_text("import os\nopen(os.environ['GG_RUN_DIR'] + '/last_run.json', 'w').write('{\"pbqc\": 1}')\n")
     res = run_experiment(ws, tmp_path / "run2")
