@@ -15,7 +15,7 @@ from itertools import groupby
 from typing import Callable, Sequence
 
 from gg_research.knowledge.records import BODY, Block, Chunk
-from gg_research.knowledge.sections import TABLE_ROW, navigation_text
+from gg_research.knowledge.sections import NAVIGATION, TABLE_ROW, navigation_text
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -24,12 +24,6 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9(\[\"])")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|cf|Fig|Figs|Eq|Eqs|Sec|Tab|Ref|No|vs|et al|approx|resp|Dr|Prof|Ch)\.)$")
 FULL_ENOUGH = 0.6  # share of chunk_tokens after which a paragraph end closes the chunk
-# A table of contents or a list of figures repeats headings and captions with page numbers: it
-# matches a question's words better than the passage it points to and holds no answer itself.
-NAVIGATION = frozenset({
-    "contents", "table of contents", "list of figures", "list of tables", "list of figures and tables", "index",
-    "list of abbreviations", "list of symbols", "abbreviations", "nomenclature",
-})
 REFERENCES = frozenset({"references", "bibliography", "works cited", "literature", "cited literature", "reference list"})
 
 

@@ -24,6 +24,8 @@ _LETTERED = re.compile(r"^(?P<num>[A-H](?:\.\d{1,2}){0,4})\.?\s+(?P<title>[A-Z].
 _KIND = re.compile(r"^(?P<kind>chapter|appendix|part)\s+(?P<num>\d{1,2}|[IVXLC]{1,6}|[A-H])\b[.:—–-]?\s*(?P<title>.*)$", re.IGNORECASE)
 # What may stand in front of a title on its line: "3.1", "Chapter 3", "Appendix B:", "A.".
 _NUMBER_BEFORE = re.compile(r"(?:(?:chapter|appendix|part)\s+)?(?:\d{1,2}(?:\.\d{1,2}){0,4}|[IVXLC]{1,6}|[A-H](?:\.\d{1,2}){0,4})[.:]?[ \t]*$", re.IGNORECASE)
+# A chapter's number on a line of its own above its title (LaTeX's "Chapter 3" / "Introduction").
+_NUMBER_LINE = re.compile(r"(?:(?:chapter|appendix|part)\s+)?(?:\d{1,2}|[IVXLC]{1,6}|[A-H])\.?", re.IGNORECASE)
 _WORD = re.compile(r"\w+")
 _BACK = ("references", "bibliography", "appendix", "appendices")
 
@@ -35,8 +37,11 @@ class Heading:
     level: int
 
 
-def headings(outline: list[OutlineEntry]) -> list[Heading]:
+def headings(outline: list[OutlineEntry], printed: dict[int, str] | None = None) -> list[Heading]:
     """Each entry's title split into its number and title ("3.1 Motivation" -> "3.1", "Motivation").
+
+    An entry without a number takes the one printed before its heading on the page (`printed`,
+    from mark_pages): hyperref's bookmarks leave the numbers out unless asked.
 
     A leading capital letter is an appendix number ("A Proofs") only once the references or an
     appendix came, or right after another lettered entry: elsewhere "A Survey of ..." is a title.
@@ -53,31 +58,37 @@ def headings(outline: list[OutlineEntry]) -> list[Heading]:
             number, title = m.group("num"), m.group("title").strip()
         elif lettered_ok and (m := _LETTERED.match(text)) is not None:
             number, title = m.group("num"), m.group("title").strip()
+        if not number and printed and printed.get(len(out)):
+            number = printed[len(out)]
         if title.lower() in _BACK or number.startswith("Appendix") or re.fullmatch(r"[A-H](?:\.\d{1,2})*", number):
             lettered_ok = True
         out.append(Heading(number, title, entry.level))
     return out
 
 
-def mark_pages(pages: list[str], outline: list[OutlineEntry]) -> list[str]:
-    """The pages with each entry's heading text replaced by a marker line (MARKER.format(i))."""
+def mark_pages(pages: list[str], outline: list[OutlineEntry]) -> tuple[list[str], dict[int, str]]:
+    """The pages with each entry's heading text replaced by a marker line (MARKER.format(i)), and
+    the section number printed in front of each entry's title where there is one."""
     by_page: dict[int, list[int]] = {}
     for i, entry in enumerate(outline):
         by_page.setdefault(entry.page, []).append(i)
     out = list(pages)
+    printed: dict[int, str] = {}
     for page_no, indices in by_page.items():
         text = out[page_no - 1]
         pieces: list[str] = []
         pos = 0
         for i in indices:
             span = _find(text, outline[i].title, pos)
-            start, end = span if span else (pos, pos)
+            start, end = span[:2] if span else (pos, pos)
+            if span and span[2]:
+                printed[i] = span[2]
             pieces.append(text[pos:start])
             pieces.append("\n" + MARKER.format(i) + "\n")
             pos = end
         pieces.append(text[pos:])
         out[page_no - 1] = "".join(pieces)
-    return out
+    return out, printed
 
 
 def marker_index(line: str) -> int | None:
@@ -85,8 +96,9 @@ def marker_index(line: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
-def _find(text: str, title: str, start: int) -> tuple[int, int] | None:
-    """Where `title` is in `text` from `start`, with the number in front of it on its line.
+def _find(text: str, title: str, start: int) -> tuple[int, int, str] | None:
+    """Where `title` is in `text` from `start`, with the number in front of it on its line (and
+    that number, "3.1" of "3.1 Motivation" or "Chapter 3", when the title lacks it).
 
     Only an occurrence at the start of a line (after its number, if any) is a heading: one
     inside a sentence ("as the Introduction said") is not, and cutting there would split the
@@ -100,8 +112,18 @@ def _find(text: str, title: str, start: int) -> tuple[int, int] | None:
         line_start = text.rfind("\n", 0, m.start()) + 1
         before = text[max(line_start, start) : m.start()]
         if not before.strip():
-            return m.start(), m.end()
+            prev_start = text.rfind("\n", 0, max(line_start - 1, 0)) + 1
+            prev = text[prev_start : max(line_start - 1, prev_start)].strip()
+            if line_start > start and prev_start >= start and _NUMBER_LINE.fullmatch(prev):
+                return prev_start, m.end(), _printed(prev)
+            return m.start(), m.end(), ""
         number = _NUMBER_BEFORE.search(before)
         if number and not before[: number.start()].strip():
-            return max(line_start, start) + number.start(), m.end()
+            return max(line_start, start) + number.start(), m.end(), _printed(number.group(0))
     return None
+
+
+def _printed(number: str) -> str:
+    """"chapter 3." as "Chapter 3", the way the text's own headings are named."""
+    parts = " ".join(number.split()).rstrip(".:").split(" ")
+    return f"{parts[0].capitalize()} {parts[1]}" if len(parts) == 2 else parts[0]

@@ -22,6 +22,7 @@ _LETTERED = re.compile(r"^(?P<num>[A-H](?:\.\d{1,2}){1,4})\.?\s+(?P<title>[A-Z][
 _LETTER = re.compile(r"^(?P<num>[A-H])(?:\.|\s)\s*(?P<title>[A-Z][^\n]*)$")
 _CHAPTER = re.compile(r"^(?P<kind>chapter|appendix|part)\s+(?P<num>\d{1,2}|[IVXLC]{1,6}|[A-H])\b[.:—–-]?\s*(?P<title>.*)$", re.IGNORECASE)
 # Table-of-contents and list-of-figures lines: dotted leaders, or a title ending in a page number.
+_SENTENCE_INSIDE = re.compile(r"[a-z][.!?]\s+[A-Z]")  # "reviews networks. Chapter 3 describes": prose
 _LEADERS = re.compile(r"(?:\.\s*){4,}|…")
 _TRAILING_PAGE = re.compile(r"\s\d{1,4}$")
 # An entry of a contents list or a back-of-book index: dotted leaders, then a page (arabic or roman).
@@ -36,6 +37,13 @@ _UNNUMBERED = {
     "zusammenfassung",
 }
 _BACK_MATTER = {"references", "bibliography", "appendix", "appendices"}
+# A table of contents or a list of figures repeats headings and captions with page numbers: it
+# matches a question's words better than the passage it points to and holds no answer itself.
+NAVIGATION = frozenset({
+    "contents", "table of contents", "list of figures", "list of tables", "list of figures and tables", "index",
+    "list of abbreviations", "list of symbols", "abbreviations", "nomenclature",
+})
+_FILLED_UNNUMBERED = {"contents", "table of contents", "list of figures", "list of tables", "references", "bibliography"}
 # A table row as the PDF reader writes it: "Learning rate: 1e-4 | Epochs: 5".
 TABLE_ROW = re.compile(r"^[^|]+ \| [^|]+(?: \| [^|]+)*$")
 MAX_HEADING_WORDS = 12
@@ -48,6 +56,7 @@ MAX_LABEL_WORDS = 5
 MIN_LABEL_RUN = 3
 MIN_WORD_LABEL_RUN = 6
 LABEL_NUMERIC_SHARE = 0.3
+LINE_NUMERIC_SHARE = 0.4
 MAX_CHAPTER_STEP = 2  # a new chapter number more than this past the current one is not a heading
 
 
@@ -64,7 +73,7 @@ def detect_heading(line: str) -> tuple[str, str] | None:
     if m:
         title = m.group("title").strip()
         if title and (
-            title.endswith((".", ",", ";")) or len(title.split()) > MAX_HEADING_WORDS
+            title.endswith((".", ",", ";")) or len(title.split()) > MAX_HEADING_WORDS or _SENTENCE_INSIDE.search(title)
             or _CITATION.search(title) or _TRAILING_PAGE.search(title)
         ):
             return None
@@ -194,9 +203,10 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
     blocks of their own and never headings. A short title-like line between paragraphs is an
     unnumbered sub-heading: it starts new blocks (so chunks break there) under the same section.
     """
-    heads: list[Heading] | None = headings(outline) if outline else None
+    heads: list[Heading] | None = None
     if outline:
-        pages = mark_pages(pages, outline)
+        pages, printed = mark_pages(pages, outline)
+        heads = headings(outline, printed)
     page_lines = [[raw.strip() for raw in text.split("\n")] for text in pages]
     if not outline:
         page_lines = [[part for line in lines for part in split_run_in(line)] for lines in page_lines]
@@ -205,6 +215,7 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
     upcoming = _numbered_candidates(detected)
     typical = statistics.median(lengths) if lengths else 0
     listed = {_number_key(h.number) for h in heads or [] if h.number}
+    titles = {h.title.lower() for h in heads or []}
     outline_key = ""  # the number of the outline entry the text is in, under which gaps may be filled
     blocks: list[Block] = []
     number, title, sub = "", "", ""
@@ -219,6 +230,7 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
         paragraph: list[str] = []
 
         labels = label_lines(lines, typical)
+        contents_page = is_contents_page(lines)
 
         def flush(end: bool, kind: str = "") -> None:
             body = " ".join(" ".join(paragraph).split())
@@ -241,10 +253,14 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
                     continue
                 found = detected[page_no - 1][i]
                 key = _number_key(found[0]) if found and found[0] else ""
-                if key and outline_key and key.startswith(outline_key + ".") and key not in listed | seen_numbers:
+                fills = key and outline_key and key.startswith(outline_key + ".") and key not in listed | seen_numbers
+                # A contents list or a bibliography the outline does not list (LaTeX bookmarks no "Contents").
+                unlisted = found is not None and not found[0] and found[1].lower() in _FILLED_UNNUMBERED and found[1].lower() not in titles
+                if fills or unlisted:
                     flush(True)
                     seen_numbers.add(key)
                     number, title, sub = found[0], found[1], ""  # type: ignore[index]
+                    outline_key = outline_key if fills else ""
                     after_break = True
                     continue
             if labels[i]:
@@ -271,6 +287,8 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
                 after_break = True
                 continue
             heading = detected[page_no - 1][i] if heads is None else None
+            if heading is not None and heading[0] and (contents_page and title.lower() in NAVIGATION or _wrapped_entry(lines, i)):
+                heading = None  # an entry of a contents list or a list of figures
             if heading is None and heads is None and (back_matter or last_letter):
                 heading = _letter_heading(line)
                 if heading is not None and not (back_matter and heading[0] == "A" or _next_letter(last_letter) == heading[0]):
@@ -321,13 +339,38 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
     return blocks
 
 
+_ENTRY_END = re.compile(r"(?:\s|\.)(?:\d{1,4}|[ivxlc]{1,6})$")
+MIN_CONTENTS_LINES = 2
+CONTENTS_SHARE = 0.5
+
+
+def is_contents_page(lines: list[str]) -> bool:
+    """A page of a table of contents or a list of figures: most lines end in a page number."""
+    text = [line for line in lines if line]
+    entries = sum(1 for line in text if _ENTRY_END.search(line) or _LEADERS.search(line))
+    return entries >= MIN_CONTENTS_LINES and entries >= CONTENTS_SHARE * len(text)
+
+
+def _wrapped_entry(lines: list[str], i: int) -> bool:
+    """A contents entry too long for one line: the next line ends in leaders and a page number."""
+    nxt = next((ln for ln in lines[i + 1 :] if ln), "")
+    return bool(_LEADER_ENTRY.search(nxt)) and len(nxt.split()) <= MAX_SUBHEADING_WORDS + 8
+
+
 def _label_like(line: str, typical: float) -> bool:
-    """A line that could be a label in a figure: short, no sentence, not a heading or a table row."""
-    if not line or marker_index(line) is not None or TABLE_ROW.match(line) or line.endswith((".", "?", "!", ":", ";", ",", "-")):
+    """A line that could be labels in a figure: no sentence, not a heading or a table row under its
+    header, and either mostly numbers and single letters (ticks, sizes) or a few short words."""
+    if not line or marker_index(line) is not None or line.endswith((".", "?", "!", ":", ";", ",", "-")):
         return False
-    if typical and len(line) > LABEL_SHARE * typical:
+    if TABLE_ROW.match(line):
+        if ": " in line:  # a row under a header ("Dice: 0.71 | ..."): a table, which answers questions
+            return False
+    elif detect_heading(line) is not None:
         return False
-    return len(line.split()) <= MAX_LABEL_WORDS and detect_heading(line) is None
+    words = line.replace("|", " ").split()
+    if sum(1 for w in words if re.search(r"\d", w) or len(w) == 1) >= LINE_NUMERIC_SHARE * len(words):
+        return True
+    return len(words) <= MAX_LABEL_WORDS and not (typical and len(line) > LABEL_SHARE * typical)
 
 
 def label_lines(lines: list[str], typical: float) -> list[bool]:
@@ -347,7 +390,7 @@ def label_lines(lines: list[str], typical: float) -> list[bool]:
         j = i
         while j < len(lines) and like[j]:
             j += 1
-        words = [w for line in lines[i:j] for w in line.split()]
+        words = [w for line in lines[i:j] for w in line.replace("|", " ").split()]
         numeric = sum(1 for w in words if re.search(r"\d", w) or len(w) == 1)
         if j - i >= MIN_WORD_LABEL_RUN or j - i >= MIN_LABEL_RUN and numeric >= LABEL_NUMERIC_SHARE * len(words):
             out[i:j] = [True] * (j - i)
