@@ -277,6 +277,11 @@ class KnowledgeSection(_Section):
     builtin_synonyms: bool = Field(
         True, description="Also use the built-in glossary of printing and deep-learning terms (hot end = nozzle, ...)."
     )
+    reranker: str = Field(
+        "",
+        description="A local sentence-transformers CrossEncoder folder (absolute, or relative to the workspace) that "
+                    "re-scores the fused candidates before diversification; empty = none.",
+    )
 
     @model_validator(mode="after")
     def _check_synonyms(self) -> "KnowledgeSection":

@@ -46,6 +46,7 @@ class Searcher:
         self.config = config
         self.kb = KnowledgeBase(self.workspace, config)
         self._embedder = embedder
+        self._reranker: Any = None
         self._dim_checked = False
         if self.kb.exists():
             self.embedder  # load now (once), so the first search of the loop is fast
@@ -58,6 +59,15 @@ class Searcher:
 
             self._embedder = load_query_embedder(self.config.embedder, self.workspace)
         return self._embedder
+
+    @property
+    def reranker(self) -> Any:
+        """The configured cross-encoder (retrieval/rerank.py), loaded on first use; None without one."""
+        if self._reranker is None and self.config.reranker:
+            from gg_research.retrieval.rerank import CrossEncoderReranker
+
+            self._reranker = CrossEncoderReranker(self.config.reranker, self.workspace)
+        return self._reranker
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -142,6 +152,9 @@ class Searcher:
         exhausted = len(dense_hits) < pool
         if not ranked:
             return [], exhausted
+        if self.reranker is not None:
+            fused = dict(zip(ranked, self.reranker.scores(query, [hits[cid]["text"] or "" for cid in ranked])))
+            ranked = sorted(ranked, key=lambda cid: (-fused[cid], cid))
         vectors = np.stack([hits[cid]["embedding"] for cid in ranked])
         texts = [hits[cid]["text"] or "" for cid in ranked]
         order = mmr([fused[cid] for cid in ranked], vectors, len(ranked), lam=MMR_LAMBDA, texts=texts)
