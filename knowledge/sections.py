@@ -271,9 +271,8 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
                     flush(True, FIGURE_KIND)
                 after_break = True
                 continue
-            if heads is not None:
-                pass  # the outline made the sections: the heuristics below only find sub-headings
-            elif pending_chapter:
+            # With an outline, the heuristics below find sub-headings and table rows only.
+            if heads is None and pending_chapter:
                 pending_chapter = False
                 named = detected[page_no - 1][i]
                 if (named is None or not named[0]) and len(line.split()) <= MAX_HEADING_WORDS and not line.endswith("."):
