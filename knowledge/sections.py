@@ -57,6 +57,8 @@ MIN_LABEL_RUN = 3
 MIN_WORD_LABEL_RUN = 6
 LABEL_NUMERIC_SHARE = 0.3
 LINE_NUMERIC_SHARE = 0.4
+_TABLE_CAPTION = re.compile(r"^(?:Table|TABLE|Tab\.)\s*[\dIVXL]")
+TABLE_CAPTION_REACH = 2  # lines before or after a run where a table's caption would be
 MAX_CHAPTER_STEP = 2  # a new chapter number more than this past the current one is not a heading
 
 
@@ -391,7 +393,11 @@ def label_lines(lines: list[str], typical: float) -> list[bool]:
             j += 1
         words = [w for line in lines[i:j] for w in line.replace("|", " ").split()]
         numeric = sum(1 for w in words if re.search(r"\d", w) or len(w) == 1)
-        if j - i >= MIN_WORD_LABEL_RUN or j - i >= MIN_LABEL_RUN and numeric >= LABEL_NUMERIC_SHARE * len(words):
+        near = lines[max(0, i - TABLE_CAPTION_REACH) : i] + lines[j : j + TABLE_CAPTION_REACH]
+        # Cells of a table read one per line look the same; a table's caption tells them apart.
+        if any(_TABLE_CAPTION.match(line) for line in near):
+            pass
+        elif j - i >= MIN_WORD_LABEL_RUN or j - i >= MIN_LABEL_RUN and numeric >= LABEL_NUMERIC_SHARE * len(words):
             out[i:j] = [True] * (j - i)
         i = j
     return out
