@@ -112,3 +112,10 @@ def test_a_run_of_figure_labels_is_a_block_of_its_own():
     assert [b.kind for b in blocks] == ["", "figures", ""]
     # Short lines of a list or a heading with a sentence after it are not a figure.
     assert not any(label_lines(["Loss Function", prose, "Data", "More data", prose], typical=len(prose)))
+
+
+def test_a_table_read_one_cell_per_line_is_not_taken_for_figure_labels():
+    prose = "The grid search fixed every other setting and compared the learning rates on the same split."
+    cells = ["Learning rate", "Epochs", "1e-3", "30", "3e-4", "30", "1e-4", "30"]
+    assert not any(label_lines([prose, "Table 2.1: Grid search over the learning rate.", *cells, prose], typical=len(prose)))
+    assert all(label_lines([prose, *cells, prose], typical=len(prose))[1:-1])  # without its caption it looks like one
