@@ -301,6 +301,21 @@ class KnowledgeSection(_Section):
     builtin_synonyms: bool = Field(
         True, description="Also use the built-in glossary of printing and deep-learning terms (hot end = nozzle, ...)."
     )
+    evidence: Literal["off", "model"] = Field(
+        "off",
+        description="model = with the Claude proposer, a small model scores each of the top evidence_candidates passages "
+                    "for the state's question and summarises it, in parallel; the prompt carries the best evidence_keep "
+                    "with their summaries (its tokens count in the night's cost and cap; a failure falls back to the "
+                    "hybrid ranking with a warning). off = the hybrid ranking's top passages.",
+    )
+    evidence_model: str = Field("claude-haiku-4-5", description="The model of the evidence step (priced by proposer.prices).")
+    evidence_candidates: int = Field(16, ge=1, le=40, description="Passages the evidence step scores.")
+    evidence_keep: int = Field(5, ge=1, le=20, description="Scored passages the prompt carries, best first.")
+    reranker: str = Field(
+        "",
+        description="A local sentence-transformers CrossEncoder folder (absolute, or relative to the workspace) that "
+                    "re-scores the fused candidates before diversification; empty = none.",
+    )
 
     @model_validator(mode="after")
     def _check_synonyms(self) -> "KnowledgeSection":

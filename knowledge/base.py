@@ -71,8 +71,8 @@ class KnowledgeBase:
         return isinstance(meta, dict) and meta.get("fingerprint") == fp and meta.get("format") == INDEX_FORMAT
 
     def rebuild_lexical(self) -> LexicalIndex:
-        ids, texts = self.store.chunk_texts()
-        index = LexicalIndex.build(ids, texts, self.current_fingerprint())
+        ids, texts, kinds = self.store.chunk_texts()
+        index = LexicalIndex.build(ids, texts, self.current_fingerprint(), kinds)
         try:
             index.save(self.lexical_dir)
         except OSError:

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Callable, Sequence
 
-from gg_research.knowledge.records import Block, Chunk
-from gg_research.knowledge.sections import TABLE_ROW, navigation_text
+from gg_research.knowledge.records import BODY, Block, Chunk
+from gg_research.knowledge.sections import NAVIGATION, TABLE_ROW, navigation_text
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
 
@@ -24,9 +24,17 @@ TokenCounter = Callable[[Sequence[str]], list[int]]
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]?\s+(?=[A-Z0-9(\[\"])")
 _ABBREV = re.compile(r"(?:\b(?:e\.g|i\.e|cf|Fig|Figs|Eq|Eqs|Sec|Tab|Ref|No|vs|et al|approx|resp|Dr|Prof|Ch)\.)$")
 FULL_ENOUGH = 0.6  # share of chunk_tokens after which a paragraph end closes the chunk
-# A table of contents or a list of figures repeats headings and captions with page numbers: it
-# matches a question's words better than the passage it points to and holds no answer itself.
-NAVIGATION = frozenset({"contents", "table of contents", "list of figures", "list of tables", "list of figures and tables"})
+REFERENCES = frozenset({"references", "bibliography", "works cited", "literature", "cited literature", "reference list"})
+
+
+def block_kind(block: Block) -> str:
+    """What a block's text is (records.CHUNK_KINDS): by its section's title, else by its own shape."""
+    title = block.section_title.strip().lower().rstrip(":")
+    if title in REFERENCES:
+        return "references"
+    if title in NAVIGATION or navigation_text(block.text):
+        return "contents"
+    return block.kind or BODY
 
 
 @dataclass
@@ -56,13 +64,10 @@ def chunk_blocks(blocks: list[Block], count_tokens: TokenCounter, chunk_tokens: 
     # page); a note without any headings is all body.
     sectioned = any(b.section_number or b.section_title for b in blocks)
     chunks: list[Chunk] = []
-    for (number, title, sub), group in groupby(blocks, key=lambda b: (b.section_number, b.section_title, b.subheading)):
-        if title.strip().lower() in NAVIGATION:
-            continue
-        body = [b for b in group if not navigation_text(b.text)]  # an index under another heading
-        if not body:
-            continue
-        units = _units(body, count_tokens, chunk_tokens)
+    # Runs of one kind: a contents list, an index under another heading or a figure's labels get
+    # chunks of their own, labelled, which search leaves out unless asked.
+    for (number, title, sub, kind), group in groupby(blocks, key=lambda b: (b.section_number, b.section_title, b.subheading, block_kind(b))):
+        units = _units(list(group), count_tokens, chunk_tokens)
         for piece in _fit(_pack(units, chunk_tokens, overlap_tokens), count_tokens, chunk_tokens):
             chunks.append(
                 Chunk(
@@ -75,6 +80,7 @@ def chunk_blocks(blocks: list[Block], count_tokens: TokenCounter, chunk_tokens: 
                     subheading=sub,
                     tokens=count_tokens([_join(piece)])[0],
                     front_matter=sectioned and not (number or title),
+                    kind=kind,
                 )
             )
     return chunks

@@ -185,7 +185,7 @@ class Ingestor:
         return FileResult(str(path), "replaced" if replaced else "ingested", source, doc_id, record.pages, record.chunks, record.sections)
 
     def _chunk(self, doc: ExtractedDocument) -> list[Chunk]:
-        blocks = doc.blocks if doc.blocks is not None else page_blocks(doc.pages)
+        blocks = doc.blocks if doc.blocks is not None else page_blocks(doc.pages, doc.outline)
         embedder = self.embedder
         limit = min(self.config.chunk_tokens, embedder.max_tokens)
         return chunk_blocks(blocks, embedder.count_tokens, limit, self.config.overlap_tokens)
@@ -230,6 +230,7 @@ class Ingestor:
             ingested_at=_now(),
             embedder=embedder.name,
             text_hash=text_hash,
+            section_source=section_source(doc, chunks),
         )
         t = time.perf_counter()
         store.register(record)  # the flip: from here on the document is visible
@@ -250,7 +251,15 @@ def _chunk_meta(doc_id: str, source: str, title: str, chunk: Chunk) -> dict[str,
         "subheading": chunk.subheading,
         "chunk_index": chunk.index,
         "front_matter": chunk.front_matter,
+        "kind": chunk.kind,
     }
+
+
+def section_source(doc: ExtractedDocument, chunks: list[Chunk]) -> str:
+    """Where the document's sections came from: "outline" (the PDF's bookmarks), "text" or ""."""
+    if doc.outline:
+        return "outline"
+    return "text" if any(c.section for c in chunks) else ""
 
 
 def _read_bytes(path: Path) -> bytes:

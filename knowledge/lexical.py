@@ -13,12 +13,13 @@ import logging
 import os
 import shutil
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Collection, Iterable, Sequence
 
 import numpy as np
 
+from gg_research.knowledge.records import BODY
 from gg_research.knowledge.spelling import normalise_spelling
 
 # bm25s's English list (articles, prepositions, "is", "was", ...) lacks the words that make a
@@ -56,7 +57,7 @@ B = 0.4
 # passage in the asker's own words still leads one that only uses a synonym.
 EXPANSION_WEIGHT = 0.5
 # What an index is built with; a saved one stamped otherwise is rebuilt from the store on load.
-INDEX_FORMAT = f"bm25s k1={K1} b={B} stopwords=en-plus+question-words-prepositions spelling=american"
+INDEX_FORMAT = f"bm25s k1={K1} b={B} stopwords=en-plus+question-words-prepositions spelling=american kinds"
 META_NAME = "gg-lexical.json"
 
 
@@ -82,23 +83,26 @@ class LexicalIndex:
     ids: list[str]
     fingerprint: str
     retriever: Any = None  # bm25s.BM25, absent for an empty corpus
+    kinds: list[str] = field(default_factory=list)  # each chunk's kind (records.CHUNK_KINDS), as `ids`
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str], fp: str) -> "LexicalIndex":
+    def build(cls, ids: list[str], texts: list[str], fp: str, kinds: Sequence[str] | None = None) -> "LexicalIndex":
+        kinds = list(kinds) if kinds is not None else [BODY] * len(ids)
         if not ids:
-            return cls([], fp, None)
+            return cls([], fp, None, [])
         bm25s = _bm25s()
 
         retriever = bm25s.BM25(k1=K1, b=B)
         # The corpus is tokenised as the query is (_tokens): the same stopwords, the same spelling.
         corpus = bm25s.tokenize(texts, stopwords=_stopwords(), stemmer=normalise_spelling, show_progress=False)
         retriever.index(corpus, show_progress=False)
-        return cls(list(ids), fp, retriever)
+        return cls(list(ids), fp, retriever, kinds)
 
-    def search(self, query: str, n: int, expansions: Sequence[str] = ()) -> list[tuple[str, float]]:
+    def search(self, query: str, n: int, expansions: Sequence[str] = (), exclude: Collection[str] = ()) -> list[tuple[str, float]]:
         """(chunk id, BM25 score) of the best `n` chunks sharing a term with the query.
 
-        `expansions` (synonyms of the query's words) add their BM25 score at EXPANSION_WEIGHT.
+        `expansions` (synonyms of the query's words) add their BM25 score at EXPANSION_WEIGHT;
+        chunks of a kind in `exclude` ("references", ...) are left out before the best are taken.
         """
         if self.retriever is None or not self.ids:
             return []
@@ -106,6 +110,8 @@ class LexicalIndex:
         terms = [t for t in terms if t]
         extra = [t for t in extra if t and t not in terms]
         scores = self._scores(terms) + EXPANSION_WEIGHT * self._scores(extra)
+        if exclude:
+            scores[np.fromiter((k in exclude for k in self.kinds), dtype=bool, count=len(self.kinds))] = 0.0
         top = np.argsort(-scores, kind="stable")[:n]
         return [(self.ids[int(d)], float(scores[d])) for d in top if scores[d] > 0]
 
@@ -122,7 +128,7 @@ class LexicalIndex:
         try:
             if self.retriever is not None:
                 self.retriever.save(str(tmp))
-            (tmp / META_NAME).write_text(json.dumps({"fingerprint": self.fingerprint, "format": INDEX_FORMAT, "ids": self.ids}))
+            (tmp / META_NAME).write_text(json.dumps({"fingerprint": self.fingerprint, "format": INDEX_FORMAT, "ids": self.ids, "kinds": self.kinds}))
             old = folder.with_name(folder.name + ".old")
             shutil.rmtree(old, ignore_errors=True)
             if folder.exists():
@@ -146,6 +152,6 @@ class LexicalIndex:
             if info["ids"]:
                 bm25s = _bm25s()
                 retriever = bm25s.BM25.load(str(folder))
-            return cls(list(info["ids"]), str(info["fingerprint"]), retriever)
+            return cls(list(info["ids"]), str(info["fingerprint"]), retriever, list(info["kinds"]))
         except Exception:  # a damaged index is rebuilt from the store, never fatal
             return None

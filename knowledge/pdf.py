@@ -9,7 +9,7 @@ from pathlib import Path
 
 from gg_research.knowledge.cleanup import clean_pages
 from gg_research.knowledge.errors import DocumentError
-from gg_research.knowledge.records import ExtractedDocument
+from gg_research.knowledge.records import ExtractedDocument, OutlineEntry
 
 # A fragment starting right of this share of the page width belongs to the right column.
 RIGHT_COLUMN_X = 0.45
@@ -52,6 +52,7 @@ class PypdfReader:
                 raise DocumentError(path, "PDF has no pages")
             raw_pages = [_page_text(page) for page in reader.pages]
             title = _title(reader)
+            outline = read_outline(reader, n_pages)
         except DocumentError:
             raise
         except FileNotDecryptedError:
@@ -61,11 +62,49 @@ class PypdfReader:
         if not any(p.strip() for p in raw_pages):
             raise DocumentError(path, f"no text layer in {n_pages} page(s) (an image-only scan? run OCR first)")
         pages = clean_pages(raw_pages)
-        return ExtractedDocument(source=str(path), title=title or path.stem, kind=self.kind, pages=pages)
+        return ExtractedDocument(source=str(path), title=title or path.stem, kind=self.kind, pages=pages, outline=outline)
 
 
 def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())[:160]
+
+
+MIN_OUTLINE_ENTRIES = 2  # a single bookmark (the title) says nothing about sections
+MAX_OUTLINE_ENTRIES = 5000
+
+
+def read_outline(reader: object, n_pages: int) -> list[OutlineEntry] | None:
+    """The document's bookmarks in document order (title, 1-based page, depth), or None.
+
+    LaTeX with hyperref and word processors write one bookmark per heading with its page. A
+    damaged outline, or one whose entries point nowhere, counts as none: the text's headings are
+    then all there is.
+    """
+    entries: list[OutlineEntry] = []
+
+    def walk(items: object, level: int) -> None:
+        for item in items:  # type: ignore[attr-defined]
+            if len(entries) >= MAX_OUTLINE_ENTRIES:
+                return
+            if isinstance(item, list):
+                walk(item, level + 1)
+                continue
+            title = " ".join(str(getattr(item, "title", "") or "").split())
+            try:
+                page = reader.get_destination_page_number(item)  # type: ignore[attr-defined]
+            except Exception:  # a bookmark to a missing page, a named destination that is gone
+                page = None
+            if title and page is not None and 0 <= page < n_pages:
+                entries.append(OutlineEntry(title, page + 1, level))
+
+    try:
+        walk(reader.outline, 0)  # type: ignore[attr-defined]
+    except Exception:  # the outline is a help, never a reason to fail the file
+        return None
+    if len(entries) < MIN_OUTLINE_ENTRIES:
+        return None
+    # Document order: by page, the outline's own order within a page (a stable sort keeps it).
+    return sorted(entries, key=lambda e: e.page)
 
 
 def _title(reader: object) -> str:

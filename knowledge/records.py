@@ -15,6 +15,17 @@ class ExtractedDocument:
     pages: list[str]
     # Sections that readers know structurally (Markdown headings) come as ready-made blocks.
     blocks: list["Block"] | None = None
+    # The PDF's own outline (bookmarks), in document order; None when the file has none.
+    outline: list["OutlineEntry"] | None = None
+
+
+@dataclass(frozen=True)
+class OutlineEntry:
+    """One bookmark: its title as the author wrote it, the 1-based page it points to, its depth (0 = top)."""
+
+    title: str
+    page: int
+    level: int
 
 
 @dataclass
@@ -27,10 +38,17 @@ class Block:
     section_title: str = ""
     paragraph_end: bool = True
     subheading: str = ""  # an unnumbered sub-heading inside the section ("Loss Function")
+    kind: str = ""  # "figures" for a run of figure or diagram labels; else decided by the section
 
     @property
     def section(self) -> str:
         return " ".join(p for p in (self.section_number, self.section_title) if p)
+
+
+BODY = "body"
+# Kinds of text kept out of search and the prompt by default; `--include KIND` brings them back.
+EXCLUDED_KINDS = ("references", "contents", "figures")
+CHUNK_KINDS = (BODY, *EXCLUDED_KINDS)
 
 
 @dataclass
@@ -45,6 +63,10 @@ class Chunk:
     subheading: str = ""
     # Text before the first heading of a document that has headings: a title page, an author line.
     front_matter: bool = False
+    # What the text is: "body" (prose, tables: what answers), or "references", "contents" (tables
+    # of contents, lists of figures, indexes) or "figures" (labels of a figure or diagram), which
+    # search leaves out unless asked (CHUNK_KINDS).
+    kind: str = "body"
 
     @property
     def section(self) -> str:
@@ -78,3 +100,4 @@ class DocRecord:
     ingested_at: str
     embedder: str
     text_hash: str = ""  # of the extracted text: the same text under other bytes is the same document
+    section_source: str = ""  # "outline" (the PDF's bookmarks), "text" (headings found in the text), "" (none)

@@ -12,7 +12,8 @@ import bisect
 import re
 import statistics
 
-from gg_research.knowledge.records import Block
+from gg_research.knowledge.outline import Heading, headings, mark_pages, marker_index
+from gg_research.knowledge.records import Block, OutlineEntry
 
 _NUMBERED = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(?P<title>[A-Z][^\n]*)$")
 _LETTERED = re.compile(r"^(?P<num>[A-H](?:\.\d{1,2}){1,4})\.?\s+(?P<title>[A-Z][^\n]*)$")
@@ -21,6 +22,7 @@ _LETTERED = re.compile(r"^(?P<num>[A-H](?:\.\d{1,2}){1,4})\.?\s+(?P<title>[A-Z][
 _LETTER = re.compile(r"^(?P<num>[A-H])(?:\.|\s)\s*(?P<title>[A-Z][^\n]*)$")
 _CHAPTER = re.compile(r"^(?P<kind>chapter|appendix|part)\s+(?P<num>\d{1,2}|[IVXLC]{1,6}|[A-H])\b[.:—–-]?\s*(?P<title>.*)$", re.IGNORECASE)
 # Table-of-contents and list-of-figures lines: dotted leaders, or a title ending in a page number.
+_SENTENCE_INSIDE = re.compile(r"[a-z][.!?]\s+[A-Z]")  # "reviews networks. Chapter 3 describes": prose
 _LEADERS = re.compile(r"(?:\.\s*){4,}|…")
 _TRAILING_PAGE = re.compile(r"\s\d{1,4}$")
 # An entry of a contents list or a back-of-book index: dotted leaders, then a page (arabic or roman).
@@ -35,11 +37,28 @@ _UNNUMBERED = {
     "zusammenfassung",
 }
 _BACK_MATTER = {"references", "bibliography", "appendix", "appendices"}
+# A table of contents or a list of figures repeats headings and captions with page numbers: it
+# matches a question's words better than the passage it points to and holds no answer itself.
+NAVIGATION = frozenset({
+    "contents", "table of contents", "list of figures", "list of tables", "list of figures and tables", "index",
+    "list of abbreviations", "list of symbols", "abbreviations", "nomenclature",
+})
+_FILLED_UNNUMBERED = {"contents", "table of contents", "list of figures", "list of tables", "references", "bibliography"}
 # A table row as the PDF reader writes it: "Learning rate: 1e-4 | Epochs: 5".
 TABLE_ROW = re.compile(r"^[^|]+ \| [^|]+(?: \| [^|]+)*$")
 MAX_HEADING_WORDS = 12
 MAX_HEADING_CHARS = 90
 MAX_SUBHEADING_WORDS = 6
+# Figure labels: runs of short lines (at most LABEL_SHARE of a typical line, MAX_LABEL_WORDS words).
+FIGURE_KIND = "figures"
+LABEL_SHARE = 0.5
+MAX_LABEL_WORDS = 5
+MIN_LABEL_RUN = 3
+MIN_WORD_LABEL_RUN = 6
+LABEL_NUMERIC_SHARE = 0.3
+LINE_NUMERIC_SHARE = 0.4
+_TABLE_CAPTION = re.compile(r"^(?:Table|TABLE|Tab\.)\s*[\dIVXL]")
+TABLE_CAPTION_REACH = 2  # lines before or after a run where a table's caption would be
 MAX_CHAPTER_STEP = 2  # a new chapter number more than this past the current one is not a heading
 
 
@@ -56,7 +75,7 @@ def detect_heading(line: str) -> tuple[str, str] | None:
     if m:
         title = m.group("title").strip()
         if title and (
-            title.endswith((".", ",", ";")) or len(title.split()) > MAX_HEADING_WORDS
+            title.endswith((".", ",", ";")) or len(title.split()) > MAX_HEADING_WORDS or _SENTENCE_INSIDE.search(title)
             or _CITATION.search(title) or _TRAILING_PAGE.search(title)
         ):
             return None
@@ -108,6 +127,54 @@ def _top_number(number: str) -> int | None:
     return int(key) if key.isdigit() else None
 
 
+# Words that open a sentence, not a heading: where one follows a heading's words on the same line,
+# the heading ends there ("1.1 Motivation The aim of this project ...").
+_STARTERS = frozenset(
+    "The This These That Those In We Our It Its A An To As For Each There Here With Since Because When After "
+    "Before Although While Given First Firstly Finally Most Many Some All One Several On At By From If Unlike "
+    "Following Chapter Section Figure Table".split()
+)
+_RUN_IN = re.compile(r"^(?P<num>(?:chapter|appendix)\s+(?:\d{1,2}|[A-H])|\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(?P<rest>[A-Z].*)$", re.IGNORECASE)
+_SUBNUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})+$")
+MIN_SENTENCE_WORDS = 4
+MAX_SHORT_HEADING_WORDS = 7
+
+
+def split_run_in(line: str) -> list[str]:
+    """A heading that runs into its first sentence (or into the next heading), cut into lines.
+
+    "Chapter 3 Objectives analysis 3.1 Aims The aim ..." -> ["Chapter 3 Objectives analysis",
+    "3.1 Aims", "The aim ..."]. The heading ends before a numbered sub-heading of its own number,
+    or before a word that opens a sentence followed by at least a few more words. Lines that are
+    headings already, or that do not start with a number, come back as they are; whether a cut
+    line is a heading at all is still for the numbering checks to say.
+    """
+    text = " ".join(line.split())
+    m = _RUN_IN.match(text)
+    if not m:
+        return [line]
+    words = m.group("rest").split()
+    if len(words) <= MAX_SHORT_HEADING_WORDS and detect_heading(text) is not None:
+        return [line]  # a heading of its own line; a longer "title" may be a heading and its sentence
+    top = m.group("num").split()[-1].split(".")[0]
+    for j in range(1, min(len(words), MAX_HEADING_WORDS + 1)):
+        word = words[j]
+        if _SUBNUMBER.match(word) and word.split(".")[0] == top:
+            cut = j
+        elif word in _STARTERS and len(words) - j >= MIN_SENTENCE_WORDS:
+            cut = j
+        elif (word[:1].isupper() and word[1:].islower() and words[j - 1][:1].islower()
+              and len(words) > j + 1 and words[j + 1][:1].islower() and len(words) - j >= MIN_SENTENCE_WORDS):
+            cut = j  # a sentence-case heading ("Objectives analysis") before a capitalised sentence
+        else:
+            continue
+        head = f"{m.group('num')} {' '.join(words[:cut])}"
+        if detect_heading(head) is None:
+            return [line]
+        return [head, *split_run_in(" ".join(words[cut:]))]
+    return [line]
+
+
 def _is_subheading(line: str, typical: float) -> bool:
     """A short title-like line of its own ("Data Transforms", "Loss Function")."""
     words = line.split()
@@ -123,8 +190,12 @@ def _is_subheading(line: str, typical: float) -> bool:
     return len(lower) <= 1
 
 
-def page_blocks(pages: list[str]) -> list[Block]:
+def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> list[Block]:
     """Split cleaned pages into paragraph blocks that know their page, section and sub-heading.
+
+    With the PDF's `outline`, its entries are the sections (outline.py places each on its page);
+    of the headings found in the text, only numbered ones below an entry that the outline does
+    not list ("3.2.1" under an outline that stops at "3.2") are added. Without one:
 
     Numbered headings must fit the numbering so far: a section number is used once (seen again it
     is a running header or a table row), and a chapter number may not run backwards or jump far
@@ -134,11 +205,20 @@ def page_blocks(pages: list[str]) -> list[Block]:
     blocks of their own and never headings. A short title-like line between paragraphs is an
     unnumbered sub-heading: it starts new blocks (so chunks break there) under the same section.
     """
+    heads: list[Heading] | None = None
+    if outline:
+        pages, printed = mark_pages(pages, outline)
+        heads = headings(outline, printed)
     page_lines = [[raw.strip() for raw in text.split("\n")] for text in pages]
-    lengths = [len(line) for lines in page_lines for line in lines if line]
+    if not outline:
+        page_lines = [[part for line in lines for part in split_run_in(line)] for lines in page_lines]
+    lengths = [len(line) for lines in page_lines for line in lines if line and marker_index(line) is None]
     detected = [[detect_heading(line) for line in lines] for lines in page_lines]
     upcoming = _numbered_candidates(detected)
     typical = statistics.median(lengths) if lengths else 0
+    listed = {_number_key(h.number) for h in heads or [] if h.number}
+    titles = {h.title.lower() for h in heads or []}
+    outline_key = ""  # the number of the outline entry the text is in, under which gaps may be filled
     blocks: list[Block] = []
     number, title, sub = "", "", ""
     pending_chapter = False
@@ -151,10 +231,13 @@ def page_blocks(pages: list[str]) -> list[Block]:
     for page_no, lines in enumerate(page_lines, start=1):
         paragraph: list[str] = []
 
-        def flush(end: bool) -> None:
+        labels = label_lines(lines, typical)
+        contents_page = is_contents_page(lines)
+
+        def flush(end: bool, kind: str = "") -> None:
             body = " ".join(" ".join(paragraph).split())
             if body:
-                blocks.append(Block(body, page_no, number, title, end, sub))
+                blocks.append(Block(body, page_no, number, title, end, sub, kind))
             paragraph.clear()
 
         for i, line in enumerate(lines):
@@ -162,7 +245,36 @@ def page_blocks(pages: list[str]) -> list[Block]:
                 flush(True)
                 after_break = True
                 continue
-            if pending_chapter:
+            if heads is not None:
+                mark = marker_index(line)
+                if mark is not None:
+                    flush(True)
+                    number, title, sub = heads[mark].number, heads[mark].title, ""
+                    outline_key = _number_key(number) if number else ""
+                    after_break = True
+                    continue
+                found = detected[page_no - 1][i]
+                key = _number_key(found[0]) if found and found[0] else ""
+                fills = key and outline_key and key.startswith(outline_key + ".") and key not in listed | seen_numbers
+                # A contents list or a bibliography the outline does not list (LaTeX bookmarks no "Contents").
+                unlisted = found is not None and not found[0] and found[1].lower() in _FILLED_UNNUMBERED and found[1].lower() not in titles
+                if fills or unlisted:
+                    flush(True)
+                    seen_numbers.add(key)
+                    number, title, sub = found[0], found[1], ""  # type: ignore[index]
+                    outline_key = outline_key if fills else ""
+                    after_break = True
+                    continue
+            if labels[i]:
+                if i == 0 or not labels[i - 1]:
+                    flush(True)
+                paragraph.append(line)
+                if i + 1 == len(lines) or not labels[i + 1]:
+                    flush(True, FIGURE_KIND)
+                after_break = True
+                continue
+            # With an outline, the heuristics below find sub-headings and table rows only.
+            if heads is None and pending_chapter:
                 pending_chapter = False
                 named = detected[page_no - 1][i]
                 if (named is None or not named[0]) and len(line.split()) <= MAX_HEADING_WORDS and not line.endswith("."):
@@ -175,8 +287,10 @@ def page_blocks(pages: list[str]) -> list[Block]:
                 flush(True)
                 after_break = True
                 continue
-            heading = detected[page_no - 1][i]
-            if heading is None and (back_matter or last_letter):
+            heading = detected[page_no - 1][i] if heads is None else None
+            if heading is not None and heading[0] and (contents_page and title.lower() in NAVIGATION or _wrapped_entry(lines, i)):
+                heading = None  # an entry of a contents list or a list of figures
+            if heading is None and heads is None and (back_matter or last_letter):
                 heading = _letter_heading(line)
                 if heading is not None and not (back_matter and heading[0] == "A" or _next_letter(last_letter) == heading[0]):
                     heading = None
@@ -224,6 +338,69 @@ def page_blocks(pages: list[str]) -> list[Block]:
         # A paragraph running over the page break continues on the next page's first block.
         flush(False)
     return blocks
+
+
+_ENTRY_END = re.compile(r"(?:\s|\.)(?:\d{1,4}|[ivxlc]{1,6})$")
+MIN_CONTENTS_LINES = 2
+CONTENTS_SHARE = 0.5
+
+
+def is_contents_page(lines: list[str]) -> bool:
+    """A page of a table of contents or a list of figures: most lines end in a page number."""
+    text = [line for line in lines if line]
+    entries = sum(1 for line in text if _ENTRY_END.search(line) or _LEADERS.search(line))
+    return entries >= MIN_CONTENTS_LINES and entries >= CONTENTS_SHARE * len(text)
+
+
+def _wrapped_entry(lines: list[str], i: int) -> bool:
+    """A contents entry too long for one line: the next line ends in leaders and a page number."""
+    nxt = next((ln for ln in lines[i + 1 :] if ln), "")
+    return bool(_LEADER_ENTRY.search(nxt)) and len(nxt.split()) <= MAX_SUBHEADING_WORDS + 8
+
+
+def _label_like(line: str, typical: float) -> bool:
+    """A line that could be labels in a figure: no sentence, not a heading or a table row under its
+    header, and either mostly numbers and single letters (ticks, sizes) or a few short words."""
+    if not line or marker_index(line) is not None or line.endswith((".", "?", "!", ":", ";", ",", "-")):
+        return False
+    if TABLE_ROW.match(line):
+        if ": " in line:  # a row under a header ("Dice: 0.71 | ..."): a table, which answers questions
+            return False
+    elif detect_heading(line) is not None:
+        return False
+    words = line.replace("|", " ").split()
+    if sum(1 for w in words if re.search(r"\d", w) or len(w) == 1) >= LINE_NUMERIC_SHARE * len(words):
+        return True
+    return len(words) <= MAX_LABEL_WORDS and not (typical and len(line) > LABEL_SHARE * typical)
+
+
+def label_lines(lines: list[str], typical: float) -> list[bool]:
+    """Which lines belong to a run of figure or diagram labels ("copy and crop", "572 x 572", "64").
+
+    Text drawn inside a figure comes out as a run of short lines without a sentence: at least
+    MIN_LABEL_RUN of them with numbers among their words, or MIN_WORD_LABEL_RUN without. It
+    answers nothing and would match a question's terms, so it becomes a block of its own.
+    """
+    like = [_label_like(line, typical) for line in lines]
+    out = [False] * len(lines)
+    i = 0
+    while i < len(lines):
+        if not like[i]:
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and like[j]:
+            j += 1
+        words = [w for line in lines[i:j] for w in line.replace("|", " ").split()]
+        numeric = sum(1 for w in words if re.search(r"\d", w) or len(w) == 1)
+        near = lines[max(0, i - TABLE_CAPTION_REACH) : i] + lines[j : j + TABLE_CAPTION_REACH]
+        # Cells of a table read one per line look the same; a table's caption tells them apart.
+        if any(_TABLE_CAPTION.match(line) for line in near):
+            pass
+        elif j - i >= MIN_WORD_LABEL_RUN or j - i >= MIN_LABEL_RUN and numeric >= LABEL_NUMERIC_SHARE * len(words):
+            out[i:j] = [True] * (j - i)
+        i = j
+    return out
 
 
 class _Candidates:

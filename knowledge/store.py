@@ -18,7 +18,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from gg_research.knowledge.errors import EmbedderMismatchError, StoreError
-from gg_research.knowledge.records import DocRecord, with_heading
+from gg_research.knowledge.records import BODY, DocRecord, with_heading
 
 REGISTRY_SUFFIX = ".docs"
 WRITE_BATCH = 512
@@ -187,6 +187,7 @@ class ChromaStore:
                 ingested_at=str(meta.get("ingested_at", "")),
                 embedder=str(meta.get("embedder", "")),
                 text_hash=str(meta.get("text_hash", "")),
+                section_source=str(meta.get("section_source", "")),
             )
             records[rec.source] = rec
         return records
@@ -227,7 +228,8 @@ class ChromaStore:
     def count(self) -> int:
         return 0 if self._chunks is None else self._chunks.count()
 
-    def query(self, embedding: np.ndarray, n: int) -> list[dict[str, Any]]:
+    def query(self, embedding: np.ndarray, n: int, exclude_kinds: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+        """The `n` nearest chunks, none of a kind in `exclude_kinds` (a chunk without a kind is body)."""
         if self._chunks is None or n <= 0:
             return []
         total = self._chunks.count()
@@ -236,6 +238,7 @@ class ChromaStore:
         res = self._chunks.query(
             query_embeddings=[np.asarray(embedding, dtype=np.float32)],
             n_results=min(n, total),
+            where={"kind": {"$nin": list(exclude_kinds)}} if exclude_kinds else None,
             include=["documents", "metadatas", "embeddings", "distances"],
         )
         return [
@@ -253,17 +256,20 @@ class ChromaStore:
         }
         return [found[i] for i in ids if i in found]
 
-    def chunk_texts(self) -> tuple[list[str], list[str]]:
+    def chunk_texts(self) -> tuple[list[str], list[str], list[str]]:
+        """Ids, texts as indexed (under their headings) and kinds of the live chunks, by id."""
         if self._chunks is None:
-            return [], []
+            return [], [], []
         live = sorted({r.doc_id for r in self.registry().values()})
         if not live:
-            return [], []
+            return [], [], []
         res = self._chunks.get(where={"doc_id": {"$in": live}}, include=["documents", "metadatas"])
         # Indexed as embedded: under the section title and sub-heading.
         texts = [
             with_heading(t or "", str((m or {}).get("section_title", "")), str((m or {}).get("subheading", "")))
             for t, m in zip(res["documents"], res["metadatas"])
         ]
-        pairs = sorted(zip(res["ids"], texts))
-        return [p[0] for p in pairs], [p[1] for p in pairs]
+        # A chunk ingested before kinds existed is body text.
+        kinds = [str((m or {}).get("kind", BODY)) for m in res["metadatas"]]
+        rows = sorted(zip(res["ids"], texts, kinds))
+        return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows]

@@ -244,7 +244,7 @@ class LoopEngine:
         kept = self.last_kept()
         assert kept is not None
         self.git.reset_hard(kept.commit)
-        passages = self.grounding.passages(self._brief(), self.finished()) if self.proposer.wants_passages else []
+        passages = self.grounding.passages(self._brief(), self.finished(), k=getattr(self.proposer, "passages_k", 5)) if self.proposer.wants_passages else []
         state = self._state(passages)
         feedback: str | None = None
         earlier = self.ledger.read().experiments

@@ -152,7 +152,7 @@ class ParallelEngine(LoopEngine):
         t = Timings()
         tip = self.last_kept()
         assert tip is not None
-        passages = self.grounding.passages(self._brief(), self.finished()) if self.proposer.wants_passages else []
+        passages = self.grounding.passages(self._brief(), self.finished(), k=getattr(self.proposer, "passages_k", 5)) if self.proposer.wants_passages else []
         state = self._pending_state(passages)
         feedback: str | None = None
         seen = {e.content_hash for e in self.ledger.read().experiments if e.content_hash}

@@ -72,12 +72,17 @@ def objectives_text(config: Config) -> str:
     return ", ".join(f"{o.name} ({o.direction})" for o in config.objectives)
 
 
-def first_request(state: LoopState, config: Config, feedback: str | None = None) -> dict[str, Any]:
-    """The Messages API request that opens the conversation for this state (model, system, tools, turn)."""
+def first_request(state: LoopState, config: Config, feedback: str | None = None,
+                  passages: list[Any] | None = None) -> dict[str, Any]:
+    """The Messages API request that opens the conversation for this state (model, system, tools, turn).
+
+    `passages` replaces the state's own (the evidence step's choice, loop/evidence.py).
+    """
     from gg_research.retrieval import build_context
 
     p = config.proposer
-    block = build_context(list(state.passages), p.context_tokens) if state.passages else None
+    chosen = list(state.passages) if passages is None else passages
+    block = build_context(chosen, p.context_tokens) if chosen else None
     return {
         "model": p.model, "max_tokens": p.max_tokens,
         "system": system_blocks(state.brief, objectives_text(config)),

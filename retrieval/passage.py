@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 
@@ -16,6 +17,15 @@ class Passage:
     section: str
     text: str
     score: float
+    title: str = ""  # the document's title (its PDF metadata, a note's first heading, else its file name)
+    kind: str = "body"  # records.CHUNK_KINDS
+
+    def document(self) -> str:
+        """The document as prompts and tools name it: its title, else its file name, never its path.
+
+        The source is a path on the researcher's machine; it stays in the local ledger.
+        """
+        return self.title.strip() or PurePath(self.source).name
 
     def key(self) -> str:
         """The citation key shown in prompts and accepted back from proposers: the chunk id."""
@@ -25,18 +35,21 @@ class Passage:
         return {
             "chunk_id": self.chunk_id,
             "source": self.source,
+            "document": self.document(),
             "page": self.page,
             "page_end": self.page_end,
             "section": self.section,
             "text": self.text,
             "score": self.score,
+            "kind": self.kind,
         }
 
     def where(self) -> str:
-        """"thesis.pdf p. 14-15, §3.3.4 Training schedule" for headers and listings."""
+        """"GG-Net dissertation pp. 14-15, §3.3.4 Training schedule" for headers and listings."""
         pages = f"p. {self.page}" if self.page_end in (self.page, 0) else f"pp. {self.page}-{self.page_end}"
         section = f", §{self.section}" if self.section else ""
-        return f"{self.source} {pages}{section}"
+        kind = f" [{self.kind}]" if self.kind and self.kind != "body" else ""
+        return f"{self.document()} {pages}{section}{kind}"
 
     @classmethod
     def from_hit(cls, hit: dict[str, Any], score: float) -> "Passage":
@@ -50,4 +63,6 @@ class Passage:
             section=str(meta.get("section", "")),
             text=hit["text"] or "",
             score=float(score),
+            title=str(meta.get("title", "")),
+            kind=str(meta.get("kind", "body")),
         )

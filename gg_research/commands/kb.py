@@ -1,6 +1,7 @@
 """List or remove documents of the knowledge base.
 
-  gg-research kb list            documents: source, doc id, pages, chunks, sections, ingested at
+  gg-research kb list            documents: source, doc id, pages, chunks, sections (and where they came
+                                 from: the PDF's outline or the text's headings), ingested at
   gg-research kb remove DOC      remove one, by doc id (prefix) or source name
 """
 
@@ -46,10 +47,10 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"Collection {config.collection!r} is empty. Add documents with 'gg-research ingest FILE...'.")
         return 0
     table = Table(title=f"collection {config.collection!r}: {len(docs)} documents")
-    for col in ("source", "doc id", "pages", "chunks", "sections", "ingested at"):
+    for col in ("source", "doc id", "pages", "chunks", "sections", "sections from", "ingested at"):
         # On a narrow terminal a long path wraps onto more lines instead of losing its end to "…".
         table.add_column(col, justify="right" if col in ("pages", "chunks", "sections") else "left", overflow="fold")
     for d in docs:
-        table.add_row(escape(d.source), d.doc_id, str(d.pages), str(d.chunks), str(d.sections), d.ingested_at)
+        table.add_row(escape(d.source), d.doc_id, str(d.pages), str(d.chunks), str(d.sections), d.section_source or "-", d.ingested_at)
     console.print(table)
     return 0

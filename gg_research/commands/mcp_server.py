@@ -103,17 +103,25 @@ class Lab:
             return self.grounding.searcher()
 
     # -- tools -----------------------------------------------------------------------------------
-    def search_knowledge(self, query: str, k: int = 5) -> dict[str, Any]:
+    def search_knowledge(self, query: str, k: int = 5, include: list[str] | None = None) -> dict[str, Any]:
         """Hybrid search of the researcher's knowledge base (dissertation, papers, notes). Each passage has a
-        citation key (pass it in run_experiment's citations), source, page and section."""
+        citation key (pass it in run_experiment's citations), document, page and section. References,
+        contents lists and figure labels are left out unless `include` names them ("references",
+        "contents", "figures")."""
         if not query.strip():
             raise ToolError("the query is empty")
+        from gg_research.knowledge.records import EXCLUDED_KINDS
+
+        unknown = [kind for kind in include or [] if kind not in EXCLUDED_KINDS]
+        if unknown:
+            raise ToolError(f"include {unknown[0]!r}: not a kind of text; one of {', '.join(EXCLUDED_KINDS)}")
         searcher = self._searcher()
         if searcher is None:
             return {"passages": [], "note": "the knowledge base is empty (gg-research ingest thesis.pdf adds documents)"}
-        found = [citation(p) for p in searcher.search(query, k=max(1, min(int(k), 20)))]
+        found = [citation(p) for p in searcher.search(query, k=max(1, min(int(k), 20)), include=tuple(include or ()))]
         self.searched = (self.searched + found)[-MAX_PASSAGES:]
-        keys = ("chunk_id", "source", "page", "page_end", "section", "score", "text")
+        # The document by its title or file name: its path on this machine is not the agent's business.
+        keys = ("chunk_id", "document", "page", "page_end", "section", "kind", "score", "text")
         return {"passages": [{("key" if k_ == "chunk_id" else k_): p.get(k_) for k_ in keys} for p in found]}
 
     def loop_state(self) -> dict[str, Any]:

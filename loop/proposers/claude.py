@@ -14,6 +14,7 @@ for the rest of the night (`fallback = "optuna"`), or the loop stops (`fallback 
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -31,6 +32,7 @@ from gg_research.results.record import Usage
 OUTER_ATTEMPTS = 3  # conversations tried (each with the SDK's own retries) before the fallback
 MAX_WAIT_S = 600.0
 MALFORMED_LIMIT = 2  # invalid propose_experiment inputs sent back within one conversation
+DEFAULT_PASSAGES = 5  # passages a prompt carries from the hybrid ranking when the evidence step is off
 
 
 class NoProposal(Exception):
@@ -88,12 +90,18 @@ class ClaudeProposer:
         self._sleep = sleep
         self._fallback: Any = None
         self._pending = Usage()  # tokens used since the last hypothesis was handed over
+        self._charge_lock = threading.Lock()
         self._capped = False
+        k = config.knowledge
+        # The engine fetches this many passages for a state: the evidence step's candidates.
+        self.passages_k = k.evidence_candidates if k.evidence == "model" else DEFAULT_PASSAGES
 
     # -- cost ---------------------------------------------------------------------------------------
-    def _charge(self, sdk_usage: Any) -> None:
+    def _charge(self, sdk_usage: Any, model: str | None = None) -> None:
         p = self.cfg.proposer
-        self._pending = self._pending + usage_of(sdk_usage, p.model, p.price())
+        model = model or p.model
+        with self._charge_lock:  # the evidence step charges from its worker threads
+            self._pending = self._pending + usage_of(sdk_usage, model, p.price(model))
 
     def _hand_over(self, hyp: Hypothesis) -> Hypothesis:
         if self._pending.requests:
@@ -124,10 +132,11 @@ class ClaudeProposer:
                 except ProposerError as err:
                     raise ProposerExhausted(f"claude's cost cap is reached and optuna cannot stand in ({err})") from None
             raise ProposerExhausted(f"claude's estimated cost reached proposer.max_cost_usd ${self.cfg.proposer.max_cost_usd:.2f}")
+        passages, scored = self._evidence(state)  # once per experiment, not per retried conversation
         attempt = 0
         while True:
             try:
-                return self._hand_over(self._converse(state, feedback))
+                return self._hand_over(self._converse(state, feedback, passages, scored))
             except (anthropic.APIError, NoProposal) as exc:
                 attempt += 1
                 why = self._scrub(f"{type(exc).__name__}: {exc}")[:300]
@@ -155,10 +164,32 @@ class ClaudeProposer:
         if exp.proposer == "optuna" and self._fallback is not None:
             self._fallback.tell(exp)
 
+    # -- the evidence step ------------------------------------------------------------------------
+    def _evidence(self, state: LoopState) -> tuple[list[Any], bool]:
+        """The passages for the prompt and whether the evidence model chose them: scored and
+        summarised by it when it is on, else (or when it fails, with a warning) the hybrid
+        ranking's first ones."""
+        k = self.cfg.knowledge
+        hybrid = list(state.passages)[:DEFAULT_PASSAGES] if k.evidence == "model" else list(state.passages)
+        if k.evidence != "model" or not state.passages:
+            return hybrid, False
+        from gg_research.loop.evidence import EvidenceError, evidence_passages, score_passages
+        from gg_research.loop.grounding import state_query
+
+        question = state_query(state.brief, state.records)
+        try:
+            scored = score_passages(self.client, k.evidence_model, question, list(state.passages),
+                                    lambda usage: self._charge(usage, k.evidence_model))
+        except EvidenceError as exc:
+            self._say(f"claude: the evidence step failed ({self._scrub(str(exc))[:300]}); the passages keep the hybrid ranking")
+            return hybrid, False
+        return evidence_passages(scored, k.evidence_keep), True
+
     # -- one conversation -------------------------------------------------------------------------
-    def _converse(self, state: LoopState, feedback: str | None) -> Hypothesis:
+    def _converse(self, state: LoopState, feedback: str | None, passages: list[Any] | None = None,
+                  scored: bool = False) -> Hypothesis:
         p = self.cfg.proposer
-        request = first_request(state, self.cfg, feedback)
+        request = first_request(state, self.cfg, feedback, passages)
         messages: list[dict[str, Any]] = request.pop("messages")
         subject = state.lesson_subject
         searched: list[dict[str, Any]] = []
@@ -188,6 +219,8 @@ class ClaudeProposer:
                         continue
                     hyp.meta["proposer"] = self.name
                     hyp.meta["passages"] = searched
+                    if scored and passages is not None:
+                        hyp.meta["evidence"] = [p.chunk_id for p in passages]  # what the prompt carried, best first
                     if subject is not None:
                         hyp.meta["lesson_about"] = subject.id
                     return hyp

@@ -46,12 +46,13 @@ def test_search_json_and_rich_output(ws, capsys):
     assert code == 0
     results = json.loads(out)
     assert len(results) == 3
-    assert all(set(r) == {"source", "page", "page_end", "section", "chunk_id", "score", "text"} for r in results)
+    assert all(set(r) == {"source", "document", "page", "page_end", "section", "kind", "chunk_id", "score", "text"} for r in results)
+    assert all(r["document"] == "GG-Net dissertation" and r["kind"] == "body" for r in results)
     assert all(r["page"] <= r["page_end"] <= 8 for r in results)
     assert (results[0]["source"], results[0]["page"], results[0]["section"]) == ("thesis.pdf", 4, "3.3.4 Training schedule")
     code, out, _ = run(capsys, "search", "what went wrong when the STN was trained alone first", "-k", "1")
     assert code == 0
-    assert f"[{results[0]['chunk_id']}]" in out and "thesis.pdf p. 4, §3.3.4 Training schedule" in out
+    assert f"[{results[0]['chunk_id']}]" in out and "GG-Net dissertation p. 4, §3.3.4 Training schedule" in out
     assert f"score {results[0]['score']:.4f}" in out and 0.0 < results[0]["score"] <= 1.0
 
 
@@ -64,7 +65,7 @@ def test_search_shows_page_and_section_even_under_a_long_path(ws, capsys):
     assert code == 0
     # The header wraps inside the panel (80 columns under capsys) instead of being cut.
     flat = " ".join(line.strip("│╭╮╰╯─ ") for line in out.splitlines())
-    assert "final-submitted-v" in flat and "thesis.pdf p. 4, §3.3.4 Training schedule" in " ".join(flat.split())
+    assert "final-submitted-v" in flat and "GG-Net dissertation p. 4, §3.3.4 Training schedule" in " ".join(flat.split())
 
 
 def test_a_folder_ingests_the_supported_files_under_it(ws, capsys):
@@ -131,3 +132,24 @@ def test_ingest_exit_code_in_a_real_process(workspace):  # noqa: F811
     assert proc.returncode == 1
     assert proc.stderr.strip() == "gg-research ingest: error: missing.pdf: no such file"
     assert "0 ingested, 0 replaced, 0 unchanged, 1 failed" in proc.stdout
+
+
+def test_kb_list_says_where_sections_came_from_and_search_include_reaches_references(ws, capsys):
+    from tests.knowledge.outline_pdf import OUTLINE, PAGES, write_outlined
+
+    write_outlined(ws / "outlined.pdf", PAGES, OUTLINE)
+    assert run(capsys, "ingest", "outlined.pdf", "thesis.pdf")[0] == 0
+    docs = {d["source"]: d for d in json.loads(run(capsys, "kb", "list", "--json")[1])}
+    assert docs["outlined.pdf"]["section_source"] == "outline" and docs["thesis.pdf"]["section_source"] == "text"
+    code, out, _ = run(capsys, "kb", "list")
+    assert code == 0 and "sections from" in out
+    assert any("outlined.pdf" in line and " outline " in line for line in out.splitlines())
+    query = "Ronneberger Fischer U-Net MICCAI"
+    plain = json.loads(run(capsys, "search", query, "-k", "20", "--json")[1])
+    assert "references" not in {r["kind"] for r in plain}
+    code, out, _ = run(capsys, "search", query, "-k", "3", "--json", "--include", "references")
+    assert code == 0 and json.loads(out)[0]["kind"] == "references"
+    code, out, _ = run(capsys, "search", query, "--include", "references,figures", "-k", "1")
+    assert code == 0 and "§References [references]" in out
+    code, _, err = run(capsys, "search", query, "--include", "footnotes")
+    assert code == 2 and err.count("\n") == 1 and "--include footnotes" in err

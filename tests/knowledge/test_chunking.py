@@ -97,7 +97,7 @@ def test_text_before_the_first_heading_is_front_matter_only_in_a_document_with_h
     assert not note.front_matter
 
 
-def test_an_index_under_another_heading_is_not_chunked_but_prose_with_an_ellipsis_is():
+def test_an_index_under_another_heading_is_labelled_contents_but_prose_with_an_ellipsis_is_body():
     # A back-of-book index whose own heading was not detected ("Function and Data Index" is
     # unnumbered) lands in the appendix before it; its entries are found by their shape.
     blocks = [
@@ -109,7 +109,27 @@ def test_an_index_under_another_heading_is_not_chunked_but_prose_with_an_ellipsi
               "exactly when the learning rate reached its peak.", 12, "4", "Results"),
     ]
     chunks = chunk_blocks(blocks, words, chunk_tokens=60, overlap_tokens=0)
-    text = " ".join(c.text for c in chunks)
+    body = [c for c in chunks if c.kind == "body"]
+    text = " ".join(c.text for c in body)
     assert "asn1_array2tree" not in text and "Preface" not in text
     assert "Copying and distribution" in text and "warm-up ending" in text
-    assert {c.page for c in chunks} == {24, 12}
+    assert {c.page for c in body} == {24, 12}
+    [index] = [c for c in chunks if c.kind != "body"]
+    assert index.kind == "contents" and "asn1_array2tree" in index.text and "Preface" in index.text
+
+
+def test_references_contents_and_figure_labels_are_chunks_of_their_own_kind():
+    blocks = [
+        Block("Contents 1 Introduction 3 2 Method 5", 2, "", "Contents"),
+        Block("We segment defects with a U-Net trained on dice loss.", 3, "1", "Introduction"),
+        Block("copy and crop 572 x 572 64 128", 3, "1", "Introduction", kind="figures"),
+        Block("The threshold raised dice by 30%.", 3, "1", "Introduction"),
+        Block("[1] Ronneberger, O. U-Net. MICCAI, 2015.", 9, "", "References"),
+        Block("[2] Long, J. FCN. CVPR, 2015.", 9, "7", "Bibliography"),
+    ]
+    chunks = chunk_blocks(blocks, words, chunk_tokens=60, overlap_tokens=0)
+    assert [(c.kind, c.page) for c in chunks] == [
+        ("contents", 2), ("body", 3), ("figures", 3), ("body", 3), ("references", 9), ("references", 9),
+    ]
+    # A figure's labels never join the prose around them.
+    assert "572" not in chunks[1].text + chunks[3].text

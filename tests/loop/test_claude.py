@@ -223,9 +223,11 @@ def test_real_knowledge_base_passages_reach_the_prompt_and_the_ledger(ws: Path) 
     with FakeAnthropic(replies) as api:
         _loop(ws, api.url, searcher=Searcher(ws, cfg.knowledge, embedder=ingestor.embedder))
     first = api.requests[0]["messages"][0]["content"][0]["text"]
-    assert "gg-net-notes.md" in first and f"[{hit.doc_id}:" in first
+    # The document by its title: the path of a file outside the workspace never goes to the API.
+    assert f"[{hit.doc_id}:" in first and "] GG-Net: notes from the dissertation" in first
     searched = api.requests[1]["messages"][-1]["content"][0]["content"][0]["text"]
-    assert "gg-net-notes.md" in searched
+    assert "] GG-Net: notes from the dissertation" in searched
+    assert not any(str(notes.parent) in str(r) for r in api.requests)
     rec = records(ws)[-1]
     cite = rec.hypothesis["citations"][0]
     assert cite["chunk_id"] == hit.chunk_id and cite["source"].endswith("gg-net-notes.md") and cite["text"]

@@ -50,5 +50,15 @@ def test_tiny_budget_leaves_passages_out_rather_than_cutting_to_nothing():
 def test_citation_has_the_ledger_fields():
     p = passage(1, section="")
     # What the ledger records of a passage and the report shows.
-    assert set(p.citation()) == {"chunk_id", "source", "page", "page_end", "section", "text", "score"}
+    assert set(p.citation()) == {"chunk_id", "source", "document", "page", "page_end", "section", "text", "score", "kind"}
     assert p.where() == "thesis.pdf pp. 11-12"
+
+
+def test_a_document_is_named_by_its_title_or_file_name_never_its_path():
+    p = Passage("abc123:0", "abc123", "/home/jdoe/private/drafts/thesis-v7.pdf", 4, 4, "2.1 Loss", "Dice loss.", 0.5)
+    assert p.where() == "thesis-v7.pdf p. 4, §2.1 Loss"
+    p.title = "GG-Net: defect segmentation"
+    p.kind = "references"
+    block = build_context([p], 500)
+    assert block.text.startswith("[abc123:0] GG-Net: defect segmentation p. 4, §2.1 Loss [references]\n")
+    assert "/home/jdoe" not in block.text and p.citation()["document"] == "GG-Net: defect segmentation"
