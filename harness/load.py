@@ -15,7 +15,8 @@ import psutil
 
 
 def tree_cpu_seconds(pid: int) -> float | None:
-    """User + system CPU seconds of a process and all its descendants so far (None if it is gone)."""
+    """User + system CPU seconds of a process and all its descendants so far, those already ended and
+    reaped included (None if it is gone)."""
     try:
         root = psutil.Process(pid)
         procs = [root, *root.children(recursive=True)]
@@ -27,7 +28,9 @@ def tree_cpu_seconds(pid: int) -> float | None:
             times = proc.cpu_times()
         except psutil.Error:  # ended between the listing and the read
             continue
-        total += times.user + times.system
+        # A reaped child's time is in its parent's children_* figures: work done in short-lived
+        # forks still counts once they are gone.
+        total += times.user + times.system + getattr(times, "children_user", 0.0) + getattr(times, "children_system", 0.0)
     return total
 
 

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from gg_research.config import CONFIG_NAME, PER_IMAGE_FILE, TEST_SCORES_FILE, WEIGHTS_FILE, Config, load_config
+from gg_research.errors import GGError
 from gg_research.harness import wire
 from gg_research.harness.errors import NotComparable, TrainContractError
 from gg_research.harness.load import MachineMeter, machine_load
@@ -33,7 +34,7 @@ from gg_research.harness.outputs import OutputProblem, discard, folder_bytes, re
 from gg_research.harness.process import ChildProcess, exit_reason
 from gg_research.harness.sandbox import BOX_TMP, bwrap_argv, child_env, scratch_dir
 from gg_research.harness.summary import format_summary, write_json_atomic
-from gg_research.harness.warm import HarnessChild, Isolation, hidden_paths, memory_gb, run_box, run_limits
+from gg_research.harness.warm import CodeView, HarnessChild, Isolation, hidden_paths, memory_gb, run_box, run_limits
 
 Status = Literal["ok", "crash", "timeout", "invalid"]
 
@@ -105,6 +106,10 @@ def run_experiment(
         if config.run.command:
             return run.command(echo, on_line)
         return run.harness(echo, on_line, warm, on_started)
+    except (KeyboardInterrupt, GGError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - whatever a run's files do to the parent is that run's failure
+        return run.failed(exc)
     finally:
         if warm is not None and not run.used_warm:
             warm.close()
@@ -112,7 +117,7 @@ def run_experiment(
 
 
 
-BUSY = 0.25  # on a GPU: others used at least this share of the CPUs, so lateness may be the machine's
+BUSY = 0.25  # others used at least this share of the CPUs: lateness may be the machine's, not the run's
 
 
 class _Run:
@@ -133,6 +138,18 @@ class _Run:
             remove_own(run_dir / name)
         self.log_path = run_dir / "run.log"
         remove_own(self.log_path)
+
+    def failed(self, exc: Exception) -> RunResult:
+        """The run is invalid, with one line; the traceback goes to its log for whoever debugs it."""
+        import traceback
+
+        reason = f"the harness could not handle this run's output: {type(exc).__name__}: {' '.join(str(exc).split())[:300]}"
+        try:
+            with open(self.log_path, "ab") as log:
+                log.write(("".join(traceback.format_exception(exc)) + wire.format_error(reason) + "\n").encode())
+        except OSError:
+            pass
+        return self.end("invalid", reason)
 
     def end(self, status: Status, error: str = "", summary: dict | None = None, rc: int | None = None) -> RunResult:
         summary = summary or {}
@@ -165,7 +182,7 @@ class _Run:
             child.child.sink.attach(log, echo, on_line)
             try:
                 ended = self._train(child.child, child.out, on_started,
-                                    lambda: HarnessChild(self.ws, self.cfg, view.dir, hidden))
+                                    lambda: HarnessChild(self.ws, self.cfg, view.dir, hidden), child.stage)
                 taken = self._take(child.out, _child_caps(self.cfg, len(labels), root, before))
                 if ended is not None:
                     return ended
@@ -184,7 +201,8 @@ class _Run:
         except OSError as exc:
             return self.end("crash", f"cannot read the run's output: {exc}")
 
-    def _train(self, p: ChildProcess, out: Path, on_started, next_child: Callable[[], HarnessChild]) -> RunResult | None:
+    def _train(self, p: ChildProcess, out: Path, on_started, next_child: Callable[[], HarnessChild],
+               stage: Callable[[], None]) -> RunResult | None:
         """Start the run and keep its budget by this process's clock; a RunResult when it ends badly.
 
         The clock runs from the go line until the child has exited with its predictions written:
@@ -197,6 +215,7 @@ class _Run:
                 return self.end("timeout", f"killed at the hard limit of {self.limit:g} s (still starting)")
             p.finish()
             return self.end("crash", self._error(p), rc=p.proc.returncode)
+        stage()  # the experiment's own files, as committed now, for a child started ahead of it
         p.send(wire.format_go(wire.Go(out, self.seed, self.budget, self.images)))
         self.t_go = time.monotonic()
         meter = MachineMeter(p.proc.pid)
@@ -209,7 +228,7 @@ class _Run:
             while p.alive():
                 now = time.monotonic()
                 if now >= next_check:
-                    next_check = now + 0.5
+                    next_check = now + 0.2
                     meter.sample()
                     if p.sink.trained_at is not None and not self.figures:
                         self.figures = machine_load(p.proc.pid, on_gpu=self.cfg.run.device != "cpu")
@@ -251,23 +270,20 @@ class _Run:
     def _over(self, took: float, allowed: float, meter: MachineMeter) -> str | None:
         """Why a run that is late is over its budget, or None when the machine explains the lateness.
 
-        On a CPU the run's work counts, not the wall clock: its processes' CPU time must fit in what
-        the usable CPUs give in the allowed time (an honest run starved by other processes uses
-        less; one that trains on uses more). On a GPU, where CPU time says little, the allowed
-        time stretches with the share of the CPUs other processes took (up to the hard limit).
+        Late on a quiet machine is over. While other processes kept at least BUSY of the CPUs, the
+        allowed time stretches with their share (up to the hard limit), and on a CPU the run's own
+        work must still fit what the usable CPUs give in the allowed time: an honest run starved
+        by others does less, one that trains on does more.
         """
         busy = meter.others_share()
-        if self.on_gpu:
-            if took <= allowed / max(1.0 - busy, 0.05) or busy < BUSY and took <= allowed:
-                return None
-        else:
-            meter.sample()
-            if meter.run_cpu_seconds() <= allowed * meter.cpus:
-                return None
+        meter.sample()
+        work = meter.run_cpu_seconds()
+        if busy >= BUSY and took <= allowed / max(1.0 - busy, 0.05) and (self.on_gpu or work <= allowed * meter.cpus):
+            return None
         grace, preds = self.cfg.run.grace(self.budget), self.cfg.run.eval_limit(self.budget)
         return (f"trained past its budget: no predictions {took:.0f} s after its start on a {self.budget:g} s budget "
-                f"({grace:g} s grace, {preds:g} s for the predictions), with {meter.run_cpu_seconds():.0f} CPU seconds "
-                f"of work; other processes used {busy:.0%} of the CPUs")
+                f"({grace:g} s grace, {preds:g} s for the predictions), with {work:.0f} CPU seconds of work; "
+                f"other processes used {busy:.0%} of the CPUs")
 
     def _score(self, child: HarnessChild, root: Path, before: dict[str, str], labels: Any, isolation: Isolation,
                log, echo: bool, on_line) -> RunResult:
@@ -364,9 +380,12 @@ class _Run:
         out = Path(tempfile.mkdtemp(prefix="cmd-", dir=runs))
         argv = shlex.split(self.cfg.run.command)
         home: Path | str = scratch_dir(out)
+        code: CodeView | None = None
         if isolation.bwrap:
             home = BOX_TMP
-            argv = bwrap_argv(argv, run_box(self.ws, self.cfg, out=out, readable=[], hidden=hidden_paths(self.ws, None)))
+            code = CodeView(self.ws, self.cfg, hidden_paths(self.ws, None), [out])
+            code.stage()
+            argv = bwrap_argv(argv, run_box(self.ws, self.cfg, out=out, readable=[], code_dir=code.dir))
         env = child_env({"GG_RUN_DIR": str(out), "GG_BUDGET": f"{self.budget:g}", "GG_BUDGET_IMAGES": str(self.images),
                          "GG_SEED": str(self.seed), "GG_WORKSPACE": str(self.ws)}, home)
         try:
@@ -392,10 +411,16 @@ class _Run:
                 return taken
         finally:
             discard(out)
+            if code is not None:
+                code.close()
         log = self.run_dir / self.cfg.run.summary_log if self.cfg.run.summary_log else self.log_path
         summary, why = _read_summary(self.summary_path, [o.name for o in self.cfg.objectives], log)
         if summary:
-            summary = {**summary, "boxed": 1 if isolation.bwrap else 0, "isolation": isolation.label}
+            # The parent's own keys are never the command's: the fingerprint of the frozen inputs,
+            # whether it was boxed, the wall time it took.
+            summary = {k: v for k, v in summary.items() if k not in _PARENT_KEYS}
+            summary.update(boxed=1 if isolation.bwrap else 0, isolation=isolation.label,
+                           total_seconds=round(time.monotonic() - self.t0, 3))
             write_json_atomic(self.summary_path, summary)
         if p.proc.returncode == 0 and summary:
             return self.end("ok", summary=summary, rc=0)
@@ -426,6 +451,7 @@ class _Run:
 _PARENT_FILES = ("last_run.json", TEST_SCORES_FILE, PER_IMAGE_FILE, "predictions.npz", "predictions_test.npz",
                  "train_report.json", WEIGHTS_FILE)
 _SUMMARY_CAP = 1 << 20
+_PARENT_KEYS = ("frozen", "train_sha256", "boxed", "isolation", "total_seconds", "config", "versions")
 _REPORT_CAP = 1 << 20
 
 
@@ -453,10 +479,7 @@ def _say(text: str, log, echo: bool, on_line: Callable[[str], None] | None) -> N
 
 def _untrusted_report(path: Path) -> dict[str, Any]:
     """The child's own figures (steps, images, memory): shown, never used to score."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    data = _bounded_json(path, _REPORT_CAP)
     if not isinstance(data, dict):
         return {}
     out: dict[str, Any] = {}
@@ -471,6 +494,20 @@ def _untrusted_report(path: Path) -> dict[str, Any]:
     return out
 
 
+def _bounded_json(path: Path, cap: int) -> Any:
+    """A JSON file a run wrote, or None: at most `cap` bytes, no link followed, nesting that would
+    exhaust the parser's recursion refused."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            raw = fh.read(cap + 1)
+        if len(raw) > cap:
+            return None
+        return json.loads(raw.decode("utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+
+
 def _read_summary(path: Path, objectives: list[str], log: Path) -> tuple[dict, str]:
     """(summary, '') when a command's last_run.json is valid, or, without one, when its `log` ends
     with a `---` summary holding every objective (harness.kv_summary); else ({}, why not)."""
@@ -480,8 +517,8 @@ def _read_summary(path: Path, objectives: list[str], log: Path) -> tuple[dict, s
         return summary_from_log(log, objectives)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return {}, f"{path}: unreadable last_run.json ({exc})"
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        return {}, f"{path}: unreadable last_run.json ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
     if not isinstance(data, dict):
         return {}, f"{path}: last_run.json is not a JSON object"
     for name in objectives:

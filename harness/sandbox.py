@@ -35,7 +35,7 @@ ENV_ALLOWED = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONUN
                "CUDA_VISIBLE_DEVICES", "CUDA_DEVICE_ORDER", "CUBLAS_WORKSPACE_CONFIG", "PYTORCH_CUDA_ALLOC_CONF",
                "NVIDIA_VISIBLE_DEVICES", "NVIDIA_DRIVER_CAPABILITIES", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE",
                "TOKENIZERS_PARALLELISM")
-ENV_ALLOWED_PREFIXES = ("LC_", "GG_")
+ENV_ALLOWED_PREFIXES = ("LC_",)  # the GG_ variables a run gets are the harness's own, set per run
 SCRATCH = ".scratch"  # an unboxed run's HOME and TMPDIR, inside its output folder; deleted with it
 BOX_TMP = "/tmp"  # a boxed run's HOME and TMPDIR: private tmpfs
 # Sizes of the box's private tmpfs; their pages are also charged to the run's memory limit.
@@ -92,7 +92,8 @@ class Box:
     """What one run may see and write, as paths of the host (each appears at the same path inside)."""
 
     workdir: Path  # the run's working directory (the workspace's path; only `code` of it is there)
-    code: tuple[Path, ...] = ()  # read-only: the run's code view
+    code: tuple[Path, ...] = ()  # read-only: the run's code view, file by file
+    code_dir: Path | None = None  # or: a folder the parent fills with the code view when the run starts
     readable: tuple[Path, ...] = ()  # read-only: the trainer's data view, the user's extra folders
     writable: tuple[Path, ...] = ()  # the output folder
     forbidden: tuple[Path, ...] = field(default=())  # never bound, even when inside an allowed folder
@@ -100,8 +101,13 @@ class Box:
 
 
 def bwrap_argv(inner: list[str], box: Box) -> list[str]:
-    """`inner` inside bubblewrap, in a root made of `box` and the environment's allow-list only."""
-    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--proc", "/proc", "--dev", "/dev"]
+    """`inner` inside bubblewrap, in a root made of `box` and the environment's allow-list only.
+
+    Every capability is dropped (a run started by root would otherwise keep root's, remount its
+    read-only folders writable and reach the parent's code), /proc/sys is read-only, and /dev and
+    the root are made read-only last."""
+    argv = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
     if box.gpu:
         argv += [arg for node in gpu_nodes() for arg in ("--dev-bind", str(node), str(node))]
     for path in SYSTEM_DIRS:
@@ -115,16 +121,40 @@ def bwrap_argv(inner: list[str], box: Box) -> list[str]:
     # under /tmp stays reachable).
     argv += ["--size", str(TMP_SIZE), "--tmpfs", "/tmp", "--size", str(SHM_SIZE), "--tmpfs", "/dev/shm",
              "--size", str(RUN_SIZE), "--tmpfs", "/run"]
-    forbidden = [p.resolve() for p in (*box.forbidden, box.workdir)]
-    for path in environment_paths(forbidden):
+    if box.code_dir is not None:
+        argv += ["--ro-bind", str(box.code_dir), str(box.workdir)]
+    else:
+        argv += ["--dir", str(box.workdir)]
+        for path in box.code:
+            argv += ["--ro-bind", str(path), str(path)]
+    for path in environment_paths():  # after the code view: an environment may live in the workspace
         argv += ["--ro-bind", str(path), str(path)]
-    argv += ["--dir", str(box.workdir)]
-    for path in (*box.code, *box.readable):
+    for path in box.readable:
         argv += ["--ro-bind", str(path), str(path)]
     for path in box.writable:
         argv += ["--bind", str(path), str(path)]
-    # The root bubblewrap made (a tmpfs holding the mount points) becomes read-only last.
-    return [*argv, "--remount-ro", "/", "--chdir", str(box.workdir), "--", *inner]
+    # /dev and the root bubblewrap made (tmpfs holding the mount points) become read-only last.
+    return [*argv, "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(box.workdir), "--", *inner]
+
+
+def mount_points(code_dir: Path, workdir: Path, paths: Iterable[Path]) -> None:
+    """Make, in a code-view folder, the folders where `paths` under the workspace are mounted
+    (the output folder, the trainer's view): a read-only code view cannot have them made later."""
+    ws = Path(workdir).resolve()
+    for path in paths:
+        p = Path(path).resolve()
+        if ws in p.parents:
+            (Path(code_dir) / p.relative_to(ws)).mkdir(parents=True, exist_ok=True)
+
+
+def stage_code(code_dir: Path, workspace: Path, files: Iterable[Path]) -> None:
+    """Copy the code view into its folder, as the files are now: a run started ahead of its
+    experiment reads the experiment's own files, never the ones there when it was started."""
+    ws = Path(workspace).resolve()
+    for path in files:
+        target = Path(code_dir) / Path(path).relative_to(ws)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target, follow_symlinks=False)
 
 
 def _system_entry(path: Path) -> list[str]:
@@ -140,24 +170,20 @@ def gpu_nodes() -> list[Path]:
     return sorted(names)
 
 
-def environment_paths(forbidden: Iterable[Path]) -> list[Path]:
-    """The Python environment's folders: prefixes, the import path, and this package's source.
-
-    A folder that holds (or is) a forbidden path — the workspace, the dataset — or the home
-    directory itself is left out: a PYTHONPATH of `~` must not bring the home into the box.
-    """
-    bad = [Path(p) for p in forbidden] + [Path.home().resolve()]
+def environment_paths() -> list[Path]:
+    """The Python environment's folders: its prefixes, the import path's folders inside them, and
+    this package's source. A folder of the import path outside the prefixes (PYTHONPATH, a `.pth`
+    line: it could be another workspace, or the home folder) is not brought in; `[run] readable`
+    adds one on purpose."""
+    prefixes: list[Path] = []
+    for raw in (sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent)):
+        path = Path(raw).resolve()
+        if path.exists() and str(path) not in ("/", "/usr") and path != Path.home().resolve():
+            prefixes.append(path)
+    inside = [Path(p).resolve() for p in sys.path if p and any(_contains(pre, Path(p).resolve()) for pre in prefixes)]
     found: list[Path] = []
-    candidates = [sys.prefix, sys.base_prefix, sys.exec_prefix, str(Path(sys.executable).resolve().parent),
-                  *(p for p in sys.path if p), *_own_package_dirs()]
-    for raw in candidates:
-        try:
-            path = Path(raw).resolve()
-        except (OSError, RuntimeError):
-            continue
-        if not path.exists() or str(path) == "/" or any(_contains(path, b) for b in bad):
-            continue
-        if any(_contains(p, path) for p in found):
+    for path in [*prefixes, *inside, *(Path(p).resolve() for p in _own_package_dirs())]:
+        if not path.exists() or any(_contains(p, path) for p in found):
             continue
         found = [p for p in found if not _contains(path, p)] + [path]
     return found

@@ -206,10 +206,15 @@ def degenerate_transforms(theta: "np.ndarray") -> list[int]:
     """Indices of the 3x3 transforms that cannot be inverted reliably (singular or ill-conditioned)."""
     import numpy as np
 
-    t = np.asarray(theta, dtype=np.float64)
+    # Judged as the scorer will use them, in float32: a transform fine in float64 can overflow there.
     with np.errstate(all="ignore"):
+        t32 = np.asarray(theta).astype(np.float32)
+        t = t32.astype(np.float64)
         cond = np.linalg.cond(t)
-    return [int(i) for i in np.flatnonzero(~np.isfinite(cond) | (cond > MAX_CONDITION))]
+        bad = ~np.isfinite(t32).all(axis=(1, 2)) | ~np.isfinite(cond) | (cond > MAX_CONDITION)
+        scale = np.abs(t).max(axis=(1, 2))
+        bad |= (scale < 1e-12) | (scale > 1e12)  # a condition number cannot see a uniformly tiny or huge matrix
+    return [int(i) for i in np.flatnonzero(bad)]
 
 
 def check_data_unchanged(before: dict[str, str], after: dict[str, str], root: Path) -> None:

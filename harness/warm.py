@@ -18,7 +18,8 @@ from gg_research.config import Config
 from gg_research.harness.errors import TrainContractError
 from gg_research.harness.limits import RunLimits
 from gg_research.harness.process import ChildProcess
-from gg_research.harness.sandbox import BOX_TMP, Box, bwrap_argv, bwrap_works, child_env, code_view, scratch_dir
+from gg_research.harness.sandbox import (BOX_TMP, Box, bwrap_argv, bwrap_works, child_env, code_view, environment_paths,
+                                         mount_points, scratch_dir, stage_code)
 
 
 @dataclass(frozen=True)
@@ -51,12 +52,33 @@ class Isolation:
 INSTALL_BWRAP = "sudo apt install bubblewrap"
 
 
-def run_box(workspace: Path, config: Config, *, out: Path, readable: list[Path], hidden: list[Path]) -> Box:
+def run_box(workspace: Path, config: Config, *, out: Path, readable: list[Path], code_dir: Path) -> Box:
     """The box of one run, for train.py under the harness and for a `[run] command` alike."""
-    extra = [p for p in (_user_path(workspace, raw) for raw in config.run.readable) if p.exists()]
-    return Box(workdir=Path(workspace).resolve(), code=code_view(workspace, hidden, config.workspace.mutable),
-               readable=tuple([*readable, *extra]), writable=(out,), forbidden=tuple(hidden),
+    return Box(workdir=Path(workspace).resolve(), code_dir=code_dir,
+               readable=tuple([*readable, *extra_readable(workspace, config)]), writable=(out,),
                gpu=config.run.device != "cpu")
+
+
+def extra_readable(workspace: Path, config: Config) -> list[Path]:
+    return [p for p in (_user_path(workspace, raw) for raw in config.run.readable) if p.exists()]
+
+
+class CodeView:
+    """The folder a boxed run sees as its workspace: made when the box is built (with the mount
+    points of the run's own folders), filled with the code view when the run starts (`stage`)."""
+
+    def __init__(self, workspace: Path, config: Config, hidden: list[Path], mounts: list[Path]) -> None:
+        self.workspace, self.config, self.hidden = Path(workspace).resolve(), config, hidden
+        root = self.workspace / ".gg" / "code"
+        root.mkdir(parents=True, exist_ok=True)
+        self.dir = Path(tempfile.mkdtemp(prefix="code-", dir=root))
+        mount_points(self.dir, self.workspace, [*mounts, *extra_readable(workspace, config), *environment_paths()])
+
+    def stage(self) -> None:
+        stage_code(self.dir, self.workspace, code_view(self.workspace, self.hidden, self.config.workspace.mutable))
+
+    def close(self) -> None:
+        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def _user_path(workspace: Path, raw: str) -> Path:
@@ -85,12 +107,17 @@ class HarnessChild:
         self.out = Path(tempfile.mkdtemp(prefix="run-", dir=runs))
         config_json = self.out / "config.json"
         config_json.write_text(config.model_dump_json(indent=2), encoding="utf-8")
-        argv = [sys.executable, "-m", "gg_research.harness.child", "--workspace", str(self.workspace),
+        # -P: the workspace is not on the import path before the run starts (a module there named
+        # like a library the child preloads would run off the clock); the child adds it at go.
+        argv = [sys.executable, "-P", "-m", "gg_research.harness.child", "--workspace", str(self.workspace),
                 "--view", str(view_dir), "--out", str(self.out), "--config", str(config_json)]
         home: Path | str = scratch_dir(self.out)
+        self.code: CodeView | None = None
         if self.isolation.bwrap:
             home = BOX_TMP
-            argv = bwrap_argv(argv, run_box(self.workspace, config, out=self.out, readable=[view_dir], hidden=hidden))
+            self.code = CodeView(self.workspace, config, hidden, [self.out, view_dir])
+            argv = bwrap_argv(argv, run_box(self.workspace, config, out=self.out, readable=[view_dir],
+                                            code_dir=self.code.dir))
         env = child_env({"GG_WORKSPACE": str(self.workspace), "GG_RUN_DIR": str(self.out)}, home)
         self.child = ChildProcess(argv, cwd=self.workspace, env=env, limits=run_limits(config),
                                   max_log_bytes=int(config.run.max_log_mb * 2**20), stdin=True)
@@ -98,9 +125,16 @@ class HarnessChild:
     def usable_for(self, config: Config, view_dir: Path) -> bool:
         return self.child.alive() and self.key == config_key(config, view_dir)
 
+    def stage(self) -> None:
+        """Put the workspace's code, as it is now, where the boxed child will read it at go."""
+        if self.code is not None:
+            self.code.stage()
+
     def close(self) -> None:
         self.child.close()
         shutil.rmtree(self.out, ignore_errors=True)
+        if self.code is not None:
+            self.code.close()
 
 
 def config_key(config: Config, view_dir: Path) -> str:

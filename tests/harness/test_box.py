@@ -416,3 +416,115 @@ def test_an_honest_run_beside_busy_processes_is_not_blamed_for_the_machine(tmp_p
         res = run_experiment(ws, tmp_path / "run", hard_limit_s=300)
     assert res.status == "ok", (res.error, res.log_path.read_text()[-1500:])
     assert res.metrics["machine_busy"] > 0.25
+
+
+# -- found from outside (a red team's attempts), each held now ---------------------------------------
+
+def test_a_run_started_by_root_keeps_no_capability_and_cannot_unseal_its_mounts(
+        tmp_path: Path, dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Remounting a read-only folder writable, writing host sysctls, leaving the control group, a
+    sibling workspace on PYTHONPATH, a GG_ secret in the environment, a module in the workspace named
+    like a library the child preloads: all held."""
+    sibling = tmp_path / "other-ws"
+    (sibling / ".gg" / "data").mkdir(parents=True)
+    (sibling / ".gg" / "data" / ".secret").write_bytes(b"s" * 32)
+    monkeypatch.setenv("PYTHONPATH", str(sibling))
+    monkeypatch.syspath_prepend(str(sibling))
+    monkeypatch.setenv("GG_SECRET_TOKEN", "gg-canary-456")
+    source = PROBE_HELPERS + textwrap.dedent(f'''
+        import glob, subprocess
+        def train(ctx):
+            view = sorted(glob.glob(os.getcwd() + "/.gg/views/*"))[0]
+            subprocess.run(["mount", "-o", "remount,bind,rw", view], capture_output=True)
+            attempt("write_view", lambda: open(view + "/PWNED", "w").write("x"))
+            attempt("write_sysctl", lambda: open("/proc/sys/vm/swappiness", "w").write("60"))
+            attempt("leave_cgroup", lambda: open("/sys/fs/cgroup/pids/cgroup.procs", "w").write(str(os.getpid())))
+            attempt("remount_root", lambda: subprocess.run(["mount", "-o", "remount,rw", "/"], check=True,
+                                                            capture_output=True))
+            attempt("sibling_on_path", lambda: open({str(sibling / ".gg/data/.secret")!r}, "rb").read())
+            attempt("write_dev", lambda: open("/dev/hog", "w").write("x"))
+            probe["capeff"] = ["done", open("/proc/self/status").read().split("CapEff:")[1].split()[0]]
+            probe["gg_env"] = ["done", sorted(k for k in os.environ if k.startswith("GG_"))]
+            report()
+            return Still()
+    ''')
+    ws = make_workspace(tmp_path / "ws", dataset, train_source=source, budget_s=1.0)
+    (ws / "kornia.py").write_text("print('SHADOW MODULE RAN', flush=True)\n")
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
+    assert res.status == "ok", res.error
+    probe = _probe(res)
+    assert _blocked(probe) >= {"write_view", "write_sysctl", "leave_cgroup", "remount_root", "sibling_on_path",
+                               "write_dev"}, probe
+    assert int(probe["capeff"][1], 16) == 0, probe
+    assert "GG_SECRET_TOKEN" not in probe["gg_env"][1]
+    assert not list((ws / ".gg" / "views").glob("*/PWNED")) and "SHADOW MODULE RAN" not in res.log_path.read_text()
+
+
+def test_a_child_started_ahead_runs_the_experiments_own_train_py(tmp_path: Path, dataset: Path) -> None:
+    """The loop starts the next child while a run trains, then writes the next edit (a new file by
+    rename): the child must run the new file, not the one there when it started."""
+    import hashlib
+
+    from gg_research.harness.runner import PrestartingRunner
+
+    version = MODEL + "def train(ctx):\n    print('VERSION', {v!r}, flush=True)\n    return Still()\n"
+    ws = make_workspace(tmp_path / "ws", dataset, train_source=version.format(v="A"), budget_s=1.0)
+    runner = PrestartingRunner()
+    try:
+        first = runner(ws, tmp_path / "run1", hard_limit_s=240)
+        assert first.status == "ok" and "VERSION A" in first.log_path.read_text()
+        new = ws / "train.py.new"
+        new.write_text(version.format(v="B"))
+        os.replace(new, ws / "train.py")  # as the loop writes an edit
+        second = runner(ws, tmp_path / "run2", hard_limit_s=240)
+    finally:
+        runner.close()
+    assert second.status == "ok", second.error
+    assert second.summary["startup"] == "prestarted"
+    assert "VERSION B" in second.log_path.read_text() and "VERSION A" not in second.log_path.read_text()
+    assert second.summary["train_sha256"] == hashlib.sha256((ws / "train.py").read_bytes()).hexdigest()
+
+
+def test_training_on_in_short_lived_forks_is_counted(tmp_path: Path, dataset: Path) -> None:
+    """Work done in children that have ended and been reaped is still the run's work."""
+    source = MODEL + textwrap.dedent('''
+        import os, time
+        def train(ctx):
+            end = time.monotonic() + 40
+            while time.monotonic() < end:
+                pid = os.fork()
+                if pid == 0:
+                    stop = time.monotonic() + 0.3
+                    while time.monotonic() < stop:
+                        sum(i * i for i in range(10000))
+                    os._exit(0)
+                os.waitpid(pid, 0)
+            return Still()
+    ''')
+    ws = make_workspace(tmp_path / "ws", dataset, train_source=source, budget_s=1.0,
+                        extra_run="budget_grace_s = 1\neval_limit_s = 1")
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
+    assert res.status == "invalid" and "trained past its budget" in res.error, (res.status, res.error)
+
+
+@pytest.mark.parametrize("where", ["train_report", "command"])
+def test_deeply_nested_json_from_a_run_never_raises_out_of_the_parent(tmp_path: Path, dataset: Path, where: str) -> None:
+    nested = "'[' * 200000 + ']' * 200000"
+    if where == "train_report":
+        source = MODEL + textwrap.dedent(f'''
+            import atexit, os
+            def _write():
+                open(os.environ["GG_RUN_DIR"] + "/train_report.json", "w").write({nested})
+            def train(ctx):
+                atexit.register(_write)
+                return Still()
+        ''')
+        ws = make_workspace(tmp_path / "ws", dataset, train_source=source, budget_s=1.0)
+    else:
+        ws = make_workspace(tmp_path / "ws", dataset, train_source="", budget_s=1.0,
+                            extra_run=f'command = "{sys.executable} own.py"')
+        (ws / "own.py").write_text(f"import os\nopen(os.environ['GG_RUN_DIR'] + '/last_run.json', 'w').write({nested})\n")
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
+    # The child's own figures are only shown: unreadable ones are dropped. A command's result is its score.
+    assert (res.status, where) in (("ok", "train_report"), ("crash", "command")), (res.status, res.error)
+    assert "\n" not in res.error

@@ -49,19 +49,35 @@ def test_a_cuda_box_gets_the_gpu_nodes_and_nothing_else_of_dev(tmp_path: Path, m
     assert binds == ["/dev/nvidia0", "/dev/nvidiactl"]
 
 
-def test_the_environment_never_brings_the_home_the_workspace_or_the_dataset(tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_environment_brings_its_prefixes_and_not_any_folder_on_the_import_path(tmp_path: Path,
+                                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     import sys
 
-    ws, data, lib = tmp_path / "ws", tmp_path / "data", tmp_path / "lib"
-    for d in (ws, data, lib):
-        d.mkdir()
-    # A PYTHONPATH of the home folder, of a folder above the workspace, or of the dataset: all left out.
-    monkeypatch.setattr(sys, "path", [str(Path.home()), str(tmp_path), str(data), str(lib), *sys.path])
-    found = environment_paths([ws, data])
-    assert lib.resolve() in found
-    assert not any(p == Path.home().resolve() or p == tmp_path.resolve() or p == data.resolve() for p in found)
-    assert all(not (ws.resolve() == p or p in ws.resolve().parents) for p in found)
+    other_ws, lib = tmp_path / "other-ws", Path(sys.prefix).resolve()
+    other_ws.mkdir()
+    # A PYTHONPATH of the home folder or of another workspace: never brought into the box.
+    monkeypatch.setattr(sys, "path", [str(Path.home()), str(other_ws), *sys.path])
+    found = environment_paths()
+    assert any(p == lib or p in lib.parents or lib in p.parents for p in found)
+    assert other_ws.resolve() not in found and Path.home().resolve() not in found
+    assert not any(p == Path("/") for p in found)
+
+
+def test_a_code_view_folder_is_bound_at_the_workspace_and_caps_are_dropped(tmp_path: Path) -> None:
+    from gg_research.harness.sandbox import mount_points, stage_code
+
+    ws, code, out = tmp_path / "ws", tmp_path / "code", tmp_path / "ws" / ".gg" / "runs" / "r"
+    out.mkdir(parents=True)
+    code.mkdir()
+    (ws / "train.py").write_text("x = 1\n")
+    mount_points(code, ws, [out])
+    assert (code / ".gg" / "runs" / "r").is_dir() and not (code / "train.py").exists()
+    stage_code(code, ws, [ws / "train.py"])
+    assert (code / "train.py").read_text() == "x = 1\n"
+    argv = bwrap_argv(["python"], Box(workdir=ws, code_dir=code, writable=(out,)))
+    joined = " ".join(argv)
+    assert f"--ro-bind {code} {ws}" in joined and joined.index(f"--ro-bind {code}") < joined.index(f"--bind {out}")
+    assert "--cap-drop ALL" in joined and "--ro-bind /proc/sys /proc/sys" in joined and "--remount-ro /dev" in joined
 
 
 def test_the_code_view_is_the_source_and_never_a_cache_a_link_or_data(tmp_path: Path) -> None:
