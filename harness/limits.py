@@ -55,7 +55,7 @@ def _hierarchies() -> list[_Hierarchy]:
                 continue
             found.append(_Hierarchy(mountpoint, own[""], enabled, True))
         elif fstype == "cgroup":
-            ctrls = frozenset(options & {"memory", "pids"})
+            ctrls = frozenset(options & {"memory", "pids", "cpuacct"})
             key = next((k for k in own if ctrls and set(k.split(",")) >= ctrls), None)
             if ctrls and key is not None:
                 found.append(_Hierarchy(mountpoint, own[key], ctrls, False))
@@ -71,7 +71,7 @@ class RunLimits:
         self.groups: dict[str, Path] = {}  # controller -> the run's group folder
         tag = secrets.token_hex(4)
         for h in _hierarchies():
-            for ctrl in sorted(h.controllers & {"memory", "pids"}):
+            for ctrl in sorted((h.controllers | ({"cpuacct"} if h.v2 else set())) & {"memory", "pids", "cpuacct"}):
                 if ctrl in self.groups:
                     continue
                 group = h.root / h.own.lstrip("/") / f"gg-run-{os.getpid()}-{tag}"
@@ -116,6 +116,24 @@ class RunLimits:
                 continue
         return None
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time of every process the run ever had, as its control group counted it (processes
+        reaped by the kernel, which leave no trace in their parent's figures, included); None
+        without such a group."""
+        group = self.groups.get("cpuacct")
+        if group is None:
+            return None
+        try:
+            if (group / "cpuacct.usage").exists():
+                return int((group / "cpuacct.usage").read_text().split()[0]) / 1e9
+            for line in (group / "cpu.stat").read_text().splitlines():
+                key, _, value = line.partition(" ")
+                if key == "usage_usec":
+                    return int(value) / 1e6
+        except (OSError, ValueError, IndexError):
+            return None
+        return None
+
     def oom_killed(self) -> bool:
         """Whether the kernel killed a process of the run for its memory limit."""
         group = self.groups.get("memory")
@@ -155,6 +173,7 @@ class RunLimits:
 
 
 def _make_group(group: Path, ctrl: str, v2: bool, memory: int) -> bool:
+    made = not group.exists()  # a v2 group serves several controllers: only the one that made it removes it
     try:
         group.mkdir(exist_ok=True)
         if ctrl == "memory" and memory:
@@ -166,7 +185,8 @@ def _make_group(group: Path, ctrl: str, v2: bool, memory: int) -> bool:
         return True
     except OSError:
         try:
-            group.rmdir()
+            if made:
+                group.rmdir()
         except OSError:
             pass
         return False

@@ -10,6 +10,7 @@ import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 
 import psutil
 
@@ -107,31 +108,49 @@ def machine_busy_seconds() -> float:
 class MachineMeter:
     """How much of the machine *other* processes used while a run went on, measured from outside.
 
-    The machine's busy CPU time less the run's process tree's, over the usable CPUs and the
-    wall time: 0 on a quiet machine, near 1 when others kept every CPU busy. The run cannot
-    raise it (all it starts is in its own tree) nor lower it (it cannot reach other processes).
+    The machine's busy CPU time less the run's and this parent process's own, over the usable CPUs
+    and the wall time: 0 on a quiet machine, near 1 when others kept every CPU busy. The run's
+    CPU time comes from its control group where there is one (`cpu_of`), which counts processes
+    the kernel reaped unseen; else from its process tree. The run cannot raise the figure (what it
+    starts is its own; what it makes the parent do is the parent's) nor lower it.
     """
 
-    def __init__(self, pid: int) -> None:
-        self.pid = pid
+    def __init__(self, pid: int, cpu_of: Callable[[], float | None] = lambda: None) -> None:
+        self.pid, self.cpu_of = pid, cpu_of
         self.t0 = time.monotonic()
         self.busy0 = machine_busy_seconds()
+        self.own0 = _own_cpu()
         self.tree0 = tree_cpu_seconds(pid) or 0.0
         self.tree = self.tree0
+        group = cpu_of()
+        self.group0 = group if group is not None else None
+        self.group = self.group0
         self.cpus = usable_cpus()
 
     def sample(self) -> None:
-        """Note the run's CPU so far (its tree is gone once it exits)."""
+        """Note the run's CPU so far (its tree and its control group are gone once it ends)."""
         now = tree_cpu_seconds(self.pid)
         if now is not None:
             self.tree = max(self.tree, now)
+        group = self.cpu_of()
+        if group is not None and self.group is not None:
+            self.group = max(self.group, group)
+
+    def run_cpu_seconds(self) -> float:
+        if self.group is not None and self.group0 is not None:
+            return max(self.group - self.group0, self.tree - self.tree0)
+        return self.tree - self.tree0
 
     def others_share(self) -> float:
         wall = time.monotonic() - self.t0
         if wall <= 0.5:  # too short to tell
             return 0.0
-        others = machine_busy_seconds() - self.busy0 - (self.tree - self.tree0)
+        others = machine_busy_seconds() - self.busy0 - self.run_cpu_seconds() - (_own_cpu() - self.own0)
         return min(max(others / (wall * self.cpus), 0.0), 1.0)
 
-    def run_cpu_seconds(self) -> float:
-        return self.tree - self.tree0
+
+def _own_cpu() -> float:
+    """This process's CPU time (all its threads) and that of the children it has reaped (the `du`
+    and `git` it runs): work the run may cause, never other processes' load."""
+    t = os.times()
+    return t.user + t.system + t.children_user + t.children_system

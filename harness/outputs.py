@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -20,28 +21,26 @@ class OutputProblem(Exception):
     """The run put something other than a regular file where the parent expects one."""
 
 
-def folder_bytes(folder: Path, limit_entries: int = 100_000) -> int:
-    """The bytes a folder's files take, links not followed; counting stops after `limit_entries`
-    (a run that made more files than that is over any sane cap anyway: it returns a huge figure)."""
-    total, seen = 0, 0
-    stack = [Path(folder)]
-    while stack:
+def folder_bytes(folder: Path) -> int:
+    """The bytes a folder's files take on disk, links not followed, however deep it is.
+
+    `du` walks with file descriptors, so neither a path longer than PATH_MAX nor a deep tree
+    hides anything from it; where it is missing, a walk that cannot see past PATH_MAX."""
+    du = shutil.which("du")
+    if du is not None:
         try:
-            with os.scandir(stack.pop()) as it:
-                for entry in it:
-                    seen += 1
-                    if seen > limit_entries:
-                        return 1 << 62
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if stat.S_ISDIR(st.st_mode):
-                        stack.append(Path(entry.path))
-                    else:
-                        total += st.st_blocks * 512 if hasattr(st, "st_blocks") else st.st_size
-        except OSError:
-            continue
+            out = subprocess.run([du, "-s", "-B1", "-x", "-P", str(folder)], capture_output=True, text=True, timeout=60)
+            return int(out.stdout.split()[0])
+        except (OSError, subprocess.SubprocessError, ValueError, IndexError):
+            pass
+    total = 0
+    for root, _dirs, files in os.walk(folder):
+        for name in files:
+            try:
+                st = os.lstat(os.path.join(root, name))
+            except OSError:
+                continue
+            total += st.st_blocks * 512
     return total
 
 
@@ -107,8 +106,16 @@ def remove_own(path: Path) -> None:
 
 
 def discard(folder: Path) -> None:
-    """Delete a run's output folder; links in it are removed, never followed."""
-    shutil.rmtree(folder, ignore_errors=True)
+    """Delete a folder a run wrote in; links in it are removed, never followed, and no depth
+    defeats it (`rm` walks without recursion limits; Python's rmtree is the fallback)."""
+    rm = shutil.which("rm")
+    if rm is not None:
+        try:
+            subprocess.run([rm, "-rf", "--one-file-system", "--", str(folder)], capture_output=True, timeout=300)
+        except (OSError, subprocess.SubprocessError):
+            pass
+    if os.path.lexists(folder):
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _kind(mode: int) -> str:

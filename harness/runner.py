@@ -14,8 +14,8 @@ and one log: splitting `_Run` would scatter the order the budget is kept in.
 from __future__ import annotations
 
 import json
-import math
 import os
+import re
 import shlex
 import shutil
 import tempfile
@@ -118,6 +118,7 @@ def run_experiment(
 
 
 BUSY = 0.25  # others used at least this share of the CPUs: lateness may be the machine's, not the run's
+MAX_STRETCH = 5.0  # the most a busy machine stretches the allowed time
 
 
 class _Run:
@@ -218,7 +219,7 @@ class _Run:
         stage()  # the experiment's own files, as committed now, for a child started ahead of it
         p.send(wire.format_go(wire.Go(out, self.seed, self.budget, self.images)))
         self.t_go = time.monotonic()
-        meter = MachineMeter(p.proc.pid)
+        meter = MachineMeter(p.proc.pid, p.limits.cpu_seconds)
         if on_started is not None:
             on_started(next_child)
         allowed = self.budget + self.cfg.run.grace(self.budget) + self.cfg.run.eval_limit(self.budget)
@@ -228,7 +229,7 @@ class _Run:
             while p.alive():
                 now = time.monotonic()
                 if now >= next_check:
-                    next_check = now + 0.2
+                    next_check = now + 1.0  # the output folder's size: `du` on whatever the run made
                     meter.sample()
                     if p.sink.trained_at is not None and not self.figures:
                         self.figures = machine_load(p.proc.pid, on_gpu=self.cfg.run.device != "cpu")
@@ -249,6 +250,7 @@ class _Run:
         except KeyboardInterrupt:
             p.kill()
             raise
+        meter.sample()
         busy = meter.others_share()
         p.finish()
         self.t_end = time.monotonic()
@@ -271,14 +273,14 @@ class _Run:
         """Why a run that is late is over its budget, or None when the machine explains the lateness.
 
         Late on a quiet machine is over. While other processes kept at least BUSY of the CPUs, the
-        allowed time stretches with their share (up to the hard limit), and on a CPU the run's own
+        allowed time stretches with their share (up to MAX_STRETCH times), and on a CPU the run's own
         work must still fit what the usable CPUs give in the allowed time: an honest run starved
         by others does less, one that trains on does more.
         """
         busy = meter.others_share()
         meter.sample()
         work = meter.run_cpu_seconds()
-        if busy >= BUSY and took <= allowed / max(1.0 - busy, 0.05) and (self.on_gpu or work <= allowed * meter.cpus):
+        if busy >= BUSY and took <= allowed / max(1.0 - busy, 1.0 / MAX_STRETCH) and (self.on_gpu or work <= allowed * meter.cpus):
             return None
         grace, preds = self.cfg.run.grace(self.budget), self.cfg.run.eval_limit(self.budget)
         return (f"trained past its budget: no predictions {took:.0f} s after its start on a {self.budget:g} s budget "
@@ -377,7 +379,9 @@ class _Run:
         isolation = Isolation.of(self.cfg)
         runs = self.ws / ".gg" / "runs"
         runs.mkdir(parents=True, exist_ok=True)
-        out = Path(tempfile.mkdtemp(prefix="cmd-", dir=runs))
+        # Named like the run folder (a command may tell a re-run by its folder's name).
+        out = Path(tempfile.mkdtemp(prefix="cmd-", dir=runs)) / self.run_dir.name
+        out.mkdir()
         argv = shlex.split(self.cfg.run.command)
         home: Path | str = scratch_dir(out)
         code: CodeView | None = None
@@ -403,14 +407,16 @@ class _Run:
                 if ended is not None:
                     return ended
             # The command's own log, when [run] summary_log names one, comes along to be read for its summary.
-            caps = {"last_run.json": _SUMMARY_CAP}
+            # A command scores itself: its result, its per-image evidence and its weights come along.
+            caps = {"last_run.json": _SUMMARY_CAP, PER_IMAGE_FILE: _EVIDENCE_CAP,
+                    WEIGHTS_FILE: int(self.cfg.run.max_output_mb * 2**20)}
             if self.cfg.run.summary_log and self.cfg.run.summary_log not in (*_PARENT_FILES, "run.log"):
                 caps[self.cfg.run.summary_log] = int(self.cfg.run.max_log_mb * 2**20)
             taken = self._take(out, caps)
             if isinstance(taken, RunResult):
                 return taken
         finally:
-            discard(out)
+            discard(out.parent)
             if code is not None:
                 code.close()
         log = self.run_dir / self.cfg.run.summary_log if self.cfg.run.summary_log else self.log_path
@@ -451,6 +457,7 @@ class _Run:
 _PARENT_FILES = ("last_run.json", TEST_SCORES_FILE, PER_IMAGE_FILE, "predictions.npz", "predictions_test.npz",
                  "train_report.json", WEIGHTS_FILE)
 _SUMMARY_CAP = 1 << 20
+_EVIDENCE_CAP = 64 << 20
 _PARENT_KEYS = ("frozen", "train_sha256", "boxed", "isolation", "total_seconds", "config", "versions")
 _REPORT_CAP = 1 << 20
 
@@ -483,15 +490,26 @@ def _untrusted_report(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         return {}
     out: dict[str, Any] = {}
-    for key, value in data.items():
+    for key, value in list(data.items())[:50]:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if value == value and abs(value) != float("inf"):
+            if value == value and 0 <= value <= _MAX_FIGURE:  # a count, a time, a size: nothing else is shown
                 out[key] = float(value)
-        elif key in ("device", "train_sha256") and isinstance(value, str):
-            out[key] = value[:200]
+        elif key == "device" and isinstance(value, str) and _DEVICE.fullmatch(value):
+            out[key] = value
+        elif key == "train_sha256" and isinstance(value, str) and _SHA.fullmatch(value):
+            out[key] = value
         elif key == "versions" and isinstance(value, dict):
-            out[key] = {str(k)[:40]: str(v)[:40] for k, v in list(value.items())[:20]}
+            out[key] = {k: v for k, v in list(value.items())[:20]
+                        if isinstance(k, str) and isinstance(v, str) and _WORD.fullmatch(k) and _WORD.fullmatch(v)}
     return out
+
+
+# What of the child's report may reach the summary, the terminal and the ledger: plain words and
+# sane numbers (a device string holding a newline would print a forged `---` block).
+_DEVICE = re.compile(r"[A-Za-z0-9:_.\- ]{1,40}")
+_SHA = re.compile(r"[0-9a-f]{64}")
+_WORD = re.compile(r"[A-Za-z0-9_.+\-]{1,40}")
+_MAX_FIGURE = 1e12
 
 
 def _bounded_json(path: Path, cap: int) -> Any:
@@ -523,6 +541,6 @@ def _read_summary(path: Path, objectives: list[str], log: Path) -> tuple[dict, s
         return {}, f"{path}: last_run.json is not a JSON object"
     for name in objectives:
         v = data.get(name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            return {}, f"{path}: last_run.json has no finite number {name!r}"
+        if isinstance(v, bool) or not isinstance(v, (int, float)):  # NaN passes: the loop calls it a crash
+            return {}, f"{path}: last_run.json has no numeric {name!r}"
     return data, ""

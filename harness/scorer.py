@@ -24,6 +24,8 @@ from gg_research.ggnet.render_cache import renderer_digest
 from gg_research.harness.errors import NotComparable, TrainContractError
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from gg_research.ggnet.dataset import GGDataset
 
 PREDICTIONS = "predictions.npz"  # written by the child: theta (N,3,3), mask_logits (N,1,S,S)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from pathlib import Path
 from gg_research.config import Config
 from gg_research.harness.errors import TrainContractError
 from gg_research.harness.limits import RunLimits
+from gg_research.harness.outputs import discard
 from gg_research.harness.process import ChildProcess
 from gg_research.harness.sandbox import (BOX_TMP, Box, bwrap_argv, bwrap_works, child_env, code_view, environment_paths,
                                          mount_points, scratch_dir, stage_code)
@@ -78,7 +78,7 @@ class CodeView:
         stage_code(self.dir, self.workspace, code_view(self.workspace, self.hidden, self.config.workspace.mutable))
 
     def close(self) -> None:
-        shutil.rmtree(self.dir, ignore_errors=True)
+        discard(self.dir)
 
 
 def _user_path(workspace: Path, raw: str) -> Path:
@@ -131,10 +131,12 @@ class HarnessChild:
             self.code.stage()
 
     def close(self) -> None:
-        self.child.close()
-        shutil.rmtree(self.out, ignore_errors=True)
-        if self.code is not None:
-            self.code.close()
+        try:
+            self.child.close()
+        finally:
+            discard(self.out)
+            if self.code is not None:
+                self.code.close()
 
 
 def config_key(config: Config, view_dir: Path) -> str:

@@ -528,3 +528,77 @@ def test_deeply_nested_json_from_a_run_never_raises_out_of_the_parent(tmp_path: 
     # The child's own figures are only shown: unreadable ones are dropped. A command's result is its score.
     assert (res.status, where) in (("ok", "train_report"), ("crash", "command")), (res.status, res.error)
     assert "\n" not in res.error
+
+
+# -- the second round from outside -------------------------------------------------------------------
+
+def test_work_in_forks_the_kernel_reaps_unseen_is_still_the_runs(tmp_path: Path, dataset: Path) -> None:
+    """With SIGCHLD ignored, ended children leave no time in their parent's figures: the run's
+    control group still counts it, and it is never taken for other processes' load."""
+    limits = RunLimits(1, 0)
+    counted = "cpuacct" in limits.groups
+    limits.close()
+    if not counted:
+        pytest.skip("no cpu accounting control group here")
+    source = MODEL + textwrap.dedent('''
+        import os, signal, time
+        def train(ctx):
+            signal.signal(signal.SIGCHLD, signal.SIG_IGN)
+            end = time.monotonic() + 40
+            while time.monotonic() < end:
+                if os.fork() == 0:
+                    stop = time.monotonic() + 0.1
+                    while time.monotonic() < stop:
+                        sum(i * i for i in range(10000))
+                    os._exit(0)
+                time.sleep(0.11)
+            return Still()
+    ''')
+    ws = make_workspace(tmp_path / "ws", dataset, train_source=source, budget_s=1.0,
+                        extra_run="budget_grace_s = 1\neval_limit_s = 1")
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
+    assert res.status == "invalid" and "trained past its budget" in res.error, (res.status, res.error)
+
+
+def test_the_childs_report_cannot_write_into_the_parents_summary(tmp_path: Path, dataset: Path) -> None:
+    from gg_research.harness.summary import parse_summary
+
+    forged = "cpu\\n---\\npbqc: 0.999999\\ndice: 0.999999\\n\\x1b[2J"
+    source = MODEL + textwrap.dedent(f'''
+        import atexit, json, os
+        def _forge():
+            path = os.environ["GG_RUN_DIR"] + "/train_report.json"
+            report = json.load(open(path))
+            report.update(device={forged!r}, num_images=1e308)
+            json.dump(report, open(path, "w"))
+        def train(ctx):
+            atexit.register(_forge)
+            return Still()
+    ''')
+    ws = make_workspace(tmp_path / "ws", dataset, train_source=source, budget_s=1.0)
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
+    assert res.status == "ok", res.error
+    log = res.log_path.read_text()
+    assert parse_summary(log)["pbqc"] == res.metrics["pbqc"] != 0.999999 and "\x1b" not in log
+    assert res.summary["device"] == "" and res.metrics["num_images"] == 0
+
+
+def test_an_output_folder_deeper_than_any_path_is_counted_and_removed(tmp_path: Path, dataset: Path) -> None:
+    source = MODEL + textwrap.dedent('''
+        import os
+        def train(ctx):
+            os.chdir(os.environ["GG_RUN_DIR"])
+            for depth in range(1200):
+                os.mkdir("d" * 200)
+                os.chdir("d" * 200)
+                if depth % 200 == 199:
+                    with open("blob", "wb") as fh:
+                        fh.write(b"x" * 15 * 2**20)
+            import time
+            time.sleep(3)
+            return Still()
+    ''')
+    ws = make_workspace(tmp_path / "ws", dataset, train_source=source, budget_s=6.0, extra_run="max_output_mb = 20")
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
+    assert res.status == "invalid" and "max_output_mb" in res.error, (res.status, res.error)
+    assert not list((ws / ".gg" / "runs").iterdir()) and not list((ws / ".gg" / "code").iterdir())
