@@ -29,8 +29,8 @@ from gg_research.loop.hypothesis import Hypothesis
 from gg_research.loop.lock import LoopLock
 from gg_research.loop.novelty import NoveltyCheck
 from gg_research.loop.proposers.base import Proposer, ProposerContext
-from gg_research.loop.records import (baseline_record, drop_weights, frozen_of, hypothesis_record, non_finite, rel,
-                                      seed_run, set_means)
+from gg_research.loop.records import (baseline_record, drop_weights, frozen_of, hypothesis_record, mark_collapses,
+                                      non_finite, rel, seed_run, set_means)
 from gg_research.loop.resume import applying_marker, clean_after_interrupt, prepare_branch
 from gg_research.loop.runner import RunFn, close_run_fn, default_run_fn
 from gg_research.loop.state import LoopState
@@ -213,6 +213,7 @@ class LoopEngine:
             self._end(exp, Status.INTERRUPTED, "interrupted", INTERRUPTED)
             raise
         exp.frozen = frozen_of(res) or exp.frozen
+        mark_collapses(exp.seeds, self.cfg.objectives)  # a bistable target shows in the report
         exp.sigma = sigmas([s.metrics for s in exp.seeds], objectives)
         exp.epsilon = epsilons(self.cfg.objectives, exp.sigma, self.cfg.keep.min_epsilon)
         self.git.tag(f"gg/{self.tag}/{exp.id}", commit)
