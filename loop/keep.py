@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gg_research.config import Config, ObjectiveConfig
+from gg_research.results.paired import Interval
 from gg_research.results.pareto import floor_violation, sign
 
 
@@ -118,6 +119,28 @@ def _threshold(primary: ObjectiveConfig, candidate, kept, eps, rerun) -> Decisio
     if rerun and gain < 2 * eps[n]:
         return Decision("rerun", f"marginal {n} gain {gain:.4f} < 2 eps: re-run with another seed")
     return Decision("keep", f"{n} {candidate[n]:.4f} beats the best kept {s * best:.4f} by {gain:.4f} with every floor held")
+
+
+def paired_verdict(objectives: Sequence[ObjectiveConfig], found: Sequence[Mapping[str, Interval]]
+                   ) -> tuple[list[str], list[str]]:
+    """(objectives surely better than every reference run, objectives surely worse than any of them).
+
+    `found` holds, per reference run (a seed of the parent), the paired intervals of the candidate
+    against it on the same images (results.paired). A keep needs the first list non-empty and the
+    second empty: one reference run is one draw of the parent's seed, and a low draw (a collapsed
+    seed) is beaten by anything, so with more draws the candidate must beat each of them.
+    """
+    better, worse = [], []
+    for o in objectives:
+        s = sign(o.direction)
+        ivs = [f[o.name] for f in found if o.name in f]
+        if not ivs:
+            continue
+        if all((iv.sure_better if s > 0 else iv.sure_worse) for iv in ivs):
+            better.append(o.name)
+        if any((iv.sure_worse if s > 0 else iv.sure_better) for iv in ivs):
+            worse.append(o.name)
+    return better, worse
 
 
 def _fmt_eps(eps: Mapping[str, float]) -> str:

@@ -210,6 +210,27 @@ def test_the_paired_test_keeps_a_win_on_every_image_and_discards_a_scattered_one
     assert unsure.reason.startswith("not surely better than its parent e0002 on the same images: Δpbqc")
 
 
+@pytest.mark.parametrize("test,status", [("paired", "keep"), ("paired-all", "discard")])
+def test_a_collapsed_baseline_seed_makes_a_shifted_seed_look_better_unless_every_seed_is_paired(
+        tmp_path: Path, test: str, status: str) -> None:
+    # The baseline's first seed finds no defect (Dice 0.05, its second 0.50); the candidate only
+    # shifts the random stream, so it is the same code on a typical draw.
+    ws = make_workspace(tmp_path / "ws", keep_extra=f'test = "{test}"')
+    toml = (ws / "gg-research.toml").read_text().replace('relative_floor = 0.8', 'relative_floor = 0.8\nepsilon = 0.01')
+    (ws / "gg-research.toml").write_text(toml)
+    (ws / "train.py").write_text((ws / "train.py").read_text().replace("COLLAPSE_SEED = -1", "COLLAPSE_SEED = 0"))
+    git(ws, "commit", "-qam", "a bistable target")
+    _, code, _ = run_scripted(ws, [edit("draw two numbers first", "SHIFT = 0", "SHIFT = 2")])
+    assert code == 0
+    base, exp = records(ws)
+    assert [s.collapse for s in base.seeds] == [["dice"], []]  # marked in the ledger, seed by seed
+    assert exp.seeds[0].collapse == [] and not exp.collapse
+    assert exp.status == status, exp.reason
+    if test == "paired-all":
+        assert exp.reason.startswith("worse than its parent e0001 on the same images: seed 0: Δpbqc +0.0016")
+        assert "| seed 1: Δpbqc +0.0008" in exp.reason and "Δdice -0.0009 [-0.0009, -0.0009]" in exp.reason
+
+
 def test_pareto_tradeoff_is_kept_and_parent_can_be_another_front_member(ws: Path) -> None:
     hyps = [
         edit("QA up", "QA = 1.0", "QA = 2.0"),  # e0002 keep
