@@ -13,7 +13,7 @@ from typing import Literal
 
 from gg_research.config import Config, ObjectiveConfig
 from gg_research.results.paired import Interval
-from gg_research.results.pareto import floor_violation, sign
+from gg_research.results.pareto import epsilons, floor_violation, sign
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,17 @@ def rerun_seed(first_seed: int, baseline_seeds: int, seeds_so_far: int) -> int:
     run uses first_seed (paired with the baseline's), so re-runs count on from past the baseline's.
     """
     return first_seed + baseline_seeds + seeds_so_far
+
+
+def margins(config: Config, sigma: Mapping[str, float]) -> dict[str, float]:
+    """The noise margins (epsilon) decisions use, from the baseline's seed spread `sigma`.
+
+    2 sigma per objective (results.pareto.epsilons), except under keep.test = "paired-all", which
+    pairs the candidate with each baseline seed instead: there the margin is min_epsilon, since two
+    seeds of a bistable target (one collapsed) give a 2 sigma wider than any real gain.
+    """
+    spread = {} if config.keep.test == "paired-all" else sigma
+    return epsilons(config.objectives, spread, config.keep.min_epsilon)
 
 
 def _aux_violation(config: Config, aux: Mapping[str, float], base_aux: Mapping[str, float]) -> str | None:
