@@ -188,11 +188,14 @@ class KeepSection(_Section):
     primary: str = Field("dice", description="The objective the threshold rule maximises.")
     baseline_seeds: int = Field(3, ge=1, le=10, description="Runs of the unchanged baseline, to measure noise.")
     rerun_marginal: bool = Field(True, description="Re-run a win by less than 2 epsilon with another seed and judge the mean.")
-    test: Literal["margin", "paired"] = Field(
+    test: Literal["margin", "paired", "paired-all"] = Field(
         "margin",
         description="margin = a keep must beat the front by the seed-noise margin (epsilon); paired = that, and on the "
-                    "same validation images it must beat its parent on some objective with the paired bootstrap "
-                    "interval above 0 (at paired_level) and lose on none with the interval below 0.",
+                    "same validation images it must beat its parent's first seed on some objective with the paired "
+                    "bootstrap interval above 0 (at paired_level) and lose on none with the interval below 0; "
+                    "paired-all = the same against every seed of its parent, so that one unlucky (collapsed) baseline "
+                    "seed cannot make an unchanged train.py look better; its margin is min_epsilon (use it with 2 or more "
+                    "baseline seeds: the demo uses 3 and paired_level 0.9).",
     )
     paired_level: float = Field(0.95, gt=0.5, lt=1, description="Confidence of the paired interval (keep.test and the report).")
     min_epsilon: float = Field(0.005, ge=0, description="Floor on the measured noise margin, so a lucky quiet baseline does not make eps zero.")

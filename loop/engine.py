@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 
 from gg_research.config import Config
-from gg_research.loop import integrity
+from gg_research.loop import integrity, keep
 from gg_research.errors import GGError
 from gg_research.harness.runner import RunResult
 from gg_research.loop.apply import Applied, check_edits, content_hash, mutable_contents, write_files
@@ -29,8 +29,8 @@ from gg_research.loop.hypothesis import Hypothesis
 from gg_research.loop.lock import LoopLock
 from gg_research.loop.novelty import NoveltyCheck
 from gg_research.loop.proposers.base import Proposer, ProposerContext
-from gg_research.loop.records import (baseline_record, drop_weights, frozen_of, hypothesis_record, non_finite, rel,
-                                      seed_run, set_means)
+from gg_research.loop.records import (baseline_record, drop_weights, frozen_of, hypothesis_record, mark_collapses,
+                                      non_finite, rel, seed_run, set_means)
 from gg_research.loop.resume import applying_marker, clean_after_interrupt, prepare_branch
 from gg_research.loop.runner import RunFn, close_run_fn, default_run_fn
 from gg_research.loop.state import LoopState
@@ -39,7 +39,7 @@ from gg_research.loop.step import Timings, Trial
 from gg_research.loop.ui import LoopUI
 from gg_research.results.journal import current_plateau, imported_history, night_cost, usage_text
 from gg_research.results.ledger import Experiment, LedgerFile, Status
-from gg_research.results.pareto import epsilons, sigmas
+from gg_research.results.pareto import sigmas
 
 ProposerFactory = Callable[[ProposerContext], Proposer]
 INTERRUPTED = "stopped by the user (Ctrl-C)"
@@ -213,8 +213,9 @@ class LoopEngine:
             self._end(exp, Status.INTERRUPTED, "interrupted", INTERRUPTED)
             raise
         exp.frozen = frozen_of(res) or exp.frozen
+        mark_collapses(exp.seeds, self.cfg.objectives)  # a bistable target shows in the report
         exp.sigma = sigmas([s.metrics for s in exp.seeds], objectives)
-        exp.epsilon = epsilons(self.cfg.objectives, exp.sigma, self.cfg.keep.min_epsilon)
+        exp.epsilon = keep.margins(self.cfg, exp.sigma)
         self.git.tag(f"gg/{self.tag}/{exp.id}", commit)
         self._end(exp, Status.BASELINE, "baseline",
                   f"{n} seed(s); eps " + ", ".join(f"{k} {v:.4f}" for k, v in exp.epsilon.items()))

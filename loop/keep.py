@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gg_research.config import Config, ObjectiveConfig
-from gg_research.results.pareto import floor_violation, sign
+from gg_research.results.paired import Interval
+from gg_research.results.pareto import epsilons, floor_violation, sign
 
 
 @dataclass(frozen=True)
@@ -29,6 +30,17 @@ def rerun_seed(first_seed: int, baseline_seeds: int, seeds_so_far: int) -> int:
     run uses first_seed (paired with the baseline's), so re-runs count on from past the baseline's.
     """
     return first_seed + baseline_seeds + seeds_so_far
+
+
+def margins(config: Config, sigma: Mapping[str, float]) -> dict[str, float]:
+    """The noise margins (epsilon) decisions use, from the baseline's seed spread `sigma`.
+
+    2 sigma per objective (results.pareto.epsilons), except under keep.test = "paired-all", which
+    pairs the candidate with each baseline seed instead: there the margin is min_epsilon, since two
+    seeds of a bistable target (one collapsed) give a 2 sigma wider than any real gain.
+    """
+    spread = {} if config.keep.test == "paired-all" else sigma
+    return epsilons(config.objectives, spread, config.keep.min_epsilon)
 
 
 def _aux_violation(config: Config, aux: Mapping[str, float], base_aux: Mapping[str, float]) -> str | None:
@@ -118,6 +130,28 @@ def _threshold(primary: ObjectiveConfig, candidate, kept, eps, rerun) -> Decisio
     if rerun and gain < 2 * eps[n]:
         return Decision("rerun", f"marginal {n} gain {gain:.4f} < 2 eps: re-run with another seed")
     return Decision("keep", f"{n} {candidate[n]:.4f} beats the best kept {s * best:.4f} by {gain:.4f} with every floor held")
+
+
+def paired_verdict(objectives: Sequence[ObjectiveConfig], found: Sequence[Mapping[str, Interval]]
+                   ) -> tuple[list[str], list[str]]:
+    """(objectives surely better than every reference run, objectives surely worse than any of them).
+
+    `found` holds, per reference run (a seed of the parent), the paired intervals of the candidate
+    against it on the same images (results.paired). A keep needs the first list non-empty and the
+    second empty: one reference run is one draw of the parent's seed, and a low draw (a collapsed
+    seed) is beaten by anything, so with more draws the candidate must beat each of them.
+    """
+    better, worse = [], []
+    for o in objectives:
+        s = sign(o.direction)
+        ivs = [f[o.name] for f in found if o.name in f]
+        if not ivs:
+            continue
+        if all((iv.sure_better if s > 0 else iv.sure_worse) for iv in ivs):
+            better.append(o.name)
+        if any((iv.sure_worse if s > 0 else iv.sure_better) for iv in ivs):
+            worse.append(o.name)
+    return better, worse
 
 
 def _fmt_eps(eps: Mapping[str, float]) -> str:

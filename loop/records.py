@@ -8,10 +8,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gg_research.config import WEIGHTS_FILE
+from gg_research.config import WEIGHTS_FILE, ObjectiveConfig
 from gg_research.harness.runner import RunResult
 from gg_research.loop.hypothesis import Hypothesis
 from gg_research.results.ledger import Experiment, SeedRun
+from gg_research.results.pareto import run_collapses, seed_reference
 from gg_research.results.record import Lesson, Usage
 
 # Harness figures that are settings or identities, not measurements of the run.
@@ -59,6 +60,17 @@ def set_means(exp: Experiment) -> None:
     ok = [s for s in exp.seeds if s.ok]
     exp.metrics = mean_metrics([s.metrics for s in ok])
     exp.aux = mean_metrics([s.aux for s in ok])
+
+
+def mark_collapses(seeds: Sequence[SeedRun], objectives: Sequence[ObjectiveConfig],
+                   reference: Mapping[str, float] | None = None) -> None:
+    """Record on each ok seed the objectives it collapsed on (broke a floor), against `reference`
+    (the baseline's metrics); without one, against the seeds' own median (the baseline's seeds)."""
+    ok = [s for s in seeds if s.ok]
+    if reference is None:
+        reference = seed_reference([s.metrics for s in ok])
+    for s in ok:
+        s.collapse = run_collapses(s.metrics, objectives, reference)
 
 
 def non_finite(res: RunResult, objectives: Sequence[str]) -> str:

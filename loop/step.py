@@ -15,12 +15,13 @@ from gg_research.config import Config
 from gg_research.harness.runner import RunResult
 from gg_research.loop import integrity, keep
 from gg_research.loop.git import Git
-from gg_research.loop.records import frozen_of, mean_metrics, non_finite, phase_times, seed_run, set_means
+from gg_research.loop.records import (frozen_of, mark_collapses, mean_metrics, non_finite, phase_times, seed_run,
+                                      set_means)
 from gg_research.loop.runner import RunFn
 from gg_research.loop.ui import LoopUI
 from gg_research.results.ledger import Experiment, Status
 from gg_research.results.paired import compare_runs
-from gg_research.results.pareto import epsilons, sign
+from gg_research.results.pareto import epsilons
 from gg_research.results.throughput import load_skew, reference
 
 
@@ -124,7 +125,7 @@ class Trial:
         if measured.reran:
             decision = keep.Decision(decision.status, f"mean of {len(exp.seeds)} seeds: {decision.reason}",
                                      decision.collapse)
-        if decision.status == "keep" and self.cfg.keep.test == "paired":
+        if decision.status == "keep" and self.cfg.keep.test != "margin":
             decision = self._paired(exp, parent, decision)
         self._finish(exp, baseline, decision)
         t.decision += time.monotonic() - td
@@ -166,6 +167,7 @@ class Trial:
 
     def _finish(self, exp: Experiment, baseline: Experiment, decision: keep.Decision) -> None:
         exp.collapse = decision.collapse
+        mark_collapses(exp.seeds, self.cfg.objectives, baseline.metrics)
         reason = decision.reason
         still = load_skew(exp.seeds[-1].aux, reference([b.aux for b in baseline.seeds]), self.cfg.run.load_tolerance)
         if still is not None:  # judged, but the reader is told the figures came from a busy machine
@@ -173,21 +175,25 @@ class Trial:
         _set(exp, Status(decision.status), decision.status, reason)
 
     def _paired(self, exp: Experiment, parent: Experiment, decision: keep.Decision) -> keep.Decision:
-        """keep.test = "paired": confirm a keep against its parent on the same validation images."""
+        """keep.test = "paired" or "paired-all": confirm a keep against its parent on the same validation
+        images: against the parent's first seed, or against each of its seeds."""
         mine = next((s.run_dir for s in exp.seeds if s.ok), "")
-        theirs = next((s.run_dir for s in parent.seeds if s.ok), "")
-        found = compare_runs(self.ws / mine, self.ws / theirs, self.objectives, level=self.cfg.keep.paired_level) \
-            if mine and theirs else {}
+        theirs = [s for s in parent.seeds if s.ok and s.run_dir]
+        theirs = theirs if self.cfg.keep.test == "paired-all" else theirs[:1]
+        found = [(s.seed, compare_runs(self.ws / mine, self.ws / s.run_dir, self.objectives,
+                                       level=self.cfg.keep.paired_level)) for s in theirs] if mine else []
+        found = [(seed, f) for seed, f in found if f]
         if not found:
             return keep.Decision(decision.status, decision.reason + " (no per-image evidence to pair)", decision.collapse)
-        signs = {o.name: sign(o.direction) for o in self.cfg.objectives}
-        text = "; ".join(iv.text(self.cfg.objective(name).display()) for name, iv in found.items())
-        worse = [n for n, iv in found.items() if (iv.sure_worse if signs[n] > 0 else iv.sure_better)]
-        better = [n for n, iv in found.items() if (iv.sure_better if signs[n] > 0 else iv.sure_worse)]
+        text = " | ".join((f"seed {seed}: " if len(found) > 1 else "")
+                          + "; ".join(iv.text(self.cfg.objective(name).display()) for name, iv in f.items())
+                          for seed, f in found)
+        better, worse = keep.paired_verdict(self.cfg.objectives, [f for _, f in found])
         if worse:
             return keep.Decision("discard", f"worse than its parent {parent.id} on the same images: {text}")
         if not better:
-            return keep.Decision("discard", f"not surely better than its parent {parent.id} on the same images: {text}")
+            against = "every seed of its parent" if len(found) > 1 else "its parent"
+            return keep.Decision("discard", f"not surely better than {against} {parent.id} on the same images: {text}")
         return keep.Decision("keep", f"{decision.reason}; paired vs {parent.id}: {text}", decision.collapse)
 
     def _load_skew(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings,

@@ -19,7 +19,8 @@ from gg_research.results.paired import Interval, compare_runs
 from gg_research.results.record import Usage
 from gg_research.results.throughput import THROUGHPUT, load_skew
 from gg_research.results.throughput import reference as throughput_reference
-from gg_research.results.pareto import better, sign, epsilons, hypervolume, near_misses, nondominated_ranks, rank_against, sigmas
+from gg_research.results.pareto import (baseline_collapses, better, epsilons, hypervolume, near_misses, nondominated_ranks,
+                                       rank_against, run_collapses, sigmas, sign)
 
 STATUS_ORDER = ("baseline", "keep", "discard", "crash", "invalid", "interrupted", "running")
 MAX_NEAR_MISSES = 5
@@ -32,6 +33,7 @@ class Row:
     on_front: bool = False
     near_miss: bool = False
     load: str | None = None  # why its figures came from a busy machine (results.throughput), if they did
+    collapsed: list[str] = field(default_factory=list)  # objectives on which it (or one of its seeds) broke a floor
 
     @property
     def throughput(self) -> float | None:
@@ -75,6 +77,10 @@ class Analysis:
     holdout: list[Holdout] = field(default_factory=list)  # validation against the sealed test split
     optimism: dict[str, float] | None = None  # mean validation gain minus mean test gain of the front
     intervals: dict[str, dict[str, Interval]] = field(default_factory=dict)  # kept run -> paired Δ vs its parent
+    # The baselines' own seeds that collapsed, (baseline id, seed, objectives), of how many seeds:
+    # a target where one seed in a few finds nothing is bistable, and one seed's draw can decide a keep.
+    baseline_collapses: list[tuple[str, int, list[str]]] = field(default_factory=list)
+    baseline_seed_count: int = 0
 
     def journal_lines(self) -> list[tuple[str, str, str]]:
         """(the result, as the prompt's memory line, what it taught, who said so) for each lesson."""
@@ -156,6 +162,10 @@ class Analysis:
                          "stated_by": j.stated_by.id} for j in self.journal],
             "plateaus": [{"ids": p.ids, "ended_by": p.ended_by} for p in self.plateaus],
             "cost": self.cost.to_json(),
+            "collapsed": {row.exp.id: row.collapsed for row in self.rows if row.collapsed},
+            "baseline_seed_collapses": {"seeds": self.baseline_seed_count,
+                                        "collapsed": [{"baseline": b, "seed": s, "objectives": o}
+                                                      for b, s, o in self.baseline_collapses]},
         }
 
 
@@ -213,7 +223,8 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
     tolerance = config.run.load_tolerance
 
     def row(e: Experiment, rank: int | None) -> Row:
-        return Row(e, rank, on_front=e.id in front, near_miss=e.id in near, load=load_skew(e.aux, fastest, tolerance))
+        return Row(e, rank, on_front=e.id in front, near_miss=e.id in near, load=load_skew(e.aux, fastest, tolerance),
+                   collapsed=_collapsed_on(e, objectives, baseline_point))
 
     rows = [row(e, rank_of[e.id]) for e in measured]
     rows.sort(key=lambda r: (r.rank, 0 if r.exp.status.kept else 1, _order(exps, r.exp)))
@@ -221,6 +232,7 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
 
     times = [t for e in exps if e.imported is None for t in (e.started_at, e.ended_at) if t is not None]
     base_id = baselines[0].id if baselines else None
+    seed_collapses, seed_count = baseline_collapses(baselines, objectives)
     held = holdout_rows(Path(workspace), exps, ([base_id] if base_id else []) + [i for i in front if i != base_id], names)
     return Analysis(
         workspace=Path(workspace),
@@ -248,7 +260,23 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         holdout=held,
         optimism=selection_optimism(held, base_id, names),
         intervals=_intervals(Path(workspace), exps, kept, names, config.keep.paired_level),
+        baseline_collapses=seed_collapses,
+        baseline_seed_count=seed_count,
     )
+
+
+def _collapsed_on(e: Experiment, objectives: list[ObjectiveConfig], baseline: dict[str, float] | None) -> list[str]:
+    """The objectives on which a run or one of its seeds broke a floor, as the loop marked them.
+
+    A ledger written before seeds were marked is checked against the floors (the mean against the
+    baseline's), as pareto.collapsed does; the baseline's seeds against their own median.
+    """
+    if e.status is Status.BASELINE:
+        return sorted({n for _, _, names in baseline_collapses([e], objectives)[0] for n in names})
+    names = {n for s in e.seeds if s.ok and s.collapse for n in s.collapse}
+    if e.collapse or not any(s.collapse is not None for s in e.seeds):
+        names |= set(run_collapses(e.metrics, objectives, baseline))
+    return [o.name for o in objectives if o.name in names]
 
 
 def _intervals(ws: Path, exps: list[Experiment], kept: list[Experiment], names: list[str], level: float

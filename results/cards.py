@@ -25,6 +25,24 @@ def fmt_throughput(images_per_s: float | None, load: str | None) -> str:
     return f"{images_per_s:.1f}" + (" ⚠" if load else "")
 
 
+def collapse_text(an: Analysis, names: list[str]) -> str:
+    """'collapsed: Dice' for a run that broke a floor on those objectives ('' for none)."""
+    labels = {o.name: o.display() for o in an.objectives}
+    return "collapsed: " + ", ".join(labels.get(n, n) for n in names) if names else ""
+
+
+def baseline_collapse_fact(an: Analysis) -> tuple[str, str, str] | None:
+    """The headline fact that counts the baselines' collapsed seeds (None: one seed, none collapsed)."""
+    found, n = an.baseline_collapses, an.baseline_seed_count
+    if n < 2 and not found:
+        return None
+    if not found:
+        return ("baseline seeds collapsed", f"0 of {n}", "no seed of the unchanged baseline broke a floor")
+    which = "; ".join(f"{b} seed {seed} ({collapse_text(an, names)})" for b, seed, names in found)
+    return ("baseline seeds collapsed", f"{len(found)} of {n}",
+            f"{which}: the target is bistable at this budget, and a collapsed seed makes any change look better")
+
+
 def passage_cite(c: dict[str, Any]) -> str:
     """'thesis.pdf, p. 87–88, §3.3.4 Training schedule' from a citation record."""
     bits = [str(c.get("source") or "unknown source")]
@@ -151,6 +169,9 @@ def headline_facts(an: Analysis) -> list[tuple[str, str, str]]:
         best = an.best.get(o.name)
         facts.append((f"best {o.display()}", fmt_value(best["value"]) if best else "—", best["id"] if best else "no kept run"))
     facts.append(("front size", str(len(an.front)), ", ".join(an.front)))
+    collapse = baseline_collapse_fact(an)
+    if collapse:
+        facts.append(collapse)
     if an.plateaus:
         longest = max(an.plateaus, key=lambda p: p.length)
         facts.append(("longest plateau", f"{longest.length} runs", f"{longest.ids[0]}..{longest.ids[-1]} without a keep"))

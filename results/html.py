@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from gg_research.results.analysis import Analysis, Row
-from gg_research.results.cards import Card, build_cards, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
+from gg_research.results.cards import Card, build_cards, collapse_text, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
 
 # The page may load nothing from anywhere: images are data: URIs, style and script inline.
 MAX_REASON = 160
@@ -35,6 +35,7 @@ th, td { text-align: left; padding: 5px 8px; border-bottom: 1px solid var(--line
 th { background: #f5f6f8; } td.num { text-align: right; font-variant-numeric: tabular-nums; white-space: nowrap; }
 tr.front td { background: #fff6eb; } tr.front td:first-child { border-left: 4px solid var(--front); }
 .status { font-weight: 600; } .s-keep, .s-baseline { color: var(--keep); } .s-crash, .s-invalid { color: var(--bad); }
+.collapsed { color: var(--bad); font-weight: 400; font-size: 12px; }
 .s-discard { color: var(--muted); } .would { color: var(--muted); font-style: italic; }
 .why { color: var(--muted); font-size: 12px; } td.id { white-space: nowrap; }
 code { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
@@ -140,7 +141,8 @@ def _table(an: Analysis) -> list[str]:
     out = ['<section id="ranking"><h2>All experiments, by front rank</h2>',
            '<p class="sub">Rank 1 is the Pareto front of the kept runs (and baseline). A discarded run shows, in italics, '
            "the rank it would have had; runs without metrics come last. img/s is the training throughput; ⚠ marks a run a "
-           "busy machine slowed (hover for why).</p>",
+           "busy machine slowed (hover for why); \"collapsed\" marks a run, or one seed of it, that broke an objective's "
+           "floor (hover for the log that holds its loss curve).</p>",
            '<table id="ranking-table"><thead><tr>' + "".join(f"<th>{escape(h)}</th>" for h in heads) + "</tr></thead><tbody>"]
     for row in an.rows:
         out.append(_table_row(an, row))
@@ -164,11 +166,19 @@ def _table_row(an: Analysis, row: Row) -> str:
         f"<td><code>{escape(e.commit[:10])}</code></td>",
         *[f'<td class="num">{_value_cell(row, n)}</td>' for n in an.names],
         f'<td class="num"{_load_title(row)}>{escape(fmt_throughput(row.throughput, row.load))}</td>',
-        f'<td class="status s-{escape(e.status)}">{escape(e.status)}</td>',
+        f'<td class="status s-{escape(e.status)}">{escape(e.status)}{_collapse(an, row)}</td>',
         f"<td>{escape(e.title)}{_why(e.reason)}</td>",
     ]
     cls = ' class="front"' if row.on_front else ""
     return f"<tr{cls}>" + "".join(cells) + "</tr>"
+
+
+def _collapse(an: Analysis, row: Row) -> str:
+    """The collapse mark under the status, with the run's log (its loss curve) to hover."""
+    if not row.collapsed:
+        return ""
+    where = f' title="loss curve in {escape(row.exp.log)}"' if row.exp.log else ""
+    return f'<div class="collapsed"{where}>{escape(collapse_text(an, row.collapsed))}</div>'
 
 
 def _load_title(row: Row) -> str:

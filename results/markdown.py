@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 from gg_research.results.analysis import Analysis
-from gg_research.results.cards import build_cards, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
+from gg_research.results.cards import build_cards, collapse_text, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
 from gg_research.results.html import MAX_REASON
 
 
@@ -48,7 +48,8 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
 
     out += ["## All experiments, by front rank", "",
             "Rank 1 is the Pareto front of the kept runs; a discarded run's rank, in parentheses, is the rank it would have had. "
-            "img/s is the training throughput; ⚠ marks a run a busy machine slowed.", ""]
+            "img/s is the training throughput; ⚠ marks a run a busy machine slowed; \"collapsed\" marks a run "
+            "(or one seed of it) that broke an objective's floor, its log holds the loss curve.", ""]
     heads = ["rank", "id", "commit", *[o.display() for o in an.objectives], "img/s", "status", "title", "why"]
     out += ["| " + " | ".join(heads) + " |", "|" + "---|" * len(heads)]
     for row in an.rows:
@@ -59,7 +60,9 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
                   else f"~~{fmt_value(e.metrics[n])}~~" for n in an.names]
         why = e.reason if not row.load or row.load in e.reason else f"{e.reason} [{row.load}]".strip()
         why = why if len(why) <= MAX_REASON else why[: MAX_REASON - 1] + "…"
-        cells = [rank, e.id + mark, e.commit[:10], *values, fmt_throughput(row.throughput, row.load), e.status, e.title, why]
+        status = f"{e.status} · {collapse_text(an, row.collapsed)} (log `{e.log}`)" if row.collapsed and e.log else (
+            f"{e.status} · {collapse_text(an, row.collapsed)}" if row.collapsed else str(e.status))
+        cells = [rank, e.id + mark, e.commit[:10], *values, fmt_throughput(row.throughput, row.load), status, e.title, why]
         out.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     out.append("")
 

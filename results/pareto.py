@@ -198,6 +198,42 @@ def epsilons(objectives: Sequence[ObjectiveConfig], sigma: Mapping[str, float], 
             for o in objectives}
 
 
+def run_collapses(metrics: Mapping[str, float], objectives: Sequence[ObjectiveConfig],
+                  baseline: Mapping[str, float] | None) -> list[str]:
+    """The objectives on which one run's values break a floor (the run collapsed on them)."""
+    return [o.name for o in objectives
+            if o.name in metrics and floor_violation(o, metrics[o.name], (baseline or {}).get(o.name))]
+
+
+def seed_reference(seed_metrics: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """What a baseline's own seeds are measured against for a collapse: each objective's median seed.
+
+    The median, not the mean, so one collapsed seed of three does not drag the reference down
+    with it; with one or two seeds it is their mean.
+    """
+    keys = {k for m in seed_metrics for k in m}
+    return {k: statistics.median(m[k] for m in seed_metrics if k in m) for k in sorted(keys)}
+
+
+def baseline_collapses(baselines: Sequence[Experiment], objectives: Sequence[ObjectiveConfig]
+                       ) -> tuple[list[tuple[str, int, list[str]]], int]:
+    """([(baseline id, seed, objectives it collapsed on)], seeds counted) over the baselines' ok seeds.
+
+    The loop records each seed's collapses; a ledger written before it did is checked against the
+    floors here, so an older night's bistable baseline shows too.
+    """
+    found, total = [], 0
+    for b in baselines:
+        ok = [s for s in b.seeds if s.ok]
+        reference = seed_reference([s.metrics for s in ok])
+        for s in ok:
+            total += 1
+            names = s.collapse if s.collapse is not None else run_collapses(s.metrics, objectives, reference)
+            if names:
+                found.append((b.id, s.seed, list(names)))
+    return found, total
+
+
 def collapsed(exp: Experiment, objectives: Sequence[ObjectiveConfig], baseline: Mapping[str, float] | None) -> bool:
     """A run that broke a floor: the loop flags it; older ledgers are checked against the floors."""
     if exp.collapse:

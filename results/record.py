@@ -53,21 +53,28 @@ class SeedRun:
     run_dir: str = ""
     error: str = ""
     wall_seconds: float = 0.0
+    # The objectives on which this run broke a floor; None: not judged (a ledger older than the mark).
+    collapse: list[str] | None = None
 
     @property
     def ok(self) -> bool:
         return self.status == "ok"
 
     def to_json(self) -> dict[str, Any]:
-        return {"seed": self.seed, "status": self.status, "metrics": self.metrics, "aux": self.aux,
-                "run_dir": self.run_dir, "error": self.error, "wall_seconds": self.wall_seconds}
+        out = {"seed": self.seed, "status": self.status, "metrics": self.metrics, "aux": self.aux,
+               "run_dir": self.run_dir, "error": self.error, "wall_seconds": self.wall_seconds}
+        if self.collapse is not None:
+            out["collapse"] = list(self.collapse)
+        return out
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SeedRun:
+        mark = raw.get("collapse")
         return cls(seed=int(raw.get("seed", 0) or 0), status=str(raw.get("status", "ok")),
                    metrics=_numbers(raw.get("metrics")), aux=_numbers(raw.get("aux")),
                    run_dir=str(raw.get("run_dir", "")), error=str(raw.get("error", "")),
-                   wall_seconds=_number(raw.get("wall_seconds")) or 0.0)
+                   wall_seconds=_number(raw.get("wall_seconds")) or 0.0,
+                   collapse=[str(n) for n in mark if isinstance(n, str)] if isinstance(mark, list) else None)
 
 
 @dataclass

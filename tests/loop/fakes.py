@@ -27,6 +27,8 @@ TRAIN = textwrap.dedent('''\
     LR = 1e-3  # search: log(1e-5, 1e-1)
     MODE = "ok"
     SPREAD = 0.0  # how much the per-image counts scatter around the run's mean
+    COLLAPSE_SEED = -1  # the seed whose run finds no defect (a bistable target's bad draw)
+    SHIFT = 0  # draws from the random stream before training: the seed the run behaves as
 
 
     def train(seed):
@@ -37,9 +39,10 @@ TRAIN = textwrap.dedent('''\
             time.sleep(600)
         if MODE == "write_frozen":
             open("program.md", "a").write("tampered\\n")
+        seed += SHIFT
         noise = ((seed * 7) % 3 - 1) * 0.001
         pbqc = 0.5 + 0.1 * QA + noise
-        dice = 0.4 + 0.1 * QB - noise
+        dice = 0.4 + 0.1 * QB - noise if seed != COLLAPSE_SEED else 0.05
         if MODE == "nan":
             pbqc = float("nan")
         speed, share = 100.0 / (1 + WIDTH / 64), 0.95

@@ -210,6 +210,43 @@ def test_the_paired_test_keeps_a_win_on_every_image_and_discards_a_scattered_one
     assert unsure.reason.startswith("not surely better than its parent e0002 on the same images: Δpbqc")
 
 
+def _bistable(tmp_path: Path, test: str) -> Path:
+    """A workspace whose baseline's first seed finds no defect (Dice 0.05; a typical seed 0.50)."""
+    ws = make_workspace(tmp_path / "ws", keep_extra=f'test = "{test}"')
+    (ws / "train.py").write_text((ws / "train.py").read_text().replace("COLLAPSE_SEED = -1", "COLLAPSE_SEED = 0"))
+    git(ws, "commit", "-qam", "a bistable target")
+    return ws
+
+
+# Only shifts the random stream: the same code on a typical draw.
+SHIFTED = edit("draw two numbers first", "SHIFT = 0", "SHIFT = 2")
+
+
+def test_one_collapsed_baseline_seed_makes_a_shifted_seed_surely_better_for_the_paired_test(tmp_path: Path) -> None:
+    _, code, _ = run_scripted(_bistable(tmp_path, "paired"), [SHIFTED], baseline_seeds=1)
+    assert code == 0
+    base, exp = records(tmp_path / "ws")
+    assert [s.collapse for s in base.seeds] == [[]]  # one seed: nothing to tell it collapsed from
+    assert exp.status == "keep" and "Δdice +0.5705" in exp.reason  # the false keep of the issue
+
+
+def test_paired_all_pairs_every_baseline_seed_and_keeps_a_real_gain_over_a_collapsed_one(tmp_path: Path) -> None:
+    ws = _bistable(tmp_path, "paired-all")
+    real = edit("QB up, on a typical draw", "QB = 1.0", "QB = 2.0")  # on seed 0 it would collapse as well
+    real["edits"].append({"path": "train.py", "search": "SHIFT = 0", "replace": "SHIFT = 2"})
+    _, code, _ = run_scripted(ws, [SHIFTED, real], baseline_seeds=2)
+    assert code == 0
+    base, shifted, real = records(ws)
+    assert [s.collapse for s in base.seeds] == [["dice"], []]  # marked in the ledger, seed by seed
+    # The margin is min_epsilon: the 2 sigma of a collapsed and a typical seed (0.64 Dice) would
+    # refuse any gain; the seeds are paired one by one instead.
+    assert base.epsilon == {"pbqc": 0.005, "dice": 0.005}
+    assert shifted.status == "discard" and shifted.seeds[0].collapse == [] and not shifted.collapse
+    assert shifted.reason.startswith("worse than its parent e0001 on the same images: seed 0: Δpbqc +0.0016")
+    assert "| seed 1: Δpbqc +0.0008" in shifted.reason and "Δdice -0.0009 [-0.0009, -0.0009]" in shifted.reason
+    assert real.status == "keep" and "paired vs e0001: seed 0:" in real.reason and "| seed 1:" in real.reason
+
+
 def test_pareto_tradeoff_is_kept_and_parent_can_be_another_front_member(ws: Path) -> None:
     hyps = [
         edit("QA up", "QA = 1.0", "QA = 2.0"),  # e0002 keep

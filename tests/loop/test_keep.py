@@ -115,3 +115,42 @@ def test_a_marginal_win_names_only_the_objective_it_won_on() -> None:
     d = decide(cfg(), {"pbqc": 0.63, "dice": 0.50}, [BASE], BASE, EPS)
     assert d.status == "rerun"
     assert "on pbqc:" in d.reason and "dice" not in d.reason
+
+
+def _counts(dice: float, n: int = 32, spread: float = 4.0):
+    """Per-image TP/FP/FN whose micro-averaged Dice is about `dice`, scattered over the images."""
+    import numpy as np
+
+    tp = np.maximum(60 * dice + spread * np.sin(np.arange(n) * 1.7), 0)
+    return np.stack([tp, np.full(n, 30 * (1 - dice)), np.full(n, 30 * (1 - dice))], axis=1)
+
+
+def test_paired_verdict_needs_a_win_over_every_seed_of_the_parent() -> None:
+    from gg_research.loop.keep import paired_verdict
+    from gg_research.results.paired import paired_interval
+
+    c = cfg()
+    candidate, typical, collapsed = _counts(0.45), _counts(0.46), _counts(0.01)
+    pbqc = _counts(0.9)
+
+    def found(ref) -> dict:
+        return {"dice": paired_interval(candidate, ref, "dice"), "pbqc": paired_interval(pbqc, pbqc, "pbqc")}
+
+    # Against the collapsed seed alone, an unchanged train.py is "surely better" on the images.
+    assert paired_verdict(c.objectives, [found(collapsed)]) == (["dice"], [])
+    # Against both seeds it is not: it must beat each draw of its parent.
+    assert paired_verdict(c.objectives, [found(collapsed), found(typical)])[0] == []
+    # Surely worse than any one seed is a loss.
+    worse = paired_verdict(c.objectives, [found(collapsed), {"dice": paired_interval(_counts(0.2), typical, "dice")}])
+    assert worse == ([], ["dice"])
+
+
+def test_paired_verdict_reads_a_minimised_objective_the_other_way() -> None:
+    from gg_research.loop.keep import paired_verdict
+    from gg_research.results.paired import paired_interval
+
+    c = Config.model_validate({"run": {"command": "python score.py"}, "objectives": [{"name": "err", "direction": "minimize"}]})
+    lower = {"err": paired_interval(_counts(0.2), _counts(0.6), "err")}
+    higher = {"err": paired_interval(_counts(0.6), _counts(0.2), "err")}
+    assert paired_verdict(c.objectives, [lower]) == (["err"], [])  # a smaller value is the better one
+    assert paired_verdict(c.objectives, [higher]) == ([], ["err"])

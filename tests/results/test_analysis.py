@@ -161,3 +161,54 @@ def test_a_run_below_a_floor_is_no_near_miss(tmp_path: Path):
     # All three are undominated by the baseline; only the one that respects both floors is near.
     assert {r.exp.id: r.rank for r in an.rows} == {"e0001": 1, "e0002": 1, "e0003": 1, "e0004": 1}
     assert an.near_misses == ["e0004"]
+
+
+def _seed(seed: int, dice: float, **extra) -> dict:
+    return {"seed": seed, "status": "ok", "metrics": {"pbqc": 0.91, "dice": dice}, "run_dir": f"results/runs/s{seed}",
+            **extra}
+
+
+def test_collapsed_runs_and_the_baselines_own_collapsed_seeds_are_shown(tmp_path: Path):
+    from datetime import datetime, timezone
+
+    from gg_research.results.html import render_html
+    from gg_research.results.markdown import render_markdown
+    from gg_research.results.report import report_json
+
+    ws = _config(tmp_path, '[[objectives]]\nname = "pbqc"\nrelative_floor = 0.8\nlabel = "PBQC"\n\n'
+                           '[[objectives]]\nname = "dice"\nrelative_floor = 0.8\nlabel = "Dice"\n')
+    _ledger(ws, [
+        # An older night: its seeds carry no collapse mark, so the floors are checked here.
+        {"id": "e0001", "tag": "old", "status": "baseline", "seeds": [_seed(0, 0.45), _seed(1, 0.004), _seed(2, 0.40)]},
+        {"id": "e0002", "tag": "old", "status": "discard", "log": "results/runs/e0002/run.log", "collapse": True,
+         "seeds": [_seed(0, 0.01)]},
+        # A night the loop marked seed by seed: the re-run of a keep collapsed, its mean did not.
+        {"id": "e0003", "tag": "new", "status": "baseline", "seeds": [_seed(0, 0.42, collapse=[]), _seed(1, 0.44, collapse=[])]},
+        {"id": "e0004", "tag": "new", "status": "keep", "seeds": [_seed(0, 0.60, collapse=[]), _seed(3, 0.30, collapse=["dice"])]},
+        {"id": "e0005", "tag": "new", "status": "discard", "seeds": [_seed(0, 0.41, collapse=[])]},
+    ])
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    assert an.baseline_seed_count == 5 and an.baseline_collapses == [("e0001", 1, ["dice"])]
+    assert {r.exp.id: r.collapsed for r in an.rows} == {"e0001": ["dice"], "e0002": ["dice"], "e0003": [],
+                                                        "e0004": ["dice"], "e0005": []}
+    now = datetime.now(timezone.utc)
+    md = render_markdown(an, {}, now)
+    assert "| baseline seeds collapsed | **1 of 5** (e0001 seed 1 (collapsed: Dice): the target is bistable" in md
+    assert "| discard · collapsed: Dice (log `results/runs/e0002/run.log`) |" in md
+    html = render_html(an, {}, now)
+    assert '<div class="collapsed" title="loss curve in results/runs/e0002/run.log">collapsed: Dice</div>' in html
+    data = json.loads(report_json(an))
+    assert data["collapsed"] == {"e0001": ["dice"], "e0002": ["dice"], "e0004": ["dice"]}
+    assert data["baseline_seed_collapses"] == {"seeds": 5, "collapsed": [{"baseline": "e0001", "seed": 1,
+                                                                        "objectives": ["dice"]}]}
+
+
+def test_one_seed_baselines_with_no_floor_broken_say_nothing_of_collapse(tmp_path: Path):
+    from gg_research.results.cards import headline_facts
+
+    ws = _config(tmp_path, "")
+    _ledger(ws, [{"id": "e0001", "status": "baseline", "seeds": [_seed(0, 0.45)]},
+                 {"id": "e0002", "status": "keep", "seeds": [_seed(0, 0.5)]}])
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    assert an.baseline_seed_count == 1 and not an.baseline_collapses
+    assert not any(label == "baseline seeds collapsed" for label, _, _ in headline_facts(an))

@@ -180,3 +180,21 @@ def test_fields_of_the_wrong_shape_are_read_as_empty_with_a_warning(tmp_path: Pa
     text = "\n".join(ledger.warnings)
     assert "seeds is a JSON str, not a list" in text and "hypothesis is a JSON list, not an object" in text
     assert "passages is a JSON dict, not a list" in text
+
+
+def test_a_seeds_collapse_mark_round_trips_and_an_older_line_reads_without_one(tmp_path: Path):
+    led = LedgerFile(tmp_path)
+    exp = Experiment(id="e0001", status=Status.BASELINE)
+    exp.seeds = [SeedRun(seed=0, status="ok", metrics={"dice": 0.004}, collapse=["dice"]),
+                 SeedRun(seed=1, status="ok", metrics={"dice": 0.41}, collapse=[])]
+    led.start(exp)
+    led.end(exp)
+    assert [s.collapse for s in led.read().experiments[0].seeds] == [["dice"], []]
+    end = json.loads(led.jsonl.read_text().splitlines()[-1])
+    assert [s.get("collapse") for s in end["seeds"]] == [["dice"], []]
+    # Written before seeds were marked (or marked with junk): not judged, rather than "not collapsed".
+    with led.jsonl.open("a") as fh:
+        fh.write(json.dumps({"id": "e0002", "status": "discard", "seeds": [{"seed": 0, "metrics": {"dice": 0.1}},
+                                                                          {"seed": 1, "collapse": "dice"}]}) + "\n")
+    old = led.read().get("e0002")
+    assert [s.collapse for s in old.seeds] == [None, None]
