@@ -192,7 +192,9 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     seed_everything(seed)  # the same random state whatever importing train.py consumed
     ctx.start_clock()
     model = module.train(ctx)
-    print(wire.format_trained(), flush=True)
+    # On a line of its own even when train.py left a line unfinished (output without a newline).
+    sys.stdout.write("\n" + wire.format_trained() + "\n")
+    sys.stdout.flush()
     if not isinstance(model, torch.nn.Module):
         raise TrainContractError(f"{train_py}: train(ctx) returned {type(model).__name__}, not a torch.nn.Module")
     t_eval = time.monotonic()

@@ -28,9 +28,16 @@ def _run(ws: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProce
     return subprocess.run([*CLI, *args, "--no-report"], cwd=ws, env=env, text=True, capture_output=True, timeout=timeout)
 
 
+def _run_file(ws: Path, exp_id: str, name: str) -> Path:
+    """Where a [run] command's file of experiment `exp_id` appears while it runs: its own output
+    folder, which the parent made under .gg/runs (the run folder under results/ is the parent's)."""
+    return ws / ".gg" / "runs" / "cmd-*" / exp_id / name
+
+
 def _wait_for(path: Path, proc: subprocess.Popen, timeout: float = 60) -> None:
     end = time.monotonic() + timeout
-    while not path.exists():
+    root = Path(path.anchor)
+    while not (list(root.glob(str(path.relative_to(root)))) if "*" in str(path) else path.exists()):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < end, f"{path} never appeared"
         time.sleep(0.1)
@@ -48,7 +55,7 @@ def test_kill_9_then_resume_keeps_ledger_and_branch_consistent(tmp_path: Path) -
     ws = make_workspace(tmp_path / "ws", hard=60)
     script = write_script(ws, HYPS)
     proc = _start(ws, "--tag", "k", "--script", str(script))
-    pid_file = ws / "results" / "runs" / "e0003" / "pid"
+    pid_file = _run_file(ws, "e0003", "pid")
     _wait_for(pid_file, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -79,7 +86,7 @@ def test_ctrl_c_stops_the_run_records_interrupted_and_resets(tmp_path: Path, sig
     ws = make_workspace(tmp_path / "ws", hard=60)
     script = write_script(ws, HYPS)
     proc = _start(ws, "--tag", "c", "--script", str(script))
-    pid_file = ws / "results" / "runs" / "e0003" / "pid"
+    pid_file = _run_file(ws, "e0003", "pid")
     _wait_for(pid_file, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=30)
@@ -101,7 +108,7 @@ def test_second_loop_on_the_same_workspace_is_refused(tmp_path: Path) -> None:
     script = write_script(ws, HYPS)
     first = _start(ws, "--tag", "one", "--script", str(script))
     try:
-        _wait_for(ws / "results" / "runs" / "e0001" / "pid", first)
+        _wait_for(_run_file(ws, "e0001", "pid"), first)
         second = _run(ws, "--tag", "two", "--script", str(script))
         assert second.returncode == 2
         assert f"another loop (pid {first.pid})" in second.stderr

@@ -29,6 +29,13 @@ CLI = [sys.executable, "-m", "gg_research.cli", "loop"]
 RAY_AGENTS = ("ray::DashboardAgent", "ray::RuntimeEnvAgent", "ray::IDLE")
 
 
+def _started(ws: Path, exp_id: str) -> bool:
+    """Whether experiment `exp_id`'s [run] command wrote its pid: in its own output folder, in the
+    worktree of the slot it runs in."""
+    return bool(list(Path(f"{ws}.worktrees").glob(f"*/*/.gg/runs/cmd-*/{exp_id}/pid"))
+                + list(ws.glob(f".gg/runs/cmd-*/{exp_id}/pid")))
+
+
 def _probing_train(ws: Path) -> str:
     """The tiny train.py, printing where it runs and whether it can see the workspace's state."""
     probe = f'''
@@ -182,7 +189,7 @@ def test_kill_9_with_runs_in_flight_then_resume_records_each_once_as_interrupted
     args = [*CLI, "--tag", "k", "--script", str(script), "--workers", "2", "--no-report"]
     proc = subprocess.Popen(args, cwd=ws, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 120
-    while not all((ws / "results" / "runs" / e / "pid").is_file() for e in ("e0002", "e0003")):
+    while not all(_started(ws, e) for e in ("e0002", "e0003")):
         assert proc.poll() is None, proc.communicate()
         assert time.monotonic() < deadline, "the two runs never started"
         time.sleep(0.1)
@@ -282,7 +289,7 @@ def test_ctrl_c_records_the_runs_in_flight_as_interrupted_and_a_cluster_by_addre
         proc = subprocess.Popen([*CLI, "--tag", "c", "--script", str(script), "--workers", "2", "--no-report"],
                                 cwd=ws, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 120
-        while not all((ws / "results" / "runs" / e / "pid").is_file() for e in ("e0002", "e0003")):
+        while not all(_started(ws, e) for e in ("e0002", "e0003")):
             assert proc.poll() is None, proc.communicate()
             assert time.monotonic() < deadline, "the two runs never started"
             time.sleep(0.1)
