@@ -42,12 +42,6 @@ def usable_cpus() -> int:
         return os.cpu_count() or 1
 
 
-def cpu_share(cpu_seconds: float, wall_seconds: float, threads: int) -> float:
-    """The fraction of the CPU time a run asked for (its threads, at most the usable CPUs) that it got."""
-    asked = max(1, min(int(threads) or 1, usable_cpus())) * wall_seconds
-    return cpu_seconds / asked if asked > 0 else 0.0
-
-
 def gpu_other_processes(own_pid: int) -> int | None:
     """Compute processes on the GPUs that are not this run's (None where nvidia-smi cannot say)."""
     smi = shutil.which("nvidia-smi")

@@ -25,7 +25,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 # Exact names and prefixes of the environment a run inherits; everything else is dropped.
@@ -96,7 +96,6 @@ class Box:
     code_dir: Path | None = None  # or: a folder the parent fills with the code view when the run starts
     readable: tuple[Path, ...] = ()  # read-only: the trainer's data view, the user's extra folders
     writable: tuple[Path, ...] = ()  # the output folder
-    forbidden: tuple[Path, ...] = field(default=())  # never bound, even when inside an allowed folder
     gpu: bool = False
 
 
