@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config
+from gg_research.loop import integrity
 from gg_research.loop.apply import Applied, check_edits, mutable_contents, write_files
 from gg_research.loop.engine import LoopEngine, Options
 from gg_research.loop.errors import EditRefused, LoopSetupError
@@ -150,6 +151,10 @@ class AgentStep:
         eng = self.engine
         if not self.git.is_repo():
             raise LoopSetupError(f"{self.ws}: not a git repository (make the workspace with 'gg-research init')")
+        # What runs and what judges must be what the diff and the installed package say.
+        problem = integrity.package_problem(self.ws) or integrity.bytecode_problem(self.ws)
+        if problem is not None:
+            raise EditRefused(f"{problem}; nothing was run")
         if self.pending_path.exists():
             eng.ui.say(f"note: {self.pending_path} holds the edit of a step killed before its commit (git apply restores it)")
         if any(not e.status.final for e in eng.records()) and not self.git.changed_since(self.git.head()):

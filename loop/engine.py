@@ -212,7 +212,8 @@ class LoopEngine:
         except KeyboardInterrupt:
             self._end(exp, Status.INTERRUPTED, "interrupted", INTERRUPTED)
             raise
-        exp.frozen = frozen_of(res) or exp.frozen
+        # The harness's fingerprint of what it measured, beside the loop's own (the judging code).
+        exp.frozen = {**(exp.frozen or {}), **(frozen_of(res) or {})} or None
         mark_collapses(exp.seeds, self.cfg.objectives)  # a bistable target shows in the report
         exp.sigma = sigmas([s.metrics for s in exp.seeds], objectives)
         exp.epsilon = keep.margins(self.cfg, exp.sigma)

@@ -151,3 +151,25 @@ def test_step_and_status_json_as_subprocesses(tmp_path: Path) -> None:
     assert st["latest_kept"]["proposer"] == "agent" and st["running"] == []
     text = _gg(ws, "status").stdout
     assert "Pareto front: e0002" in text and "Noise margins" in text
+
+
+def test_a_copy_of_the_package_earlier_on_pythonpath_is_refused(tmp_path: Path) -> None:
+    import shutil
+
+    import gg_research
+    from gg_research.ggnet.sources import _package_dir
+
+    ws = make_workspace(tmp_path / "ws")
+    # An installed-layout copy of the package whose keep rule always keeps.
+    copy = tmp_path / "copy" / "gg_research"
+    shutil.copytree(Path(gg_research.__file__).parent, copy)
+    for sub in ("loop", "harness", "results", "ggnet", "knowledge", "retrieval"):
+        shutil.copytree(_package_dir(f"gg_research.{sub}"), copy / sub, dirs_exist_ok=True)
+    keep = copy / "loop" / "keep.py"
+    keep.write_text(keep.read_text() + "\n\ndef decide(*a, **k):\n    return Decision('keep', 'always')\n")
+    _edit(ws, "QB = 1.0", "QB = 0.5")
+    p = subprocess.run([sys.executable, "-m", "gg_research", "step", "--title", "worse", "--json"], cwd=ws,
+                       env={**_env(), "PYTHONPATH": str(copy.parent)}, capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2, p.stderr
+    assert f"from PYTHONPATH entry {copy.parent}" in p.stderr and "nothing was run" in p.stderr
+    assert not (ws / "results").exists() and "QB = 0.5" in (ws / "train.py").read_text()

@@ -119,3 +119,34 @@ def test_a_step_killed_mid_run_is_recorded_as_interrupted_on_the_next_one(ws: Pa
     recs = records(ws)
     assert recs[-1].id == "e0003" and recs[-1].status is Status.INTERRUPTED and "loop died" in recs[-1].reason
     assert git(ws, "rev-parse", "HEAD").strip() == recs[1].commit and "QB = 1.0" in (ws / "train.py").read_text()
+
+
+def test_bytecode_beside_the_sources_is_refused_and_named(ws: Path) -> None:
+    import py_compile
+
+    # What an agent that compiled an oracle leaves: bytecode next to train.py, then a one-line edit.
+    py_compile.compile(str(ws / "train.py"), cfile=str(ws / "__pycache__" / "train.cpython-311.pyc"))
+    _edit(ws, "QA = 1.0", "QA = 2.0")
+    with pytest.raises(EditRefused, match=r"bytecode in the workspace \(__pycache__/train.cpython-311.pyc\)"):
+        _step(ws)
+    assert "QA = 2.0" in (ws / "train.py").read_text() and not (ws / "results").exists()
+    (ws / "__pycache__" / "train.cpython-311.pyc").unlink()
+    assert _step(ws)[0]["status"] == "keep"
+
+
+def test_the_judging_code_is_fingerprinted_and_a_changed_module_is_named(ws: Path) -> None:
+    from gg_research.loop import integrity
+
+    _edit(ws, "QA = 1.0", "QA = 2.0")
+    _step(ws)
+    base = records(ws)[0]
+    files = base.frozen[integrity.JUDGE_FILES].split()
+    assert {"loop/keep.py", "loop/step.py", "results/ledger.py", "gg_research/config.py", "harness/runner.py",
+            "ggnet/metrics.py"} <= {f.rsplit(":", 1)[0] for f in files}
+    now = integrity.frozen_fingerprint(ws, load_config(ws / "gg-research.toml"))
+    assert integrity.fingerprint_problem(base.frozen, now) is None
+    # The same fingerprint with the keep rule's file changed (what a copy with its own keep rule would give).
+    other = " ".join("loop/keep.py:000000000000" if f.startswith("loop/keep.py:") else f for f in files)
+    changed = {**now, integrity.JUDGE_FILES: other}
+    problem = integrity.fingerprint_problem(base.frozen, changed)
+    assert problem is not None and "gg-research's own code changed since the baseline (loop/keep.py)" in problem
