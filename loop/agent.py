@@ -13,6 +13,8 @@ before anything is touched: the working tree, the branch and the ledger stay as 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -95,17 +97,20 @@ def edit_between(path: str, old: str, new: str) -> Edit | None:
 
 
 class QuietUI(LoopUI):
-    """A LoopUI for servers: lines go to `say` (stderr by default), no live progress line;
-    the phase of the running experiment is kept for progress reports."""
+    """A LoopUI for servers and captured output: plain lines to `say` (stderr by default), no live line, and
+    while a run goes on a line every `every_s` seconds with its elapsed time, so a caller that reads the output
+    (an agent's shell tool, the MCP server's progress) sees it move. The running phase is kept for reports."""
 
-    def __init__(self, say: Callable[[str], None] | None = None) -> None:
+    def __init__(self, say: Callable[[str], None] | None = None, every_s: float = 30.0) -> None:
         import sys
 
         from rich.console import Console
 
         super().__init__(Console(file=sys.stderr, highlight=False, soft_wrap=True))
         self._say = say
+        self.every_s = every_s
         self.phase: tuple[str, str, float] | None = None  # (experiment id, what, budget)
+        self._beat: threading.Event | None = None
 
     def say(self, text: str) -> None:
         if self._say is not None:
@@ -116,8 +121,21 @@ class QuietUI(LoopUI):
     def start(self, exp_id: str, text: str, budget_s: float) -> None:
         self.phase = (exp_id, text, budget_s)
         self.say(f"{exp_id} running: {text[:70]} (budget {budget_s:g} s)")
+        if self.every_s > 0:
+            self._beat = stop = threading.Event()
+            t0 = time.monotonic()
+
+            def beat() -> None:
+                while not stop.wait(self.every_s):
+                    self.say(f"{exp_id} running: {time.monotonic() - t0:.0f} s of a {budget_s:g} s budget "
+                             "(start-up and evaluation come on top)")
+
+            threading.Thread(target=beat, daemon=True).start()
 
     def stop(self) -> None:
+        if self._beat is not None:
+            self._beat.set()
+            self._beat = None
         self.phase = None
 
 

@@ -32,11 +32,11 @@ class Client:
 
     def __init__(self, session: Any) -> None:
         self.s = session
-        self.progress: list[tuple[float, str | None]] = []
+        self.progress: list[tuple[float, float | None, str | None]] = []
 
     async def call(self, name: str, **args: Any) -> tuple[bool, Any]:
         async def on_progress(progress: float, total: float | None, message: str | None) -> None:
-            self.progress.append((progress, message))
+            self.progress.append((progress, total, message))
 
         res = await self.s.call_tool(name, args, progress_callback=on_progress)
         if res.is_error:
@@ -80,11 +80,33 @@ def test_an_mcp_client_runs_experiments_and_a_frozen_edit_is_refused(tmp_path: P
         assert "QA = 2.0" in (ws / "train.py").read_text() and not (ws / "results").exists()
         git(ws, "checkout", "-q", "program.md")
 
-        err, res = await c.call("run_experiment", title="QA up", rationale="thesis says so [d:1]",
-                                citations=["d:1"], wait_s=60)
+        # Arguments are checked before anything runs, each refusal one plain sentence.
+        err, text = await c.call("search_knowledge", query="alignment", k=1000)
+        assert err and text == "search_knowledge: argument k should be less than or equal to 20 (got 1000)"
+        err, text = await c.call("search_knowledge", query="alignment", top=3)
+        assert err and text == "search_knowledge: unknown argument 'top'; its arguments are query, k, include"
+        err, text = await c.call("run_experiment", title="QA up", rationale="r", citations=["bogus:999"], wait_s=60)
+        assert err and text.startswith("not run: citation 'bogus:999' is not in the knowledge base")
+        err, rep = await c.call("report")
+        assert not err and rep["report"] is None and "run_experiment" in rep["message"]
+        err, st = await c.call("experiment_status", wait_s=0)
+        assert not err and st["state"] == "idle", st
+        schema = {t.name: t.input_schema for t in (await c.s.list_tools()).tools}
+        k = schema["search_knowledge"]["properties"]["k"]
+        assert (k["minimum"], k["maximum"]) == (1, 20) and k["description"]
+        assert all(p.get("description") for t in schema.values() for p in t["properties"].values())
+        assert all(t["additionalProperties"] is False for t in schema.values())
+
+        err, res = await c.call("run_experiment", title="QA up", rationale="thesis says so", citations=[], wait_s=60)
         assert not err and res["state"] == "done" and res["status"] == "keep", res
         assert res["baseline"]["experiment"] == "e0001" and res["experiment"] == "e0002"
         assert c.progress, "progress notifications while it ran"
+        # Out of a total: the edit's run and the baseline's seeds, of the 1 s budget each.
+        from gg_research.config import load_config
+        runs = 1 + load_config(ws / "gg-research.toml").keep.baseline_seeds
+        assert all(total == runs * 1.0 for _, total, _ in c.progress), c.progress
+        err, st = await c.call("experiment_status", wait_s=0)
+        assert not err and st["state"] == "idle" and st["last_result"]["status"] == "keep"
         _edit(ws, "QB = 1.0", "QB = 0.5")
         err, res = await c.call("run_experiment", title="QB down", rationale="r", citations=[], wait_s=60)
         assert not err and res["status"] == "discard" and "QB = 1.0" in (ws / "train.py").read_text()
@@ -99,7 +121,7 @@ def test_an_mcp_client_runs_experiments_and_a_frozen_edit_is_refused(tmp_path: P
     anyio.run(_with_clients, ws, 1, body)
     recs = records(ws)
     assert [(r.proposer, r.status.value) for r in recs] == [("baseline", "baseline"), ("agent", "keep"), ("agent", "discard")]
-    assert recs[1].proposer_info == {"via": "mcp"} and recs[1].hypothesis["citations"] == [{"chunk_id": "d:1"}]
+    assert recs[1].proposer_info == {"via": "mcp"} and recs[1].hypothesis["rationale"] == "thesis says so"
     assert "proposer agent" in (ws / "results" / "report.md").read_text()
     assert "proposer agent" in (ws / "results" / "report.html").read_text()
 
@@ -142,15 +164,21 @@ def test_step_and_status_json_as_subprocesses(tmp_path: Path) -> None:
     assert res["status"] == "keep" and res["experiment"] == "e0002"
     (ws / "notes.txt").write_text("scratch\n")
     _edit(ws, "QB = 1.0", "QB = 2.0")
+    p = _gg(ws, "step", "--title", "with a stray file", "--json")
+    assert p.returncode == 2 and json.loads(p.stdout)["status"] == "not run"
+    assert json.loads(p.stdout)["error"].startswith("changes outside the mutable files")
     p = _gg(ws, "step", "--title", "with a stray file")
     assert p.returncode == 2 and p.stdout == ""
     assert p.stderr.strip().splitlines()[-1].startswith("gg-research step: error: changes outside the mutable files")
     assert "notes.txt" in p.stderr and "QB = 2.0" in (ws / "train.py").read_text()
+    (ws / "notes.txt").unlink()
+    p = _gg(ws, "step", "--title", "QB up")  # captured output: plain lines, not a live line that never shows
+    assert p.returncode == 0 and "e0003 running: QB up" in p.stdout and "kept" in p.stdout.splitlines()[-1], p.stdout
     st = json.loads(_gg(ws, "status", "--json").stdout)
-    assert st["experiments"] == 2 and [r["id"] for r in st["front"]] == ["e0002"]
+    assert st["experiments"] == 3 and [r["id"] for r in st["front"]] == ["e0003"]
     assert st["latest_kept"]["proposer"] == "agent" and st["running"] == []
     text = _gg(ws, "status").stdout
-    assert "Pareto front: e0002" in text and "Noise margins" in text
+    assert "Pareto front: e0003" in text and "Noise margins" in text
 
 
 def test_a_copy_of_the_package_earlier_on_pythonpath_is_refused(tmp_path: Path) -> None:

@@ -35,5 +35,7 @@ def test_search_knowledge_names_documents_not_paths_and_includes_references_on_r
     assert str(private) not in repr(found)
     refs = lab.search_knowledge("Ronneberger Fischer U-Net MICCAI", k=3, include=["references"])["passages"]
     assert refs[0]["kind"] == "references" and refs[0]["section"] == "References"
-    with pytest.raises(ToolError, match="include 'footnotes'"):
-        lab.search_knowledge("dice", include=["footnotes"])
+    # Citations are checked against the knowledge base; a bad one names the keys the agent was shown.
+    lab.check_citations([found[0]["key"], refs[0]["key"]])
+    with pytest.raises(ToolError, match=rf"citation 'bogus:999' is not a passage.*shown .*{refs[0]['key']}"):
+        lab.check_citations([found[0]["key"], "bogus:999"])
