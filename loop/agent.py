@@ -145,7 +145,7 @@ class AgentStep:
     def __init__(self, workspace: Path, config: Config, tag: str = DEFAULT_TAG, *, run_fn: RunFn | None = None,
                  ui: LoopUI | None = None, write_report: bool = True,
                  on_accepted: Callable[[bool], None] | None = None) -> None:
-        self.engine = LoopEngine(workspace, config, Options(tag=tag, write_report=write_report),
+        self.engine = LoopEngine(workspace, config, Options(tag=tag, write_report=write_report, follow_head=True),
                                  proposer_factory=_no_proposer, run_fn=run_fn, ui=ui)
         self.ws = self.engine.ws
         self.git = self.engine.git

@@ -31,7 +31,7 @@ from gg_research.loop.novelty import NoveltyCheck
 from gg_research.loop.proposers.base import Proposer, ProposerContext
 from gg_research.loop.records import (baseline_record, drop_weights, frozen_of, hypothesis_record, mark_collapses,
                                       non_finite, rel, seed_run, set_means)
-from gg_research.loop.resume import applying_marker, clean_after_interrupt, prepare_branch
+from gg_research.loop.resume import applying_marker, clean_after_interrupt, prepare_branch, start_of_new_tag
 from gg_research.loop.runner import RunFn, close_run_fn, default_run_fn
 from gg_research.loop.state import LoopState
 from gg_research.loop.steering import read_brief, read_notes
@@ -54,6 +54,8 @@ class Options:
     baseline_seeds: int | None = None
     write_report: bool = True
     stop_after_plateau: int | None = None  # end the night after this many experiments without a keep
+    from_tag: str | None = None  # a new tag starts from this tag's front
+    follow_head: bool = False  # a new tag starts at HEAD whatever is checked out (an agent's edit is against it)
 
 
 class LoopEngine:
@@ -171,7 +173,15 @@ class LoopEngine:
 
     def prepare(self) -> None:
         """Check out this tag's branch (new, or resumed after a kill) and measure the baseline if there is none."""
-        for line in prepare_branch(self.git, self.ledger, self.ws, self.tag, self.mutable, self.records()):
+        start, why = None, None
+        if self.records() and self.opt.from_tag is not None:
+            raise LoopSetupError(f"{self.ws}: --from starts a new tag; tag {self.tag!r} has experiments already and "
+                                 "resumes where it stopped (leave out --from, or use a new tag)")
+        if not self.records() and not self.opt.follow_head:
+            start, why = start_of_new_tag(self.git, self.tag, self.ledger.read().experiments, self.opt.from_tag)
+        if why:
+            self.ui.say(why)
+        for line in prepare_branch(self.git, self.ledger, self.ws, self.tag, self.mutable, self.records(), start):
             self.ui.say(line)
         if self.baseline() is None:
             self._run_baseline()

@@ -42,8 +42,8 @@ class Git:
     def branch_exists(self, name: str) -> bool:
         return self.ok("show-ref", "--verify", "--quiet", f"refs/heads/{name}")
 
-    def create_branch(self, name: str) -> None:
-        self("checkout", "-q", "-b", name)
+    def create_branch(self, name: str, start: str | None = None) -> None:
+        self("checkout", "-q", "-b", name, *([start] if start else []))
 
     def create_branch_at(self, name: str, commit: str) -> None:
         """A branch at `commit`, without checking it out."""

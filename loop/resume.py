@@ -32,8 +32,8 @@ def clean_after_interrupt(git: Git, ws: Path, tag: str, branch: str, kept: Exper
 
 
 def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: list[str],
-                   records: list[Experiment]) -> list[str]:
-    """Check out (or create) the loop's branch in a consistent state; return lines to print."""
+                   records: list[Experiment], start: str | None = None) -> list[str]:
+    """Check out (or create, at `start` or HEAD) the loop's branch in a consistent state; return lines to print."""
     branch = f"autoresearch/{tag}"
     exists = git.branch_exists(branch)
     if records and not exists:
@@ -50,7 +50,7 @@ def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: li
         raise LoopSetupError(f"{ws}: uncommitted changes in mutable file(s) {', '.join(dirty)}; commit or discard them first")
     lines: list[str] = []
     if not records:
-        git.create_branch(branch)
+        git.create_branch(branch, start)
         lines.append(f"loop {tag}: new branch {branch} from {git.head()[:7]}")
         return lines
     if git.current_branch() != branch:
@@ -90,3 +90,26 @@ def rescue_foreign_commits(git: Git, tag: str, target: str, records: list[Experi
     git.create_branch_at(side, head)
     return (f"loop {tag}: {len(foreign)} commit(s) on the branch were not made by the loop; "
             f"kept on branch {side} before resetting to {target[:7]}")
+
+
+def start_of_new_tag(git: Git, tag: str, every: list[Experiment], from_tag: str | None) -> tuple[str | None, str | None]:
+    """Where a new tag's branch starts, and a line saying why when it is not HEAD.
+
+    `from_tag`: that tag's front (its latest kept commit). Otherwise, when another loop's branch is
+    checked out (an agent's step leaves its branch checked out), that loop's baseline commit: a new
+    night does not silently build on another night's keeps. Otherwise HEAD.
+    """
+    if from_tag is not None:
+        kept = [e for e in every if e.tag == from_tag and e.status.kept and e.commit]
+        if not kept:
+            tags = sorted({e.tag for e in every})
+            raise LoopSetupError(f"--from {from_tag}: no kept run of that tag in the ledger"
+                                 f"{'; tags: ' + ', '.join(tags) if tags else ''}")
+        return kept[-1].commit, f"loop {tag}: starting from the front of tag {from_tag} ({kept[-1].id}, --from)"
+    current = git.current_branch() or ""
+    other = current.removeprefix("autoresearch/") if current.startswith("autoresearch/") else None
+    base = next((e for e in every if e.tag == other and e.status is Status.BASELINE and e.commit), None)
+    if other is None or other == tag or base is None:
+        return None, None
+    return base.commit, (f"loop {tag}: branch {current} is checked out; starting from its baseline's commit "
+                         f"{base.commit[:7]} ({base.id}), not its keeps (--from {other} starts from its front)")

@@ -2,6 +2,9 @@
 keep or revert by the keep rule, log to results/, and repeat until told to stop.
 
 Runs on branch autoresearch/TAG; the same tag again resumes it (after a kill, a reboot or Ctrl-C).
+A new tag starts at HEAD; when another loop's branch is checked out (an agent's `step` leaves
+autoresearch/agent checked out), at that loop's baseline commit instead, so one night never
+silently builds on another's keeps; --from TAG starts from that tag's front on purpose.
 Each experiment prints one line (id, title, objectives, status, why, Claude's estimated cost); Ctrl-C
 stops the running experiment, records it as interrupted, resets the branch and exits 130.
 
@@ -41,6 +44,9 @@ def _until(value: str) -> datetime:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tag", required=True, type=_tag, help="name of this loop: branch autoresearch/TAG, tags gg/TAG/<id>; the same tag resumes")
+    parser.add_argument("--from", dest="from_tag", type=_tag, metavar="TAG",
+                        help="start a new tag from the front (latest kept commit) of tag TAG; by default a new tag starts at "
+                             "HEAD, or at the baseline's commit when another loop's branch is checked out")
     parser.add_argument("--proposer", choices=["auto", "claude", "optuna", "scripted"], default=None,
                         help="where hypotheses come from (default: [proposer] kind, auto = claude with ANTHROPIC_API_KEY, else optuna)")
     parser.add_argument("--script", metavar="FILE", help="JSONL hypotheses for --proposer scripted (default: [proposer] script)")
@@ -84,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     kind = "scripted" if args.script else args.proposer
     options = Options(tag=args.tag, budget_s=args.budget, max_experiments=args.max_experiments, until=args.until,
                       baseline_seeds=args.baseline_seeds, write_report=not args.no_report,
-                      stop_after_plateau=args.stop_after_plateau)
+                      stop_after_plateau=args.stop_after_plateau, from_tag=args.from_tag)
     if config.parallel.workers > 1:
         from gg_research.loop.parallel import ParallelEngine, ParallelUI
 

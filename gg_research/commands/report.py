@@ -1,7 +1,8 @@
 """The morning report: the Pareto front of the objectives, what worked and which passages it came from.
 
 Writes results/report.html (self-contained), results/report.md, pareto.png and progress.png,
-or prints the numbers as JSON with --format json.
+or prints the numbers as JSON with --format json. It reports the newest loop tag (the tag of the
+latest experiment); --tag picks another, --all reports every tag together.
 """
 
 from __future__ import annotations
@@ -16,7 +17,9 @@ from gg_research.commands.args import positive
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tag", help="only the experiments of this loop tag (default: all)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--tag", help="only the experiments of this loop tag (default: the newest tag)")
+    which.add_argument("--all", action="store_true", help="every tag of the ledger together (fronts and baselines mixed)")
     parser.add_argument("--out", type=Path, metavar="DIR", help="folder for the report files (default: <workspace>/results)")
     parser.add_argument(
         "--format",
@@ -43,11 +46,34 @@ def run(args: argparse.Namespace) -> int:
         from gg_research.errors import UserError
 
         raise UserError("--watch writes files; use it with --format html or md (or no --format)")
+    if args.tag is None and not args.all:
+        args.tag = _newest_tag(workspace)
     render = _renderer(workspace, config, args)
     if args.watch is None:
         render()
         return 0
     return _watch(workspace, render, args.watch)
+
+
+def _newest_tag(workspace: Path) -> str | None:
+    """The tag of the latest loop experiment when the ledger holds several loops (each with its own front and
+    baseline), said on stderr; None (everything) for one loop, whose imported history stays in its report."""
+    from gg_research.results.ledger import LedgerMissingError, read_workspace_ledger
+
+    try:
+        ledger = read_workspace_ledger(workspace)
+    except LedgerMissingError:
+        return None
+    loops = [e for e in ledger.experiments if e.tag is not None and not e.imported]
+    tags = list(dict.fromkeys(e.tag for e in loops))
+    newest = loops[-1].tag if loops else None
+    if len(tags) < 2:
+        return None
+    if newest is not None:
+        others = ", ".join(t for t in tags if t != newest)
+        print(f"reporting tag {newest}, the newest (also in the ledger: {others}; --tag TAG picks one, "
+              "--all reports them together)", file=sys.stderr)
+    return newest
 
 
 def _renderer(workspace: Path, config, args: argparse.Namespace):

@@ -145,3 +145,17 @@ def _wait_for(condition, proc: subprocess.Popen, timeout: float = 45.0) -> None:
             raise AssertionError(f"watch exited early: {proc.stderr.read()}")
         time.sleep(0.1)
     raise AssertionError("timed out waiting for the report to change")
+
+
+def test_a_ledger_of_two_loops_reports_the_newest_and_says_how_to_see_all(tmp_path: Path):
+    ws = write_workspace(tmp_path / "ws")
+    base = {"id": "e0010", "tag": "agent", "event": "end", "status": "baseline", "title": "baseline",
+            "metrics": {"pbqc": 0.50, "dice": 0.40}, "commit": "abc1010"}
+    with (ws / "results" / "experiments.jsonl").open("a") as fh:
+        fh.write(json.dumps(base) + "\n")
+    proc = _report(ws, "--format", "json")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["experiments"] == 1
+    assert "reporting tag agent, the newest (also in the ledger: nov22; --tag TAG picks one, --all" in proc.stderr
+    assert json.loads(_report(ws, "--format", "json", "--all").stdout)["experiments"] == 10
+    assert json.loads(_report(ws, "--format", "json", "--tag", "nov22").stdout)["experiments"] == 9

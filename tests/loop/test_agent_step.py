@@ -150,3 +150,26 @@ def test_the_judging_code_is_fingerprinted_and_a_changed_module_is_named(ws: Pat
     changed = {**now, integrity.JUDGE_FILES: other}
     problem = integrity.fingerprint_problem(base.frozen, changed)
     assert problem is not None and "gg-research's own code changed since the baseline (loop/keep.py)" in problem
+
+
+def test_a_new_loop_after_an_agents_step_starts_from_the_baseline_unless_told_from(ws: Path) -> None:
+    from gg_research.loop.errors import LoopSetupError
+    from tests.loop.fakes import edit, run_scripted
+
+    _edit(ws, "QA = 1.0", "QA = 2.0")
+    _step(ws, "QA up")
+    agent_base, agent_keep = records(ws)
+    assert git(ws, "branch", "--show-current").strip() == "autoresearch/agent"  # the step leaves its branch out
+    _, code, out = run_scripted(ws, [edit("QB up", "QB = 1.0", "QB = 2.0")], tag="nov22", baseline_seeds=1)
+    nov22 = [e for e in records(ws) if e.tag == "nov22"]
+    assert code == 0 and "starting from its baseline's commit" in out and "--from agent" in out
+    assert nov22[0].commit == agent_base.commit and "QA = 1.0" in git(ws, "show", f"{nov22[0].commit}:train.py")
+    # --from: on purpose, from the agent's front.
+    _, code, out = run_scripted(ws, [edit("QB down", "QB = 1.0", "QB = 0.9")], tag="nov23", baseline_seeds=1,
+                                from_tag="agent")
+    nov23 = [e for e in records(ws) if e.tag == "nov23"]
+    assert code == 0 and "from the front of tag agent" in out and nov23[0].commit == agent_keep.commit
+    with pytest.raises(LoopSetupError, match="--from starts a new tag"):
+        run_scripted(ws, [], tag="nov23", from_tag="agent")
+    with pytest.raises(LoopSetupError, match="--from ghost: no kept run of that tag"):
+        run_scripted(ws, [], tag="nov24", from_tag="ghost")
