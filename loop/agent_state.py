@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config
+from gg_research.loop.keep import weak_baseline_notice
 from gg_research.loop.state import LoopState
 from gg_research.results.isolation import unboxed_notice
 from gg_research.results.journal import imported_history
@@ -39,6 +40,8 @@ def loop_state(workspace: Path, config: Config, tag: str) -> dict[str, Any]:
         mask = pareto_mask([[e.metrics[n] for n in names] for e in kept], [o.direction for o in config.objectives])
         front = [e for e, on in zip(kept, mask) if on]
     latest = state.kept[-1] if state.kept else None
+    weak = weak_baseline_notice(config.objectives, [s.metrics for s in base.seeds if s.ok],
+                                config.run.budget) if base else None
     return {
         "tag": tag,
         "branch": f"autoresearch/{tag}",
@@ -58,7 +61,7 @@ def loop_state(workspace: Path, config: Config, tag: str) -> dict[str, Any]:
         # A start line without an end line: running now, or its process died (the next step records it).
         "running": [brief(e, names) for e in mine if not e.status.final],
         "summary": state.summary_text(),
-        "warnings": list(ledger.warnings) + [n for n in [unboxed_notice(mine)] if n],
+        "warnings": list(ledger.warnings) + [n for n in [unboxed_notice(mine), weak] if n],
     }
 
 

@@ -185,6 +185,11 @@ class LoopEngine:
             self.ui.say(line)
         if self.baseline() is None:
             self._run_baseline()
+        base = self.baseline()
+        notice = keep.weak_baseline_notice(self.cfg.objectives, [s.metrics for s in base.seeds if s.ok],
+                                           self.cfg.run.budget) if base is not None else None
+        if notice:
+            self.ui.say(f"warning: {notice}")
 
     def _stop_reason(self) -> str | None:
         if self.opt.max_experiments is not None and self._done >= self.opt.max_experiments:

@@ -154,5 +154,37 @@ def paired_verdict(objectives: Sequence[ObjectiveConfig], found: Sequence[Mappin
     return better, worse
 
 
+def weak_objectives(objectives: Sequence[ObjectiveConfig], seeds: Sequence[Mapping[str, float]]) -> dict[str, str]:
+    """The objectives a baseline is too weak to judge on, each with why: its seeds all scored the same (no
+    spread, so the noise margin is only the minimum) or all sit at the objective's floor.
+
+    A baseline that learned nothing within its budget (Dice 0 on every seed) makes any speck of signal
+    look like a win; a keep on such an objective needs per-image evidence (Trial.verdict).
+    """
+    weak: dict[str, str] = {}
+    for o in objectives:
+        values = [m[o.name] for m in seeds if o.name in m and math.isfinite(m[o.name])]
+        if len(values) < 1:
+            continue
+        if o.floor is not None and all(floor_violation(o, v, None) is not None or v == o.floor for v in values):
+            weak[o.name] = f"at its floor {o.floor:g} on every seed"
+        elif len(values) >= 2 and max(values) - min(values) == 0:
+            weak[o.name] = f"the same on every seed ({values[0]:.4f}): no spread to measure its noise by"
+    return weak
+
+
+def weak_baseline_notice(objectives: Sequence[ObjectiveConfig], seeds: Sequence[Mapping[str, float]],
+                         budget: str) -> str | None:
+    """One line saying the baseline is too weak to judge some objective on, and the remedy; None when it is not."""
+    weak = weak_objectives(objectives, seeds)
+    if not weak:
+        return None
+    what = "; ".join(f"{name}: {why}" for name, why in weak.items())
+    longer = "a longer budget ([run] budget_s)" if budget == "time" else "more images ([run] budget_images)"
+    return (f"the baseline is too weak to judge on {', '.join(weak)} ({what}): a change is kept on "
+            f"{'that objective' if len(weak) == 1 else 'those objectives'} only when its per-image evidence says "
+            f"it is surely better; remedy: {longer} or more training images, then a new tag")
+
+
 def _fmt_eps(eps: Mapping[str, float]) -> str:
     return ", ".join(f"{n} {v:.4f}" for n, v in eps.items())

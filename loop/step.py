@@ -125,6 +125,9 @@ class Trial:
         if measured.reran:
             decision = keep.Decision(decision.status, f"mean of {len(exp.seeds)} seeds: {decision.reason}",
                                      decision.collapse)
+        weak = keep.weak_objectives(self.cfg.objectives, [s_.metrics for s_ in baseline.seeds if s_.ok])
+        if decision.status == "keep" and weak:
+            decision = self._weak_keep(exp, parent, baseline, kept, decision, weak)
         if decision.status == "keep" and self.cfg.keep.test != "margin":
             decision = self._paired(exp, parent, decision)
         self._finish(exp, baseline, decision)
@@ -195,6 +198,32 @@ class Trial:
             against = "every seed of its parent" if len(found) > 1 else "its parent"
             return keep.Decision("discard", f"not surely better than {against} {parent.id} on the same images: {text}")
         return keep.Decision("keep", f"{decision.reason}; paired vs {parent.id}: {text}", decision.collapse)
+
+    def _weak_keep(self, exp: Experiment, parent: Experiment, baseline: Experiment, kept: list[Experiment],
+                   decision: keep.Decision, weak: dict[str, str]) -> keep.Decision:
+        """A keep judged where the baseline is too weak to judge (keep.weak_objectives): an objective counts
+        only when the per-image evidence against the parent says it is surely better; otherwise the keep is
+        judged again as if the candidate had the parent's value there."""
+        mine = next((s.run_dir for s in exp.seeds if s.ok and s.run_dir), "")
+        theirs = next((s.run_dir for s in parent.seeds if s.ok and s.run_dir), "")
+        found = compare_runs(self.ws / mine, self.ws / theirs, list(weak), level=self.cfg.keep.paired_level) \
+            if mine and theirs else {}
+        better, _ = keep.paired_verdict([o for o in self.cfg.objectives if o.name in weak], [found] if found else [])
+        evidence = "; ".join(iv.text(self.cfg.objective(n).display()) for n, iv in found.items()) or "no per-image counts"
+        unsure = [n for n in weak if n not in better]
+        if not unsure:
+            return keep.Decision("keep", f"{decision.reason}; surely better per image where the baseline is weak: "
+                                         f"{evidence}", decision.collapse)
+        ok = [s for s in exp.seeds if s.ok]
+        metrics = {**mean_metrics([s.metrics for s in ok]), **{n: parent.metrics[n] for n in unsure if n in parent.metrics}}
+        again = keep.decide(self.cfg, metrics, [k.metrics for k in kept], baseline.metrics, self._eps(baseline),
+                            aux=mean_metrics([s.aux for s in ok]), baseline_aux=baseline.aux, allow_rerun=False)
+        why = "; ".join(f"{n} {weak[n]}" for n in unsure)
+        if again.status == "keep":
+            return keep.Decision("keep", f"{again.reason} ({', '.join(unsure)} not counted: the baseline is too weak "
+                                         f"to judge on it: {why})", decision.collapse)
+        return keep.Decision("discard", f"its win is on {', '.join(unsure)}, where the baseline is too weak to judge "
+                                        f"({why}), and the per-image evidence is not surely better ({evidence})")
 
     def _load_skew(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings,
                    checkout: Path | None = None) -> str | None:

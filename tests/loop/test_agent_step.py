@@ -173,3 +173,26 @@ def test_a_new_loop_after_an_agents_step_starts_from_the_baseline_unless_told_fr
         run_scripted(ws, [], tag="nov23", from_tag="agent")
     with pytest.raises(LoopSetupError, match="--from ghost: no kept run of that tag"):
         run_scripted(ws, [], tag="nov24", from_tag="ghost")
+
+
+@pytest.mark.parametrize("spread,status,why", [
+    (3.0, "discard", "where the baseline is too weak to judge"),  # per-image counts that scatter: not sure
+    (0.0, "keep", "surely better per image where the baseline is weak"),  # every image better: sure
+])
+def test_a_baseline_that_learned_nothing_is_flagged_and_a_win_on_it_needs_per_image_evidence(
+        ws: Path, spread: float, status: str, why: str) -> None:
+    from gg_research.loop.agent_state import loop_state
+
+    # A target that learns no Dice within its budget: 0 on every baseline seed, a speck of it after the edit.
+    _edit(ws, "dice = 0.4 + 0.1 * QB - noise if seed != COLLAPSE_SEED else 0.05", "dice = 0.0 if QB == 1.0 else 0.012 + noise")
+    _edit(ws, "SPREAD = 0.0", f"SPREAD = {spread}")
+    git(ws, "commit", "-qam", "a target that learns nothing in its budget")
+    _edit(ws, "QB = 1.0", "QB = 1.1")
+    res, out = _step(ws, "QB a bit up")
+    assert "warning: the baseline is too weak to judge on dice (dice: the same on every seed (0.0000)" in out
+    assert "remedy: a longer budget" in out
+    base, exp = records(ws)
+    assert exp.metrics["dice"] > base.metrics["dice"] + base.epsilon["dice"]  # a win by the margin alone
+    assert res["status"] == status and why in res["reason"], res["reason"]
+    st = loop_state(ws, load_config(ws / "gg-research.toml"), "agent")
+    assert any("too weak to judge on dice" in w for w in st["warnings"])
