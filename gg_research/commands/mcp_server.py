@@ -108,7 +108,8 @@ class Lab:
         self.names = [o.name for o in config.objectives]
         self.grounding = Grounding(ws, config, lambda text: print(text, file=sys.stderr))
         self._searcher_lock = threading.Lock()
-        self.searched: list[dict[str, Any]] = []
+        self.searched: list[dict[str, Any]] = []  # passages read since the last experiment
+        self.shown: list[str] = []  # the keys of the passages this session returned, newest last
         self.job: StepJob | None = None
         self.last_result: dict[str, Any] | None = None  # how the job ended, once the agent was told
         # Loading the embedder takes seconds: start now, so the agent's first search is quick.
@@ -130,6 +131,7 @@ class Lab:
             return {"passages": [], "note": "the knowledge base is empty (gg-research ingest thesis.pdf adds documents)"}
         found = [citation(p) for p in searcher.search(query, k=k, include=tuple(include or ()))]
         self.searched = (self.searched + found)[-MAX_PASSAGES:]
+        self.shown = list(dict.fromkeys(self.shown + [str(p.get("chunk_id")) for p in found]))[-MAX_PASSAGES:]
         # The document by its title or file name: its path on this machine is not the agent's business.
         keys = ("chunk_id", "document", "page", "page_end", "section", "kind", "score", "text")
         return {"passages": [{("key" if k_ == "chunk_id" else k_): p.get(k_) for k_ in keys} for p in found]}
@@ -146,8 +148,8 @@ class Lab:
         if searcher is None:
             raise ToolError(f"not run: citation {unknown[0]!r} is not in the knowledge base, which is empty; "
                             "cite nothing (citations=[]) or ingest documents first")
-        seen = list(dict.fromkeys(str(p.get("chunk_id")) for p in self.searched))[-8:]
-        hint = (f"keys you were shown since the last experiment: {', '.join(seen)}" if seen
+        seen = self.shown[-8:]
+        hint = (f"keys search_knowledge gave you: {', '.join(seen)}" if seen
                 else "search_knowledge returns passages with their keys")
         raise ToolError(f"not run: citation {unknown[0]!r} is not a passage of the knowledge base; {hint}")
 

@@ -37,5 +37,5 @@ def test_search_knowledge_names_documents_not_paths_and_includes_references_on_r
     assert refs[0]["kind"] == "references" and refs[0]["section"] == "References"
     # Citations are checked against the knowledge base; a bad one names the keys the agent was shown.
     lab.check_citations([found[0]["key"], refs[0]["key"]])
-    with pytest.raises(ToolError, match=rf"citation 'bogus:999' is not a passage.*shown .*{refs[0]['key']}"):
+    with pytest.raises(ToolError, match=rf"citation 'bogus:999' is not a passage.*gave you: .*{refs[0]['key']}"):
         lab.check_citations([found[0]["key"], "bogus:999"])
