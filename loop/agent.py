@@ -127,8 +127,8 @@ class QuietUI(LoopUI):
 
             def beat() -> None:
                 while not stop.wait(self.every_s):
-                    self.say(f"{exp_id} running: {time.monotonic() - t0:.0f} s of a {budget_s:g} s budget "
-                             "(start-up and evaluation come on top)")
+                    self.say(f"{exp_id} running: {time.monotonic() - t0:.0f} s so far (a training budget of "
+                             f"{budget_s:g} s; start-up and evaluation come on top)")
 
             threading.Thread(target=beat, daemon=True).start()
 
