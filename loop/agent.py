@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config
-from gg_research.loop import integrity
+from gg_research.loop import integrity, keep
 from gg_research.loop.apply import Applied, check_edits, mutable_contents, write_files
 from gg_research.loop.engine import LoopEngine, Options
 from gg_research.loop.errors import EditRefused, LoopSetupError
@@ -52,6 +52,7 @@ class StepOutcome:
     experiment: Experiment
     baseline_run: Experiment | None  # measured by this step (the first one of a tag)
     latest_kept: Experiment | None
+    warnings: list[str] = field(default_factory=list)  # e.g. a baseline too weak to judge against
 
     def to_json(self, objectives: list[str]) -> dict[str, Any]:
         exp = self.experiment
@@ -67,6 +68,8 @@ class StepOutcome:
             "reason": exp.reason, "metrics": {k: exp.metrics[k] for k in objectives if k in exp.metrics},
             "seeds": len(exp.seeds), "commit": exp.commit, "diff": exp.diff, "log": exp.log, "message": where,
         }
+        if self.warnings:
+            out["warnings"] = list(self.warnings)
         if self.baseline_run is not None:
             b = self.baseline_run
             out["baseline"] = {"experiment": b.id, "metrics": b.metrics, "noise_margins": b.epsilon,
@@ -202,7 +205,10 @@ class AgentStep:
             exp = eng.run_applied(hyp, applied, parent, [], Timings(), proposer=AGENT)
         finally:
             self.pending_path.unlink(missing_ok=True)  # from the commit on, the run's patch.diff holds the edit
-        self.outcome = StepOutcome(exp, eng.baseline() if had_baseline is None else None, eng.last_kept())
+        base = eng.baseline()
+        weak = keep.weak_baseline_notice(eng.cfg.objectives, [s.metrics for s in base.seeds if s.ok],
+                                         eng.cfg.run.budget) if base is not None else None
+        self.outcome = StepOutcome(exp, base if had_baseline is None else None, eng.last_kept(), [weak] if weak else [])
         return 0
 
     def _hypothesis(self, req: StepRequest, base: str) -> tuple[Hypothesis, dict[str, str]]:

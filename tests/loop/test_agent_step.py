@@ -194,5 +194,6 @@ def test_a_baseline_that_learned_nothing_is_flagged_and_a_win_on_it_needs_per_im
     base, exp = records(ws)
     assert exp.metrics["dice"] > base.metrics["dice"] + base.epsilon["dice"]  # a win by the margin alone
     assert res["status"] == status and why in res["reason"], res["reason"]
+    assert "too weak to judge on dice" in res["warnings"][0]  # in the result an agent reads, too
     st = loop_state(ws, load_config(ws / "gg-research.toml"), "agent")
     assert any("too weak to judge on dice" in w for w in st["warnings"])
