@@ -169,7 +169,11 @@ class Lab:
         if self.job is not None and self.job.running():
             raise ToolError(f"not run: an experiment ({self.job.title!r}) is still running; call experiment_status "
                             "for its result, then edit and call run_experiment again")
-        await anyio.to_thread.run_sync(self.check_citations, list(citations or []))
+        try:
+            await anyio.to_thread.run_sync(self.check_citations, list(citations or []))
+        except ToolError as exc:
+            self.last_result = {"state": "not run", "error": str(exc)}
+            raise
         if self.job is not None:
             self.job.remove_files()
         self.job = StepJob(self.ws, self.tag, title, rationale, list(citations or []), self.searched)

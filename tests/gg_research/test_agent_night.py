@@ -111,6 +111,8 @@ def test_an_agent_drives_a_night_over_mcp(tmp_path: Path) -> None:
                 git(ws, "checkout", "-q", "program.md")
                 err, text = await call(s, "run_experiment", title="QB up", citations=["bogus:999"], wait_s=60)
                 assert err and "citation 'bogus:999' is not a passage" in text and key in text
+                err, st = await call(s, "experiment_status", wait_s=0)
+                assert not err and st["state"] == "idle" and "bogus:999" in st["last_result"]["error"]
 
                 # 4. The same edit, honest now: it runs; the next one, against the notes, is reverted.
                 err, res = await call(s, "run_experiment", title="QB up", rationale="", citations=[], wait_s=60)
