@@ -48,7 +48,7 @@ class OffLimits:
 def off_limits(config: Config) -> list[OffLimits]:
     """What an agent working in the workspace must keep out of, with the reason the brief gives."""
     items = [
-        OffLimits(".gg/data/**", "the dataset: validation and test labels, and the split of each sample", True),
+        OffLimits(".gg/data/**", "the dataset as older versions kept it: validation and test labels", True),
         OffLimits("results/runs/**/test_scores.json", "the sealed test scores, for the researcher's morning only", True),
         OffLimits("results/runs/**/per_image.npz", "per-image scores against the validation labels", True),
         OffLimits("results/experiments.jsonl", "the ledger (loop_state shows what you need of it)", True),
@@ -65,6 +65,11 @@ def off_limits(config: Config) -> list[OffLimits]:
         OffLimits(".gitignore", "what git tracks decides what a step accepts", False),
         OffLimits(".git/**", "the history the keep rule tags", False),
     ]
+    from gg_research.harness.data import data_home
+
+    home = str(data_home().expanduser().resolve()).lstrip("/")
+    items.insert(0, OffLimits(f"/{home}/**", "the synthetic datasets: validation and test labels, and the split "
+                                             "of each sample (kept outside the workspace)", True))
     dataset = config.data.dataset
     if dataset:
         where = Path(dataset).expanduser()

@@ -1,13 +1,63 @@
-"""Where a workspace's data lives: the configured dataset folder or the cached synthetic set."""
+"""Where a workspace's data lives: the configured dataset folder or the cached synthetic set.
+
+The synthetic set holds the validation and test labels (and the split of each sample), so its
+cache lives outside the workspace, in the user's data folder (`data_home`), under an id the
+workspace keeps (`.gg/id`): an agent working in the workspace does not come across the labels,
+and the harness knows where they are. A parallel loop's worktrees use their origin's id.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 from gg_research.config import Config
+from gg_research.errors import GGError
+
+DATA_HOME_ENV = "GG_DATA_HOME"
+ID_FILE = "id"
+
+
+def data_home() -> Path:
+    """The user's gg-research data folder: $GG_DATA_HOME, else $XDG_DATA_HOME/gg-research, else
+    ~/.local/share/gg-research."""
+    if os.environ.get(DATA_HOME_ENV):
+        return Path(os.environ[DATA_HOME_ENV]).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base).expanduser() / "gg-research"
+
+
+def workspace_id(workspace: Path) -> str:
+    """The workspace's id (`.gg/id`, random, made once; a parallel loop's worktree has its origin's)."""
+    home = origin_workspace(workspace) or Path(workspace)
+    path = home / ".gg" / ID_FILE
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        _write_once(path, secrets.token_hex(16).encode())
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise GGError(f"{path}: cannot read the workspace's id ({exc})") from exc
+    if len(text) != 32 or any(c not in "0123456789abcdef" for c in text):
+        raise GGError(f"{path}: not a workspace id (32 hex digits); delete the file to make a new one "
+                      f"(the synthetic data is then made again)")
+    return text
+
+
+def data_cache(workspace: Path) -> Path:
+    """The workspace's synthetic-data cache, outside the workspace. A cache left by an older
+    version in the workspace (`.gg/data`) is moved there the first time."""
+    cache = data_home() / "workspaces" / workspace_id(workspace) / "data"
+    legacy = Path(workspace) / ".gg" / "data"
+    if legacy.is_dir() and not legacy.is_symlink() and not cache.exists():
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(legacy), str(cache))
+        print(f"[gg-research] moved the synthetic data (its labels) out of the workspace, to {cache}", file=sys.stderr)
+    return cache
 
 
 def dataset_root(workspace: Path, config: Config) -> Path:
@@ -18,7 +68,7 @@ def dataset_root(workspace: Path, config: Config) -> Path:
     from gg_research.ggnet.synth import ensure_synthetic
 
     d = config.data
-    cache = Path(workspace) / ".gg" / "data"
+    cache = data_cache(workspace)
     return Path(ensure_synthetic(cache, d.synth_n, d.synth_size, d.synth_seed, preset=d.synth_preset,
                                  secret=workspace_secret(cache)))
 
@@ -27,9 +77,44 @@ def synthetic_cached(workspace: Path, config: Config) -> bool:
     """Whether the workspace's synthetic set is generated already (so a caller can say when it is not)."""
     from gg_research.ggnet.synth import synthetic_name
 
-    d, cache = config.data, Path(workspace) / ".gg" / "data"
+    d, cache = config.data, data_cache(workspace)
     name = synthetic_name(d.synth_n, d.synth_size, d.synth_seed, d.synth_preset, workspace_secret(cache))
     return (cache / name / "manifest.jsonl").is_file()
+
+
+def origin_workspace(workspace: Path) -> Path | None:
+    """The workspace whose repository `workspace` is a linked worktree of, or None.
+
+    A linked worktree's `.git` is a file naming its folder in the main repository's `.git`
+    (`gitdir: .../.git/worktrees/NAME`), whose `commondir` leads back to that `.git`.
+    """
+    dotgit = Path(workspace) / ".git"
+    try:
+        first = dotgit.read_text(encoding="utf-8").strip() if dotgit.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        return None
+    if not first.startswith("gitdir:"):
+        return None
+    gitdir = Path(first.removeprefix("gitdir:").strip())
+    gitdir = gitdir if gitdir.is_absolute() else Path(workspace) / gitdir
+    try:
+        common = (gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return common.parent if common.name == ".git" else None
+
+
+def _write_once(path: Path, data: bytes) -> None:
+    """`data` to `path` whole, unless another writer made it first (whose content then wins)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
 
 
 SECRET_FILE = ".secret"
@@ -38,8 +123,7 @@ SECRET_FILE = ".secret"
 def workspace_secret(cache: Path) -> bytes:
     """The workspace's secret, made once: its synthetic validation and test labels depend on it.
 
-    It lives in the data cache (which a parallel loop's worktrees link to, so they share it), a
-    folder no run's box holds."""
+    It lives in the data cache (which a parallel loop's worktrees share), a folder no run's box holds."""
     path = Path(cache) / SECRET_FILE
     try:
         data = path.read_bytes()
@@ -48,15 +132,7 @@ def workspace_secret(cache: Path) -> bytes:
     except OSError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".secret.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(secrets.token_bytes(32))
-        os.link(tmp, path)  # whole or not at all; a concurrent maker's secret wins if it came first
-    except FileExistsError:
-        pass
-    finally:
-        os.unlink(tmp)
+    _write_once(path, secrets.token_bytes(32))  # a concurrent maker's secret wins if it came first
     return path.read_bytes()
 def dataset_label(config: Config) -> str:
     """A description of the dataset that does not depend on where the workspace lies."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gg_research.config import Config
+from gg_research.harness.data import data_home, origin_workspace
 from gg_research.harness.errors import TrainContractError
 from gg_research.harness.limits import RunLimits
 from gg_research.harness.outputs import discard
@@ -163,26 +164,5 @@ def hidden_paths(workspace: Path, root: Path | None) -> list[Path]:
     """
     homes = [workspace] + [main for main in [origin_workspace(workspace)] if main is not None]
     hidden = [home / name for home in homes for name in (".gg", "results", ".git")]
+    hidden += [p for p in (data_home(),) if p.exists()]  # every workspace's synthetic labels
     return hidden + ([root.resolve()] if root is not None and root.exists() else [])
-
-
-def origin_workspace(workspace: Path) -> Path | None:
-    """The workspace whose repository `workspace` is a linked worktree of, or None.
-
-    A linked worktree's `.git` is a file naming its folder in the main repository's `.git`
-    (`gitdir: .../.git/worktrees/NAME`), whose `commondir` leads back to that `.git`.
-    """
-    dotgit = Path(workspace) / ".git"
-    try:
-        first = dotgit.read_text(encoding="utf-8").strip() if dotgit.is_file() else ""
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not first.startswith("gitdir:"):
-        return None
-    gitdir = Path(first.removeprefix("gitdir:").strip())
-    gitdir = gitdir if gitdir.is_absolute() else Path(workspace) / gitdir
-    try:
-        common = (gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return common.parent if common.name == ".git" else None

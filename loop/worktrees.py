@@ -65,10 +65,9 @@ class Worktrees:
         return gone
 
     def _link_data(self, path: Path) -> None:
-        """Link what git does not carry; again after each checkout (a clean may take an untracked link)."""
-        cache = self.ws / ".gg" / "data"
-        cache.mkdir(parents=True, exist_ok=True)
-        links = [(path / ".gg" / "data", cache)]
+        """Link what git does not carry; again after each checkout (a clean may take an untracked link).
+        The synthetic data needs no link: it lives outside the workspace, under the origin's id."""
+        links: list[tuple[Path, Path]] = []
         dataset = self.cfg.data.dataset
         if dataset and not Path(dataset).expanduser().is_absolute() and (self.ws / dataset).exists():
             links.append((path / dataset, (self.ws / dataset).resolve()))  # an untracked dataset folder

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
+import tempfile
 import tomllib
 from pathlib import Path
 
@@ -14,6 +16,10 @@ import pytest
 # interrupt that never arrives. Restoring the handler here gives the children the default again.
 if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
     signal.signal(signal.SIGINT, signal.default_int_handler)
+
+# Workspaces keep their synthetic data (its labels) in the user's data folder: the tests', and the
+# commands they start, use a folder of their own, never the developer's.
+os.environ["GG_DATA_HOME"] = tempfile.mkdtemp(prefix="gg-test-data-home-")
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # gg_research.loop -> loop, ...: the repository's folders as the wheel installs them.

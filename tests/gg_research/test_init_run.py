@@ -98,7 +98,7 @@ def test_cli_run_rejects_a_non_positive_budget(tmp_path: Path) -> None:
 
 def _tiny_workspace(tmp_path: Path) -> Path:
     """A real `init` workspace, shrunk: tiny template constants and a 24-image synthetic set
-    that the run itself generates under .gg/data (the default data path)."""
+    that the run itself generates in the user's data folder (the default data path)."""
     from tests.harness.standin import TINY, template_source
 
     ws = init_workspace(tmp_path / "study")
@@ -123,7 +123,10 @@ def test_cli_run_end_to_end_prints_both_metrics(tmp_path: Path) -> None:
     assert "seed: 3" in block and "device: cpu" in block
     summary = json.loads((ws / "results/runs/r0001/last_run.json").read_text())
     assert float(block[0].split(": ")[1]) == pytest.approx(summary["pbqc"])
-    assert (ws / ".gg/data").is_dir()  # the synthetic set was generated inside the workspace
+    from gg_research.harness.data import data_cache
+
+    # The synthetic set (its labels) was generated outside the workspace, where the harness finds it.
+    assert list(data_cache(ws).glob("*/manifest.jsonl")) and not (ws / ".gg/data").exists()
     status = _git(ws, "status", "--porcelain", "--untracked-files=all")
     assert "results/" not in status and ".gg/" not in status  # ignored, never committed by accident
 

@@ -38,6 +38,8 @@ def _started(ws: Path, exp_id: str) -> bool:
 
 def _probing_train(ws: Path) -> str:
     """The tiny train.py, printing where it runs and whether it can see the workspace's state."""
+    from gg_research.harness.data import data_cache
+
     probe = f'''
 import os
 X = 0
@@ -46,8 +48,9 @@ X = 0
 def _probe():
     print("cwd", os.getcwd(), flush=True)
     import glob
-    for name in ("results/experiments.jsonl", ".gg/data/*/manifest.jsonl", ".git/HEAD"):  # hidden: empty folders
+    for name in ("results/experiments.jsonl", ".git/HEAD"):  # hidden: empty folders
         print("sees", name, bool(glob.glob({str(ws)!r} + "/" + name)), flush=True)
+    print("sees the labels", bool(glob.glob({str(data_cache(ws))!r} + "/*/manifest.jsonl")), flush=True)
 '''
     train = TINY_TRAIN.replace('MODE = "ok"', 'MODE = "ok"' + probe, 1)
     return train.replace("    model = Tiny().to(ctx.device)", "    _probe()\n    model = Tiny().to(ctx.device)", 1)
@@ -150,7 +153,7 @@ def test_two_workers_worktrees_verdicts_in_arrival_order_and_a_killed_worker(tmp
         cwds[r.id] = next(line.split(" ", 1)[1] for line in log.splitlines() if line.startswith("cwd "))
         assert cwds[r.id].startswith(f"{ws}.worktrees{os.sep}p{os.sep}"), cwds[r.id]
         if bwrap_works() is None:
-            assert "sees results/experiments.jsonl False" in log and "sees .gg/data/*/manifest.jsonl False" in log, log
+            assert "sees results/experiments.jsonl False" in log and "sees the labels False" in log, log
             assert "sees .git/HEAD False" in log, log
     slots = f"{ws}.worktrees{os.sep}p{os.sep}slot"
     assert set(cwds.values()) == {slots + "0000", slots + "0001"}, cwds
