@@ -38,7 +38,7 @@ def _started(ws: Path, exp_id: str) -> bool:
 
 def _probing_train(ws: Path) -> str:
     """The tiny train.py, printing where it runs and whether it can see the workspace's state."""
-    from gg_research.harness.data import data_cache
+    from gg_research.harness.data import data_home
 
     probe = f'''
 import os
@@ -50,7 +50,7 @@ def _probe():
     import glob
     for name in ("results/experiments.jsonl", ".git/HEAD"):  # hidden: empty folders
         print("sees", name, bool(glob.glob({str(ws)!r} + "/" + name)), flush=True)
-    print("sees the labels", bool(glob.glob({str(data_cache(ws))!r} + "/*/manifest.jsonl")), flush=True)
+    print("sees the labels", bool(glob.glob({str(data_home())!r} + "/workspaces/*/data/*/manifest.jsonl")), flush=True)
 '''
     train = TINY_TRAIN.replace('MODE = "ok"', 'MODE = "ok"' + probe, 1)
     return train.replace("    model = Tiny().to(ctx.device)", "    _probe()\n    model = Tiny().to(ctx.device)", 1)
