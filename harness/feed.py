@@ -1,5 +1,5 @@
 """The training data, served by the parent: the run asks for samples by index over a socket
-pair, and the parent, which alone holds the training split, sends them and counts every image.
+pair, and the parent, which alone holds the training split, gives them and counts every image.
 
 The training file is not in the run's box, so this feed is the only way to training images, and
 the images a run trained on are the parent's count, not the run's word. Under an images budget
@@ -7,15 +7,20 @@ the parent stops serving once the budget is spent (a request begun before then i
 as the harness's loader always finished its batch).
 
 One request, child to parent: a header (kind, count) and `count` uint32 indices. One answer: a
-header (status, length) and `length` bytes: for META a JSON object (size, count, ids), for ITEMS
-the stored tensors of the asked samples, raw, in FIELDS order. Everything the parent reads is
-checked against fixed bounds before it is used; a request that breaks the protocol ends the feed
-and is that run's fault.
+header (status, length). META's answer carries, on the socket, a JSON object (size, count, ids,
+the most images a request may ask) and, as the message's file descriptor, a shared buffer (a
+sealed memfd: its size cannot change, so nothing the run does to it can fault the parent); an
+ITEMS answer's `length` bytes are the asked samples' stored tensors, in FIELDS order, written by
+the parent at the start of that buffer (one round trip per batch, whatever its size; the run
+copies them out before its next request). Everything the parent reads is checked against fixed
+bounds before it is used; a request that breaks the protocol ends the feed and is the run's fault.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
+import mmap
 import os
 import socket
 import struct
@@ -25,19 +30,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 if TYPE_CHECKING:
-    import torch
-
     from gg_research.ggnet.dataset import GGDataset
 
 HEADER = struct.Struct("<II")
 META, ITEMS = 1, 2
 OK, SPENT, REFUSED = 0, 1, 2
-MAX_REQUEST = 4096  # images in one request: more than any batch, so a request never needs splitting
+MAX_REQUEST = 4096  # images in one request, at most (and no more than fit the shared buffer)
+BUFFER_BYTES = 64 * 2**20  # the shared buffer: 680 images of 128 px in one answer; pages are used as written
 # (name, dtype name, shape of one sample given the image size S); the order of an ITEMS answer.
 FIELDS = (("camera", "uint8", (3, "S", "S")), ("render", "uint8", (1, "S", "S")), ("mask", "uint8", (1, "S", "S")),
           ("material", "uint8", (1, "S", "S")), ("theta", "float32", (3, 3)), ("has_theta", "bool", ()),
           ("has_material", "bool", ()))
-FEED_FD_ENV = "GG_FEED_FD"
+_ITEMSIZE = {"uint8": 1, "float32": 4, "bool": 1}
 
 
 class FeedBroken(Exception):
@@ -54,7 +58,23 @@ def _shape(shape: tuple, size: int) -> tuple[int, ...]:
     return tuple(size if d == "S" else d for d in shape)
 
 
-def _recv_exact(sock: socket.socket, n: int) -> bytes:
+def _numel(shape: tuple, size: int) -> int:
+    n = 1
+    for d in _shape(shape, size):
+        n *= d
+    return n
+
+
+def image_bytes(size: int) -> int:
+    """Bytes of one sample in an ITEMS answer."""
+    return sum(_numel(shape, size) * _ITEMSIZE[dtype] for _, dtype, shape in FIELDS)
+
+
+def max_request(size: int) -> int:
+    return max(1, min(MAX_REQUEST, BUFFER_BYTES // image_bytes(size)))
+
+
+def _recv_exact(sock: socket.socket, n: int) -> bytearray:
     buf = bytearray(n)
     view, got = memoryview(buf), 0
     while got < n:
@@ -62,7 +82,7 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
         if k == 0:
             raise EOFError("the other side closed the feed")
         got += k
-    return bytes(buf) if n < 64 else buf  # type: ignore[return-value]
+    return buf
 
 
 def pair() -> tuple[socket.socket, socket.socket]:
@@ -72,6 +92,17 @@ def pair() -> tuple[socket.socket, socket.socket]:
     return parent, child
 
 
+def _shared_buffer() -> tuple[int, mmap.mmap]:
+    fd = os.memfd_create("gg-feed", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
+    try:
+        os.ftruncate(fd, BUFFER_BYTES)
+        fcntl.fcntl(fd, fcntl.F_ADD_SEALS, fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_SEAL)
+        return fd, mmap.mmap(fd, BUFFER_BYTES)
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 # -- the parent's side ----------------------------------------------------------------------------
 class FeedServer:
     """Serves one run's training images from the parent's copy of the split, counting them."""
@@ -79,13 +110,15 @@ class FeedServer:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
         self._thread: threading.Thread | None = None
-        self.served = 0  # training images sent to the run
+        self._buffer: tuple[int, mmap.mmap] | None = None
+        self.served = 0  # training images given to the run
         self.requests = 0
         self.refused_past_budget = 0  # requests answered "spent"
         self.problem: str | None = None  # set when the run broke the protocol
 
     def serve(self, dataset: GGDataset, budget_images: int) -> None:
         """Start answering the run's requests (at go: the budget is known then)."""
+        self._buffer = _shared_buffer()
         self._thread = threading.Thread(target=self._loop, args=(dataset, int(budget_images)), daemon=True,
                                         name="gg-feed")
         self._thread.start()
@@ -99,6 +132,11 @@ class FeedServer:
         if self._thread is not None:
             self._thread.join(timeout=5)
         self._sock.close()
+        if self._buffer is not None and (self._thread is None or not self._thread.is_alive()):
+            fd, view = self._buffer
+            self._buffer = None
+            view.close()
+            os.close(fd)
 
     def _loop(self, dataset: GGDataset, budget: int) -> None:
         try:
@@ -119,36 +157,45 @@ class FeedServer:
                 pass
 
     def _answer(self, dataset: GGDataset, budget: int, kind: int, count: int) -> None:
-        import torch
+        import numpy as np
 
         self.requests += 1
+        size = dataset.image_size
         if kind == META:
             if count:
                 raise FeedBroken(f"a META request with {count} indices")
-            meta = json.dumps({"size": dataset.image_size, "count": len(dataset), "ids": list(dataset.ids)}).encode()
-            self._send(OK, [meta])
+            meta = json.dumps({"size": size, "count": len(dataset), "ids": list(dataset.ids),
+                               "max_request": max_request(size)}).encode()
+            assert self._buffer is not None
+            socket.send_fds(self._sock, [HEADER.pack(OK, len(meta))], [self._buffer[0]])
+            self._sock.sendall(meta)
             return
         if kind != ITEMS:
             raise FeedBroken(f"an unknown request kind {kind}")
-        if not 0 < count <= MAX_REQUEST:
-            raise FeedBroken(f"a request for {count} images (1 to {MAX_REQUEST} allowed)")
-        raw = _recv_exact(self._sock, 4 * count)
-        idx = torch.frombuffer(bytearray(raw), dtype=torch.int32).to(torch.long)
-        if int(idx.min()) < 0 or int(idx.max()) >= len(dataset):
-            self._send(REFUSED, [f"index out of range: the training split has {len(dataset)} samples".encode()])
+        if not 0 < count <= max_request(size):
+            raise FeedBroken(f"a request for {count} images (1 to {max_request(size)} allowed)")
+        idx = np.frombuffer(_recv_exact(self._sock, 4 * count), dtype="<u4").astype(np.int64)
+        if int(idx.max()) >= len(dataset):
+            self._send(REFUSED, f"index out of range: the training split has {len(dataset)} samples".encode())
             return
         if budget and self.served >= budget:
             self.refused_past_budget += 1
-            self._send(SPENT, [])
+            self._send(SPENT)
             return
+        assert self._buffer is not None
+        at, view = 0, self._buffer[1]
+        for name, dtype, shape in FIELDS:
+            n = count * _numel(shape, size)
+            out = np.frombuffer(view, dtype=dtype, count=n, offset=at).reshape(count, *_shape(shape, size))
+            # Straight into the shared buffer, in this thread alone: torch's parallel gather waits on
+            # its thread pool, which on a busy machine costs a time slice per field.
+            np.take(getattr(dataset, name).numpy(), idx, axis=0, out=out)
+            at += n * _ITEMSIZE[dtype]
         self.served += count
-        parts = [getattr(dataset, name).index_select(0, idx).contiguous().numpy().tobytes() for name, _, _ in FIELDS]
-        self._send(OK, parts)
+        self._sock.sendall(HEADER.pack(OK, at))
 
-    def _send(self, status: int, parts: list[bytes]) -> None:
-        self._sock.sendall(HEADER.pack(status, sum(len(p) for p in parts)))
-        for part in parts:
-            self._sock.sendall(part)
+    def _send(self, status: int, payload: bytes = b"") -> None:
+        self._sock.sendall(HEADER.pack(status, len(payload)) + payload)
 
 
 # -- the run's side -------------------------------------------------------------------------------
@@ -170,9 +217,18 @@ class ServedDataset:
         self._sock = socket.socket(fileno=fd)
         self._pid = os.getpid()
         self._lock = threading.Lock()
-        self.fetched = 0  # images this side received: ctx's count, which the parent's bounds
-        meta = json.loads(self._request(META, []).decode())
+        self.fetched = 0  # images handed to train.py: ctx's count, which the parent's bounds
+        self._sock.sendall(HEADER.pack(META, 0))
+        head, fds, _, _ = socket.recv_fds(self._sock, HEADER.size, 1)
+        if len(fds) != 1:
+            raise FeedBroken("the harness sent no shared buffer")
+        head = bytes(head) + bytes(_recv_exact(self._sock, HEADER.size - len(head)))
+        _, length = HEADER.unpack(head)
+        meta = json.loads(bytes(_recv_exact(self._sock, length)).decode())
+        self._shared = mmap.mmap(fds[0], 0, prot=mmap.PROT_READ)
+        os.close(fds[0])
         self.image_size, self._count = int(meta["size"]), int(meta["count"])
+        self.max_request = int(meta["max_request"])
         self.ids: list[str] = [str(i) for i in meta["ids"]]
         self._pending: deque[tuple[tuple[int, ...], Future]] = deque()
         self._ahead: ThreadPoolExecutor | None = None
@@ -220,49 +276,48 @@ class ServedDataset:
     def _fetch(self, key: tuple[int, ...]) -> dict[str, Any]:
         import torch
 
-        raw = self._request(ITEMS, list(key))
-        n, size, out, at = len(key), self.image_size, {}, 0
-        for name, dtype, shape in FIELDS:
-            dt = getattr(torch, dtype)
-            numel = n * _prod(_shape(shape, size))
-            nbytes = numel * torch.empty((), dtype=dt).element_size()
-            out[name] = torch.frombuffer(raw, dtype=dt, count=numel, offset=at).view(n, *_shape(shape, size))
-            at += nbytes
-        if at != len(raw):
-            raise FeedBroken(f"the harness sent {len(raw)} bytes for {n} images, expected {at}")
+        if os.getpid() != self._pid:
+            raise RuntimeError(_SERVED_TO_OWN_PROCESS)
+        if not key:
+            raise ValueError("ask for at least one training image")
+        if any(not 0 <= i < self._count for i in key):
+            raise IndexError(f"index out of range: the training split has {self._count} samples")
+        chunks = [self._request(key[i:i + self.max_request]) for i in range(0, len(key), self.max_request)]
+        out = {name: torch.cat([c[name] for c in chunks]) if len(chunks) > 1 else chunks[0][name] for name, _, _ in FIELDS}
         out["id"] = [self.ids[i] for i in key]
         return out
 
-    def _request(self, kind: int, indices: list[int]) -> bytes:
-        if os.getpid() != self._pid:
-            raise RuntimeError(_SERVED_TO_OWN_PROCESS)
-        if kind == ITEMS and not 0 < len(indices) <= MAX_REQUEST:
-            raise ValueError(f"ask for 1 to {MAX_REQUEST} training images at a time, not {len(indices)}")
-        if kind == ITEMS and any(not 0 <= i < self._count for i in indices):
-            raise IndexError(f"index out of range: the training split has {self._count} samples")
+    def _request(self, key: tuple[int, ...]) -> dict[str, Any]:
+        import numpy as np
+        import torch
+
+        n, size = len(key), self.image_size
         with self._lock:
-            body = struct.pack(f"<{len(indices)}I", *indices)
-            self._sock.sendall(HEADER.pack(kind, len(indices)) + body)
+            self._sock.sendall(HEADER.pack(ITEMS, n) + struct.pack(f"<{n}I", *key))
             status, length = HEADER.unpack(_recv_exact(self._sock, HEADER.size))
-            raw = _recv_exact(self._sock, length) if length else b""
+            if status == OK:
+                if length != n * image_bytes(size):
+                    raise FeedBroken(f"the harness gave {length} bytes for {n} images")
+                out, at = {}, 0
+                for name, dtype, shape in FIELDS:  # copied out before the next request reuses the buffer
+                    numel = n * _numel(shape, size)
+                    arr = np.frombuffer(self._shared, dtype=dtype, count=numel, offset=at)
+                    out[name] = torch.from_numpy(arr.copy()).view(n, *_shape(shape, size))
+                    at += numel * _ITEMSIZE[dtype]
+                return out
+            reason = bytes(_recv_exact(self._sock, length)).decode("utf-8", "replace") if length else ""
         if status == SPENT:
             raise BudgetSpent("the images budget is spent: the harness serves no more training images "
                               "(stop when ctx.done() says so)")
-        if status == REFUSED:
-            raise IndexError(bytes(raw).decode("utf-8", "replace"))
-        return raw  # type: ignore[return-value]
-
-
-def _prod(shape: tuple[int, ...]) -> int:
-    out = 1
-    for d in shape:
-        out *= d
-    return out
+        raise IndexError(reason)
 
 
 class PrefetchingBatches:
-    """A batch sampler that, as it hands the loader one batch's indices, asks the feed for the
-    next batch's: the transfer overlaps the training step."""
+    """A batch sampler that keeps the next DEPTH batches asked of the feed while the loader works
+    on the current one: the transfers, and the wait for the parent to be scheduled on a busy
+    machine, overlap the training steps."""
+
+    DEPTH = 3
 
     def __init__(self, inner: Iterable[list[int]], dataset: ServedDataset) -> None:
         self._inner, self._dataset = inner, dataset
@@ -272,15 +327,14 @@ class PrefetchingBatches:
 
     def __iter__(self) -> Iterator[list[int]]:
         it = iter(self._inner)
-        current = next(it, None)
-        if current is None:
-            return
-        self._dataset.prefetch(current)
-        for following in it:
-            self._dataset.prefetch(following)  # behind `current` on the one connection
-            yield current
-            current = following
-        yield current
+        window: deque[list[int]] = deque()
+        for indices in it:
+            self._dataset.prefetch(indices)
+            window.append(indices)
+            if len(window) > self.DEPTH:
+                yield window.popleft()
+        while window:
+            yield window.popleft()
 
 
 class _ServedBatches:
