@@ -4,6 +4,11 @@ Overhead = iteration wall time - training budget, split into proposal, apply/com
 start-up (child process, imports, data load), evaluation, decision and the rest (git reset,
 state, ledger). The target: under 5 % of the budget.
 
+`between_runs_s`: from the end of one run's training (its child gone, predictions written) to
+the go line of the next run, by the parent's clock: the box, scoring, the decision, the next
+proposal and commit, and the start of the next child (started ahead while the previous trained).
+The target: at most 1.5 s.
+
     python benchmarks/bench_loop.py [--budget 20] [--size 64] [--experiments 3] [--device auto]
 """
 
@@ -59,6 +64,20 @@ def main() -> None:
     dataset_root(ws, cfg)
     prep = time.monotonic() - t
 
+    from gg_research.harness import runner as harness_runner
+
+    spans: list[tuple[float, float]] = []  # (go, end of training) of each run, in order
+    train = harness_runner._Run._train
+
+    def timed_train(self, *a, **kw):
+        try:
+            return train(self, *a, **kw)
+        finally:
+            if hasattr(self, "t_go"):
+                spans.append((self.t_go, getattr(self, "t_end", time.monotonic())))
+
+    harness_runner._Run._train = timed_train
+
     buf = io.StringIO()
     ui = LoopUI(Console(file=buf, width=200))
     eng = LoopEngine(ws, cfg, Options(tag="bench", budget_s=args.budget, max_experiments=args.experiments,
@@ -94,6 +113,10 @@ def main() -> None:
     print(f"overhead_pct_of_budget: {100 * over / args.budget:.1f}")
     loop_own = statistics.fmean([r["proposal"] + r["apply_commit"] + r["decision"] + r["rest"] for r in rows]) if rows else float("nan")
     print(f"loop_own_overhead_pct_of_budget: {100 * loop_own / args.budget:.2f}")
+    gaps = [nxt[0] - prev[1] for prev, nxt in zip(spans, spans[1:])]
+    if gaps:
+        print(f"between_runs_s_mean: {statistics.fmean(gaps):.3f}")
+        print(f"between_runs_s_max: {max(gaps):.3f}")
     print(f"workspace: {ws}")
 
 

@@ -1,12 +1,13 @@
 """The untrusted side of a run: the process that imports and runs the workspace's train.py.
 
-    python -m gg_research.harness.child --workspace W --view V --out O --config JSON [--device D]
+    python -m gg_research.harness.child --workspace W --view V --out O --config JSON --feed-fd N [--device D]
 
-It loads the libraries and the trainer's view of the data (harness.scorer: the training split
-and the validation *inputs*), prints the ready line and waits for the go line on stdin; then it
-imports train.py, trains, prints the trained line, predicts on the validation inputs and writes
-predictions.npz and train_report.json to O. It never sees a validation label and never scores:
-the parent does (harness.runner). Any failure prints one error line (harness.wire) and exits
+It loads the libraries and the inputs to predict on (harness.scorer: the validation and test
+*inputs*), prints the ready line and waits for the go line on stdin; then it imports train.py,
+trains on the training split the parent serves over the socket N (harness.feed), prints the
+trained line, predicts on the validation inputs and writes predictions.npz and
+train_report.json to O. It never sees a validation label and never scores: the parent does
+(harness.runner). Any failure prints one error line (harness.wire) and exits
 non-zero. In the sandbox (harness.sandbox) O and /tmp are the only places it can write.
 """
 
@@ -35,7 +36,8 @@ EXIT_DIVERGED = 3
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m gg_research.harness.child")
     p.add_argument("--workspace", required=True, type=Path)
-    p.add_argument("--view", required=True, type=Path, help="the trainer's view of the data (harness.scorer)")
+    p.add_argument("--view", required=True, type=Path, help="the folder of inputs to predict on (harness.scorer)")
+    p.add_argument("--feed-fd", required=True, type=int, help="the socket the parent serves training samples on")
     p.add_argument("--out", required=True, type=Path, help="the only folder the run writes")
     p.add_argument("--config", required=True, type=Path, help="the config as JSON")
     p.add_argument("--device", default=None)
@@ -145,23 +147,22 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
 
     from gg_research.config import Config
     from gg_research.ggnet.dataset import GGDataset
+    from gg_research.config import WEIGHTS_FILE
     from gg_research.harness.context import TrainContext
     from gg_research.harness.errors import TrainContractError
     from gg_research.harness.evaluate import predict
-    from gg_research.config import WEIGHTS_FILE
-    from gg_research.harness.scorer import (PREDICTIONS, PREDICTIONS_TEST, TRAIN_REPORT, VIEW_TEST_INPUTS, VIEW_TRAIN,
-                                            VIEW_VAL_INPUTS)
+    from gg_research.harness.feed import ServedDataset
+    from gg_research.harness.scorer import PREDICTIONS, PREDICTIONS_TEST, TRAIN_REPORT, VIEW_TEST_INPUTS, VIEW_VAL_INPUTS
 
     workspace = args.workspace.resolve()
     config = Config.model_validate(json.loads(args.config.read_text(encoding="utf-8")))
     size = config.data.image_size
     train_py = workspace / "train.py"
-    # The view holds the training split and the validation inputs, never a validation label.
-    train_set = GGDataset.load(args.view / VIEW_TRAIN, "train")
+    # The view holds the validation inputs, never a label; the training split comes from the parent.
     val_inputs = GGDataset.load(args.view / VIEW_VAL_INPUTS, "val")
     # The sealed test split's inputs, predicted for the report; the decisions never see its score.
     test_inputs = GGDataset.load(args.view / VIEW_TEST_INPUTS, "test") if (args.view / VIEW_TEST_INPUTS).is_file() else None
-    if not len(train_set) or not len(val_inputs):
+    if not len(val_inputs):
         raise TrainContractError("the dataset needs samples in both the train and val splits")
     _preload_libraries()
     startup_seconds = time.monotonic() - t_start
@@ -174,6 +175,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     os.environ.update(GG_RUN_DIR=str(out), GG_SEED=str(seed), GG_BUDGET=f"{budget:g}")
     config.run.seed, config.run.budget_s = seed, budget
     seed_everything(seed)
+    train_set = ServedDataset(args.feed_fd)  # the parent serves the split from the go line on
     # From here on train.py runs in this process: its import counts against the budget (the
     # parent's clock started with the go line), and nothing below is trusted by the parent.
     module = load_train_module(train_py)

@@ -1,7 +1,8 @@
 """The `ctx` that train.py's `train(ctx)` receives: device, data, the budget and logging.
 
-The budget is time (`budget_s` seconds) or work (`budget_images` images drawn from `ctx.loader`,
-with `budget_s` as the time cap). train.py asks `ctx.done()` and `ctx.progress()`, which mean the
+The budget is time (`budget_s` seconds) or work (`budget_images` training images, with
+`budget_s` as the time cap). Under the harness the training split is served by the parent
+(harness.feed), which counts the images and serves none past an images budget. train.py asks `ctx.done()` and `ctx.progress()`, which mean the
 same under either kind, so one train.py serves both; `time_left()` stays for older files.
 """
 
@@ -23,6 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 from gg_research.ggnet.dataset import batch_loader
 from gg_research.harness import wire
 from gg_research.harness.errors import TrainingDiverged
+from gg_research.harness.feed import BudgetSpent, ServedDataset, served_loader
 
 _READ_ONLY = ("budget_s", "budget_images", "deadline", "started", "device", "seed", "image_size", "train_dataset", "run_dir")
 # After this many steps a loss above EXPLODE_FACTOR x the running median is an explosion.
@@ -41,9 +43,12 @@ class _CountingLoader:
         return len(self._loader)
 
     def __iter__(self) -> Iterator[Any]:
-        for batch in self._loader:
-            if self._ctx.work_done():
-                return  # an images budget is spent: no batch past it, however train.py loops
+        batches = iter(self._loader)
+        while not self._ctx.work_done():  # an images budget is spent: no batch past it, however train.py loops
+            try:
+                batch = next(batches)
+            except (StopIteration, BudgetSpent):  # the parent serves nothing past the budget either
+                return
             if isinstance(batch, dict) and torch.is_tensor(batch.get("camera")):
                 self._ctx.images_drawn += int(batch["camera"].shape[0])
             yield batch
@@ -121,10 +126,13 @@ class TrainContext:
         batch_size = max(1, min(int(batch_size), n))  # a tiny set still yields batches
         gen = torch.Generator()
         gen.manual_seed(self.seed)
-        kw.setdefault("num_workers", 0)
         kw.setdefault("pin_memory", self.device.type == "cuda")
         kw.setdefault("generator", gen)
-        dl = batch_loader(self.train_dataset, batch_size, shuffle=shuffle, drop_last=drop_last, **kw)
+        if isinstance(self.train_dataset, ServedDataset):
+            dl = served_loader(self.train_dataset, batch_size, shuffle=shuffle, drop_last=drop_last, **kw)
+        else:
+            kw.setdefault("num_workers", 0)
+            dl = batch_loader(self.train_dataset, batch_size, shuffle=shuffle, drop_last=drop_last, **kw)
         return _CountingLoader(dl, self)
 
     def log(self, step: int, **scalars: Any) -> None:
@@ -158,6 +166,7 @@ class TrainContext:
             print(line, file=self.stream or sys.stdout, flush=True)
 
     def images_trained(self) -> int:
-        """Images seen in training: the harness loader's count, or train.py's own if it is larger
-        (a train.py that draws batches some other way still reaches an images budget)."""
-        return max(self.images_seen, self.images_drawn)
+        """Images seen in training: the harness loader's count, or train.py's own, or the samples
+        it took from the served split, whichever is largest (a train.py that draws batches some
+        other way still reaches an images budget)."""
+        return max(self.images_seen, self.images_drawn, int(getattr(self.train_dataset, "fetched", 0)))

@@ -91,7 +91,7 @@ class ChildProcess:
     """A child in its own process group (and, sandboxed, its own process namespace)."""
 
     def __init__(self, argv: list[str], *, cwd: Path, env: dict[str, str], limits: RunLimits, max_log_bytes: int,
-                 stdin: bool) -> None:
+                 stdin: bool, pass_fds: tuple[int, ...] = ()) -> None:
         self.sink = Sink(max_log_bytes)
         self.limits = limits
         self.peak_memory_mb: float | None = None  # counted by the kernel, read when the child ends
@@ -100,6 +100,7 @@ class ChildProcess:
             self.proc = subprocess.Popen(
                 argv, cwd=cwd, env=env, stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=limits.preexec(),
+                pass_fds=pass_fds,
             )
         except BaseException:
             limits.close()

@@ -161,7 +161,7 @@ class _Run:
     def harness(self, echo: bool, on_line: Callable[[str], None] | None, warm: HarnessChild | None,
                 on_started: Callable[[Callable[[], HarnessChild]], None] | None) -> RunResult:
         from gg_research.harness.data import dataset_root
-        from gg_research.harness.scorer import data_state, trainer_view, val_labels
+        from gg_research.harness.scorer import data_state, train_split, trainer_view, val_labels
 
         with open(self.log_path, "wb") as log:
             try:
@@ -169,6 +169,7 @@ class _Run:
                 root = dataset_root(self.ws, self.cfg)
                 before = data_state(root)
                 view = trainer_view(self.ws, self.cfg, root, before)
+                self.train_set = train_split(view)  # served to the run a batch at a time, counted here
                 labels = val_labels(self.ws, root, self.cfg, before["val"])  # held by this process only
             except (TrainContractError, OSError) as exc:
                 log.write((wire.format_error(str(exc)) + "\n").encode())
@@ -182,8 +183,7 @@ class _Run:
                 child = HarnessChild(self.ws, self.cfg, view.dir, hidden)
             child.child.sink.attach(log, echo, on_line)
             try:
-                ended = self._train(child.child, child.out, on_started,
-                                    lambda: HarnessChild(self.ws, self.cfg, view.dir, hidden), child.stage)
+                ended = self._train(child, on_started, lambda: HarnessChild(self.ws, self.cfg, view.dir, hidden))
                 taken = self._take(child.out, _child_caps(self.cfg, len(labels), root, before))
                 if ended is not None:
                     return ended
@@ -202,21 +202,22 @@ class _Run:
         except OSError as exc:
             return self.end("crash", f"cannot read the run's output: {exc}")
 
-    def _train(self, p: ChildProcess, out: Path, on_started, next_child: Callable[[], HarnessChild],
-               stage: Callable[[], None]) -> RunResult | None:
+    def _train(self, child: HarnessChild, on_started, next_child: Callable[[], HarnessChild]) -> RunResult | None:
         """Start the run and keep its budget by this process's clock; a RunResult when it ends badly.
 
         The clock runs from the go line until the child has exited with its predictions written:
         nothing the run prints stops it. A run late while other processes kept the machine busy is
         not blamed for it (its lateness is recorded); one late on a quiet machine is invalid.
         """
+        p, out = child.child, child.out
         if not p.wait_ready(max(self.t0 + self.limit - time.monotonic(), 0.01)):
             if p.alive():
                 p.kill()
                 return self.end("timeout", f"killed at the hard limit of {self.limit:g} s (still starting)")
             p.finish()
             return self.end("crash", self._error(p), rc=p.proc.returncode)
-        stage()  # the experiment's own files, as committed now, for a child started ahead of it
+        child.stage()  # the experiment's own files, as committed now, for a child started ahead of it
+        child.feed.serve(self.train_set, self.images)
         p.send(wire.format_go(wire.Go(out, self.seed, self.budget, self.images)))
         self.t_go = time.monotonic()
         meter = MachineMeter(p.proc.pid, p.limits.cpu_seconds)
@@ -258,6 +259,10 @@ class _Run:
         self.figures.update(machine_busy=round(busy, 3), run_cpu_seconds=round(meter.run_cpu_seconds(), 2))
         if p.peak_memory_mb is not None:
             self.figures["box_peak_memory_mb"] = round(p.peak_memory_mb, 1)
+        child.feed.close()
+        self.images_served = child.feed.served
+        if child.feed.problem is not None:
+            return self.end("invalid", f"broke the protocol of the training data feed: {child.feed.problem}")
         if p.proc.returncode != 0:
             return self.end("crash", self._error(p), rc=p.proc.returncode)
         if p.sink.trained_at is None:
@@ -309,7 +314,8 @@ class _Run:
         self._score_test(root, before, log)
         report = _untrusted_report(self.run_dir / TRAIN_REPORT)
         now = time.monotonic()
-        images = report.get("num_images", 0.0)
+        # The images trained on: the parent's count of what it served bounds what the run says.
+        images = min(int(report.get("num_images", 0) or 0), self.images_served)
         trained_at = child.child.sink.trained_at or self.t_end
         summary: dict[str, Any] = {
             **{name: round(value, 6) for name, value in scores.items()},
@@ -318,6 +324,7 @@ class _Run:
             "eval_seconds": round(self.t_end - trained_at + now - t_score, 3),
             "num_steps": int(report.get("num_steps", 0)),
             "num_images": int(images),
+            "images_served": self.images_served,
             "img_per_sec": round(images / self.training_seconds, 3) if self.training_seconds > 0 else 0.0,
             **self.figures,
             "peak_memory_mb": report.get("peak_memory_mb", 0.0),

@@ -1,8 +1,9 @@
 """The trusted side of a run: what the trainer may see, how its predictions are scored, and
 the check that the validation data did not change.
 
-The process that runs train.py (harness.child) gets a *view* of the data: the training split
-whole, and of the validation split only the inputs (camera image and toolpath render). It
+The process that runs train.py (harness.child) gets a *view* of the data: of the validation and
+test splits only the inputs (camera image and toolpath render); the training split it gets from
+the parent a batch at a time (harness.feed), so the parent counts the images it trained on. It
 writes its predictions to a file; the scorer, in the parent that never imports train.py,
 reads them and the validation labels, which only it holds, and computes PBQC and Dice.
 """
@@ -37,9 +38,13 @@ VIEW_TEST_INPUTS = "test_inputs.npz"  # only when the dataset has a test split
 SPLITS = ("train", "val", "test")
 
 
+VIEW_INPUTS = "inputs"  # the folder the run's box holds: the validation and test inputs
+
+
 @dataclass(frozen=True)
 class TrainerView:
-    """The folder of the data a trainer may read (read-only in the sandbox)."""
+    """The data a trainer may have: the training split, which the parent serves (harness.feed),
+    and the folder of inputs to predict on, which the run reads (read-only in the sandbox)."""
 
     dir: Path
 
@@ -48,12 +53,16 @@ class TrainerView:
         return self.dir / VIEW_TRAIN
 
     @property
+    def inputs(self) -> Path:
+        return self.dir / VIEW_INPUTS
+
+    @property
     def val_inputs(self) -> Path:
-        return self.dir / VIEW_VAL_INPUTS
+        return self.inputs / VIEW_VAL_INPUTS
 
     @property
     def test_inputs(self) -> Path:
-        return self.dir / VIEW_TEST_INPUTS
+        return self.inputs / VIEW_TEST_INPUTS
 
 
 def data_state(root: Path) -> dict[str, str]:
@@ -69,18 +78,19 @@ def trainer_view(workspace: Path, config: Config, root: Path, state: dict[str, s
     """The trainer's view of the dataset, built once per (data, size, renderer) under .gg/views/."""
     key = hashlib.sha256(json.dumps({
         **state, "size": config.data.image_size, "bead": config.data.bead_width_mm, "renderer": renderer_digest(),
+        "layout": 2,  # the training split beside the inputs' folder, not in it
     }, sort_keys=True).encode()).hexdigest()[:24]
     view = TrainerView(Path(workspace) / ".gg" / "views" / key)
     if view.train.is_file() and view.val_inputs.is_file():
         return view
     tmp = view.dir.with_name(f".{key}.{os.getpid()}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    (tmp / VIEW_INPUTS).mkdir(parents=True)
     _split(workspace, root, config, "train").save(tmp / VIEW_TRAIN)
-    val_labels(workspace, root, config, state["val"]).save(tmp / VIEW_VAL_INPUTS, fields=("camera", "render"))
+    val_labels(workspace, root, config, state["val"]).save(tmp / VIEW_INPUTS / VIEW_VAL_INPUTS, fields=("camera", "render"))
     test = test_labels(workspace, root, config, state["test"]) if "test" in state else None
     if test is not None:
-        test.save(tmp / VIEW_TEST_INPUTS, fields=("camera", "render"))
+        test.save(tmp / VIEW_INPUTS / VIEW_TEST_INPUTS, fields=("camera", "render"))
     if view.train.is_file() and view.val_inputs.is_file():  # a run beside this one built it meanwhile
         shutil.rmtree(tmp, ignore_errors=True)
         return view
@@ -95,6 +105,20 @@ def trainer_view(workspace: Path, config: Config, root: Path, state: dict[str, s
 
 
 _LABELS: dict[tuple, GGDataset] = {}
+_TRAIN: dict[Path, GGDataset] = {}
+
+
+def train_split(view: TrainerView) -> GGDataset:
+    """The training split the parent serves to runs (harness.feed), loaded once per process."""
+    from gg_research.ggnet.dataset import GGDataset
+
+    if view.train not in _TRAIN:
+        _TRAIN.clear()  # one view at a time: the data or the size changed
+        split = GGDataset.load(view.train, "train")
+        if not len(split):
+            raise TrainContractError("the dataset needs samples in both the train and val splits")
+        _TRAIN[view.train] = split
+    return _TRAIN[view.train]
 
 
 def val_labels(workspace: Path, root: Path, config: Config, val_fingerprint: str) -> GGDataset:

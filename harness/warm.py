@@ -16,6 +16,7 @@ from pathlib import Path
 from gg_research.config import Config
 from gg_research.harness.data import data_home, origin_workspace
 from gg_research.harness.errors import TrainContractError
+from gg_research.harness.feed import FeedServer, pair
 from gg_research.harness.limits import RunLimits
 from gg_research.harness.outputs import discard
 from gg_research.harness.process import ChildProcess
@@ -99,9 +100,14 @@ class HarnessChild:
     """
 
     def __init__(self, workspace: Path, config: Config, view_dir: Path, hidden: list[Path]) -> None:
-        """`hidden`: folders that must never be in the box (hidden_paths), even inside an allowed one."""
+        """`view_dir`: the trainer's view (harness.scorer.TrainerView's folder): the box holds its
+        inputs only; the training split is served through `feed`. `hidden`: folders that must
+        never be in the box (hidden_paths), even inside an allowed one."""
+        from gg_research.harness.scorer import TrainerView
+
         self.workspace = Path(workspace).resolve()
         self.key = config_key(config, view_dir)
+        inputs = TrainerView(view_dir).inputs
         self.isolation = Isolation.of(config)
         runs = self.workspace / ".gg" / "runs"
         runs.mkdir(parents=True, exist_ok=True)
@@ -110,18 +116,28 @@ class HarnessChild:
         config_json.write_text(config.model_dump_json(indent=2), encoding="utf-8")
         # -P: the workspace is not on the import path before the run starts (a module there named
         # like a library the child preloads would run off the clock); the child adds it at go.
+        ours, theirs = pair()
+        self.feed = FeedServer(ours)
         argv = [sys.executable, "-P", "-m", "gg_research.harness.child", "--workspace", str(self.workspace),
-                "--view", str(view_dir), "--out", str(self.out), "--config", str(config_json)]
+                "--view", str(inputs), "--out", str(self.out), "--config", str(config_json),
+                "--feed-fd", str(theirs.fileno())]
         home: Path | str = scratch_dir(self.out)
         self.code: CodeView | None = None
         if self.isolation.bwrap:
             home = BOX_TMP
-            self.code = CodeView(self.workspace, config, hidden, [self.out, view_dir])
-            argv = bwrap_argv(argv, run_box(self.workspace, config, out=self.out, readable=[view_dir],
+            self.code = CodeView(self.workspace, config, hidden, [self.out, inputs])
+            argv = bwrap_argv(argv, run_box(self.workspace, config, out=self.out, readable=[inputs],
                                             code_dir=self.code.dir))
         env = child_env({"GG_WORKSPACE": str(self.workspace), "GG_RUN_DIR": str(self.out)}, home)
-        self.child = ChildProcess(argv, cwd=self.workspace, env=env, limits=run_limits(config),
-                                  max_log_bytes=int(config.run.max_log_mb * 2**20), stdin=True)
+        try:
+            self.child = ChildProcess(argv, cwd=self.workspace, env=env, limits=run_limits(config),
+                                      max_log_bytes=int(config.run.max_log_mb * 2**20), stdin=True,
+                                      pass_fds=(theirs.fileno(),))
+        except BaseException:
+            self.feed.close()
+            raise
+        finally:
+            theirs.close()  # the child holds its end; when it exits, the feed ends
 
     def usable_for(self, config: Config, view_dir: Path) -> bool:
         return self.child.alive() and self.key == config_key(config, view_dir)
@@ -135,6 +151,7 @@ class HarnessChild:
         try:
             self.child.close()
         finally:
+            self.feed.close()
             discard(self.out)
             if self.code is not None:
                 self.code.close()

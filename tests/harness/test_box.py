@@ -277,6 +277,61 @@ def test_a_run_cannot_make_itself_look_starved(tmp_path: Path, dataset: Path) ->
     assert load_skew(claimed, quiet_baseline, 0.3) is None
 
 
+def test_the_training_split_reaches_a_run_only_through_the_parent_which_counts_it(tmp_path: Path, dataset: Path) -> None:
+    """Under an images budget: the training file is nowhere in the box, and however the run takes
+    images (the harness's loader epoch after epoch, its own DataLoader, item by item) it gets no more
+    than the budget and the batch begun under it; the images it claims are bounded by the parent's count."""
+    source = PROBE_HELPERS + textwrap.dedent('''
+        import glob
+        def find_train_file():
+            view = os.path.dirname(sys.argv[sys.argv.index("--view") + 1])  # where the parent keeps it
+            found = glob.glob(view + "/**/*.npz", recursive=True) + glob.glob(os.getcwd() + "/**/train*.npz", recursive=True)
+            return [np.load(f)["mask"].shape for f in found if "mask" in np.load(f)] or open(view + "/train.npz")
+        def train(ctx):
+            import numpy as np
+            globals()["np"] = np
+            attempt("train_file", find_train_file)
+            got = 0
+            for _ in range(50):
+                for batch in ctx.loader(4):
+                    got += batch["camera"].shape[0]
+            probe["loader_images"] = ["done", got]
+            def own():
+                n = 0
+                for batch in torch.utils.data.DataLoader(ctx.train_dataset, batch_size=4, shuffle=True):
+                    n += batch["camera"].shape[0]
+                return n
+            attempt("own_loader", own)
+            attempt("items", lambda: [ctx.train_dataset[i] for i in range(len(ctx.train_dataset))])
+            ctx.log(1, loss=0.1, n_images=10**6)  # a claim of a million images
+            report()
+            return Still()
+    ''')
+    ws = make_workspace(tmp_path / "ws", dataset, train_source=source, budget_s=30.0,
+                        extra_run='budget = "images"\nbudget_images = 6')
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
+    assert res.status == "ok", res.error
+    probe = _probe(res)
+    assert {"train_file", "own_loader", "items"} <= _blocked(probe), probe
+    assert probe["loader_images"] == ["done", 8]
+    assert res.metrics["images_served"] == 8 and res.metrics["num_images"] == 8
+
+
+def test_garbage_on_the_training_feed_is_the_runs_invalid_result(tmp_path: Path, dataset: Path) -> None:
+    source = MODEL + textwrap.dedent('''
+        import socket, sys
+        def train(ctx):
+            fd = int(sys.argv[sys.argv.index("--feed-fd") + 1])
+            s = socket.socket(fileno=fd)
+            s.sendall(b"\\xff" * 64)
+            s.recv(16)
+            return Still()
+    ''')
+    ws = make_workspace(tmp_path / "ws", dataset, train_source=source, budget_s=2.0)
+    res = run_experiment(ws, tmp_path / "run", hard_limit_s=240)
+    assert res.status == "invalid" and "protocol of the training data feed" in res.error, (res.status, res.error)
+
+
 # -- 5. the trusted side cannot be knocked over ----------------------------------------------------
 
 def test_a_singular_transform_is_a_one_line_failure_of_the_run(tmp_path: Path, dataset: Path) -> None:

@@ -154,7 +154,8 @@ def _child_args(ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extr
 
     from gg_research.harness import wire
     from gg_research.harness.data import dataset_root
-    from gg_research.harness.scorer import data_state, trainer_view
+    from gg_research.harness.feed import FeedServer, pair
+    from gg_research.harness.scorer import data_state, train_split, trainer_view
 
     config = load_config(ws / "gg-research.toml")
     root = dataset_root(ws, config)
@@ -163,7 +164,10 @@ def _child_args(ws: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *extr
     out.mkdir()
     (out / "config.json").write_text(config.model_dump_json())
     monkeypatch.setattr("sys.stdin", io.StringIO(wire.format_go(wire.Go(out, 0, 0.2)) + "\n"))
-    return ["--workspace", str(ws), "--view", str(view.dir), "--out", str(out), "--config", str(out / "config.json"), *extra]
+    ours, theirs = pair()  # the parent's feed of the training split, served from this process
+    FeedServer(ours).serve(train_split(view), 0)
+    return ["--workspace", str(ws), "--view", str(view.inputs), "--out", str(out), "--config",
+            str(out / "config.json"), "--feed-fd", str(theirs.detach()), *extra]
 
 
 def _command_ws(tmp_path: Path, dataset: Path, script: str) -> Path:
