@@ -237,7 +237,7 @@ class ServedDataset:
         return self._count
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        return self.__getitems__([int(i)])[0]
+        return self.__getitems__([int(i) + self._count if int(i) < 0 else int(i)])[0]  # from the end, as a sequence
 
     def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
         """Float items, fetched in one request (a DataLoader over this dataset asks a batch at once)."""
