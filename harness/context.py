@@ -35,9 +35,10 @@ EXPLODE_FACTOR = 1e4
 class _CountingLoader:
     """Wraps a DataLoader so the harness counts the images train.py actually draws."""
 
-    def __init__(self, loader: DataLoader, ctx: "TrainContext") -> None:
+    def __init__(self, loader: DataLoader, ctx: "TrainContext", batch_size: int, drop_last: bool) -> None:
         self._loader = loader
         self._ctx = ctx
+        self._batch_size, self._drop_last = batch_size, drop_last
 
     def __len__(self) -> int:
         return len(self._loader)
@@ -50,7 +51,10 @@ class _CountingLoader:
             except (StopIteration, BudgetSpent):  # the parent serves nothing past the budget either
                 return
             if isinstance(batch, dict) and torch.is_tensor(batch.get("camera")):
-                self._ctx.images_drawn += int(batch["camera"].shape[0])
+                n = int(batch["camera"].shape[0])
+                self._ctx.images_drawn += n
+                if n < self._batch_size and self._drop_last and self._ctx.budget_images:
+                    return  # the budget's last images, fewer than a batch: dropped as drop_last asks
             yield batch
 
 
@@ -100,7 +104,8 @@ class TrainContext:
         return self.deadline - time.monotonic()
 
     def work_done(self) -> bool:
-        return self.budget_images > 0 and self.images_trained() >= self.budget_images
+        return self.budget_images > 0 and (self.images_trained() >= self.budget_images
+                                           or bool(getattr(self.train_dataset, "spent", False)))
 
     def progress(self) -> float:
         """The fraction of the budget used, in [0, 1]: of the images under an images budget (so a
@@ -133,7 +138,7 @@ class TrainContext:
         else:
             kw.setdefault("num_workers", 0)
             dl = batch_loader(self.train_dataset, batch_size, shuffle=shuffle, drop_last=drop_last, **kw)
-        return _CountingLoader(dl, self)
+        return _CountingLoader(dl, self, batch_size, drop_last)
 
     def log(self, step: int, **scalars: Any) -> None:
         """Record one training step; raise TrainingDiverged on a NaN/inf or exploding value.

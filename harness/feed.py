@@ -3,15 +3,14 @@ pair, and the parent, which alone holds the training split, gives them and count
 
 The training file is not in the run's box, so this feed is the only way to training images, and
 the images a run trained on are the parent's count, not the run's word. Under an images budget
-the parent stops serving once the budget is spent (a request begun before then is served whole,
-as the harness's loader always finished its batch).
+the parent serves no image past it: a request that would pass it gets only the images left.
 
 One request, child to parent: a header (kind, count) and `count` uint32 indices. One answer: a
 header (status, length). META's answer carries, on the socket, a JSON object (size, count, ids,
-the most images a request may ask) and, as the message's file descriptor, a shared buffer (a
+the images budget, the most images a request may ask) and, as the message's file descriptor, a shared buffer (a
 sealed memfd: its size cannot change, so nothing the run does to it can fault the parent); an
-ITEMS answer's `length` bytes are the asked samples' stored tensors, in FIELDS order, written by
-the parent at the start of that buffer (one round trip per batch, whatever its size; the run
+ITEMS answer's `length` bytes are the stored tensors of the asked samples (of the first ones, when
+the budget cut the request short), in FIELDS order, written by the parent at the start of that buffer (one round trip per batch, whatever its size; the run
 copies them out before its next request). Everything the parent reads is checked against fixed
 bounds before it is used; a request that breaks the protocol ends the feed and is the run's fault.
 """
@@ -36,6 +35,8 @@ HEADER = struct.Struct("<II")
 META, ITEMS = 1, 2
 OK, SPENT, REFUSED = 0, 1, 2
 MAX_REQUEST = 4096  # images in one request, at most (and no more than fit the shared buffer)
+PREFETCH_DEPTH = 3  # batches the harness's loader asks ahead
+MAX_PENDING = 32  # batches asked ahead and not yet taken, over all of a run's loaders
 BUFFER_BYTES = 64 * 2**20  # the shared buffer: 680 images of 128 px in one answer; pages are used as written
 # (name, dtype name, shape of one sample given the image size S); the order of an ITEMS answer.
 FIELDS = (("camera", "uint8", (3, "S", "S")), ("render", "uint8", (1, "S", "S")), ("mask", "uint8", (1, "S", "S")),
@@ -164,7 +165,7 @@ class FeedServer:
         if kind == META:
             if count:
                 raise FeedBroken(f"a META request with {count} indices")
-            meta = json.dumps({"size": size, "count": len(dataset), "ids": list(dataset.ids),
+            meta = json.dumps({"size": size, "count": len(dataset), "ids": list(dataset.ids), "budget": budget,
                                "max_request": max_request(size)}).encode()
             assert self._buffer is not None
             socket.send_fds(self._sock, [HEADER.pack(OK, len(meta))], [self._buffer[0]])
@@ -182,6 +183,9 @@ class FeedServer:
             self.refused_past_budget += 1
             self._send(SPENT)
             return
+        if budget:
+            count = min(count, budget - self.served)  # the images left, never one past the budget
+            idx = idx[:count]
         assert self._buffer is not None
         at, view = 0, self._buffer[1]
         for name, dtype, shape in FIELDS:
@@ -218,6 +222,8 @@ class ServedDataset:
         self._pid = os.getpid()
         self._lock = threading.Lock()
         self.fetched = 0  # images handed to train.py: ctx's count, which the parent's bounds
+        self.spent = False  # the parent said the images budget is spent
+        self._broken: str | None = None  # a request cut off mid-answer: the connection's order is lost
         self._sock.sendall(HEADER.pack(META, 0))
         head, fds, _, _ = socket.recv_fds(self._sock, HEADER.size, 1)
         if len(fds) != 1:
@@ -229,6 +235,7 @@ class ServedDataset:
         os.close(fds[0])
         self.image_size, self._count = int(meta["size"]), int(meta["count"])
         self.max_request = int(meta["max_request"])
+        self.budget = int(meta.get("budget", 0))
         self.ids: list[str] = [str(i) for i in meta["ids"]]
         self._pending: deque[tuple[tuple[int, ...], Future]] = deque()
         self._ahead: ThreadPoolExecutor | None = None
@@ -236,8 +243,24 @@ class ServedDataset:
     def __len__(self) -> int:
         return self._count
 
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        return self.__getitems__([int(i)])[0]
+    def __getitem__(self, i: Any) -> dict[str, Any]:
+        if isinstance(i, slice):  # a batch, as the in-memory split gives one
+            from gg_research.ggnet.dataset import to_float
+
+            return to_float(self.stored_batch(list(range(*i.indices(self._count)))))
+        i = int(i)
+        return self.__getitems__([i + self._count if i < 0 else i])[0]  # from the end, as a sequence
+
+    def __add__(self, other: Any) -> Any:
+        from torch.utils.data import ConcatDataset
+
+        return ConcatDataset([self, other])
+
+    def __copy__(self) -> ServedDataset:
+        return self  # one feed: a copy of the split reads the same samples
+
+    def __deepcopy__(self, memo: dict) -> ServedDataset:
+        return self
 
     def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
         """Float items, fetched in one request (a DataLoader over this dataset asks a batch at once)."""
@@ -252,26 +275,38 @@ class ServedDataset:
     def stored_batch(self, indices: list[int]) -> dict[str, Any]:
         """The samples at `indices`, stored (uint8 images); BudgetSpent once the images budget is spent."""
         key = tuple(int(i) for i in indices)
-        batch = None
-        while self._pending and batch is None:
-            want, future = self._pending.popleft()
-            if want == key:
-                batch = future.result()
-            else:
-                try:
-                    future.result()  # a prefetch that was not wanted: its images were served anyway
-                except IndexError:
-                    pass
-        batch = self._fetch(key) if batch is None else batch
-        self.fetched += len(key)  # counted when handed over, not when prefetched
+        asked = next((entry for entry in self._pending if entry[0] == key), None)
+        if asked is not None:  # asked ahead by this batch's loader; other loaders' stay theirs
+            self._pending.remove(asked)
+            batch = asked[1].result()
+        else:
+            batch = self._fetch(key)
+        self.fetched += len(batch["camera"])  # counted when handed over, not when asked ahead
         return batch
 
-    def prefetch(self, indices: Iterable[int]) -> None:
-        """Ask for the next batch now, while the current one trains (the harness's loader does)."""
+    def prefetch(self, indices: Iterable[int]) -> bool:
+        """Ask for a batch now, while the current one trains (the harness's loader does); False,
+        asking nothing, when under an images budget it would ask past what is left of it."""
         key = tuple(int(i) for i in indices)
+        # Near the end of an images budget nothing is asked ahead: a batch in flight when a loader
+        # ends (zip of two loaders, a loop that breaks) would be served, counted and never trained on.
+        ahead = self.fetched + sum(len(k) for k, _ in self._pending) + (PREFETCH_DEPTH + 1) * len(key)
+        if self.spent or (self.budget and ahead > self.budget):
+            return False
         if self._ahead is None:
             self._ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gg-feed")
+        if len(self._pending) >= MAX_PENDING:  # loaders left without closing: forget their oldest batch
+            self._pending.popleft()
         self._pending.append((key, self._ahead.submit(self._fetch, key)))
+        return True
+
+    def cancel(self, keys: Iterable[Iterable[int]]) -> None:
+        """Drop batches asked ahead that a loader left behind, those not yet sent for (so a loop that
+        leaves the loader early does not spend its images budget on them)."""
+        drop = {tuple(int(i) for i in k) for k in keys}
+        for entry in [e for e in self._pending if e[0] in drop]:
+            if entry[1].cancel():
+                self._pending.remove(entry)
 
     def _fetch(self, key: tuple[int, ...]) -> dict[str, Any]:
         import torch
@@ -282,42 +317,69 @@ class ServedDataset:
             raise ValueError("ask for at least one training image")
         if any(not 0 <= i < self._count for i in key):
             raise IndexError(f"index out of range: the training split has {self._count} samples")
-        chunks = [self._request(key[i:i + self.max_request]) for i in range(0, len(key), self.max_request)]
+        chunks: list[dict[str, Any]] = []
+        for at in range(0, len(key), self.max_request):
+            try:
+                chunks.append(self._request(key[at:at + self.max_request]))
+            except BudgetSpent:
+                if not chunks:
+                    raise
+                break
+            if len(chunks[-1]["camera"]) < len(key[at:at + self.max_request]):
+                break  # cut short by the budget: nothing more is served
         out = {name: torch.cat([c[name] for c in chunks]) if len(chunks) > 1 else chunks[0][name] for name, _, _ in FIELDS}
-        out["id"] = [self.ids[i] for i in key]
+        out["id"] = [self.ids[i] for i in key[:len(out["camera"])]]
         return out
 
     def _request(self, key: tuple[int, ...]) -> dict[str, Any]:
+        with self._lock:
+            if self._broken:
+                raise FeedBroken(self._broken)
+            try:
+                return self._exchange(key)
+            except BaseException as exc:
+                if not isinstance(exc, (BudgetSpent, IndexError)):
+                    # Interrupted between asking and reading (a signal handler that raised, say):
+                    # what is left on the socket belongs to this request, so none after it can be
+                    # trusted to be its own samples.
+                    self._broken = (f"the training data feed was interrupted mid-request "
+                                    f"({type(exc).__name__}); it serves no more batches in this run")
+                raise
+
+    def _exchange(self, key: tuple[int, ...]) -> dict[str, Any]:
         import numpy as np
         import torch
 
         n, size = len(key), self.image_size
-        with self._lock:
-            self._sock.sendall(HEADER.pack(ITEMS, n) + struct.pack(f"<{n}I", *key))
-            status, length = HEADER.unpack(_recv_exact(self._sock, HEADER.size))
-            if status == OK:
-                if length != n * image_bytes(size):
-                    raise FeedBroken(f"the harness gave {length} bytes for {n} images")
-                out, at = {}, 0
-                for name, dtype, shape in FIELDS:  # copied out before the next request reuses the buffer
-                    numel = n * _numel(shape, size)
-                    arr = np.frombuffer(self._shared, dtype=dtype, count=numel, offset=at)
-                    out[name] = torch.from_numpy(arr.copy()).view(n, *_shape(shape, size))
-                    at += numel * _ITEMSIZE[dtype]
-                return out
-            reason = bytes(_recv_exact(self._sock, length)).decode("utf-8", "replace") if length else ""
+        self._sock.sendall(HEADER.pack(ITEMS, n) + struct.pack(f"<{n}I", *key))
+        status, length = HEADER.unpack(_recv_exact(self._sock, HEADER.size))
+        if status == OK:
+            n, odd = divmod(length, image_bytes(size))
+            if odd or not 0 < n <= len(key):
+                raise FeedBroken(f"the harness gave {length} bytes for {len(key)} images")
+            if self.budget and n < len(key):
+                self.spent = True
+            out, at = {}, 0
+            for name, dtype, shape in FIELDS:  # copied out before the next request reuses the buffer
+                numel = n * _numel(shape, size)
+                arr = np.frombuffer(self._shared, dtype=dtype, count=numel, offset=at)
+                out[name] = torch.from_numpy(arr.copy()).view(n, *_shape(shape, size))
+                at += numel * _ITEMSIZE[dtype]
+            return out
+        reason = bytes(_recv_exact(self._sock, length)).decode("utf-8", "replace") if length else ""
         if status == SPENT:
+            self.spent = True
             raise BudgetSpent("the images budget is spent: the harness serves no more training images "
                               "(stop when ctx.done() says so)")
         raise IndexError(reason)
 
 
 class PrefetchingBatches:
-    """A batch sampler that keeps the next DEPTH batches asked of the feed while the loader works
-    on the current one: the transfers, and the wait for the parent to be scheduled on a busy
-    machine, overlap the training steps."""
-
-    DEPTH = 3
+    """A batch sampler that, from a loader's second batch on, keeps the next DEPTH batches asked of
+    the feed while the loader works on the current one: the transfers, and the wait for the parent
+    to be scheduled on a busy machine, overlap the training steps. A loader's first batch is asked
+    when it is wanted (a look at one batch asks for no more), and the batches asked ahead of a
+    loop that leaves the loader early are dropped if not yet sent for."""
 
     def __init__(self, inner: Iterable[list[int]], dataset: ServedDataset) -> None:
         self._inner, self._dataset = inner, dataset
@@ -327,14 +389,25 @@ class PrefetchingBatches:
 
     def __iter__(self) -> Iterator[list[int]]:
         it = iter(self._inner)
+        first = next(it, None)
+        if first is None:
+            return
+        yield first
         window: deque[list[int]] = deque()
-        for indices in it:
-            self._dataset.prefetch(indices)
-            window.append(indices)
-            if len(window) > self.DEPTH:
+        try:
+            for indices in it:
+                if not self._dataset.prefetch(indices):  # past what is left of an images budget
+                    while window:
+                        yield window.popleft()
+                    yield indices
+                    continue
+                window.append(indices)
+                if len(window) > PREFETCH_DEPTH:
+                    yield window.popleft()
+            while window:
                 yield window.popleft()
-        while window:
-            yield window.popleft()
+        finally:
+            self._dataset.cancel(window)
 
 
 class _ServedBatches:

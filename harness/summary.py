@@ -12,7 +12,8 @@ from gg_research.config import HARNESS_METRICS
 
 # The harness's figures (the objectives a workspace may choose among them), then identities.
 # What the machine did beside the run's own figures: a reader of the log can tell a busy night.
-SUMMARY_KEYS: tuple[str, ...] = (*HARNESS_METRICS, "num_images", "machine_busy", "load_1m", "device", "seed")
+SUMMARY_KEYS: tuple[str, ...] = (*HARNESS_METRICS, "num_images", "images_served", "machine_busy", "load_1m", "device",
+                                 "seed")
 
 
 def _fmt(value: Any) -> str:

@@ -87,7 +87,7 @@ def test_budget_clock_starts_only_when_told(tmp_path: Path) -> None:
 def test_summary_round_trip_keeps_order_and_types() -> None:
     s = {"pbqc": 0.712345, "dice": 0.5, "training_seconds": 3.25, "total_seconds": 9.0, "eval_seconds": 0.4,
          "num_steps": 120, "img_per_sec": 33.3, "peak_memory_mb": 812.5, "num_params_M": 1.23,
-         "num_images": 480, "machine_busy": 0.03, "load_1m": 2.1, "device": "cpu", "seed": 7}
+         "num_images": 480, "images_served": 484, "machine_busy": 0.03, "load_1m": 2.1, "device": "cpu", "seed": 7}
     block = format_summary(s)
     lines = block.splitlines()
     assert lines[0] == "---"

@@ -69,13 +69,46 @@ def test_an_images_budget_is_kept_by_the_parent_however_the_run_asks(split: GGDa
     server, ds = _serve(split, budget)
     ctx = _ctx(ds, budget)
     seen = sum(b["camera"].shape[0] for _ in range(5) for b in ctx.loader(4))  # epochs past the budget
-    assert seen == 8 and server.served == 8  # the batch begun under the budget is served whole
-    assert ctx.done() and ctx.images_trained() == 8
+    # The parent gave the 2 images left, not a whole batch; the loader dropped them (drop_last).
+    assert seen == 4 and server.served == 6
+    assert ctx.done() and ctx.images_trained() == 6
     assert sum(1 for _ in ds) == 0  # iterating the dataset ends at once: its items are spent
     own = torch.utils.data.DataLoader(ds, batch_size=4)
     with pytest.raises(BudgetSpent):
         next(iter(own))
-    assert server.served == 8 and server.refused_past_budget >= 2
+    assert server.served == 6 and server.refused_past_budget >= 2
+    server.close()
+
+
+def test_the_last_images_of_a_budget_reach_a_loader_that_keeps_short_batches(split: GGDataset) -> None:
+    server, ds = _serve(split, 6)
+    sizes = [b["camera"].shape[0] for b in _ctx(ds, 6).loader(4, drop_last=False)]
+    assert sizes == [4, 2] and server.served == 6
+    server.close()
+
+
+def test_one_request_never_takes_more_than_the_budget_left(split: GGDataset) -> None:
+    server, ds = _serve(split, 5)
+    batch = ds.stored_batch(list(range(len(split))))
+    assert len(batch["camera"]) == 5 == len(batch["id"]) and server.served == 5 and ds.spent
+    with pytest.raises(BudgetSpent):
+        ds.stored_batch([0])
+    server.close()
+
+
+def test_a_loader_left_early_leaves_its_batches_asked_ahead_unsent(split: GGDataset) -> None:
+    """Leaving a loop early (or a look at one batch) spends no images on the batches asked ahead."""
+    server, ds = _serve(split, 12)
+    ctx = _ctx(ds, 12)
+    for i, _ in enumerate(ctx.loader(2)):
+        if i == 1:
+            break
+    import time
+
+    time.sleep(0.5)  # a request already sent is served; none is sent after the loop left
+    assert server.served <= 2 + 2 + 2  # the two taken, at most one in flight
+    left = sum(b["camera"].shape[0] for _ in range(10) for b in ctx.loader(2))
+    assert ctx.done() and server.served == 12 and left + 4 >= 12 - 2
     server.close()
 
 
