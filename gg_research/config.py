@@ -25,10 +25,12 @@ CONFIG_NAME = "gg-research.toml"
 # workspace may optimise. (A `[run] command` reports its own.) The harness's summary follows it.
 # Files of a run folder that the harness writes and the loop and the report read (neither may
 # import the harness): the per-image evidence of the validation split, the sealed test split's
-# scores, and the trained weights.
+# scores, the trained weights, and the training curves (the parent's record of what the run said
+# while it trained: shown and read, never a measurement).
 PER_IMAGE_FILE = "per_image.npz"
 TEST_SCORES_FILE = "test_scores.json"
 WEIGHTS_FILE = "model.pt"
+CURVES_FILE = "curves.json"
 
 HARNESS_METRICS: tuple[str, ...] = ("pbqc", "dice", "training_seconds", "total_seconds", "eval_seconds",
                                     "num_steps", "img_per_sec", "peak_memory_mb", "num_params_M")
