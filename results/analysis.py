@@ -5,6 +5,7 @@ The HTML, Markdown, JSON and the plots all render one `Analysis`, so they cannot
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,7 +20,7 @@ from gg_research.results.paired import Interval, compare_runs
 from gg_research.results.record import Usage
 from gg_research.results.throughput import THROUGHPUT, load_skew
 from gg_research.results.throughput import reference as throughput_reference
-from gg_research.results.pareto import (baseline_collapses, better, epsilons, hypervolume, near_misses, nondominated_ranks,
+from gg_research.results.pareto import (baseline_collapses, better, collapse_floor, epsilons, hypervolume, near_misses, nondominated_ranks,
                                        rank_against, run_collapses, sigmas, sign)
 
 STATUS_ORDER = ("baseline", "keep", "discard", "crash", "invalid", "interrupted", "running")
@@ -60,7 +61,7 @@ class Analysis:
     front: list[str]
     near_misses: list[str]
     reference: dict[str, float] | None
-    reference_source: str  # "baseline", "config", "worst measured" or "none"
+    reference_source: str  # "collapse floors", "baseline", "config" (or several joined by "and"), "worst measured", "none"
     baseline_id: str | None
     hypervolume: float | None
     baseline_hypervolume: float | None
@@ -129,6 +130,30 @@ class Analysis:
             return None
         return self.hypervolume - self.baseline_hypervolume
 
+    @property
+    def gain_percent(self) -> float | None:
+        """The gain as a share of the baseline's own hypervolume (None when that is 0)."""
+        if self.gain is None or not self.baseline_hypervolume:
+            return None
+        return 100.0 * self.gain / self.baseline_hypervolume
+
+    def reference_text(self) -> str:
+        """The reference point in words: each objective's value, and where the values came from."""
+        if self.reference is None:
+            return "no reference"
+        values = ", ".join(f"{o.display()} {_plain(self.reference[o.name])}" for o in self.objectives)
+        return f"{values} ({self.reference_source})"
+
+    def hypervolume_fact(self) -> tuple[str, str]:
+        """(value, detail) of the headline's hypervolume, in numbers a reader can compare."""
+        if self.gain is None:
+            return "—", "no measured run to compare"
+        pct = self.gain_percent
+        value = f"{pct:+.1f} %" if pct is not None else f"{self.gain:+.4g}".replace("e-0", "e-")
+        base = _plain(self.baseline_hypervolume or 0.0)
+        return value, (f"front {_plain(self.hypervolume or 0.0)} against the baseline's {base}, "
+                       f"measured from {self.reference_text()}")
+
     def row(self, exp_id: str) -> Row:
         for row in self.rows:
             if row.exp.id == exp_id:
@@ -153,6 +178,8 @@ class Analysis:
             "hypervolume": self.hypervolume,
             "baseline_hypervolume": self.baseline_hypervolume,
             "hypervolume_gain": self.gain,
+            "hypervolume_gain_percent": self.gain_percent,
+            "reference_text": self.reference_text(),
             "best": self.best,
             "best_any_run": self.best_any,
             "epsilon": self.epsilon,
@@ -203,7 +230,7 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         notes.append(f"{imported} experiment(s) imported from a results.tsv kept before gg-research are shown beside "
                      "the nights (ids h…, marked 'imported from'): measured elsewhere, never re-judged")
     baseline_point = {n: statistics.fmean(e.metrics[n] for e in baselines) for n in names} if baselines else None
-    reference, source = _reference(objectives, baseline_point, measured, notes)
+    reference, source = _reference(objectives, baseline_point, measured, notes, config.report.hypervolume_reference)
 
     epsilon = _epsilons(objectives, baselines, config.keep.min_epsilon)
     # The prompt's near misses are these same runs (pareto.near_misses); the report lists the
@@ -298,6 +325,14 @@ def _first_ok_dir(exp: Experiment) -> str | None:
     return next((s.run_dir for s in exp.seeds if s.ok and s.run_dir), None)
 
 
+def _plain(v: float) -> str:
+    """A figure without an exponent, to four significant digits (areas of scores in [0, 1] are small)."""
+    if v == 0 or not 1e-6 <= abs(v) < 1e6:
+        return f"{v:.4g}"
+    digits = max(0, 3 - int(math.floor(math.log10(abs(v)))))
+    return f"{v:.{digits}f}"
+
+
 def _order(exps: list[Experiment], exp: Experiment) -> int:
     return exps.index(exp)
 
@@ -307,12 +342,26 @@ def _reference(
     baseline: dict[str, float] | None,
     measured: list[Experiment],
     notes: list[str],
+    mode: str = "floors",
 ) -> tuple[dict[str, float] | None, str]:
+    """The hypervolume's reference point and where it came from. By default each objective's collapse
+    floor ([report] hypervolume_reference = "floors"), so a kept trade-off that gives up a little of
+    one objective for another still adds area; "baseline" measures from the baseline's own values."""
     if all(o.reference is not None for o in objectives):
         return {o.name: float(o.reference) for o in objectives}, "config"
     if baseline is not None:
-        ref = {o.name: float(o.reference) if o.reference is not None else baseline[o.name] for o in objectives}
-        return ref, "baseline" if all(o.reference is None for o in objectives) else "config and baseline"
+        ref: dict[str, float] = {}
+        used: set[str] = set()
+        for o in objectives:
+            floor = collapse_floor(o, baseline[o.name]) if mode == "floors" else None
+            if o.reference is not None:
+                ref[o.name], kind = float(o.reference), "config"
+            elif floor is not None:
+                ref[o.name], kind = floor, "collapse floors"
+            else:
+                ref[o.name], kind = baseline[o.name], "baseline"
+            used.add(kind)
+        return ref, " and ".join(k for k in ("config", "collapse floors", "baseline") if k in used)
     if measured:
         notes.append("no baseline was measured, so the hypervolume is taken against the worst measured values")
         ref = {}

@@ -177,11 +177,7 @@ def headline_facts(an: Analysis) -> list[tuple[str, str, str]]:
         facts.append(("longest plateau", f"{longest.length} runs", f"{longest.ids[0]}..{longest.ids[-1]} without a keep"))
     if an.cost.requests:
         facts.append(("proposer cost (estimated)", cost_text(an.cost), tokens_text(an.cost)))
-    if an.gain is not None:
-        ref = "baseline " + (an.baseline_id or "") if an.reference_source == "baseline" else f"reference ({an.reference_source})"
-        facts.append(("hypervolume gain over the baseline", f"{an.gain:+.4g}", f"hypervolume {an.hypervolume:.4g} against the {ref}"))
-    else:
-        facts.append(("hypervolume gain over the baseline", "—", "no measured run to compare"))
+    facts.append(("hypervolume gain over the baseline", *an.hypervolume_fact()))
     return facts
 
 
