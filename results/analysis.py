@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config, ObjectiveConfig
+from gg_research.results.curves import Curve, experiment_curve, read_curve
 from gg_research.results.journal import JournalEntry, Plateau, journal, memory_line, night_cost, plateaus
 from gg_research.results.ledger import Experiment, Ledger, Status
 from gg_research.results.holdout import Holdout, holdout_rows, selection_optimism
@@ -82,6 +83,16 @@ class Analysis:
     # a target where one seed in a few finds nothing is bistable, and one seed's draw can decide a keep.
     baseline_collapses: list[tuple[str, int, list[str]]] = field(default_factory=list)
     baseline_seed_count: int = 0
+    # Training curves of the front members and their parents (results.curves), by experiment id,
+    # and each front member's parent: the report draws each member's curves against its parent's.
+    curves: dict[str, Curve] = field(default_factory=dict)
+    curve_parents: dict[str, str | None] = field(default_factory=dict)
+
+    def curve_reading(self, exp_id: str) -> str:
+        """The one-line reading of an experiment's curve, "" when it left none."""
+        curve = self.curves.get(exp_id)
+        reading = read_curve(curve) if curve is not None else None
+        return reading.text if reading is not None else ""
 
     def journal_lines(self) -> list[tuple[str, str, str]]:
         """(the result, as the prompt's memory line, what it taught, who said so) for each lesson."""
@@ -190,6 +201,19 @@ class Analysis:
             "plateaus": [{"ids": p.ids, "ended_by": p.ended_by} for p in self.plateaus],
             "cost": self.cost.to_json(),
             "collapsed": {row.exp.id: row.collapsed for row in self.rows if row.collapsed},
+            "rows": [_row_json(r) for r in self.rows],
+            "progress": [{"number": p.number, "id": p.id, "when": p.when.isoformat() if p.when else None,
+                          "hypervolume": p.hypervolume, "running_best": p.running_best, "value": p.value}
+                         for p in self.progress],
+            "holdout": [{"id": h.id, "title": h.title, "val": h.val, "test": h.test, "images": h.images}
+                        for h in self.holdout],
+            "selection_optimism": self.optimism,
+            "paired": {exp_id: {name: {"diff": iv.diff, "low": iv.low, "high": iv.high, "level": iv.level,
+                                       "images": iv.images} for name, iv in found.items()}
+                       for exp_id, found in self.intervals.items()},
+            "curves": {exp_id: {"reading": self.curve_reading(exp_id), **curve.to_json()}
+                       for exp_id, curve in self.curves.items()},
+            "curve_parents": dict(self.curve_parents),
             "baseline_seed_collapses": {"seeds": self.baseline_seed_count,
                                         "collapsed": [{"baseline": b, "seed": s, "objectives": o}
                                                       for b, s, o in self.baseline_collapses]},
@@ -289,7 +313,34 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         intervals=_intervals(Path(workspace), exps, kept, names, config.keep.paired_level),
         baseline_collapses=seed_collapses,
         baseline_seed_count=seed_count,
+        **_front_curves(Path(workspace), exps, front),
     )
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    """An experiment as the ranking table shows it."""
+    e = row.exp
+    return {"id": e.id, "rank": row.rank, "on_front": row.on_front, "near_miss": row.near_miss, "status": str(e.status),
+            "commit": e.commit, "parent": e.parent, "title": e.title, "metrics": e.metrics, "aux": e.aux,
+            "reason": e.reason, "collapsed": row.collapsed, "load": row.load, "proposer": e.proposer, "diff": e.diff,
+            "log": e.log, "started_at": e.started_at.isoformat() if e.started_at else None,
+            "ended_at": e.ended_at.isoformat() if e.ended_at else None}
+
+
+def _front_curves(ws: Path, exps: list[Experiment], front: list[str]) -> dict[str, Any]:
+    """The curves of each front member and of its parent, as far as their run folders hold them."""
+    by_id = {e.id: e for e in exps}
+    curves: dict[str, Curve] = {}
+    parents: dict[str, str | None] = {}
+    for exp_id in front:
+        parent = by_id[exp_id].parent if by_id[exp_id].parent in by_id else None
+        parents[exp_id] = parent
+        for wanted in (exp_id, parent):
+            if wanted is not None and wanted not in curves:
+                found = experiment_curve(ws, by_id[wanted])
+                if found is not None:
+                    curves[wanted] = found
+    return {"curves": curves, "curve_parents": parents}
 
 
 def _collapsed_on(e: Experiment, objectives: list[ObjectiveConfig], baseline: dict[str, float] | None) -> list[str]:

@@ -185,3 +185,13 @@ def _others(counts: dict[str, int]) -> str:
     bits = [f"{counts[k]} {k}" for k in ("invalid", "interrupted", "running") if counts.get(k)]
     bits.append(f"{counts['baseline']} baseline")
     return ", ".join(bits)
+
+
+def curve_lines(an: Analysis) -> list[tuple[str, str, str]]:
+    """(front member, its curve's reading, its parent's) for the report's curves section."""
+    out = []
+    for member, parent in an.curve_parents.items():
+        mine = an.curve_reading(member) or "no curve recorded"
+        theirs = f"{parent}: {an.curve_reading(parent) or 'no curve recorded'}" if parent else ""
+        out.append((member, mine, theirs))
+    return out
