@@ -41,6 +41,15 @@ class Curve:
             return "loss"
         return next((n for n in self.series if n.lower() not in _NOT_A_LOSS), None)
 
+    def shares(self) -> list[float]:
+        """Each point's place in the run, 0 to 1: by images seen when every point has a count that
+        grows, else by step, else by the parent's clock. (Arrival times come in bursts when the
+        parent reads several lines at once, so they place points worst.)"""
+        for xs in (self.images, self.step, self.seconds):
+            if all(x is not None for x in xs) and all(b >= a for a, b in zip(xs, xs[1:])) and xs[-1] > xs[0]:
+                return [(x - xs[0]) / (xs[-1] - xs[0]) for x in xs]  # type: ignore[operator]
+        return [i / max(len(self.step) - 1, 1) for i in range(len(self.step))]
+
     def to_json(self) -> dict[str, Any]:
         """The columns again, strict JSON (non-finite values as words), for report.json and exporters."""
         return {"step": self.step, "seconds": self.seconds, "images": self.images,
@@ -51,6 +60,12 @@ def _word(v: float | None) -> float | str | None:
     if v is None or math.isfinite(v):
         return v
     return "nan" if math.isnan(v) else ("inf" if v > 0 else "-inf")
+
+
+def _short(v: float | None) -> str:
+    if v is None:
+        return "-"
+    return f"{v:.4g}" if math.isfinite(v) else str(_word(v))
 
 
 def _value(raw: Any) -> float | None:
@@ -158,7 +173,8 @@ def read_curve(curve: Curve, name: str | None = None) -> Reading | None:
     name = name or curve.primary()
     if name is None or name not in curve.series:
         return None
-    pts = [(curve.seconds[i], v, curve.step[i]) for i, v in enumerate(curve.series[name]) if v is not None]
+    shares = curve.shares()
+    pts = [(shares[i], v, curve.step[i]) for i, v in enumerate(curve.series[name]) if v is not None]
     if not pts:
         return None
     for _, v, step in pts:
@@ -168,10 +184,7 @@ def read_curve(curve: Curve, name: str | None = None) -> Reading | None:
     if len(pts) < MIN_POINTS:
         return Reading(name, "short", ys[0], ys[-1])
     x0, x1 = pts[0][0], pts[-1][0]
-    if x1 > x0:  # the parent's clock; steps when it cannot tell the points apart
-        xs = [(x - x0) / (x1 - x0) for x, _, _ in pts]
-    else:
-        xs = [(s - pts[0][2]) / max(pts[-1][2] - pts[0][2], 1) for _, _, s in pts]
+    xs = [(x - x0) / (x1 - x0) if x1 > x0 else i / (len(pts) - 1) for i, (x, _, _) in enumerate(pts)]
     s = _smooth(ys)
     level = max(abs(s[-1]), 1e-12)
     slope = _tail_slope(xs, s) * 0.1 / level
@@ -189,8 +202,34 @@ def read_curve(curve: Curve, name: str | None = None) -> Reading | None:
     return Reading(name, "plateau", ys[0], ys[-1], slope, at=at)
 
 
-def reading_text(workspace: Path, exp: Experiment) -> str:
-    """The experiment's curve in one line, "" when it left none."""
+def experiment_reading(workspace: Path, exp: Experiment) -> Reading | None:
+    """The reading of an experiment's curve (experiment_curve), None when it left none."""
     curve = experiment_curve(workspace, exp)
-    reading = read_curve(curve) if curve is not None else None
-    return reading.text if reading is not None else ""
+    return read_curve(curve) if curve is not None else None
+
+
+def budget_bound(reading: Reading | None, parent: Reading | None) -> bool:
+    """Whether a run was cut short by the budget rather than beaten: still improving at the end, and
+    falling at least twice as steeply as its parent did at its end (when the parent was itself still
+    improving, both were budget-bound and their final numbers compare)."""
+    if reading is None or not reading.budget_bound:
+        return False
+    if parent is None or not parent.budget_bound or parent.slope is None or reading.slope is None:
+        return True
+    return reading.slope < 2 * parent.slope
+
+
+def curve_text(curve: Curve, label: str, name: str | None = None, max_points: int = 60) -> str:
+    """A series in full as text for a proposer (step, seconds by the parent's clock, value), thinned
+    evenly to `max_points`; the other series' names are listed so it can ask for them."""
+    name = name or curve.primary()
+    others = ", ".join(n for n in curve.series if n != name)
+    if name is None or name not in curve.series:
+        return f"{label} reported no series {name!r}; it has: {', '.join(curve.series) or 'none'}"
+    n = len(curve.step)
+    picks = sorted({round(i * (n - 1) / max(max_points - 1, 1)) for i in range(min(n, max_points))})
+    rows = [f"{curve.step[i]} {curve.seconds[i]:.1f}s {_short(curve.series[name][i])}" for i in picks]
+    reading = read_curve(curve, name)
+    head = f"{label} {name}: {len(picks)} of {curve.seen} points reported (step, seconds since start, value)"
+    tail = [f"reading: {reading.text}"] if reading is not None else []
+    return "\n".join([head, *rows, *tail, f"other series: {others or 'none'}"])

@@ -115,9 +115,8 @@ MAX_CURVE_PANELS = 12
 
 
 def _curve_xy(curve, name: str) -> tuple[list[float], list[float]]:
-    """A series against the share of the run (the parent's clock), finite points only."""
-    span = (curve.seconds[-1] - curve.seconds[0]) or 1.0
-    pts = [((t - curve.seconds[0]) / span, v) for t, v in zip(curve.seconds, curve.series.get(name, []))
+    """A series against the share of the run (Curve.shares), finite points only."""
+    pts = [(x, v) for x, v in zip(curve.shares(), curve.series.get(name, []))
            if v is not None and v == v and abs(v) != float("inf")]
     return [x for x, _ in pts], [y for _, y in pts]
 
