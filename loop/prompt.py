@@ -104,7 +104,7 @@ def first_request(state: LoopState, config: Config, feedback: str | None = None,
         "model": p.model, "max_tokens": p.max_tokens,
         "system": system_blocks(state.brief, objectives_text(config)),
         "messages": [{"role": "user", "content": state_content(state, block.text if block else "", feedback)}],
-        "tools": [SEARCH_TOOL, CURVE_TOOL, propose_tool()],
+        "tools": [SEARCH_TOOL, propose_tool(), CURVE_TOOL],
         "tool_choice": {"type": "auto"} if p.search_calls > 0 else {"type": "tool", "name": "propose_experiment"},
     }
 

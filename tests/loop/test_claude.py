@@ -241,10 +241,10 @@ def test_curve_readings_reach_the_prompt_and_the_tool_gives_the_whole_series(ws:
     from tests.loop.fakes import git
 
     train = ws / "train.py"
-    train.write_text(train.read_text().replace('CURVE = "none"', 'CURVE = "plateau"'))
+    train.write_text(train.read_text().replace('CURVE = "none"', 'CURVE = "early"'))
     git(ws, "commit", "-qam", "the baseline's loss flattens early")
     cut_short = {**GOOD, "title": "a slower schedule", "edits": [
-        {"path": "train.py", "search": 'CURVE = "plateau"', "replace": 'CURVE = "falling"'},
+        {"path": "train.py", "search": 'CURVE = "early"', "replace": 'CURVE = "falling"'},
         {"path": "train.py", "search": "QA = 1.0", "replace": "QA = 0.9"}]}
     replies = [(200, tool_use("propose_experiment", cut_short, "tu_1")),
                (200, tool_use("training_curve", {"experiment": "e0002"}, "tu_2")),
