@@ -115,3 +115,18 @@ def test_the_export_command_says_what_it_added_and_how_to_look(night: Path) -> N
     bad = subprocess.run([sys.executable, "-m", "gg_research", "export", "wandb"], cwd=night, capture_output=True,
                          text=True, timeout=60)
     assert bad.returncode == 2 and "invalid choice: 'wandb'" in bad.stderr
+
+
+def test_the_loop_logs_to_the_configured_trackers_as_it_goes_and_a_missing_one_never_stops_it(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("tensorboard", reason="pip install 'gg-research[tensorboard]' (scripts/setup.sh installs it)")
+    ws = make_workspace(tmp_path / "ws")
+    toml = ws / "gg-research.toml"
+    toml.write_text(toml.read_text() + '\n[export]\nto = ["tensorboard", "mlflow"]\n')
+    git(ws, "commit", "-qam", "export as the night goes")
+    monkeypatch.setitem(sys.modules, "mlflow", None)
+    _, code, out = run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")], tag="live")
+    assert code == 0, out
+    assert sorted(p.name for p in (ws / "results" / "tensorboard" / "live").iterdir()) == ["e0001", "e0002"]
+    said = [ln for ln in out.splitlines() if "not exported to mlflow" in ln]
+    assert len(said) == 1 and "pip install 'gg-research[mlflow]'" in said[0]  # said once, not per experiment
