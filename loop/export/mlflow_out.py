@@ -78,7 +78,9 @@ def _experiment(client, workspace: Path, tag: str) -> str:
         return found.experiment_id
     artifacts = (workspace / "results" / "mlflow-artifacts").resolve()
     return client.create_experiment(name, artifact_location=artifacts.as_uri(),
-                                    tags={"gg.workspace": workspace.name, "gg.tag": tag})
+                                    # a training experiment: the UI opens on its runs, not on GenAI traces
+                                    tags={"gg.workspace": workspace.name, "gg.tag": tag,
+                                          "mlflow.experimentKind": "custom_model_development"})
 
 
 def _curve_metrics(run: NightRun, start: int) -> list:

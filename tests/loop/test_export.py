@@ -3,6 +3,9 @@ own reader; exporting twice adds nothing; a missing extra is a one-line error wi
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +16,8 @@ from gg_research.config import load_config
 from gg_research.loop.export import ExportError, export
 from gg_research.results.report import build_analysis
 from tests.loop.fakes import edit, git, make_workspace, records, run_scripted
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts"
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +135,57 @@ def test_the_loop_logs_to_the_configured_trackers_as_it_goes_and_a_missing_one_n
     assert sorted(p.name for p in (ws / "results" / "tensorboard" / "live").iterdir()) == ["e0001", "e0002"]
     said = [ln for ln in out.splitlines() if "not exported to mlflow" in ln]
     assert len(said) == 1 and "pip install 'gg-research[mlflow]'" in said[0]  # said once, not per experiment
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (scripts/setup.sh installs it)")
+def test_mlflow_ui_shows_the_night_s_runs_in_a_real_browser(night: Path, tmp_path: Path) -> None:
+    """`mlflow ui` on 127.0.0.1 over the exported store; its runs page, rendered by Chromium, lists
+    every experiment. The screenshot is kept under artifacts/ for a person to look at."""
+    pytest.importorskip("mlflow", reason="pip install 'gg-research[mlflow]' (scripts/setup.sh installs it)")
+    import socket
+    import time
+    import urllib.request
+
+    from mlflow import MlflowClient
+
+    cfg = load_config(night / "gg-research.toml")
+    done = export("mlflow", night, cfg)
+    exp_id = MlflowClient(tracking_uri=done.target).get_experiment_by_name("gg-research/n1").experiment_id
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen([sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", done.target,
+                               "--host", "127.0.0.1", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 150
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            assert server.poll() is None and time.monotonic() < deadline, "mlflow ui did not come up"
+            time.sleep(0.5)
+        url = f"http://127.0.0.1:{port}/#/experiments/{exp_id}/runs"
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--disable-extensions", "--virtual-time-budget=20000"]
+        dom = subprocess.run([CHROMIUM, *flags, f"--user-data-dir={tmp_path / 'p1'}", "--dump-dom", url],
+                             capture_output=True, text=True, timeout=120)
+        for name in ("e0001 baseline", "e0002 QA up", "e0003 QB up, QA down", "e0004 crash", "e0005 slower"):
+            assert name in dom.stdout, name
+        ARTIFACTS.mkdir(exist_ok=True)
+        shot = ARTIFACTS / "mlflow-runs.png"
+        shot.unlink(missing_ok=True)
+        subprocess.run([CHROMIUM, *flags, f"--user-data-dir={tmp_path / 'p2'}", "--hide-scrollbars",
+                        "--window-size=1400,800", f"--screenshot={shot}", url], capture_output=True, timeout=120)
+        assert shot.stat().st_size > 20_000
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
