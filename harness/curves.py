@@ -88,21 +88,19 @@ class CurveWriter:
         self._stream = stream
         self._interval = min(max(budget_s / POINTS_PER_RUN, 0.02), 5.0)
         self._last = -math.inf
-        self._pending: str | None = None
+        self._pending: tuple[int, int | None, dict[str, float]] | None = None
 
     def point(self, step: int, images: int | None, values: dict[str, float]) -> None:
-        line = format_curve(step, images, values)
         now = time.monotonic()
-        broken = not all(math.isfinite(v) for v in values.values())
-        if broken or now - self._last >= self._interval:
+        if now - self._last >= self._interval or not all(math.isfinite(v) for v in values.values()):
             self._last, self._pending = now, None
-            print(line, file=self._stream, flush=True)
+            print(format_curve(step, images, values), file=self._stream, flush=True)
         else:
-            self._pending = line
+            self._pending = (step, images, values)  # formatted only if it turns out to be the last
 
     def flush(self) -> None:
         if self._pending is not None:
-            print(self._pending, file=self._stream, flush=True)
+            print(format_curve(*self._pending), file=self._stream, flush=True)
             self._pending = None
 
 
