@@ -49,4 +49,8 @@ def export(kind: str, workspace: Path, config: Config, tag: str | None = None, t
 
     runs = night_runs(Path(workspace), config, tag)
     module = importlib.import_module(f"gg_research.loop.export.{kind}_out")
-    return module.write(Path(workspace), config, runs, target)
+    try:
+        return module.write(Path(workspace), config, runs, target)
+    except OSError as exc:  # an unwritable folder, a full disk: one line, naming where
+        where = exc.filename or target or "its default target under results/"
+        raise ExportError(f"export {kind}: cannot write {where}: {exc.strerror or exc}") from None

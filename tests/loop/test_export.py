@@ -189,3 +189,11 @@ def test_mlflow_ui_shows_the_night_s_runs_in_a_real_browser(night: Path, tmp_pat
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
+
+
+def test_an_unwritable_target_is_one_line_naming_it(night: Path, tmp_path: Path) -> None:
+    pytest.importorskip("tensorboard", reason="pip install 'gg-research[tensorboard]' (scripts/setup.sh installs it)")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(ExportError, match=f"export tensorboard: cannot write {blocker}/tb.*: Not a directory"):
+        export("tensorboard", night, load_config(night / "gg-research.toml"), target=str(blocker / "tb"))
