@@ -10,6 +10,7 @@ A trial's `experiment` attribute makes exporting twice add nothing.
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +48,9 @@ def write(workspace: Path, config: Config, runs: list[NightRun], target: str | N
                                             load_if_exists=True)
             except ValueError as exc:  # an existing study with other directions
                 raise ExportError(f"export optuna: {storage}: {exc}") from None
+            with warnings.catch_warnings():  # experimental in Optuna 3 and 4; the dashboard names its axes by it
+                warnings.simplefilter("ignore")
+                study.set_metric_names(names)
             studies[run.tag] = study
         if any(t.user_attrs.get("experiment") == run.id for t in study.get_trials(deepcopy=False)):
             present += 1

@@ -91,6 +91,7 @@ def test_the_optuna_study_s_best_trials_are_the_report_s_front(night: Path) -> N
     cfg = load_config(night / "gg-research.toml")
     done = export("optuna", night, cfg)
     study = optuna.load_study(study_name="gg-research-n1", storage=done.target)
+    assert study.metric_names == ["pbqc", "dice"]  # the dashboard's axes
     front = build_analysis(night, cfg, "n1").front
     assert sorted(front) == ["e0002", "e0003"]
     assert sorted(t.user_attrs["experiment"] for t in study.best_trials) == front
