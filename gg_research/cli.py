@@ -31,6 +31,7 @@ COMMANDS: list[tuple[str, str, str]] = [
     ("status", "status", "the loop's state: front, recent runs, near misses, noise margins (--json)"),
     ("mcp", "mcp", "MCP server (stdio) for Claude Code or any agent: search, state, run experiments, report"),
     ("report", "report", "the morning report: Pareto front of the objectives, with cited passages"),
+    ("export", "export", "the night to MLflow, TensorBoard or an Optuna study (optuna-dashboard)"),
     ("gcode", "gcode", "inspect or render a G-code file"),
     ("data", "data", "generate the synthetic dataset or check a dataset folder"),
 ]

@@ -25,10 +25,12 @@ CONFIG_NAME = "gg-research.toml"
 # workspace may optimise. (A `[run] command` reports its own.) The harness's summary follows it.
 # Files of a run folder that the harness writes and the loop and the report read (neither may
 # import the harness): the per-image evidence of the validation split, the sealed test split's
-# scores, and the trained weights.
+# scores, the trained weights, and the training curves (the parent's record of what the run said
+# while it trained: shown and read, never a measurement).
 PER_IMAGE_FILE = "per_image.npz"
 TEST_SCORES_FILE = "test_scores.json"
 WEIGHTS_FILE = "model.pt"
+CURVES_FILE = "curves.json"
 
 HARNESS_METRICS: tuple[str, ...] = ("pbqc", "dice", "training_seconds", "total_seconds", "eval_seconds",
                                     "num_steps", "img_per_sec", "peak_memory_mb", "num_params_M")
@@ -169,7 +171,8 @@ class ObjectiveConfig(_Section):
     weight: float = Field(1.0, description="Weight in the scalar keep rule.")
     label: str | None = Field(None, description="Name shown in the report's tables and plots; empty = the name.")
     reference: float | None = Field(
-        None, description="Hypervolume reference value in the report; empty = the baseline's value."
+        None, description="Hypervolume reference value in the report; empty = its collapse floor (the value a kept run "
+                          "must not fall below), or the baseline's value under [report] hypervolume_reference = \"baseline\"."
     )
 
     def display(self) -> str:
@@ -355,6 +358,30 @@ class ParallelSection(_Section):
     )
 
 
+class ReportSection(_Section):
+    hypervolume_reference: Literal["floors", "baseline"] = Field(
+        "floors",
+        description="The point the report's hypervolume is measured from, for objectives without their own "
+                    "`reference`: floors = each objective's collapse floor (its floor or relative_floor against the "
+                    "baseline; the baseline's value where it has none), so a kept trade-off adds area; baseline = the "
+                    "baseline's values (a trade-off that loses on one objective then adds nothing).",
+    )
+
+
+EXPORTERS = ("mlflow", "tensorboard", "optuna")
+
+
+class ExportSection(_Section):
+    to: list[Literal["mlflow", "tensorboard", "optuna"]] = Field(
+        default_factory=list,
+        description="Trackers the loop logs each experiment to as the night goes (as `gg-research export` does); "
+                    "empty = none. Each needs its extra installed (pip install 'gg-research[mlflow]', ...).",
+    )
+    mlflow_uri: str = Field("", description="MLflow tracking URI; empty = a local file store in results/mlflow.")
+    tensorboard_dir: str = Field("", description="TensorBoard log folder; empty = results/tensorboard.")
+    optuna_storage: str = Field("", description="Optuna storage URL; empty = sqlite:///results/optuna-export.db.")
+
+
 class Config(_Section):
     workspace: WorkspaceSection = Field(default_factory=WorkspaceSection)
     data: DataSection = Field(default_factory=DataSection)
@@ -364,6 +391,8 @@ class Config(_Section):
     proposer: ProposerSection = Field(default_factory=ProposerSection)
     knowledge: KnowledgeSection = Field(default_factory=KnowledgeSection)
     parallel: ParallelSection = Field(default_factory=ParallelSection)
+    report: ReportSection = Field(default_factory=ReportSection)
+    export: ExportSection = Field(default_factory=ExportSection)
 
     @model_validator(mode="after")
     def _check_objectives(self) -> "Config":

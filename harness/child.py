@@ -194,6 +194,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     seed_everything(seed)  # the same random state whatever importing train.py consumed
     ctx.start_clock()
     model = module.train(ctx)
+    ctx.end_curve()
     # On a line of its own even when train.py left a line unfinished (output without a newline).
     sys.stdout.write("\n" + wire.format_trained() + "\n")
     sys.stdout.flush()

@@ -23,6 +23,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from gg_research.ggnet.dataset import batch_loader
 from gg_research.harness import wire
+from gg_research.harness.curves import CurveWriter
 from gg_research.harness.errors import TrainingDiverged
 from gg_research.harness.feed import BudgetSpent, ServedDataset, served_loader
 
@@ -77,6 +78,7 @@ class TrainContext:
     images_drawn: int = 0
     _last_print: float = field(default=-math.inf, repr=False)
     _losses: deque = field(default_factory=lambda: deque(maxlen=200), repr=False)
+    _curve: CurveWriter | None = field(default=None, repr=False)
 
     @property
     def amp(self) -> bool:
@@ -151,15 +153,17 @@ class TrainContext:
             self.images_seen += int(n_images)
         values: dict[str, float] = {}
         for key, value in scalars.items():
-            v = float(value.detach().float().item()) if torch.is_tensor(value) else float(value)
+            values[key] = float(value.detach().float().item()) if torch.is_tensor(value) else float(value)
+        self._curve_point(int(step), values)  # before the checks, so the curve shows where it broke
+        for key, v in values.items():
             if not math.isfinite(v):
                 raise TrainingDiverged(f"{'NaN' if math.isnan(v) else 'infinite'} {key} at step {step}")
-            values[key] = v
         loss = values.get("loss")
         if loss is not None:
             if len(self._losses) >= EXPLODE_WARMUP_STEPS:
                 median = statistics.median(self._losses)
                 if abs(loss) > EXPLODE_FACTOR * max(abs(median), 1e-8):
+                    self.end_curve()
                     raise TrainingDiverged(f"exploding loss at step {step}: {loss:.3g} vs running median {median:.3g}")
             self._losses.append(loss)
         now = time.monotonic()
@@ -169,6 +173,16 @@ class TrainContext:
                 values["images"] = float(self.images_trained())
             line = wire.format_progress(wire.Progress(int(step), self.elapsed(), self.time_left(), values))
             print(line, file=self.stream or sys.stdout, flush=True)
+
+    def _curve_point(self, step: int, values: dict[str, float]) -> None:
+        if self._curve is None:
+            self._curve = CurveWriter(self.stream or sys.stdout, self.budget_s)
+        self._curve.point(step, self.images_trained(), values)
+
+    def end_curve(self) -> None:
+        """Print the last point logged (the harness calls this when train() returns)."""
+        if self._curve is not None:
+            self._curve.flush()
 
     def images_trained(self) -> int:
         """Images seen in training: the harness loader's count, or train.py's own, or the samples

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from gg_research.harness import wire
+from gg_research.harness.curves import CurveRecorder
 from gg_research.harness.limits import RunLimits
 
 TERM_GRACE_S = 3.0
@@ -40,6 +41,7 @@ class Sink:
         self.truncated = False
         self.ready = threading.Event()
         self.trained_at: float | None = None
+        self.curves = CurveRecorder()  # the run's training curves, kept apart from run.log
 
     def attach(self, log: IO[bytes], echo: bool, on_line: Callable[[str], None] | None) -> None:
         with self._lock:
@@ -58,6 +60,8 @@ class Sink:
             self.ready.set()
         elif self.trained_at is None and wire.parse_trained(text):
             self.trained_at = time.monotonic()
+        elif self.curves.feed(text):
+            return
         with self._lock:
             if self._log is None:
                 if len(self._held) < self._max:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from gg_research.config import CONFIG_NAME, PER_IMAGE_FILE, TEST_SCORES_FILE, WEIGHTS_FILE, Config, load_config
+from gg_research.config import CONFIG_NAME, CURVES_FILE, PER_IMAGE_FILE, TEST_SCORES_FILE, WEIGHTS_FILE, Config, load_config
 from gg_research.errors import GGError
-from gg_research.harness import wire
+from gg_research.harness import curves, wire
 from gg_research.harness.errors import NotComparable, TrainContractError
 from gg_research.harness.load import MachineMeter, machine_load
 from gg_research.harness.outputs import OutputProblem, discard, folder_bytes, remove_own, take
@@ -192,6 +192,7 @@ class _Run:
                 return self._score(child, root, before, labels, isolation, log, echo, on_line)
             finally:
                 child.close()
+                curves.save(child.child.sink.curves, self.run_dir / CURVES_FILE, getattr(self, "t_go", self.t0))
 
     def _take(self, out: Path, caps: dict[str, int]) -> list[str] | RunResult:
         """The expected files of the run's output folder, copied into the run folder (harness.outputs)."""
@@ -458,11 +459,12 @@ class _Run:
             raise
         finally:
             p.finish()
+            curves.save(p.sink.curves, self.run_dir / CURVES_FILE, self.t0)
         return None
 
 
 _PARENT_FILES = ("last_run.json", TEST_SCORES_FILE, PER_IMAGE_FILE, "predictions.npz", "predictions_test.npz",
-                 "train_report.json", WEIGHTS_FILE)
+                 "train_report.json", WEIGHTS_FILE, CURVES_FILE)
 _SUMMARY_CAP = 1 << 20
 _EVIDENCE_CAP = 64 << 20
 _PARENT_KEYS = ("frozen", "train_sha256", "boxed", "isolation", "total_seconds", "config", "versions")

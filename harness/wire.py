@@ -7,7 +7,9 @@ The child writes to its stdout (which the runner copies to run.log) and reads on
 - go line       `{"run_dir": ..., "seed": ..., "budget": ...}` on stdin: the run it waits for
                 (the parent's clock of the training budget starts when it sends it);
 - progress line `[train] step N elapsed Es left Ls k=v ...`: what `ctx.log` prints;
-- trained line  `[harness] trained`: train() returned; the parent's clock stops at the first one.
+- trained line  `[harness] trained`: train() returned; the parent's clock stops at the first one;
+- curve line    `[curve] step N images I k=v ...`: a point of the training curves (harness.curves
+                owns its format; the parent keeps these out of run.log).
 
 Everything after the go line is written by a process that runs train.py, so the parent only
 ever trusts *when* a line arrives, never what it claims.

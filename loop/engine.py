@@ -363,6 +363,7 @@ class LoopEngine:
             except Exception as exc:  # a proposer's bookkeeping (e.g. its SQLite study) must not stop the loop
                 self.ui.say(f"{exp.id}: proposer could not record the result: {type(exc).__name__}: {exc}")
         self._report()
+        self._export()
 
     def _parent_of(self, hyp: Hypothesis, state: LoopState) -> Experiment | None:
         if not hyp.parent:
@@ -381,6 +382,20 @@ class LoopEngine:
             write_report(self.ws, self.cfg, tag=self.tag)
         except Exception as exc:  # the report is a view; a failure never stops the loop
             self.ui.say(f"report not refreshed: {type(exc).__name__}: {exc}")
+
+
+    def _export(self) -> None:
+        """Log the night to the trackers of [export] to as it goes (only what they do not hold yet)."""
+        for kind in self.cfg.export.to:
+            from gg_research.loop.export import export
+
+            try:
+                export(kind, self.ws, self.cfg, self.tag)
+            except Exception as exc:  # a tracker is a view too: a failure is said (once), never stops the loop
+                said = self.__dict__.setdefault("_export_failed", set())
+                if kind not in said:
+                    said.add(kind)
+                    self.ui.say(f"not exported to {kind}: {' '.join(str(exc).split())[:300]}")
 
 
 def baseline_dir(run_dir: Path, seeds: list[int], seed: int) -> Path:

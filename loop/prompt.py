@@ -23,7 +23,9 @@ only if it improves the Pareto front beyond the measured noise, and reverts it o
 How to work:
 - Read the research brief, the kept runs, what collapsed and what nearly worked.
 - Ground the idea in the retrieved passages of the researcher's own dissertation and papers; call \
-search_knowledge for more when the passages do not cover the question. Cite passages by their key \
+search_knowledge for more when the passages do not cover the question. Read the training curves: a \
+run still improving when its budget ended was cut short, not beaten; a loss that diverged or went NaN \
+points at the step size or a loss weight rather than the idea (training_curve gives a whole series). Cite passages by their key \
 (the text in square brackets) in `citations` and mention them in the rationale.
 - Then call propose_experiment once. In `lesson`, say first what the previous experiment's result \
 taught (the prompt names it), citing by key the passages it supported or contradicted: the lessons \
@@ -45,6 +47,21 @@ SEARCH_TOOL: dict[str, Any] = {
             "k": {"type": "integer", "minimum": 1, "maximum": 10, "description": "How many passages (default 5)."},
         },
         "required": ["query"],
+    },
+}
+
+
+CURVE_TOOL: dict[str, Any] = {
+    "name": "training_curve",
+    "description": "The training curve an experiment of this loop reported as it trained (its loss by default, or "
+                   "another series it logged), thinned to at most 60 points, with the same reading as in the ledger.",
+    "input_schema": {
+        "type": "object",
+        "properties": {
+            "experiment": {"type": "string", "description": "An experiment id of the ledger, e.g. e0004."},
+            "series": {"type": "string", "description": "A series name (default: the loss)."},
+        },
+        "required": ["experiment"],
     },
 }
 
@@ -87,7 +104,7 @@ def first_request(state: LoopState, config: Config, feedback: str | None = None,
         "model": p.model, "max_tokens": p.max_tokens,
         "system": system_blocks(state.brief, objectives_text(config)),
         "messages": [{"role": "user", "content": state_content(state, block.text if block else "", feedback)}],
-        "tools": [SEARCH_TOOL, propose_tool()],
+        "tools": [SEARCH_TOOL, propose_tool(), CURVE_TOOL],
         "tool_choice": {"type": "auto"} if p.search_calls > 0 else {"type": "tool", "name": "propose_experiment"},
     }
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from gg_research.config import Config
 from gg_research.loop.steering import NOTES_SHOWN, Note
+from gg_research.results.curves import budget_bound, curve_text, experiment_curve, experiment_reading
 from gg_research.results.journal import Plateau, current_plateau, lesson_subject, memory_line, night_memory
 from gg_research.results.ledger import Experiment, Status
 from gg_research.results.pareto import near_misses
@@ -93,9 +94,44 @@ class LoopState:
         if col:
             parts.append("\n## Collapses (a floor broke: avoid these directions)")
             parts += [memory_line(r, names) for r in col[-RECENT:]]
+        curves = self.curves_text()
+        if curves:
+            parts.append("\n## Training curves (each run's own loss as it trained, read in code; "
+                         "call training_curve for a whole series)")
+            parts += curves
         if self.eps:
             parts.append("\nNoise margins (eps): " + ", ".join(f"{k} {v:.4f}" for k, v in self.eps.items()))
         return "\n".join(parts)
+
+    def curves_text(self) -> list[str]:
+        """A line per kept run and for the previous run: what its training curve did (results.curves).
+        A run cut short by the budget is said to be, so its idea is not taken for a bad one."""
+        by_id = {r.id: r for r in self.records}
+        previous = self.lesson_subject
+        shown = [r for r in self.kept[-RECENT:] if r is not previous] + ([previous] if previous is not None else [])
+        lines = []
+        for r in shown:
+            reading = experiment_reading(self.workspace, r)
+            if reading is None:
+                continue
+            parent = by_id.get(r.parent or "")
+            bound = budget_bound(reading, experiment_reading(self.workspace, parent) if parent else None)
+            role = "previous, " if r is previous else ""
+            line = f"- {r.id} ({role}{r.status}): {reading.text}"
+            if bound:
+                line += ": budget-bound, the idea may need more steps rather than be wrong"
+            lines.append(line)
+        return lines
+
+    def curve_of(self, exp_id: str, series: str | None = None) -> str:
+        """The whole of one experiment's curve as text (the training_curve tool's answer)."""
+        exp = next((r for r in self.records if r.id == exp_id), None)
+        if exp is None:
+            return f"no experiment {exp_id!r} in this loop's ledger"
+        curve = experiment_curve(self.workspace, exp)
+        if curve is None:
+            return f"{exp_id} left no training curve"
+        return curve_text(curve, exp_id, series)
 
     def notes_text(self) -> str:
         return "\n".join(n.line() for n in self.notes[-NOTES_SHOWN:])

@@ -5,6 +5,7 @@ The HTML, Markdown, JSON and the plots all render one `Analysis`, so they cannot
 
 from __future__ import annotations
 
+import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config, ObjectiveConfig
+from gg_research.results.curves import Curve, experiment_curve, read_curve
 from gg_research.results.journal import JournalEntry, Plateau, journal, memory_line, night_cost, plateaus
 from gg_research.results.ledger import Experiment, Ledger, Status
 from gg_research.results.holdout import Holdout, holdout_rows, selection_optimism
@@ -19,7 +21,7 @@ from gg_research.results.paired import Interval, compare_runs
 from gg_research.results.record import Usage
 from gg_research.results.throughput import THROUGHPUT, load_skew
 from gg_research.results.throughput import reference as throughput_reference
-from gg_research.results.pareto import (baseline_collapses, better, epsilons, hypervolume, near_misses, nondominated_ranks,
+from gg_research.results.pareto import (baseline_collapses, better, collapse_floor, epsilons, hypervolume, near_misses, nondominated_ranks,
                                        rank_against, run_collapses, sigmas, sign)
 
 STATUS_ORDER = ("baseline", "keep", "discard", "crash", "invalid", "interrupted", "running")
@@ -60,7 +62,7 @@ class Analysis:
     front: list[str]
     near_misses: list[str]
     reference: dict[str, float] | None
-    reference_source: str  # "baseline", "config", "worst measured" or "none"
+    reference_source: str  # "collapse floors", "baseline", "config" (or several joined by "and"), "worst measured", "none"
     baseline_id: str | None
     hypervolume: float | None
     baseline_hypervolume: float | None
@@ -81,6 +83,16 @@ class Analysis:
     # a target where one seed in a few finds nothing is bistable, and one seed's draw can decide a keep.
     baseline_collapses: list[tuple[str, int, list[str]]] = field(default_factory=list)
     baseline_seed_count: int = 0
+    # Training curves of the front members and their parents (results.curves), by experiment id,
+    # and each front member's parent: the report draws each member's curves against its parent's.
+    curves: dict[str, Curve] = field(default_factory=dict)
+    curve_parents: dict[str, str | None] = field(default_factory=dict)
+
+    def curve_reading(self, exp_id: str) -> str:
+        """The one-line reading of an experiment's curve, "" when it left none."""
+        curve = self.curves.get(exp_id)
+        reading = read_curve(curve) if curve is not None else None
+        return reading.text if reading is not None else ""
 
     def journal_lines(self) -> list[tuple[str, str, str]]:
         """(the result, as the prompt's memory line, what it taught, who said so) for each lesson."""
@@ -129,6 +141,30 @@ class Analysis:
             return None
         return self.hypervolume - self.baseline_hypervolume
 
+    @property
+    def gain_percent(self) -> float | None:
+        """The gain as a share of the baseline's own hypervolume (None when that is 0)."""
+        if self.gain is None or not self.baseline_hypervolume:
+            return None
+        return 100.0 * self.gain / self.baseline_hypervolume
+
+    def reference_text(self) -> str:
+        """The reference point in words: each objective's value, and where the values came from."""
+        if self.reference is None:
+            return "no reference"
+        values = ", ".join(f"{o.display()} {_plain(self.reference[o.name])}" for o in self.objectives)
+        return f"{values} ({self.reference_source})"
+
+    def hypervolume_fact(self) -> tuple[str, str]:
+        """(value, detail) of the headline's hypervolume, in numbers a reader can compare."""
+        if self.gain is None:
+            return "—", "no measured run to compare"
+        pct = self.gain_percent
+        value = f"{pct:+.1f} %" if pct is not None else f"{self.gain:+.4g}".replace("e-0", "e-")
+        base = _plain(self.baseline_hypervolume or 0.0)
+        return value, (f"front {_plain(self.hypervolume or 0.0)} against the baseline's {base}, "
+                       f"measured from {self.reference_text()}")
+
     def row(self, exp_id: str) -> Row:
         for row in self.rows:
             if row.exp.id == exp_id:
@@ -153,6 +189,8 @@ class Analysis:
             "hypervolume": self.hypervolume,
             "baseline_hypervolume": self.baseline_hypervolume,
             "hypervolume_gain": self.gain,
+            "hypervolume_gain_percent": self.gain_percent,
+            "reference_text": self.reference_text(),
             "best": self.best,
             "best_any_run": self.best_any,
             "epsilon": self.epsilon,
@@ -163,6 +201,19 @@ class Analysis:
             "plateaus": [{"ids": p.ids, "ended_by": p.ended_by} for p in self.plateaus],
             "cost": self.cost.to_json(),
             "collapsed": {row.exp.id: row.collapsed for row in self.rows if row.collapsed},
+            "rows": [_row_json(r) for r in self.rows],
+            "progress": [{"number": p.number, "id": p.id, "when": p.when.isoformat() if p.when else None,
+                          "hypervolume": p.hypervolume, "running_best": p.running_best, "value": p.value}
+                         for p in self.progress],
+            "holdout": [{"id": h.id, "title": h.title, "val": h.val, "test": h.test, "images": h.images}
+                        for h in self.holdout],
+            "selection_optimism": self.optimism,
+            "paired": {exp_id: {name: {"diff": iv.diff, "low": iv.low, "high": iv.high, "level": iv.level,
+                                       "images": iv.images} for name, iv in found.items()}
+                       for exp_id, found in self.intervals.items()},
+            "curves": {exp_id: {"reading": self.curve_reading(exp_id), **curve.to_json()}
+                       for exp_id, curve in self.curves.items()},
+            "curve_parents": dict(self.curve_parents),
             "baseline_seed_collapses": {"seeds": self.baseline_seed_count,
                                         "collapsed": [{"baseline": b, "seed": s, "objectives": o}
                                                       for b, s, o in self.baseline_collapses]},
@@ -203,7 +254,7 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         notes.append(f"{imported} experiment(s) imported from a results.tsv kept before gg-research are shown beside "
                      "the nights (ids h…, marked 'imported from'): measured elsewhere, never re-judged")
     baseline_point = {n: statistics.fmean(e.metrics[n] for e in baselines) for n in names} if baselines else None
-    reference, source = _reference(objectives, baseline_point, measured, notes)
+    reference, source = _reference(objectives, baseline_point, measured, notes, config.report.hypervolume_reference)
 
     epsilon = _epsilons(objectives, baselines, config.keep.min_epsilon)
     # The prompt's near misses are these same runs (pareto.near_misses); the report lists the
@@ -262,7 +313,34 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         intervals=_intervals(Path(workspace), exps, kept, names, config.keep.paired_level),
         baseline_collapses=seed_collapses,
         baseline_seed_count=seed_count,
+        **_front_curves(Path(workspace), exps, front),
     )
+
+
+def _row_json(row: Row) -> dict[str, Any]:
+    """An experiment as the ranking table shows it."""
+    e = row.exp
+    return {"id": e.id, "rank": row.rank, "on_front": row.on_front, "near_miss": row.near_miss, "status": str(e.status),
+            "commit": e.commit, "parent": e.parent, "title": e.title, "metrics": e.metrics, "aux": e.aux,
+            "reason": e.reason, "collapsed": row.collapsed, "load": row.load, "proposer": e.proposer, "diff": e.diff,
+            "log": e.log, "started_at": e.started_at.isoformat() if e.started_at else None,
+            "ended_at": e.ended_at.isoformat() if e.ended_at else None}
+
+
+def _front_curves(ws: Path, exps: list[Experiment], front: list[str]) -> dict[str, Any]:
+    """The curves of each front member and of its parent, as far as their run folders hold them."""
+    by_id = {e.id: e for e in exps}
+    curves: dict[str, Curve] = {}
+    parents: dict[str, str | None] = {}
+    for exp_id in front:
+        parent = by_id[exp_id].parent if by_id[exp_id].parent in by_id else None
+        parents[exp_id] = parent
+        for wanted in (exp_id, parent):
+            if wanted is not None and wanted not in curves:
+                found = experiment_curve(ws, by_id[wanted])
+                if found is not None:
+                    curves[wanted] = found
+    return {"curves": curves, "curve_parents": parents}
 
 
 def _collapsed_on(e: Experiment, objectives: list[ObjectiveConfig], baseline: dict[str, float] | None) -> list[str]:
@@ -298,6 +376,14 @@ def _first_ok_dir(exp: Experiment) -> str | None:
     return next((s.run_dir for s in exp.seeds if s.ok and s.run_dir), None)
 
 
+def _plain(v: float) -> str:
+    """A figure without an exponent, to four significant digits (areas of scores in [0, 1] are small)."""
+    if v == 0 or not 1e-6 <= abs(v) < 1e6:
+        return f"{v:.4g}"
+    digits = max(0, 3 - int(math.floor(math.log10(abs(v)))))
+    return f"{v:.{digits}f}"
+
+
 def _order(exps: list[Experiment], exp: Experiment) -> int:
     return exps.index(exp)
 
@@ -307,12 +393,26 @@ def _reference(
     baseline: dict[str, float] | None,
     measured: list[Experiment],
     notes: list[str],
+    mode: str = "floors",
 ) -> tuple[dict[str, float] | None, str]:
+    """The hypervolume's reference point and where it came from. By default each objective's collapse
+    floor ([report] hypervolume_reference = "floors"), so a kept trade-off that gives up a little of
+    one objective for another still adds area; "baseline" measures from the baseline's own values."""
     if all(o.reference is not None for o in objectives):
         return {o.name: float(o.reference) for o in objectives}, "config"
     if baseline is not None:
-        ref = {o.name: float(o.reference) if o.reference is not None else baseline[o.name] for o in objectives}
-        return ref, "baseline" if all(o.reference is None for o in objectives) else "config and baseline"
+        ref: dict[str, float] = {}
+        used: set[str] = set()
+        for o in objectives:
+            floor = collapse_floor(o, baseline[o.name]) if mode == "floors" else None
+            if o.reference is not None:
+                ref[o.name], kind = float(o.reference), "config"
+            elif floor is not None:
+                ref[o.name], kind = floor, "collapse floors"
+            else:
+                ref[o.name], kind = baseline[o.name], "baseline"
+            used.add(kind)
+        return ref, " and ".join(k for k in ("config", "collapse floors", "baseline") if k in used)
     if measured:
         notes.append("no baseline was measured, so the hypervolume is taken against the worst measured values")
         ref = {}

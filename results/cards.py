@@ -177,11 +177,7 @@ def headline_facts(an: Analysis) -> list[tuple[str, str, str]]:
         facts.append(("longest plateau", f"{longest.length} runs", f"{longest.ids[0]}..{longest.ids[-1]} without a keep"))
     if an.cost.requests:
         facts.append(("proposer cost (estimated)", cost_text(an.cost), tokens_text(an.cost)))
-    if an.gain is not None:
-        ref = "baseline " + (an.baseline_id or "") if an.reference_source == "baseline" else f"reference ({an.reference_source})"
-        facts.append(("hypervolume gain over the baseline", f"{an.gain:+.4g}", f"hypervolume {an.hypervolume:.4g} against the {ref}"))
-    else:
-        facts.append(("hypervolume gain over the baseline", "—", "no measured run to compare"))
+    facts.append(("hypervolume gain over the baseline", *an.hypervolume_fact()))
     return facts
 
 
@@ -189,3 +185,13 @@ def _others(counts: dict[str, int]) -> str:
     bits = [f"{counts[k]} {k}" for k in ("invalid", "interrupted", "running") if counts.get(k)]
     bits.append(f"{counts['baseline']} baseline")
     return ", ".join(bits)
+
+
+def curve_lines(an: Analysis) -> list[tuple[str, str, str]]:
+    """(front member, its curve's reading, its parent's) for the report's curves section."""
+    out = []
+    for member, parent in an.curve_parents.items():
+        mine = an.curve_reading(member) or "no curve recorded"
+        theirs = f"{parent}: {an.curve_reading(parent) or 'no curve recorded'}" if parent else ""
+        out.append((member, mine, theirs))
+    return out

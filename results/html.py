@@ -8,7 +8,7 @@ from html import escape
 from pathlib import Path
 
 from gg_research.results.analysis import Analysis, Row
-from gg_research.results.cards import Card, build_cards, collapse_text, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
+from gg_research.results.cards import Card, build_cards, collapse_text, curve_lines, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
 
 # The page may load nothing from anywhere: images are data: URIs, style and script inline.
 MAX_REASON = 160
@@ -108,6 +108,7 @@ def render_html(an: Analysis, images: dict[str, Path], generated: datetime) -> s
                     f"<figcaption>{escape(captions[name])}</figcaption></figure>"
                 )
         parts.append("</section>")
+        parts += _curves(an, images.get("curves"))
         parts += _table(an)
         parts += _holdout(an)
         parts += _journal(an)
@@ -200,6 +201,23 @@ def _value_cell(row: Row, name: str) -> str:
         # An invalid or unfinished run's numbers are shown for the record but not trusted.
         return f'<s title="not trusted: {escape(row.exp.status)}">{escape(fmt_value(value))}</s>'
     return escape(fmt_value(value))
+
+
+def _curves(an: Analysis, image: Path | None) -> list[str]:
+    """Each front member's training curve against its parent's, and what each curve did in words."""
+    if image is None:
+        return []
+    data = base64.b64encode(Path(image).read_bytes()).decode("ascii")
+    out = ['<section id="curves"><h2>Training curves</h2>',
+           '<p class="sub">Each front member\'s training loss (solid) against its parent\'s (dashed), over the share of '
+           "its run, as the run reported it while training (shown, never used to decide).</p>",
+           f'<figure><img id="img-curves" alt="training curves" src="data:image/png;base64,{data}"></figure>',
+           '<ul id="curve-readings">']
+    for member, mine, theirs in curve_lines(an):
+        parent = f" <small>· parent {escape(theirs)}</small>" if theirs else ""
+        out.append(f"<li><strong>{escape(member)}</strong>: {escape(mine)}{parent}</li>")
+    out += ["</ul>", "</section>"]
+    return out
 
 
 def _journal(an: Analysis) -> list[str]:

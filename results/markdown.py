@@ -6,7 +6,7 @@ import re
 from datetime import datetime
 
 from gg_research.results.analysis import Analysis
-from gg_research.results.cards import build_cards, collapse_text, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
+from gg_research.results.cards import build_cards, collapse_text, curve_lines, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
 from gg_research.results.html import MAX_REASON
 
 
@@ -45,6 +45,12 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
     for name in ("pareto", "progress"):
         if name in images:
             out += [f"![{name} plot]({images[name]})", ""]
+    if "curves" in images:
+        out += ["## Training curves", "", "Each front member's training loss (solid) against its parent's (dashed), "
+                "as the run reported it while training (shown, never used to decide).", "",
+                f"![training curves]({images['curves']})", ""]
+        out += [f"- **{member}**: {mine}" + (f" · parent {theirs}" if theirs else "") for member, mine, theirs in curve_lines(an)]
+        out.append("")
 
     out += ["## All experiments, by front rank", "",
             "Rank 1 is the Pareto front of the kept runs; a discarded run's rank, in parentheses, is the rank it would have had. "

@@ -175,12 +175,28 @@ def floor_violation(o: ObjectiveConfig, value: float, baseline: float | None) ->
     if o.floor is not None and s * (value - o.floor) < 0:
         return f"{o.name} {value:.4g} breaks its floor {o.floor:.4g}"
     if o.relative_floor is not None and baseline is not None:
-        # Minimising, "keep a fraction" means not growing past baseline / fraction.
-        bound = baseline * o.relative_floor if s > 0 else (
-            baseline / o.relative_floor if o.relative_floor > 0 else math.inf)
+        bound = _relative_bound(o, baseline)
         if s * (value - bound) < 0:
             return f"{o.name} {value:.4g} collapsed below {o.relative_floor:g} x baseline {baseline:.4g}"
     return None
+
+
+def _relative_bound(o: ObjectiveConfig, baseline: float) -> float:
+    # Minimising, "keep a fraction" means not growing past baseline / fraction.
+    if sign(o.direction) > 0:
+        return baseline * float(o.relative_floor or 0.0)
+    return baseline / o.relative_floor if o.relative_floor else math.inf
+
+
+def collapse_floor(o: ObjectiveConfig, baseline: float | None) -> float | None:
+    """The worst value of `o` that is not a collapse (the stricter of its floors), or None when it has none."""
+    bounds = [float(o.floor)] if o.floor is not None else []
+    if o.relative_floor is not None and baseline is not None:
+        bounds.append(_relative_bound(o, baseline))
+    bounds = [b for b in bounds if math.isfinite(b)]
+    if not bounds:
+        return None
+    return max(bounds) if sign(o.direction) > 0 else min(bounds)
 
 
 def sigmas(seed_metrics: Sequence[Mapping[str, float]], names: Sequence[str]) -> dict[str, float]:

@@ -109,3 +109,54 @@ def _progress_series(ax: "Axes", xs: list, best: list, points: list | None) -> N
             sel = [(x, v) for x, (v, st) in zip(xs, points) if x is not None and v is not None and st == status]
             if sel:
                 ax.scatter([s[0] for s in sel], [s[1] for s in sel], zorder=4, label=status, **style)
+
+
+MAX_CURVE_PANELS = 12
+
+
+def _curve_xy(curve, name: str) -> tuple[list[float], list[float]]:
+    """A series against the share of the run (Curve.shares), finite points only."""
+    pts = [(x, v) for x, v in zip(curve.shares(), curve.series.get(name, []))
+           if v is not None and v == v and abs(v) != float("inf")]
+    return [x for x, _ in pts], [y for _, y in pts]
+
+
+def plot_curves(an: Analysis, path: Path) -> Path:
+    """Small multiples: per front member, its training loss against its parent's, over the share of the run."""
+    members = list(an.curve_parents)[:MAX_CURVE_PANELS]
+    cols = min(3, max(len(members), 1))
+    rows = max(1, -(-len(members) // cols))
+    fig = figure(3.6 * cols + 0.4, 2.6 * rows + 0.4)
+    axes = fig.subplots(rows, cols, squeeze=False)
+    for i, ax in enumerate(ax for row in axes for ax in row):
+        if i >= len(members):
+            ax.set_visible(False)
+            continue
+        member = members[i]
+        parent = an.curve_parents[member]
+        mine, theirs = an.curves.get(member), an.curves.get(parent or "")
+        name = (mine or theirs).primary() if (mine or theirs) else None
+        ax.set_title(f"{member}" + (f" vs {parent}" if parent else ""), fontsize=9)
+        ax.grid(True, alpha=0.3)
+        if name is None:
+            ax.text(0.5, 0.5, "no curve recorded", ha="center", va="center", transform=ax.transAxes, color="#777777")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            continue
+        ys_all: list[float] = []
+        for curve, color, label, style in ((theirs, DISCARD_COLOR, parent, "--"), (mine, FRONT_COLOR, member, "-")):
+            if curve is None or name not in curve.series:
+                continue
+            xs, ys = _curve_xy(curve, name)
+            ys_all += ys
+            ax.plot(xs, ys, style, color=color, lw=1.4, label=label)
+            if xs and len(xs) < sum(v is not None for v in curve.series[name]):  # it broke: mark where
+                ax.plot([1.0], [ys[-1]], "x", color=CRASH_COLOR, ms=8, mew=2)
+        if ys_all and min(ys_all) > 0 and max(ys_all) / min(ys_all) > 20:
+            ax.set_yscale("log")
+        ax.set_xlabel("share of the run", fontsize=8)
+        ax.set_ylabel(name, fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, loc="upper right")
+    fig.savefig(path, format="png")
+    return path

@@ -41,7 +41,15 @@ def build_analysis(workspace: Path, config: Config, tag: str | None = None) -> A
 
 
 def report_json(an: Analysis) -> str:
-    return json.dumps(an.to_json(), indent=2, sort_keys=False)
+    """Everything the HTML shows, for a script or a tracker: the analysis, the headline and the cards."""
+    from dataclasses import asdict
+
+    from gg_research.results.cards import build_cards, headline_facts
+
+    data = an.to_json()
+    data["headline"] = [{"label": label, "value": value, "detail": detail} for label, value, detail in headline_facts(an)]
+    data["cards"] = [asdict(card) for card in build_cards(an)]
+    return json.dumps(data, indent=2, sort_keys=False)
 
 
 def write_report(
@@ -83,7 +91,12 @@ def write_files(an: Analysis, out_dir: Path, formats: Iterable[str] = FORMATS) -
         from gg_research.results.pareto_plot import plot_pareto
         from gg_research.results.plots import plot_progress
 
-        for name, plot in (("pareto", plot_pareto), ("progress", plot_progress)):
+        from gg_research.results.plots import plot_curves
+
+        plots = [("pareto", plot_pareto), ("progress", plot_progress)]
+        if an.curves:
+            plots.append(("curves", plot_curves))
+        for name, plot in plots:
             target = out_dir / f"{name}.png"
             _atomic(target, lambda tmp, plot=plot: plot(an, tmp))
             images[name] = target

@@ -9,7 +9,8 @@ if ! $PY -c "import torch, torchvision" >/dev/null 2>&1; then
   $PY -m pip install --quiet "torch==2.14.1" "torchvision==0.29.1" \
     || $PY -m pip install --quiet "torch>=2.4,<3" "torchvision>=0.19"
 fi
-$PY -m pip install --quiet -e ".[test,parallel]"
+# mlflow and tensorboard: the exporters' extras, which their tests read back through.
+$PY -m pip install --quiet -e ".[test,parallel,mlflow,tensorboard]"
 # bubblewrap boxes every run (no network, read-only workspace, hidden labels and ledger); Headless
 # Chromium renders report.html in the report's browser test. Both from Debian when it is there.
 need=""

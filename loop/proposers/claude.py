@@ -60,6 +60,13 @@ def usage_of(sdk_usage: Any, model: str, price: PriceConfig | None) -> Usage:
     return u
 
 
+def _curve(state: LoopState, tool_input: Any) -> str:
+    if not isinstance(tool_input, dict) or not isinstance(tool_input.get("experiment"), str):
+        return "training_curve needs an 'experiment' id string."
+    series = tool_input.get("series")
+    return state.curve_of(tool_input["experiment"].strip(), series if isinstance(series, str) and series else None)
+
+
 def _tool_result(use_id: str, text: str, error: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "tool_result", "tool_use_id": use_id, "content": [{"type": "text", "text": text}]}
     if error:
@@ -224,7 +231,10 @@ class ClaudeProposer:
                     if subject is not None:
                         hyp.meta["lesson_about"] = subject.id
                     return hyp
-                if use.name == "search_knowledge":
+                if use.name == "training_curve":
+                    searches += 1  # counted with the searches, so the conversation still ends in a proposal
+                    results.append(_tool_result(use.id, _curve(state, use.input)))
+                elif use.name == "search_knowledge":
                     searches += 1
                     text, found = self._search(use.input)
                     searched.extend(found)

@@ -17,6 +17,7 @@ from gg_research.loop.errors import ProposerError
 from gg_research.loop.hypothesis import Edit, Hypothesis
 from gg_research.loop.search_space import Param, parse_space
 from gg_research.loop.state import LoopState
+from gg_research.results.curves import Reading, budget_bound, experiment_reading
 from gg_research.results.ledger import Experiment, Status
 
 # Changing one or two constants per experiment (not all at once) keeps each result
@@ -78,11 +79,13 @@ class OptunaProposer:
         for t in self.study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
             self.study.tell(t.number, state=TrialState.FAIL)  # in flight when the last loop died
         self._rng_seed = base_seed
+        self._readings: dict[str, Reading | None] = {}  # what each told run's curve did, for its children
 
     def tell_baseline(self, record: Experiment) -> None:
         """Enqueue the baseline as the study's first complete trial (once)."""
         import optuna
 
+        self._readings[record.id] = experiment_reading(self.ws, record)
         if any(t.user_attrs.get("experiment") == record.id for t in self.study.get_trials(deepcopy=False)):
             return
         params = parse_space(self._files_on_disk())
@@ -142,6 +145,11 @@ class OptunaProposer:
         if trial is None or trial.state != TrialState.RUNNING:
             return
         values = self._values(record) if record.status in (Status.KEEP, Status.DISCARD) else None
+        reading = self._readings[record.id] = experiment_reading(self.ws, record)
+        if record.status is Status.DISCARD and budget_bound(reading, self._readings.get(record.parent or "")):
+            # Cut short by the budget, not beaten: its values would teach the sampler that these knobs
+            # are bad. A failed trial is left out of the model, so they are neither good nor bad.
+            values = None
         if values is None:
             self.study.tell(number, state=TrialState.FAIL)
         else:

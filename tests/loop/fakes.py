@@ -29,6 +29,7 @@ TRAIN = textwrap.dedent('''\
     SPREAD = 0.0  # how much the per-image counts scatter around the run's mean
     COLLAPSE_SEED = -1  # the seed whose run finds no defect (a bistable target's bad draw)
     SHIFT = 0  # draws from the random stream before training: the seed the run behaves as
+    CURVE = "none"  # the loss curve it prints as it "trains": none, falling (cut short) or early (levels off early)
 
 
     def train(seed):
@@ -49,7 +50,19 @@ TRAIN = textwrap.dedent('''\
         if MODE == "busy" and not os.environ["GG_RUN_DIR"].endswith("rerun-load"):
             speed, share = speed / 4, 0.3  # what a run sharing its CPUs with other work measures
         per_image(pbqc, dice)
+        curve()
         return {"pbqc": pbqc, "dice": dice, "img_per_sec": speed, "cpu_share": share, "peak_memory_mb": 10.0 * WIDTH}
+
+
+    def curve():
+        """Curve points in the harness's documented line format, as any [run] command may print them."""
+        import math
+        for step in range(1, 201):
+            x = step / 200
+            loss = {"falling": math.exp(-x), "early": 0.5 + 0.5 * math.exp(-20 * x)}.get(CURVE)
+            if loss is None:
+                return
+            print(f"[curve] step {step} images {4 * step} loss={loss:.5g} lr=0.001")
 
 
     def per_image(pbqc, dice):

@@ -115,7 +115,7 @@ def test_tool_use_exchange_carries_passages_and_program(ws: Path) -> None:
     assert "Joint training of the STN" in passages_block["text"]
     assert "QA = 1.0  # search: float(0.0, 3.0)" in first["messages"][0]["content"][1]["text"]  # mutable file
     assert "e0001 [baseline]" in first["messages"][0]["content"][1]["text"]  # ledger summary
-    assert {t["name"] for t in first["tools"]} == {"search_knowledge", "propose_experiment"}
+    assert {t["name"] for t in first["tools"]} == {"search_knowledge", "training_curve", "propose_experiment"}
     assert first["tool_choice"] == {"type": "auto"}
     # the second request answers the search with the searcher's passages, by key
     result = second["messages"][-1]["content"][0]
@@ -233,3 +233,32 @@ def test_real_knowledge_base_passages_reach_the_prompt_and_the_ledger(ws: Path) 
     assert cite["chunk_id"] == hit.chunk_id and cite["source"].endswith("gg-net-notes.md") and cite["text"]
     assert cite["section"] and cite["page"] >= 0
     assert any(p["source"].endswith("gg-net-notes.md") for p in rec.passages)
+
+
+def test_curve_readings_reach_the_prompt_and_the_tool_gives_the_whole_series(ws: Path) -> None:
+    """The runs print their curves as a [run] command may; the next prompt reads each in one line,
+    and training_curve answers with the series."""
+    from tests.loop.fakes import git
+
+    train = ws / "train.py"
+    train.write_text(train.read_text().replace('CURVE = "none"', 'CURVE = "early"'))
+    git(ws, "commit", "-qam", "the baseline's loss flattens early")
+    cut_short = {**GOOD, "title": "a slower schedule", "edits": [
+        {"path": "train.py", "search": 'CURVE = "early"', "replace": 'CURVE = "falling"'},
+        {"path": "train.py", "search": "QA = 1.0", "replace": "QA = 0.9"}]}
+    replies = [(200, tool_use("propose_experiment", cut_short, "tu_1")),
+               (200, tool_use("training_curve", {"experiment": "e0002"}, "tu_2")),
+               (200, tool_use("propose_experiment", GOOD, "tu_3"))]
+    with FakeAnthropic(replies) as api:
+        _, code, _ = _loop(ws, api.url, n=2)
+    assert code == 0 and len(api.requests) == 3
+    assert "training_curve" in {t["name"] for t in api.requests[0]["tools"]}
+    ledger = api.requests[1]["messages"][0]["content"][1]["text"]
+    section = ledger.split("## Training curves", 1)[1].split("\n\n", 1)[0]
+    assert "- e0001 (baseline): loss 0.952 → 0.5, plateaued at 15% of the run" in section
+    assert ("- e0002 (previous, discard): loss 0.995 → 0.368, still improving at the end (final slope -9.9% per tenth "
+            "of the run): budget-bound, the idea may need more steps rather than be wrong") in section
+    answer = api.requests[2]["messages"][-1]["content"][0]["content"][0]["text"]
+    assert answer.startswith("e0002 loss: 60 of 200 points reported (step, seconds since start, value)\n1 ")
+    assert "\n200 " in answer and "reading: loss 0.995 → 0.368, still improving" in answer
+    assert answer.endswith("other series: lr")

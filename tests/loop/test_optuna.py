@@ -158,3 +158,37 @@ def test_the_random_sampler_is_the_yardstick_proposer(tmp_path: Path) -> None:
     assert isinstance(proposer.study.sampler, optuna.samplers.RandomSampler)
     hyp = proposer.propose(LoopState(ws, "r", cfg, "", mutable_contents(ws, ["train.py"]), []), None)
     assert hyp.rationale.startswith("Optuna random search trial 0") and hyp.edits
+
+
+def test_a_budget_bound_discard_does_not_teach_the_sampler_its_knobs_are_bad(tmp_path: Path) -> None:
+    """A discard whose loss was still falling at the end (and falling faster than its parent's) is cut
+    short, not beaten: left out of the model; one that had flattened is a complete, scored trial."""
+    import math
+
+    from optuna.trial import TrialState
+
+    from gg_research.loop.state import LoopState
+    from gg_research.results.ledger import Experiment, SeedRun, Status
+    from tests.results.test_curves import write_curve
+
+    ws = make_workspace(tmp_path / "ws")
+    p = _optuna(ws)
+    runs = ws / "results" / "runs"
+    write_curve(runs / "e0001", [0.5 + 0.5 * math.exp(-i / 10) for i in range(100)])  # flattened early
+    write_curve(runs / "e0002", [math.exp(-i / 100) for i in range(100)])  # still falling at the end
+    write_curve(runs / "e0003", [0.4 + 0.6 * math.exp(-i / 10) for i in range(100)])  # flattened too
+
+    def record(exp_id: str, status: Status, trial: int | None = None) -> Experiment:
+        return Experiment(exp_id, status=status, parent=None if exp_id == "e0001" else "e0001",
+                          metrics={"pbqc": 0.55, "dice": 0.45}, proposer_info={} if trial is None else {"trial": trial},
+                          seeds=[SeedRun(0, "ok", {"pbqc": 0.55, "dice": 0.45}, run_dir=f"results/runs/{exp_id}")])
+
+    p.tell_baseline(record("e0001", Status.BASELINE))
+    from gg_research.config import load_config
+
+    state = LoopState(ws, "o", load_config(ws / "gg-research.toml"), "", {"train.py": (ws / "train.py").read_text()}, [])
+    first, second = (p.propose(state, None).meta["trial"] for _ in range(2))
+    p.tell(record("e0002", Status.DISCARD, first))
+    p.tell(record("e0003", Status.DISCARD, second))
+    states = {t.number: t.state for t in p.study.get_trials(deepcopy=False)}
+    assert states[first] == TrialState.FAIL and states[second] == TrialState.COMPLETE

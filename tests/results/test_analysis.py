@@ -212,3 +212,36 @@ def test_one_seed_baselines_with_no_floor_broken_say_nothing_of_collapse(tmp_pat
     an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
     assert an.baseline_seed_count == 1 and not an.baseline_collapses
     assert not any(label == "baseline seeds collapsed" for label, _, _ in headline_facts(an))
+
+
+PAIR = ('[[objectives]]\nname = "pbqc"\nrelative_floor = 0.8\n\n'
+        '[[objectives]]\nname = "dice"\nfloor = 0.45\nrelative_floor = 0.8\n')
+TRADE_OFF = [
+    {"id": "e0001", "status": "baseline", "metrics": {"pbqc": 0.5, "dice": 0.5}},
+    {"id": "e0002", "status": "keep", "metrics": {"pbqc": 0.6, "dice": 0.48}},  # a trade: PBQC up, Dice a little down
+]
+
+
+def test_a_kept_trade_off_counts_against_the_collapse_floors_and_the_headline_says_so(tmp_path: Path):
+    ws = _config(tmp_path, PAIR)
+    _ledger(ws, TRADE_OFF)
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    # PBQC's floor is 0.8 x 0.5; Dice's the stricter of its absolute 0.45 and 0.8 x 0.5.
+    assert an.reference == pytest.approx({"pbqc": 0.4, "dice": 0.45}) and an.reference_source == "collapse floors"
+    base, front = 0.1 * 0.05, 0.1 * 0.05 + 0.1 * 0.03  # the baseline's box, and the trade's strip beyond it
+    assert an.baseline_hypervolume == pytest.approx(base) and an.hypervolume == pytest.approx(front)
+    assert an.gain_percent == pytest.approx(60.0)
+    value, detail = an.hypervolume_fact()
+    assert value == "+60.0 %"
+    assert detail == "front 0.008000 against the baseline's 0.005000, measured from pbqc 0.4000, dice 0.4500 (collapse floors)"
+    data = an.to_json()
+    assert data["hypervolume_gain_percent"] == pytest.approx(60.0) and "collapse floors" in data["reference_text"]
+
+
+def test_the_baseline_reference_is_still_there_and_a_trade_off_then_adds_nothing(tmp_path: Path):
+    ws = _config(tmp_path, PAIR + '\n[report]\nhypervolume_reference = "baseline"\n')
+    _ledger(ws, TRADE_OFF)
+    an = analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws)
+    assert an.reference == {"pbqc": 0.5, "dice": 0.5} and an.reference_source == "baseline"
+    assert an.hypervolume == 0.0 and an.gain == 0.0 and an.gain_percent is None
+    assert an.hypervolume_fact()[0] == "+0"

@@ -30,7 +30,11 @@ def test_real_loop_ledger(tmp_path: Path):
     # Three runs collapsed Dice to 0 (the loop flagged them); they are not near misses.
     assert an.near_misses == ["e0002", "e0003"]
     assert an.epsilon == {"pbqc": 0.005, "dice": 0.005}  # as the loop recorded on the baseline
-    assert an.hypervolume == 0.0 and an.gain == 0.0
+    # Measured from the collapse floors (0.8 x the baseline): the front is the baseline, so no gain.
+    base = an.experiments[0].metrics
+    assert an.reference_source == "collapse floors"
+    assert an.reference == pytest.approx({n: 0.8 * base[n] for n in ("pbqc", "dice")})
+    assert an.hypervolume == pytest.approx(an.baseline_hypervolume) and an.hypervolume > 0 and an.gain == 0.0
     md = write_report(ws, load(ws), "nov22", formats=("md",)).read_text()
     # The citation the loop resolved from the knowledge base, with its section.
     assert "notes.md, p. 1, §3.3.4 Training schedule [5eb4147ae77e:6]" in md
@@ -89,4 +93,5 @@ def test_ledger_written_by_the_writer_is_what_the_report_reads(tmp_path: Path):
     assert ours.warnings and "line 6: not valid JSON" in ours.warnings[0]
     data = json.loads(write_report(ws, load(ws), formats=("json",)).read_text())
     assert data["front"] == ["e0002"] and data["counts"]["running"] == 1
-    assert data["hypervolume"] == pytest.approx(0.05 * 0.05)
+    # From the collapse floors (0.8 x the baseline: pbqc 0.48, dice 0.40).
+    assert data["hypervolume"] == pytest.approx((0.65 - 0.48) * (0.55 - 0.40))

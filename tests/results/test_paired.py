@@ -105,3 +105,8 @@ def test_the_report_shows_validation_against_test_and_the_paired_interval(tmp_pa
     assert f"**Against its parent, on the same images.** vs e0001: ΔPBQC {d:+.4f} [{d:+.4f}, {d:+.4f}] (95%, 12 images)" in md
     html = (ws / "results" / "report.html").read_text()
     assert 'id="holdout"' in html and "PBQC +0.0117, Dice +0.0250." in html
+    # report.json carries the same: the test-split rows, the optimism and the paired intervals.
+    data = json.loads(write_report(ws, load_config(ws / "gg-research.toml"), formats=("json",)).read_text())
+    assert {r["id"]: r["test"] for r in data["holdout"]}["e0002"] == {"pbqc": 0.62, "dice": 0.51}
+    assert data["selection_optimism"] == pytest.approx({"pbqc": 0.0117, "dice": 0.025}, abs=1e-4)
+    assert data["paired"]["e0002"]["pbqc"]["diff"] == pytest.approx(d) and data["paired"]["e0002"]["pbqc"]["images"] == 12
