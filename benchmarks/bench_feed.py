@@ -75,7 +75,8 @@ def main() -> None:
 
     from gg_research.ggnet.dataset import GGDataset
     from gg_research.harness.context import TrainContext
-    from gg_research.harness.feed import ServedDataset, pair
+    from gg_research.harness.feed import pair
+    from gg_research.harness.served import ServedDataset
 
     torch.set_num_threads(1)
     with tempfile.TemporaryDirectory() as tmp:

@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     from gg_research.harness.context import TrainContext
     from gg_research.harness.errors import TrainContractError
     from gg_research.harness.evaluate import predict
-    from gg_research.harness.feed import ServedDataset
+    from gg_research.harness.served import ServedDataset
     from gg_research.harness.scorer import PREDICTIONS, PREDICTIONS_TEST, TRAIN_REPORT, VIEW_TEST_INPUTS, VIEW_VAL_INPUTS
 
     workspace = args.workspace.resolve()

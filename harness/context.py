@@ -25,7 +25,8 @@ from gg_research.ggnet.dataset import batch_loader
 from gg_research.harness import wire
 from gg_research.harness.curves import CurveWriter
 from gg_research.harness.errors import TrainingDiverged
-from gg_research.harness.feed import BudgetSpent, ServedDataset, served_loader
+from gg_research.harness.feed import BudgetSpent
+from gg_research.harness.served import ServedDataset, served_loader
 
 _READ_ONLY = ("budget_s", "budget_images", "deadline", "started", "device", "seed", "image_size", "train_dataset", "run_dir")
 # After this many steps a loss above EXPLODE_FACTOR x the running median is an explosion.

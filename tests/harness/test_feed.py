@@ -16,7 +16,8 @@ import torch
 
 from gg_research.ggnet.dataset import GGDataset
 from gg_research.harness.context import TrainContext
-from gg_research.harness.feed import FIELDS, HEADER, ITEMS, BudgetSpent, FeedServer, ServedDataset, pair
+from gg_research.harness.feed import FIELDS, HEADER, ITEMS, BudgetSpent, FeedServer, pair
+from gg_research.harness.served import ServedDataset
 
 
 @pytest.fixture(scope="module")
