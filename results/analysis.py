@@ -81,6 +81,7 @@ class Analysis:
     # a target where one seed in a few finds nothing is bistable, and one seed's draw can decide a keep.
     baseline_collapses: list[tuple[str, int, list[str]]] = field(default_factory=list)
     baseline_seed_count: int = 0
+    keep_test: str = "margin"  # [keep] test the night judged with: what a bistable baseline calls for
 
     def journal_lines(self) -> list[tuple[str, str, str]]:
         """(the result, as the prompt's memory line, what it taught, who said so) for each lesson."""
@@ -262,6 +263,7 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         intervals=_intervals(Path(workspace), exps, kept, names, config.keep.paired_level),
         baseline_collapses=seed_collapses,
         baseline_seed_count=seed_count,
+        keep_test=config.keep.test,
     )
 
 
