@@ -8,7 +8,11 @@ Training is the expensive part and is done once: the unchanged train.py is train
 real harness with seeds 0..`--seeds`-1 (the A/A runs), and `--helpful` further runs (seeds 100..)
 train on twice the images (a change that truly helps). Every run's metrics and per-image counts
 stay under `--runs DIR`; a second call with the same DIR trains only what is missing, and
-`--judge-only` trains nothing, so the rules can be judged again without retraining.
+`--judge-only` trains nothing, so the rules can be judged again without retraining. Pairing
+needs every run scored on the same validation labels, which is checked: runs stored before the
+synthetic validation labels took a workspace's secret differ from later ones, and keep comparable
+only when the workspace's `[data] dataset` names the set they were scored on (the one without
+`-k` in `ws/.gg/data`).
 
 Judging is offline, over the stored runs. For 1, 2 and 3 baseline seeds, every A/A seed takes the
 baseline's place in turn (with the next seeds, cyclically, when the baseline has more than one)
@@ -118,18 +122,30 @@ class Run:
     counts: dict[str, np.ndarray]  # per-image TP/FP/FN of each objective (results.paired)
 
 
-def load_runs(ws: Path, index: dict, kind: str) -> list[Run]:
+def load_runs(ws: Path, index: dict) -> dict[str, list[Run]]:
+    """The stored runs by kind ("aa", "x2"), each scored on the same validation labels as the rest."""
     from gg_research.results.paired import load_counts
 
-    out = []
+    out: dict[str, list[Run]] = {"aa": [], "x2": []}
+    first = None
     for name, rec in sorted(index["runs"].items()):
-        if rec["kind"] != kind:
-            continue
         found = load_counts(ws / rec["run_dir"])
         if found is None:
             raise SystemExit(f"bench_keep_rule: {name} has no per-image counts under {ws / rec['run_dir']}")
-        out.append(Run(name, rec["metrics"], found[1]))
+        labels = _labels(*found)
+        first = first or (name, labels)
+        if labels != first[1]:
+            raise SystemExit(f"bench_keep_rule: {name} was scored on other validation images or labels than "
+                             f"{first[0]} ({ws / rec['run_dir']}): pairing them compares nothing")
+        out.setdefault(rec["kind"], []).append(Run(name, rec["metrics"], found[1]))
     return out
+
+
+def _labels(ids: np.ndarray, counts: dict[str, np.ndarray]) -> tuple:
+    """What a run was scored on: its images and, per image, the labelled pixels (TP + FN), which
+    no prediction changes. Runs made before the synthetic validation labels took a workspace's
+    secret, or in another workspace, differ here under the same image ids."""
+    return tuple(ids), tuple((k, tuple(v[:, 0] + v[:, 2])) for k, v in sorted(counts.items()))
 
 
 class Judge:
@@ -222,7 +238,8 @@ def report(ws: Path, index: dict, rules: tuple[str, ...] = RULES, level: float |
     if level is not None:
         config.keep.paired_level = level
     judge = Judge(config)
-    seeds, helpful = load_runs(ws, index, "aa"), load_runs(ws, index, "x2")
+    runs = load_runs(ws, index)
+    seeds, helpful = runs["aa"], runs["x2"]
     if len(seeds) < 4:
         raise SystemExit(f"bench_keep_rule: {len(seeds)} A/A runs; the rotation needs at least 4")
     s = index["settings"]

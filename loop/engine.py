@@ -39,6 +39,7 @@ from gg_research.loop.step import Timings, Trial
 from gg_research.loop.ui import LoopUI
 from gg_research.results.journal import current_plateau, imported_history, night_cost, usage_text
 from gg_research.results.ledger import Experiment, LedgerFile, Status
+from gg_research.results.paired import load_counts
 from gg_research.results.pareto import sigmas
 
 ProposerFactory = Callable[[ProposerContext], Proposer]
@@ -231,10 +232,13 @@ class LoopEngine:
         exp.frozen = {**(exp.frozen or {}), **(frozen_of(res) or {})} or None
         mark_collapses(exp.seeds, self.cfg.objectives)  # a bistable target shows in the report
         exp.sigma = sigmas([s.metrics for s in exp.seeds], objectives)
-        exp.epsilon = keep.margins(self.cfg, exp.sigma)
+        pairable = all(s.run_dir and load_counts(self.ws / s.run_dir) is not None for s in exp.seeds)
+        exp.epsilon = keep.margins(self.cfg, exp.sigma, pairable=pairable)
         self.git.tag(f"gg/{self.tag}/{exp.id}", commit)
+        unpaired = "" if pairable or self.cfg.keep.test == "margin" else \
+            f" (the runs left no per-image counts: keep.test = {self.cfg.keep.test} cannot pair, eps stays 2 sigma)"
         self._end(exp, Status.BASELINE, "baseline",
-                  f"{n} seed(s); eps " + ", ".join(f"{k} {v:.4f}" for k, v in exp.epsilon.items()))
+                  f"{n} seed(s); eps " + ", ".join(f"{k} {v:.4f}" for k, v in exp.epsilon.items()) + unpaired)
 
     def _baseline_runs(self, exp: Experiment, seeds: list[int], run_dir: Path) -> Iterator[RunResult]:
         """The baseline's runs, one seed after another (the first in `run_dir`, the rest in seed folders)."""

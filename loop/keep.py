@@ -32,14 +32,17 @@ def rerun_seed(first_seed: int, baseline_seeds: int, seeds_so_far: int) -> int:
     return first_seed + baseline_seeds + seeds_so_far
 
 
-def margins(config: Config, sigma: Mapping[str, float]) -> dict[str, float]:
+def margins(config: Config, sigma: Mapping[str, float], *, pairable: bool = True) -> dict[str, float]:
     """The noise margins (epsilon) decisions use, from the baseline's seed spread `sigma`.
 
     2 sigma per objective (results.pareto.epsilons), except under keep.test = "paired-all", which
     pairs the candidate with each baseline seed instead: there the margin is min_epsilon, since two
-    seeds of a bistable target (one collapsed) give a 2 sigma wider than any real gain.
+    seeds of a bistable target (one collapsed) give a 2 sigma wider than any real gain. That holds
+    only while there is something to pair: with `pairable` False (the baseline's runs left no
+    per-image counts, as a `[run] command` that writes only its metrics) no keep is ever paired,
+    and min_epsilon alone would keep every lucky seed, so the 2 sigma margin stays.
     """
-    spread = {} if config.keep.test == "paired-all" else sigma
+    spread = {} if config.keep.test == "paired-all" and pairable else sigma
     return epsilons(config.objectives, spread, config.keep.min_epsilon)
 
 

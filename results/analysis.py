@@ -93,6 +93,7 @@ class Analysis:
         curve = self.curves.get(exp_id)
         reading = read_curve(curve) if curve is not None else None
         return reading.text if reading is not None else ""
+    keep_test: str = "margin"  # [keep] test the night judged with: what a bistable baseline calls for
 
     def journal_lines(self) -> list[tuple[str, str, str]]:
         """(the result, as the prompt's memory line, what it taught, who said so) for each lesson."""
@@ -314,6 +315,7 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         baseline_collapses=seed_collapses,
         baseline_seed_count=seed_count,
         **_front_curves(Path(workspace), exps, front),
+        keep_test=config.keep.test,
     )
 
 

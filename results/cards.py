@@ -39,8 +39,12 @@ def baseline_collapse_fact(an: Analysis) -> tuple[str, str, str] | None:
     if not found:
         return ("baseline seeds collapsed", f"0 of {n}", "no seed of the unchanged baseline broke a floor")
     which = "; ".join(f"{b} seed {seed} ({collapse_text(an, names)})" for b, seed, names in found)
+    # Under the other tests a collapsed seed either widens the margin past real gains (margin) or,
+    # as the parent paired with, calls anything better (paired); paired-all pairs every seed.
+    advice = "" if an.keep_test == "paired-all" else \
+        '; [keep] test = "paired-all" pairs each change with every baseline seed instead'
     return ("baseline seeds collapsed", f"{len(found)} of {n}",
-            f"{which}: the target is bistable at this budget, and a collapsed seed makes any change look better")
+            f"{which}: the target is bistable at this budget, and a collapsed seed makes any change look better{advice}")
 
 
 def passage_cite(c: dict[str, Any]) -> str:

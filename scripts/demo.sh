@@ -18,10 +18,10 @@ cd "$WS"
 sed -i 's/^image_size = 128$/image_size = 64/; s/^synth_size = 128$/synth_size = 64/; s/^synth_n = 400$/synth_n = 160/' gg-research.toml
 sed -i "s/^budget = \"time\"$/budget = \"images\"/; s/^budget_images = 0$/budget_images = $IMAGES/; s/^budget_s = 300.0$/budget_s = 180.0/" gg-research.toml
 # Three baseline seeds and the paired test against each of them (paired-all, 90 % intervals): at
-# this budget Dice is bistable (2 seeds of 13 found no defect), and against such a baseline seed
+# this budget Dice is bistable (2 seeds of 16 found no defect), and against such a baseline seed
 # the paired test calls an unchanged train.py surely better. With every seed taking the
-# baseline's place in turn, this rule kept 0.03 of unchanged runs and 0.96 of a truly better one
-# (benchmarks/bench_keep_rule.py); one seed and the paired test kept 0.28 and 0.95.
+# baseline's place in turn, this rule kept 0.04 of unchanged runs and 0.91 of a truly better one
+# (benchmarks/bench_keep_rule.py); one seed and the paired test kept 0.29 and 0.98.
 sed -i 's/^test = "margin"$/test = "paired-all"/; s/^paired_level = 0.95$/paired_level = 0.9/' gg-research.toml
 git commit -qam "demo: small images, an images budget and the paired-all keep test for a CPU run"
 

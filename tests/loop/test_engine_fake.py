@@ -247,6 +247,24 @@ def test_paired_all_pairs_every_baseline_seed_and_keeps_a_real_gain_over_a_colla
     assert real.status == "keep" and "paired vs e0001: seed 0:" in real.reason and "| seed 1:" in real.reason
 
 
+def test_paired_all_without_per_image_counts_keeps_the_seed_spread_as_its_margin(tmp_path: Path) -> None:
+    ws = _bistable(tmp_path, "paired-all")
+    # A [run] command that writes its metrics and nothing per image: there is nothing to pair.
+    source = (ws / "train.py").read_text()
+    assert "    per_image(pbqc, dice)\n" in source
+    (ws / "train.py").write_text(source.replace("    per_image(pbqc, dice)\n", ""))
+    git(ws, "commit", "-qam", "metrics only")
+    _, code, _ = run_scripted(ws, [SHIFTED], baseline_seeds=2)
+    assert code == 0
+    base, shifted = records(ws)
+    assert not (ws / base.seeds[0].run_dir / "per_image.npz").exists()
+    # With min_epsilon and no pairing, the shifted seed (Dice 0.50 against a mean of 0.27) would be
+    # a keep; the 2 sigma of the two seeds holds it off.
+    assert base.epsilon["dice"] == pytest.approx(0.636, abs=0.001)
+    assert "cannot pair, eps stays 2 sigma" in base.reason
+    assert shifted.status == "discard" and "within noise" in shifted.reason
+
+
 def test_pareto_tradeoff_is_kept_and_parent_can_be_another_front_member(ws: Path) -> None:
     hyps = [
         edit("QA up", "QA = 1.0", "QA = 2.0"),  # e0002 keep

@@ -154,3 +154,14 @@ def test_paired_verdict_reads_a_minimised_objective_the_other_way() -> None:
     higher = {"err": paired_interval(_counts(0.6), _counts(0.2), "err")}
     assert paired_verdict(c.objectives, [lower]) == (["err"], [])  # a smaller value is the better one
     assert paired_verdict(c.objectives, [higher]) == ([], ["err"])
+
+
+def test_paired_all_narrows_the_margin_only_when_there_is_something_to_pair() -> None:
+    from gg_research.loop.keep import margins
+
+    sigma = {"pbqc": 0.002, "dice": 0.2}  # one collapsed seed of two widens Dice's spread
+    assert margins(cfg(test="margin"), sigma) == {"pbqc": 0.005, "dice": 0.4}
+    # Each baseline seed is paired one by one instead, so the margin is min_epsilon...
+    assert margins(cfg(test="paired-all"), sigma) == {"pbqc": 0.005, "dice": 0.005}
+    # ...unless the runs left no per-image counts: then nothing is paired and 2 sigma stays.
+    assert margins(cfg(test="paired-all"), sigma, pairable=False) == {"pbqc": 0.005, "dice": 0.4}

@@ -194,6 +194,12 @@ def test_collapsed_runs_and_the_baselines_own_collapsed_seeds_are_shown(tmp_path
     now = datetime.now(timezone.utc)
     md = render_markdown(an, {}, now)
     assert "| baseline seeds collapsed | **1 of 5** (e0001 seed 1 (collapsed: Dice): the target is bistable" in md
+    assert 'look better; [keep] test = "paired-all" pairs each change with every baseline seed instead' in md
+    # A night already judged by pairing every seed is not told to.
+    (ws / "gg-research.toml").write_text((ws / "gg-research.toml").read_text() + '\n[keep]\ntest = "paired-all"\n')
+    paired_all = render_markdown(analyse(read_workspace_ledger(ws), load_config(ws / "gg-research.toml"), ws), {}, now)
+    assert "the target is bistable at this budget, and a collapsed seed makes any change look better)" in paired_all
+    assert "paired-all\" pairs" not in paired_all
     assert "| discard · collapsed: Dice (log `results/runs/e0002/run.log`) |" in md
     html = render_html(an, {}, now)
     assert '<div class="collapsed" title="loss curve in results/runs/e0002/run.log">collapsed: Dice</div>' in html
