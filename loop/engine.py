@@ -21,6 +21,7 @@ from gg_research.config import Config
 from gg_research.loop import integrity, keep
 from gg_research.errors import GGError
 from gg_research.harness.runner import RunResult
+from gg_research.results.throughput import short_of_images
 from gg_research.loop.apply import Applied, check_edits, content_hash, mutable_contents, write_files
 from gg_research.loop.errors import EditRefused, LoopAborted, LoopSetupError, ProposerExhausted
 from gg_research.loop.git import Git
@@ -191,6 +192,11 @@ class LoopEngine:
                                            self.cfg.run.budget) if base is not None else None
         if notice:
             self.ui.say(f"warning: {notice}")
+        short = [f"seed {s.seed}: {why}" for s in (base.seeds if base is not None else [])
+                 if s.ok and (why := short_of_images(s.aux)) is not None]
+        if short:  # the baseline did less work than the night's runs will be asked to
+            self.ui.say(f"warning: the baseline did not train its images budget ({'; '.join(short)}): raise "
+                        f"[run] budget_s (the time cap) or lower budget_images, then a new tag")
 
     def _stop_reason(self) -> str | None:
         if self.opt.max_experiments is not None and self._done >= self.opt.max_experiments:

@@ -22,7 +22,7 @@ from gg_research.loop.ui import LoopUI
 from gg_research.results.ledger import Experiment, Status
 from gg_research.results.paired import compare_runs
 from gg_research.results.pareto import epsilons
-from gg_research.results.throughput import load_skew, reference
+from gg_research.results.throughput import load_skew, reference, short_of_images
 
 
 @dataclass
@@ -227,13 +227,15 @@ class Trial:
 
     def _load_skew(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings,
                    checkout: Path | None = None) -> str | None:
-        """Re-run once, same seed, a time-budget run that a busy machine slowed (see results.throughput).
+        """Re-run once, same seed, a time-budget run that a busy machine slowed (see results.throughput),
+        or an images-budget run that the time cap cut short of its images.
 
-        Under an images budget the work was equal, so the run is judged as it is (and marked).
+        Under an images budget a run that trained all its images did equal work, so it is judged as
+        it is (and marked).
         """
         first = exp.seeds[-1]
         skew = load_skew(first.aux, reference([b.aux for b in baseline.seeds]), self.cfg.run.load_tolerance)
-        if skew is None or self.cfg.run.budget != "time":
+        if skew is None or (self.cfg.run.budget != "time" and short_of_images(first.aux) is None):
             return None
         first.status, first.error = "load-skewed", skew
         self.ui.say(f"{exp.id}: {skew}; running it again")

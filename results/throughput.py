@@ -20,6 +20,8 @@ CPU_SHARE = "cpu_share"
 MACHINE_BUSY = "machine_busy"
 GPU_OTHERS = "gpu_other_procs"
 NUM_IMAGES = "num_images"
+IMAGES_SERVED = "images_served"  # the parent's count of the training images it gave the run
+BUDGET_IMAGES = "budget_images"
 
 
 def reference(seed_aux: Sequence[Mapping[str, float]]) -> Mapping[str, float]:
@@ -32,8 +34,22 @@ def reference(seed_aux: Sequence[Mapping[str, float]]) -> Mapping[str, float]:
     return max(measured, key=lambda aux: aux[THROUGHPUT]) if measured else {}
 
 
+def short_of_images(aux: Mapping[str, float]) -> str | None:
+    """Why a run under an images budget did less work than its budget, in one line: the time cap
+    ended it before the parent had served all its images (the machine was too busy, or the change
+    too slow); None when it trained its budget, or had a time budget."""
+    budget, served = aux.get(BUDGET_IMAGES, 0.0), aux.get(IMAGES_SERVED)
+    if budget <= 0 or served is None or served >= budget:
+        return None
+    return f"cut short: trained {served:.0f} of its {budget:.0f} images before the time cap"
+
+
 def load_skew(aux: Mapping[str, float], ref: Mapping[str, float], tolerance: float) -> str | None:
-    """Why a run's figures are skewed by load, in one line; None when they are not."""
+    """Why a run's figures are skewed by load, in one line; None when they are not. A run cut short
+    of its images budget (`short_of_images`) is skewed whatever the machine's load."""
+    short = short_of_images(aux)
+    if short is not None:
+        return f"load-skewed: {short}"
     if MACHINE_BUSY in aux:
         busy, ref_busy = aux[MACHINE_BUSY], ref.get(MACHINE_BUSY, 0.0)
         if busy - ref_busy >= tolerance:

@@ -83,3 +83,17 @@ def test_the_report_and_status_say_when_runs_were_not_boxed(tmp_path: Path):
     assert "were NOT isolated" in md and "sudo apt install bubblewrap" in md
     tag = records[0].get("tag") or "t"
     assert any("NOT isolated" in w for w in loop_state(ws, config, tag)["warnings"])
+
+
+def test_a_run_the_time_cap_cut_short_of_its_images_is_skewed_whatever_the_load():
+    from gg_research.results.throughput import short_of_images
+
+    quiet = {"machine_busy": 0.0}
+    short = {"budget_images": 2000.0, "images_served": 548.0, "machine_busy": 0.0}
+    assert short_of_images(short) == "cut short: trained 548 of its 2000 images before the time cap"
+    assert load_skew(short, quiet, 0.3) == "load-skewed: cut short: trained 548 of its 2000 images before the time cap"
+    full = {**short, "images_served": 2000.0}
+    assert short_of_images(full) is None and load_skew(full, quiet, 0.3) is None
+    # A time budget, or a ledger from before the parent counted images, claims nothing.
+    assert short_of_images({"budget_images": 0.0, "images_served": 10.0}) is None
+    assert short_of_images({"budget_images": 2000.0}) is None
