@@ -77,6 +77,16 @@ def main() -> None:
                 spans.append((self.t_go, getattr(self, "t_end", time.monotonic())))
 
     harness_runner._Run._train = timed_train
+    scored: list[float] = []  # when each run's result was ready (scored, summary written)
+    harness = harness_runner._Run.harness
+
+    def timed_harness(self, *a, **kw):
+        try:
+            return harness(self, *a, **kw)
+        finally:
+            scored.append(time.monotonic())
+
+    harness_runner._Run.harness = timed_harness
 
     buf = io.StringIO()
     ui = LoopUI(Console(file=buf, width=200))
@@ -117,6 +127,10 @@ def main() -> None:
     if gaps:
         print(f"between_runs_s_mean: {statistics.fmean(gaps):.3f}")
         print(f"between_runs_s_max: {max(gaps):.3f}")
+        # Of which: the parent scoring the run after its child exited, then the loop to the next go.
+        if len(scored) == len(spans):
+            print(f"  scoring_s_mean: {statistics.fmean(sc - end for (_, end), sc in zip(spans, scored)):.3f}")
+            print(f"  loop_to_next_go_s_mean: {statistics.fmean(nxt[0] - sc for sc, nxt in zip(scored, spans[1:])):.3f}")
     print(f"workspace: {ws}")
 
 
