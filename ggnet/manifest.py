@@ -8,9 +8,11 @@ naming the manifest, the line and the sample id, so a user can fix their own dat
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import posixpath
+import threading
 from dataclasses import dataclass
 from pathlib import Path, PureWindowsPath
 from typing import Any
@@ -135,9 +137,39 @@ def _manifest_lines(root: Path) -> list[tuple[int, str]]:
     return [(i, line) for i, line in enumerate(text.splitlines(), start=1) if line.strip()]
 
 
+_PARSED: dict[tuple, list[Sample]] = {}  # a few manifests' parsed samples, by their file's identity
+_PARSED_LOCK = threading.Lock()
+
+
+def _manifest_key(root: Path) -> tuple | None:
+    """What identifies a manifest's content without reading it: its file's device, inode, size and
+    change times (ctime cannot be set back), and the folder it is read from."""
+    try:
+        st = (root / MANIFEST).stat()
+    except OSError:
+        return None
+    return (str(root.resolve()), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
 def read_manifest(root: Path) -> list[Sample]:
-    """Parse and check every line of `root/manifest.jsonl` (no files opened)."""
+    """Parse and check every line of `root/manifest.jsonl` (no files opened). A manifest parsed
+    before and unchanged since is not parsed again: a run reads it about ten times."""
     root = Path(root)
+    key = _manifest_key(root)
+    with _PARSED_LOCK:
+        cached = _PARSED.get(key) if key is not None else None
+    if cached is not None:
+        return [copy.copy(s) for s in cached]
+    samples = _parse_manifest(root)
+    if key is not None:
+        with _PARSED_LOCK:
+            if len(_PARSED) >= 8:
+                _PARSED.pop(next(iter(_PARSED)))
+            _PARSED[key] = [copy.copy(s) for s in samples]
+    return samples
+
+
+def _parse_manifest(root: Path) -> list[Sample]:
     samples: list[Sample] = []
     seen: dict[str, int] = {}
     for number, text in _manifest_lines(root):

@@ -52,9 +52,22 @@ class _Locator:
         return None
 
 
+_NAMES: dict[tuple, set[str]] = {}  # each file's imported names, by the file's identity and change times
+
+
 def _imported_names(path: Path) -> set[str]:
     """Every absolute module name an import statement in `path` may load (function-level ones
-    too), with the parent packages that importing it runs first."""
+    too), with the parent packages that importing it runs first. A file parsed before and
+    unchanged since is not parsed again (each run fingerprints the harness's sources)."""
+    st = path.stat()
+    key = (str(path), st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+    with AST_LOCK:
+        if key not in _NAMES:
+            _NAMES[key] = _parse_imports(path)
+        return set(_NAMES[key])
+
+
+def _parse_imports(path: Path) -> set[str]:
     names: set[str] = set()
     with AST_LOCK:
         tree = ast.parse(path.read_bytes(), filename=str(path))

@@ -160,3 +160,28 @@ def test_a_dataset_needs_train_and_val_splits(tmp_path: Path) -> None:
         check_splits(manifest, ["train", "test"])
     with pytest.raises(DatasetError, match="no samples in split 'train'"):
         check_splits(manifest, ["val"])
+
+
+def test_a_manifest_changed_after_it_was_read_is_read_again(tmp_path: Path) -> None:
+    """Parsed manifests are kept while unchanged (a run reads one about ten times); an edit, even
+    one that keeps the size and the modification time, is seen at the next read."""
+    import json
+    import os
+
+    from gg_research.ggnet.manifest import read_manifest
+
+    def write(split: str) -> None:
+        lines = [{"id": f"s{i}", "image": f"images/s{i}.png", "mask": f"masks/s{i}.png", "render": f"r/s{i}.png",
+                  "split": split} for i in range(2)]
+        (tmp_path / "manifest.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+
+    write("val")
+    first = read_manifest(tmp_path)
+    assert [s.split for s in first] == ["val", "val"]
+    first[0].split = "mutated"  # a caller's change to its copy does not reach the next reader
+    assert read_manifest(tmp_path)[0].split == "val"
+    stat = (tmp_path / "manifest.jsonl").stat()
+    write("tes")  # same length as "val"
+    os.utime(tmp_path / "manifest.jsonl", ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    with pytest.raises(Exception, match="split"):
+        read_manifest(tmp_path)  # "tes" is no split: the edit was read, not the cached parse
