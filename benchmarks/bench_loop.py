@@ -127,9 +127,11 @@ def main() -> None:
     if gaps:
         print(f"between_runs_s_mean: {statistics.fmean(gaps):.3f}")
         print(f"between_runs_s_max: {max(gaps):.3f}")
+        print(f"between_runs_s_each: {' '.join(f'{g:.2f}' for g in gaps)}")
         # Of which: the parent scoring the run after its child exited, then the loop to the next go.
         if len(scored) == len(spans):
             print(f"  scoring_s_mean: {statistics.fmean(sc - end for (_, end), sc in zip(spans, scored)):.3f}")
+            print(f"  scoring_s_each: {' '.join(f'{sc - end:.2f}' for (_, end), sc in zip(spans, scored))}")
             print(f"  loop_to_next_go_s_mean: {statistics.fmean(nxt[0] - sc for sc, nxt in zip(scored, spans[1:])):.3f}")
     print(f"workspace: {ws}")
 
