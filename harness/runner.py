@@ -119,6 +119,9 @@ def run_experiment(
 
 BUSY = 0.25  # others used at least this share of the CPUs: lateness may be the machine's, not the run's
 MAX_STRETCH = 5.0  # the most a busy machine stretches the allowed time
+# A run starved by others still gets some CPU (the kernel shares it fairly); one that got less than
+# this share of a CPU over its time was idle (asleep, hung), and a busy machine does not excuse it.
+MIN_WORK_SHARE = 0.05
 
 
 class _Run:
@@ -286,7 +289,9 @@ class _Run:
         busy = meter.others_share()
         meter.sample()
         work = meter.run_cpu_seconds()
-        if busy >= BUSY and took <= allowed / max(1.0 - busy, 1.0 / MAX_STRETCH) and (self.on_gpu or work <= allowed * meter.cpus):
+        idle = not self.on_gpu and work < MIN_WORK_SHARE * took
+        if busy >= BUSY and not idle and took <= allowed / max(1.0 - busy, 1.0 / MAX_STRETCH) and (
+                self.on_gpu or work <= allowed * meter.cpus):
             return None
         grace, preds = self.cfg.run.grace(self.budget), self.cfg.run.eval_limit(self.budget)
         return (f"trained past its budget: no predictions {took:.0f} s after its start on a {self.budget:g} s budget "

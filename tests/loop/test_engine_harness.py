@@ -39,7 +39,9 @@ def test_real_harness_nan_crash_hang_and_improve(tmp_path: Path, monkeypatch: py
     assert [r.status for r in recs] == ["baseline", "crash", "crash", "invalid", "keep"], buf.getvalue()
     base, nan, boom, hang, keep = recs
     assert base.metrics["dice"] == 0.0 and 0.0 < base.metrics["pbqc"] <= 1.0
-    assert base.frozen and set(base.frozen) == {"val_split", "harness_code", "eval_config"}
+    # The frozen inputs, and the code that judges (each file of it named with its hash).
+    assert base.frozen and set(base.frozen) == {"val_split", "harness_code", "eval_config", "judge_code", "judge_files"}
+    assert "loop/keep.py:" in base.frozen["judge_files"]
     assert "NaN loss" in nan.reason
     assert "boom from train.py" in boom.reason
     # A hung train.py is still training when its budget (plus grace) is spent: the parent stops it.
