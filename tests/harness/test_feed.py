@@ -7,7 +7,6 @@ Both ends run here over a real socket pair (the server in its thread, as in the 
 from __future__ import annotations
 
 import math
-import socket
 import struct
 from pathlib import Path
 
