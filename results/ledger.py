@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from gg_research.results.errors import LedgerMissingError, LedgerReadError
 from gg_research.results.record import Experiment, SeedRun, Status, experiment_from_json, now
@@ -66,10 +68,14 @@ class LedgerFile:
         self.objectives = tuple(objectives)
 
     def read(self) -> Ledger:
-        """The ledger as it stands; empty when none was written yet."""
+        """The ledger as it stands; empty when none was written yet.
+
+        The loop asks many times an experiment: the file's lines are parsed once, as they are
+        appended, and each call gets experiments of its own to change (the same as `read_ledger`).
+        """
         if not self.jsonl.exists():
             return Ledger(self.jsonl, [], [])
-        return read_ledger(self.jsonl)
+        return _read_indexed(self.jsonl)
 
     def next_id(self) -> str:
         nums = [int(e.id[1:]) for e in self.read().experiments if e.id.startswith("e") and e.id[1:].isdigit()]
@@ -141,46 +147,150 @@ def read_ledger(path: Path) -> Ledger:
     path = Path(path)
     if not path.exists():
         raise LedgerMissingError(
-            f"{path}: no ledger yet; experiments are recorded there by 'gg-research run' or 'gg-research loop'"
+            f"{path}: no ledger yet; experiments are recorded there by 'gg-research loop' or 'gg-research step'"
         )
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise LedgerReadError(f"{path}: cannot read the ledger: {exc.strerror or exc}") from None
+    index = _Index(path.name)
+    index.add(data, first_line=1)
+    return Ledger(path=path, experiments=index.experiments(), warnings=index.warnings())
 
-    merged: dict[str, tuple[int, dict[str, Any]]] = {}
-    warnings: list[str] = []
-    where = path.name
-    for number, raw in enumerate(data.splitlines(), start=1):
+
+class _Index:
+    """A ledger's lines parsed and merged by id, growing by appended bytes; the one parser of the file.
+
+    Each experiment is built from its merged lines once, and again only when a new line names it.
+    """
+
+    def __init__(self, where: str) -> None:
+        self.where = where
+        self.merged: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.line_warnings: list[str] = []
+        self.built: dict[str, tuple[Experiment, list[str]]] = {}
+
+    def add(self, data: bytes, first_line: int) -> int:
+        """Parse `data` (whole lines) numbered from `first_line`; the next line's number."""
+        lines = data.splitlines()
+        for number, raw in enumerate(lines, start=first_line):
+            exp_id = self._merge(number, raw)
+            if exp_id is not None:
+                self.built.pop(exp_id, None)
+        return first_line + len(lines)
+
+    def _merge(self, number: int, raw: bytes) -> str | None:
         if not raw.strip():
-            continue
+            return None
+        where = self.where
         try:
             obj = json.loads(raw.decode("utf-8"))
         except UnicodeDecodeError:
-            warnings.append(f"{where} line {number}: not UTF-8 text; line skipped")
-            continue
+            self.line_warnings.append(f"{where} line {number}: not UTF-8 text; line skipped")
+            return None
         except json.JSONDecodeError as exc:
             # A loop killed mid-write leaves a truncated last line; say so rather than "bad JSON".
-            warnings.append(f"{where} line {number}: not valid JSON ({exc.msg} at column {exc.colno}); line skipped")
-            continue
+            self.line_warnings.append(
+                f"{where} line {number}: not valid JSON ({exc.msg} at column {exc.colno}); line skipped")
+            return None
         if not isinstance(obj, dict):
-            warnings.append(f"{where} line {number}: a JSON {type(obj).__name__}, not an object; line skipped")
-            continue
+            self.line_warnings.append(f"{where} line {number}: a JSON {type(obj).__name__}, not an object; line skipped")
+            return None
         exp_id = obj.get("id")
         if not isinstance(exp_id, str) or not exp_id:
-            warnings.append(f"{where} line {number}: no experiment id; line skipped")
-            continue
-        if exp_id in merged:
-            merged[exp_id][1].update(obj)
+            self.line_warnings.append(f"{where} line {number}: no experiment id; line skipped")
+            return None
+        if exp_id in self.merged:
+            self.merged[exp_id][1].update(obj)
         else:
-            merged[exp_id] = (number, dict(obj))
-    experiments = []
-    for exp_id, (line, rec) in merged.items():
-        def warn(text: str, line: int = line, exp_id: str = exp_id) -> None:
-            warnings.append(f"{where} line {line}: {exp_id} {text}")
+            self.merged[exp_id] = (number, dict(obj))
+        return exp_id
 
-        experiments.append(experiment_from_json(exp_id, line, rec, warn))
-    return Ledger(path=path, experiments=experiments, warnings=warnings)
+    def _build(self, exp_id: str) -> tuple[Experiment, list[str]]:
+        if exp_id not in self.built:
+            line, rec = self.merged[exp_id]
+            notes: list[str] = []
+            exp = experiment_from_json(exp_id, line, rec,
+                                       lambda text: notes.append(f"{self.where} line {line}: {exp_id} {text}"))
+            self.built[exp_id] = (exp, notes)
+        return self.built[exp_id]
+
+    def experiments(self) -> list[Experiment]:
+        return [self._build(exp_id)[0] for exp_id in self.merged]
+
+    def warnings(self) -> list[str]:
+        return [*self.line_warnings, *(note for exp_id in self.merged for note in self._build(exp_id)[1])]
+
+
+@dataclass
+class _Snapshot:
+    """What `LedgerFile.read` last saw of its file, and where appended bytes start."""
+
+    key: tuple[int, ...]
+    index: _Index
+    offset: int  # the byte just past the last whole line indexed
+    next_line: int
+    tail: bytes  # the bytes before `offset`, to tell an append from a rewrite
+    frozen: bytes  # the experiments pickled: each read unpickles its own copies
+
+
+_SNAPSHOTS: dict[Path, _Snapshot] = {}
+_SNAPSHOTS_LOCK = threading.Lock()
+_TAIL = 64
+
+
+def _stat_key(st: os.stat_result) -> tuple[int, ...]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _read_indexed(path: Path) -> Ledger:
+    """The ledger at `path`, parsing only what was appended since the last read of it.
+
+    A file that was replaced, shrunk or rewritten in place is read whole again. A torn last line
+    (no newline yet) is never indexed: it is read whole each time, so it reads as `read_ledger` says.
+    """
+    try:
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            key = _stat_key(st)
+            with _SNAPSHOTS_LOCK:
+                snap = _SNAPSHOTS.get(path)
+                if snap is None or snap.key != key:
+                    snap = _advance(fh, snap, key)
+                    if snap is None:
+                        return read_ledger(path)
+                    _SNAPSHOTS[path] = snap
+                frozen, warnings = snap.frozen, snap.index.warnings()
+    except FileNotFoundError:
+        raise LedgerMissingError(f"{path}: no ledger yet") from None
+    except OSError as exc:
+        raise LedgerReadError(f"{path}: cannot read the ledger: {exc.strerror or exc}") from None
+    return Ledger(path=path, experiments=pickle.loads(frozen), warnings=warnings)
+
+
+def _advance(fh: BinaryIO, snap: _Snapshot | None, key: tuple[int, ...]) -> _Snapshot | None:
+    """`snap` brought up to the file's bytes; None when the file ends in a torn line."""
+    # Same file, longer, and the bytes before the old end unchanged: an append. Anything else
+    # (replaced, shrunk, touched, rewritten in place) is read whole.
+    appended = (snap is not None and snap.key[:2] == key[:2] and key[2] > snap.offset
+                and _bytes_at(fh, snap.offset - len(snap.tail), len(snap.tail)) == snap.tail)
+    if snap is None or not appended:
+        snap = _Snapshot(key, _Index(Path(str(fh.name)).name), 0, 1, b"", b"")
+    fh.seek(snap.offset)
+    data = fh.read(key[2] - snap.offset)
+    if data and not data.endswith(b"\n"):
+        return None
+    snap.next_line = snap.index.add(data, snap.next_line)
+    snap.offset += len(data)
+    snap.tail = (snap.tail + data)[-_TAIL:]
+    snap.key = key
+    snap.frozen = pickle.dumps(snap.index.experiments(), protocol=pickle.HIGHEST_PROTOCOL)
+    return snap
+
+
+def _bytes_at(fh: BinaryIO, start: int, size: int) -> bytes:
+    fh.seek(start)
+    return fh.read(size)
 
 
 def _append(path: Path, line: str) -> None:

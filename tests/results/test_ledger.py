@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
-
 from gg_research.results.errors import LedgerMissingError, LedgerReadError
 from gg_research.results.ledger import Experiment, LedgerFile, SeedRun, Status, ledger_path, read_ledger, read_workspace_ledger
+
 from tests.results.night import write_workspace
 
 
@@ -198,3 +199,77 @@ def test_a_seeds_collapse_mark_round_trips_and_an_older_line_reads_without_one(t
                                                                           {"seed": 1, "collapse": "dice"}]}) + "\n")
     old = led.read().get("e0002")
     assert [s.collapse for s in old.seeds] == [None, None]
+
+
+def _same_as_a_cold_read(led: LedgerFile) -> None:
+    got, cold = led.read(), read_ledger(led.jsonl)
+    assert got.experiments == cold.experiments and got.warnings == cold.warnings
+
+
+def test_the_loop_s_reads_parse_each_line_once_and_give_what_a_cold_read_gives(tmp_path: Path, monkeypatch):
+    from gg_research.results import ledger as ledger_module
+
+    parsed: list[int] = []
+    real_merge = ledger_module._Index._merge
+    monkeypatch.setattr(ledger_module._Index, "_merge",
+                        lambda self, number, raw: parsed.append(number) or real_merge(self, number, raw))
+    ws = write_workspace(tmp_path / "ws")
+    led = LedgerFile(ws)
+    lines = len(led.jsonl.read_bytes().splitlines())
+    for _ in range(5):
+        led.read()
+    assert len(parsed) == lines  # ten reads of a night: its lines parsed once
+    flying = led.read().experiments[-1]
+    flying.status, flying.reason = Status.DISCARD, "worse"
+    led.end(flying)
+    for _ in range(5):
+        led.read()
+    assert len(parsed) == lines + 1  # the end line, and nothing again
+    _same_as_a_cold_read(led)
+    assert led.read().get(flying.id).status is Status.DISCARD
+
+
+def test_a_read_s_experiments_are_its_own_to_change(tmp_path: Path):
+    led = LedgerFile(write_workspace(tmp_path / "ws"))
+    first = led.read().experiments[1]
+    first.status = Status.CRASH
+    first.metrics["pbqc"] = -1.0
+    first.hypothesis["citations"].clear()
+    seeds = len(first.seeds)
+    first.seeds.append(SeedRun(seed=99, status="crash"))
+    again = led.read().experiments[1]
+    assert again.status is Status.KEEP and again.metrics["pbqc"] == 0.66
+    assert again.hypothesis["citations"] and len(again.seeds) == seeds
+    _same_as_a_cold_read(led)
+
+
+def test_lines_written_by_another_process_or_a_rewrite_are_seen(tmp_path: Path):
+    led = LedgerFile(write_workspace(tmp_path / "ws"))
+    led.read()
+    # Another writer (a second LedgerFile, as `step` in its own process is) appends.
+    other = LedgerFile(led.jsonl.parent.parent)
+    other.start(Experiment(id="e0100", tag="nov22", title="from elsewhere"))
+    assert led.read().get("e0100").title == "from elsewhere"
+    _same_as_a_cold_read(led)
+    # A torn line, then its completion.
+    with open(led.jsonl, "ab") as fh:
+        fh.write(b'{"id": "e0101", "title": "ha')
+    assert led.read().experiments == read_ledger(led.jsonl).experiments
+    assert any("line" in w and "not valid JSON" in w for w in led.read().warnings)
+    with open(led.jsonl, "ab") as fh:
+        fh.write(b'lf"}\n')
+    assert led.read().get("e0101").title == "half"
+    _same_as_a_cold_read(led)
+    # Rewritten in place at the same size (a hand edit): read whole again.
+    text = led.jsonl.read_bytes()
+    led.jsonl.write_bytes(text.replace(b"from elsewhere", b"from ELSEWHERE"))
+    os.utime(led.jsonl, ns=(1, 1))
+    assert led.read().get("e0100").title == "from ELSEWHERE"
+    # Replaced by a shorter file (a new inode), then by nothing.
+    replacement = led.jsonl.with_name("new.jsonl")
+    replacement.write_text(json.dumps({"id": "e0001", "status": "baseline"}) + "\n")
+    os.replace(replacement, led.jsonl)
+    assert [e.id for e in led.read().experiments] == ["e0001"]
+    _same_as_a_cold_read(led)
+    led.jsonl.unlink()
+    assert led.read().experiments == []
