@@ -12,6 +12,7 @@ import bisect
 import re
 import statistics
 
+from gg_research.knowledge.document_parts import Block, OutlineEntry
 from gg_research.knowledge.heading_text import (
     LEADERS,
     MAX_HEADING_WORDS,
@@ -25,7 +26,6 @@ from gg_research.knowledge.heading_text import (
     top_number,
 )
 from gg_research.knowledge.outline import Heading, headings, mark_pages, marker_index
-from gg_research.knowledge.records import Block, OutlineEntry
 
 # An entry of a contents list or a back-of-book index: dotted leaders, then a page (arabic or roman).
 _LEADER_ENTRY = re.compile(r"(?:\.\s*){4,}\s*(?:\d{1,4}|[ivxlc]{1,6})\b", re.IGNORECASE)
