@@ -8,6 +8,5 @@ Modules: readers (which reader takes a file: pdf, notes), cleanup, outline (a PD
 sections (with heading_text), chunking, document_parts (the data passed between those stages),
 embedder and onnx_embedder, store (Chroma), lexical (BM25, with spelling and synonyms),
 settings (the workspace's [knowledge] settings for the kb commands), knowledge_base (one
-workspace's knowledge base), ingest, errors. Search lives in
-`retrieval`.
+workspace's knowledge base), ingest, errors. Search lives in `retrieval`.
 """
