@@ -8,6 +8,8 @@ A name counts when its shape says it is ours:
 - a bare module file (`sections.py`): some file of the repository has that name;
 - a dotted module (`gg_research.loop.keep`, `loop.keep.paired_verdict`, `results.pareto.sign`): the
   module exists, and a name after it appears in its source.
+The code names README.md and ARCHITECTURE.md quote (`Trial.judge`, `run_collapses`, `LoopState`)
+are words of the code, and a class's attribute is in the file of that class.
 What is the user's is left alone: the workspace's `results/...` (its ledger, report and run folders;
 only `results/*.py` is ours), `.gg/...`, `~/...`, absolute paths, and placeholders (`<id>`, `{tag}`, `*`).
 """
@@ -222,3 +224,59 @@ def test_code_is_not_read_as_prose(tmp_path: Path) -> None:
     assert stale_names([module], tmp_path) == ["code.py:1: loop/nothing.py (no such file)",
                                                "code.py:2: tests/nothing.py (no such file)",
                                                "code.py:3: loop/gone.py (no such file)"]
+
+
+CODE_NAME = re.compile(r"`([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\(\))?`")
+CAMEL = re.compile(r"^_?[A-Z][a-z]+[A-Z]\w*$")
+
+
+def _code_texts() -> dict[Path, str]:
+    return {p: p.read_text(encoding="utf-8") for p in _named_files() if p.suffix in (".py", ".sh")}
+
+
+def _defines(text: str, attr: str) -> bool:
+    """The source defines `attr` as a method, a field or an instance attribute (in some class of it)."""
+    return re.search(rf"\bdef {attr}\b|\bself\.{attr}\s*[:=]|^\s+{attr}\s*[:=]", text, re.MULTILINE) is not None
+
+
+def stale_code_names(docs: list[Path], texts: dict[Path, str], shown_from: Path = REPO) -> list[str]:
+    """`file:line: name (why)` for each quoted code name of `docs` that the code does not hold: a
+    dotted name (`Trial.judge`, `pareto.sign`), a snake_case or CONSTANT name, a CamelCase one."""
+    words = set(re.findall(r"\b\w+\b", "\n".join(texts.values())))
+    classes: dict[str, list[Path]] = {}
+    for path, text in texts.items():
+        for name in re.findall(r"^\s*class (\w+)", text, re.MULTILINE):
+            classes.setdefault(name, []).append(path)
+    out = []
+    for doc in docs:
+        for number, line in enumerate(doc.read_text(encoding="utf-8").splitlines(), start=1):
+            for match in CODE_NAME.finditer(line):
+                name = match.group(1)
+                parts = name.split(".")
+                if parts[-1] in FILE_EXT or not ("." in name or "_" in name.strip("_") or CAMEL.match(name)):
+                    continue
+                missing = [p for p in parts if p not in words]
+                why = f"no {missing[0]!r} in the code" if missing else None
+                if not why and len(parts) > 1 and parts[0] in classes and not any(
+                        _defines(texts[p], parts[1]) for p in classes[parts[0]]):
+                    why = f"class {parts[0]} has no {parts[1]!r}"
+                if why:
+                    out.append(f"{doc.relative_to(shown_from)}:{number}: {name} ({why})")
+    return out
+
+
+def test_every_code_name_the_docs_quote_exists() -> None:
+    stale = stale_code_names([REPO / "README.md", REPO / "ARCHITECTURE.md"], _code_texts())
+    assert not stale, "code names in README.md and ARCHITECTURE.md that the code does not hold:\n" + "\n".join(stale)
+
+
+def test_a_stale_code_name_is_reported(tmp_path: Path) -> None:
+    code = {tmp_path / "trial.py": "class Trial:\n    def judge(self):\n        # measure then verdict\n"
+                                   "        return run_collapses()\n",
+            tmp_path / "other.py": "def measure():\n    pass\n"}
+    doc = tmp_path / "doc.md"
+    doc.write_text("`Trial.judge` and `run_collapses()`, `Trial.measure` and `seed_run`,\n"
+                   "`LoopEngine` and `MAX_POINTS`, but `socat` and `G1X10E1` are not code.\n", encoding="utf-8")
+    assert stale_code_names([doc], code, tmp_path) == [
+        "doc.md:1: Trial.measure (class Trial has no 'measure')", "doc.md:1: seed_run (no 'seed_run' in the code)",
+        "doc.md:2: LoopEngine (no 'LoopEngine' in the code)", "doc.md:2: MAX_POINTS (no 'MAX_POINTS' in the code)"]
