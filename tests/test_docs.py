@@ -150,10 +150,12 @@ def _check_dotted(token: str) -> str | None:
     else:
         return f"{token} (no module {base.relative_to(REPO)}/{parts[0]}.py)"
     missing = [n for n in names if not _has_name(module, n)]
-    if missing:
-        return f"{token} (no module {base.relative_to(REPO)}/{parts[0]}.py, no name {missing[0]!r} in {module.relative_to(REPO)})" \
-            if module.name == "__init__.py" else f"{token} (no name {missing[0]!r} in {module.relative_to(REPO)})"
-    return None
+    if not missing:
+        return None
+    lacks = f"no name {missing[0]!r} in {module.relative_to(REPO)}"
+    if module.name == "__init__.py":
+        return f"{token} (no module {base.relative_to(REPO)}/{parts[0]}.py, {lacks})"
+    return f"{token} ({lacks})"
 
 
 def stale_names(files: list[Path], shown_from: Path = REPO) -> list[str]:
@@ -193,7 +195,8 @@ def test_every_path_and_module_the_docs_name_exists() -> None:
     ("the folder `harness/gone/`", "harness/gone/ (no such folder)"),
     ("`loop/records.no_such_function`", "loop/records.no_such_function (no name 'no_such_function' in loop/records.py)"),
     ("(`results/nothing.read_it`)", "results/nothing.read_it (no module results/nothing.py)"),
-    ("`gg_research.loop.no_module` does it", "gg_research.loop.no_module (no module loop/no_module.py, no name 'no_module' in loop/__init__.py)"),
+    ("`gg_research.loop.no_module` does it",
+     "gg_research.loop.no_module (no module loop/no_module.py, no name 'no_module' in loop/__init__.py)"),
     ("`results.pareto.no_such_sign`", "results.pareto.no_such_sign (no name 'no_such_sign' in results/pareto.py)"),
     ("`trial_judge.py` judges", "trial_judge.py (no file of that name)"),
     ("named in `config.NO_SUCH_CONSTANT`", "config.NO_SUCH_CONSTANT (no name 'NO_SUCH_CONSTANT' in gg_research/config.py)"),
