@@ -43,7 +43,7 @@ def main() -> None:
     from gg_research.config import Config, KnowledgeSection
     from gg_research.knowledge.ingest import Ingestor
     from gg_research.loop.evidence import SYSTEM, score_passages
-    from gg_research.retrieval.context import estimate_tokens
+    from gg_research.retrieval.context_block import estimate_tokens
     from gg_research.retrieval.searcher import Searcher
     from tests.loop.fake_anthropic import FakeAnthropic, text_reply
 

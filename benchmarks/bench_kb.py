@@ -67,8 +67,8 @@ def add_filler(ws: Path, cfg, target: int, seed: int = 0) -> int:
 
     import numpy as np
 
-    from gg_research.knowledge.base import KnowledgeBase
-    from gg_research.knowledge.records import DocRecord
+    from gg_research.knowledge.document_parts import DocRecord
+    from gg_research.knowledge.knowledge_base import KnowledgeBase
 
     kb = KnowledgeBase(ws, cfg)
     store = kb.store

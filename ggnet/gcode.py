@@ -18,8 +18,9 @@ extrude; an unknown G-code is ignored unless it carries E (material this parser 
 Arcs are flattened by `ggnet.gcode_arcs`, with a cap on chords per arc and per file. The
 75,000-line Benchy parses in about 0.2-0.3 s.
 
-The parser is one state machine (positions, extrusion mode, layers, arcs) and stays in one
-file (about 400 lines); word rules and arcs are in gcode_words.py and gcode_arcs.py.
+The parser is one state machine (positions, extrusion mode, layers, arcs); what it yields
+(`Layer`, `GCodeProgram`) and the builder of one layer are in gcode_layers.py, the word rules and
+arcs in gcode_words.py and gcode_arcs.py.
 """
 
 from __future__ import annotations
@@ -27,10 +28,7 @@ from __future__ import annotations
 import math
 import os
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
-
-import numpy as np
 
 from gg_research.ggnet.errors import GCodeError
 from gg_research.ggnet.gcode_arcs import (  # noqa: F401 - ARC_* re-exported for callers
@@ -40,6 +38,7 @@ from gg_research.ggnet.gcode_arcs import (  # noqa: F401 - ARC_* re-exported for
     FILE_MAX_ARC_CHORDS,
     arc_chords,
 )
+from gg_research.ggnet.gcode_layers import GCodeProgram, Layer, LayerBuilder
 from gg_research.ggnet.gcode_words import MAX_ABS_VALUE, move_params, read_words, strip_line_number
 
 # Height difference (mm) below which two extrusion heights are the same layer; slicers print
@@ -56,33 +55,6 @@ _PAREN_COMMENT = re.compile(r"\([^)]*\)")
 # How much of a file's start is checked for NUL bytes (never in text, always in images, zips
 # and binary G-code) to tell a binary file.
 _BINARY_PROBE = 65536
-
-
-@dataclass
-class Layer:
-    """The extruding moves of one layer, in mm of printer coordinates."""
-
-    index: int
-    z: float
-    segments: np.ndarray
-    extruded_e: float
-    path_length: float
-    bounds: tuple[float, float, float, float]
-
-
-@dataclass
-class GCodeProgram:
-    """A parsed G-code file: its extruding layers in print order."""
-
-    source: str
-    layers: list[Layer] = field(default_factory=list)
-
-    def layer(self, index: int) -> Layer:
-        """Layer `index` (0-based, print order); a GCodeError naming the file if out of range."""
-        n = len(self.layers)
-        if not isinstance(index, (int, np.integer)) or isinstance(index, bool) or not 0 <= index < n:
-            raise GCodeError(f"{self.source}: no layer {index!r}; the file has {n} layers (0..{n - 1})")
-        return self.layers[int(index)]
 
 
 def parse_gcode(
@@ -132,33 +104,6 @@ def _read_text(path: Path, name: str) -> str:
         return text
 
 
-class _LayerBuilder:
-    __slots__ = ("z", "segs", "blocks", "e", "length")
-
-    def __init__(self, z: float) -> None:
-        self.z = z
-        self.segs: list[tuple[float, float, float, float]] = []
-        self.blocks: list[np.ndarray] = []  # arcs' chords, with the lines before them, in print order
-        self.e = 0.0
-        self.length = 0.0
-
-    def add_chords(self, chords: np.ndarray) -> None:
-        if self.segs:
-            self.blocks.append(np.asarray(self.segs, dtype=np.float64).reshape(-1, 4))
-            self.segs = []
-        self.blocks.append(chords)
-        self.length += float(np.hypot(chords[:, 2] - chords[:, 0], chords[:, 3] - chords[:, 1]).sum())
-
-    def finish(self, index: int) -> Layer:
-        seg = np.asarray(self.segs, dtype=np.float64).reshape(-1, 4)
-        if self.blocks:
-            seg = np.concatenate([*self.blocks, seg])
-        xs = np.concatenate([seg[:, 0], seg[:, 2]])
-        ys = np.concatenate([seg[:, 1], seg[:, 3]])
-        bounds = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
-        return Layer(index=index, z=self.z, segments=seg, extruded_e=self.e, path_length=self.length, bounds=bounds)
-
-
 class _Parser:
     """One pass over the lines with the machine state in locals-like attributes."""
 
@@ -178,8 +123,8 @@ class _Parser:
         retracted = 0.0  # filament owed back by primes after retractions (mm of E)
         use_markers = _MARKER.search(self.text) is not None
         marker_pending = True
-        layers: list[_LayerBuilder] = []
-        cur: _LayerBuilder | None = None
+        layers: list[LayerBuilder] = []
+        cur: LayerBuilder | None = None
         arc_total = 0
         hypot = math.hypot
         fast_heads = {"G0": 0, "G1": 1, "G00": 0, "G01": 1}
@@ -286,7 +231,7 @@ class _Parser:
                 else:
                     new_layer = abs(nz - cur.z) > Z_TOLERANCE_MM and (marker_pending or not use_markers)
                 if new_layer:
-                    cur = _LayerBuilder(nz)
+                    cur = LayerBuilder(nz)
                     layers.append(cur)
                 marker_pending = False
                 if move >= 2:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gg_research.ggnet.errors import GCodeError
-from gg_research.ggnet.gcode import Layer
+from gg_research.ggnet.gcode_layers import Layer
 
 @dataclass
 class Render:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from typing import Callable, Sequence
 
-from gg_research.knowledge.records import BODY, Block, Chunk
+from gg_research.knowledge.document_parts import BODY, Block, Chunk
 from gg_research.knowledge.sections import NAVIGATION, TABLE_ROW, navigation_text
 
 TokenCounter = Callable[[Sequence[str]], list[int]]
@@ -28,7 +28,7 @@ REFERENCES = frozenset({"references", "bibliography", "works cited", "literature
 
 
 def block_kind(block: Block) -> str:
-    """What a block's text is (records.CHUNK_KINDS): by its section's title, else by its own shape."""
+    """What a block's text is (document_parts.CHUNK_KINDS): by its section's title, else by its own shape."""
     title = block.section_title.strip().lower().rstrip(":")
     if title in REFERENCES:
         return "references"

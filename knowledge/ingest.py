@@ -16,13 +16,13 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable, Literal, Sequence
 
-from gg_research.knowledge.base import KnowledgeBase
-from gg_research.knowledge.chunking import chunk_blocks
 from gg_research.errors import GGError
+from gg_research.knowledge.chunking import chunk_blocks
+from gg_research.knowledge.document_parts import Chunk, DocRecord, ExtractedDocument
 from gg_research.knowledge.errors import DocumentError
+from gg_research.knowledge.knowledge_base import KnowledgeBase
 from gg_research.knowledge.protocols import DocumentReader, Embedder
 from gg_research.knowledge.readers import reader_for
-from gg_research.knowledge.records import Chunk, DocRecord, ExtractedDocument
 from gg_research.knowledge.sections import page_blocks
 
 if TYPE_CHECKING:

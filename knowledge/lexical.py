@@ -19,7 +19,7 @@ from typing import Any, Collection, Iterable, Sequence
 
 import numpy as np
 
-from gg_research.knowledge.records import BODY
+from gg_research.knowledge.document_parts import BODY
 from gg_research.knowledge.spelling import normalise_spelling
 
 # bm25s's English list (articles, prepositions, "is", "was", ...) lacks the words that make a
@@ -83,7 +83,7 @@ class LexicalIndex:
     ids: list[str]
     fingerprint: str
     retriever: Any = None  # bm25s.BM25, absent for an empty corpus
-    kinds: list[str] = field(default_factory=list)  # each chunk's kind (records.CHUNK_KINDS), as `ids`
+    kinds: list[str] = field(default_factory=list)  # each chunk's kind (document_parts.CHUNK_KINDS), as `ids`
 
     @classmethod
     def build(cls, ids: list[str], texts: list[str], fp: str, kinds: Sequence[str] | None = None) -> "LexicalIndex":

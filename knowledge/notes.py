@@ -6,8 +6,8 @@ import re
 from pathlib import Path
 
 from gg_research.knowledge.cleanup import normalise
+from gg_research.knowledge.document_parts import Block, ExtractedDocument
 from gg_research.knowledge.errors import DocumentError
-from gg_research.knowledge.records import Block, ExtractedDocument
 
 _MD_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$")
 _NUMBER_PREFIX = re.compile(r"^((?:\d{1,2}|[A-Z])(?:\.\d{1,2}){0,4})\.?\s+(.+)$")

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 
 from gg_research.knowledge.cleanup import normalise
-from gg_research.knowledge.records import OutlineEntry
+from gg_research.knowledge.document_parts import OutlineEntry
 
 # A marker line put where a section starts: NUL cannot occur in cleaned text (normalise drops it).
 MARKER = "\x00H{}\x00"

@@ -8,8 +8,8 @@ import re
 from pathlib import Path
 
 from gg_research.knowledge.cleanup import clean_pages
+from gg_research.knowledge.document_parts import ExtractedDocument, OutlineEntry
 from gg_research.knowledge.errors import DocumentError
-from gg_research.knowledge.records import ExtractedDocument, OutlineEntry
 
 # A fragment starting right of this share of the page width belongs to the right column.
 RIGHT_COLUMN_X = 0.45

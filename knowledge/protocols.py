@@ -12,7 +12,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from gg_research.knowledge.records import ExtractedDocument
+from gg_research.knowledge.document_parts import ExtractedDocument
 
 
 @runtime_checkable

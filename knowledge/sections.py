@@ -1,9 +1,9 @@
 """Section detection and paragraph blocks for page text (PDF and plain notes).
 
-A heading is a short line that starts with a section number ("3.3.4 Training schedule"),
-"Chapter 3 ..." (title on the same or the next line), "Appendix A ...", or a well-known
-unnumbered title (Abstract, References, ...). Everything after it, until the next heading,
-belongs to that section, across pages.
+A heading (its shape is `knowledge.heading_text`'s to tell) opens a section: everything after
+it, until the next heading, belongs to that section, across pages, once the heading fits the
+document's outline or its numbering so far. Contents pages and runs of figure labels are found
+here too, so they become blocks of their own.
 """
 
 from __future__ import annotations
@@ -12,30 +12,24 @@ import bisect
 import re
 import statistics
 
+from gg_research.knowledge.document_parts import Block, OutlineEntry
+from gg_research.knowledge.heading_text import (
+    LEADERS,
+    MAX_HEADING_WORDS,
+    MAX_SUBHEADING_WORDS,
+    TABLE_ROW,
+    detect_heading,
+    is_subheading,
+    letter_heading,
+    number_key,
+    split_run_in,
+    top_number,
+)
 from gg_research.knowledge.outline import Heading, headings, mark_pages, marker_index
-from gg_research.knowledge.records import Block, OutlineEntry
 
-_NUMBERED = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(?P<title>[A-Z][^\n]*)$")
-_LETTERED = re.compile(r"^(?P<num>[A-H](?:\.\d{1,2}){1,4})\.?\s+(?P<title>[A-Z][^\n]*)$")
-# "A. Upper Bounds on IU", "B More Results": a lettered appendix, accepted only where appendices
-# can be (after the references, after an "Appendix" heading, or right after the letter before).
-_LETTER = re.compile(r"^(?P<num>[A-H])(?:\.|\s)\s*(?P<title>[A-Z][^\n]*)$")
-_CHAPTER = re.compile(r"^(?P<kind>chapter|appendix|part)\s+(?P<num>\d{1,2}|[IVXLC]{1,6}|[A-H])\b[.:—–-]?\s*(?P<title>.*)$", re.IGNORECASE)
-# Table-of-contents and list-of-figures lines: dotted leaders, or a title ending in a page number.
-_SENTENCE_INSIDE = re.compile(r"[a-z][.!?]\s+[A-Z]")  # "reviews networks. Chapter 3 describes": prose
-_LEADERS = re.compile(r"(?:\.\s*){4,}|…")
-_TRAILING_PAGE = re.compile(r"\s\d{1,4}$")
 # An entry of a contents list or a back-of-book index: dotted leaders, then a page (arabic or roman).
 _LEADER_ENTRY = re.compile(r"(?:\.\s*){4,}\s*(?:\d{1,4}|[ivxlc]{1,6})\b", re.IGNORECASE)
 INDEX_WORDS_PER_ENTRY = 8  # an entry's title is a few words; prose runs longer between leaders
-# Bibliography shapes: "Long, J., Shelhamer", "[Accessed on:", "28 November 2021]".
-_CITATION = re.compile(r"\b[A-Z][A-Za-z'-]+,\s+(?:[A-Z]\.|[A-Z][a-z]+\b,)|\[|\]|\bet al\b|https?:|doi\b", re.IGNORECASE)
-_UNNUMBERED = {
-    "abstract", "acknowledgements", "acknowledgments", "introduction", "conclusion", "conclusions",
-    "references", "bibliography", "summary", "preface", "contents", "table of contents", "appendix",
-    "appendices", "related work", "discussion", "future work", "list of figures", "list of tables",
-    "zusammenfassung",
-}
 _BACK_MATTER = {"references", "bibliography", "appendix", "appendices"}
 # A table of contents or a list of figures repeats headings and captions with page numbers: it
 # matches a question's words better than the passage it points to and holds no answer itself.
@@ -44,11 +38,6 @@ NAVIGATION = frozenset({
     "list of abbreviations", "list of symbols", "abbreviations", "nomenclature",
 })
 _FILLED_UNNUMBERED = {"contents", "table of contents", "list of figures", "list of tables", "references", "bibliography"}
-# A table row as the PDF reader writes it: "Learning rate: 1e-4 | Epochs: 5".
-TABLE_ROW = re.compile(r"^[^|]+ \| [^|]+(?: \| [^|]+)*$")
-MAX_HEADING_WORDS = 12
-MAX_HEADING_CHARS = 90
-MAX_SUBHEADING_WORDS = 6
 # Figure labels: runs of short lines (at most LABEL_SHARE of a typical line, MAX_LABEL_WORDS words).
 FIGURE_KIND = "figures"
 LABEL_SHARE = 0.5
@@ -60,134 +49,6 @@ LINE_NUMERIC_SHARE = 0.4
 _TABLE_CAPTION = re.compile(r"^(?:Table|TABLE|Tab\.)\s*[\dIVXL]")
 TABLE_CAPTION_REACH = 2  # lines before or after a run where a table's caption would be
 MAX_CHAPTER_STEP = 2  # a new chapter number more than this past the current one is not a heading
-
-
-def detect_heading(line: str) -> tuple[str, str] | None:
-    """(number, title) when `line` looks like a section heading, else None.
-
-    Lettered appendices without a sub-number ("B More Results") are left to `page_blocks`,
-    which knows whether the document has reached its back matter.
-    """
-    text = " ".join(line.split())
-    if not text or len(text) > MAX_HEADING_CHARS or _LEADERS.search(text) or TABLE_ROW.match(text):
-        return None
-    m = _CHAPTER.match(text)
-    if m:
-        title = m.group("title").strip()
-        if title and (
-            title.endswith((".", ",", ";")) or len(title.split()) > MAX_HEADING_WORDS or _SENTENCE_INSIDE.search(title)
-            or _CITATION.search(title) or _TRAILING_PAGE.search(title)
-        ):
-            return None
-        return f"{m.group('kind').capitalize()} {m.group('num')}", title
-    for pattern in (_NUMBERED, _LETTERED):
-        m = pattern.match(text)
-        if m and _plausible_title(m.group("title")):
-            top = m.group("num").split(".")[0]
-            if top.isdigit() and int(top) > 40:
-                return None
-            return m.group("num"), m.group("title").strip()
-    if text.lower().rstrip(":") in _UNNUMBERED:
-        return "", text.rstrip(":")
-    return None
-
-
-def _letter_heading(line: str) -> tuple[str, str] | None:
-    text = " ".join(line.split())
-    m = _LETTER.match(text)
-    if not m or len(text) > MAX_HEADING_CHARS or _LEADERS.search(text) or not _plausible_title(m.group("title")):
-        return None
-    return m.group("num"), m.group("title").strip()
-
-
-def _plausible_title(title: str) -> bool:
-    words = title.split()
-    if not words or len(words) > MAX_HEADING_WORDS:
-        return False
-    if title.rstrip().endswith((".", ",", ";", ":")) and not title.rstrip().endswith("..."):
-        return False
-    if any("_" in w for w in words):  # identifiers (a format table's "4 CARD32 N_ENTRIES")
-        return False
-    if _CITATION.search(title) or _TRAILING_PAGE.search(title):  # a reference, or a contents line
-        return False
-    # Table rows ("1 Baseline 0.61 0.58") are mostly numbers; headings are mostly words.
-    numeric = sum(1 for w in words if re.fullmatch(r"[\d.,%±+\-()]+", w))
-    return numeric <= len(words) // 3
-
-
-def _number_key(number: str) -> str:
-    """"Chapter 3" and "3" are the same section number; "Appendix A" and "A" too."""
-    parts = number.split(" ")
-    return parts[-1].upper() if parts[0] in ("Chapter", "Appendix") else number.upper()
-
-
-def _top_number(number: str) -> int | None:
-    """The chapter a numbered heading belongs to ("3.2" -> 3, "Chapter 4" -> 4); None for others."""
-    key = _number_key(number).split(".")[0]
-    return int(key) if key.isdigit() else None
-
-
-# Words that open a sentence, not a heading: where one follows a heading's words on the same line,
-# the heading ends there ("1.1 Motivation The aim of this project ...").
-_STARTERS = frozenset(
-    "The This These That Those In We Our It Its A An To As For Each There Here With Since Because When After "
-    "Before Although While Given First Firstly Finally Most Many Some All One Several On At By From If Unlike "
-    "Following Chapter Section Figure Table".split()
-)
-_RUN_IN = re.compile(r"^(?P<num>(?:chapter|appendix)\s+(?:\d{1,2}|[A-H])|\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(?P<rest>[A-Z].*)$", re.IGNORECASE)
-_SUBNUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})+$")
-MIN_SENTENCE_WORDS = 4
-MAX_SHORT_HEADING_WORDS = 7
-
-
-def split_run_in(line: str) -> list[str]:
-    """A heading that runs into its first sentence (or into the next heading), cut into lines.
-
-    "Chapter 3 Objectives analysis 3.1 Aims The aim ..." -> ["Chapter 3 Objectives analysis",
-    "3.1 Aims", "The aim ..."]. The heading ends before a numbered sub-heading of its own number,
-    or before a word that opens a sentence followed by at least a few more words. Lines that are
-    headings already, or that do not start with a number, come back as they are; whether a cut
-    line is a heading at all is still for the numbering checks to say.
-    """
-    text = " ".join(line.split())
-    m = _RUN_IN.match(text)
-    if not m:
-        return [line]
-    words = m.group("rest").split()
-    if len(words) <= MAX_SHORT_HEADING_WORDS and detect_heading(text) is not None:
-        return [line]  # a heading of its own line; a longer "title" may be a heading and its sentence
-    top = m.group("num").split()[-1].split(".")[0]
-    for j in range(1, min(len(words), MAX_HEADING_WORDS + 1)):
-        word = words[j]
-        if _SUBNUMBER.match(word) and word.split(".")[0] == top:
-            cut = j
-        elif word in _STARTERS and len(words) - j >= MIN_SENTENCE_WORDS:
-            cut = j
-        elif (word[:1].isupper() and word[1:].islower() and words[j - 1][:1].islower()
-              and len(words) > j + 1 and words[j + 1][:1].islower() and len(words) - j >= MIN_SENTENCE_WORDS):
-            cut = j  # a sentence-case heading ("Objectives analysis") before a capitalised sentence
-        else:
-            continue
-        head = f"{m.group('num')} {' '.join(words[:cut])}"
-        if detect_heading(head) is None:
-            return [line]
-        return [head, *split_run_in(" ".join(words[cut:]))]
-    return [line]
-
-
-def _is_subheading(line: str, typical: float) -> bool:
-    """A short title-like line of its own ("Data Transforms", "Loss Function")."""
-    words = line.split()
-    if not words or len(words) > MAX_SUBHEADING_WORDS or (typical and len(line) > 0.6 * typical):
-        return False
-    if not line[0].isupper() or line.endswith((".", ",", ";", ":", "-", "?", "!")) or TABLE_ROW.match(line):
-        return False
-    if any(ch.isdigit() for ch in line) or _CITATION.search(line) or re.search(r"[=<>+*/^|]", line):
-        return False
-    # Title case or a single capitalised phrase; a sentence fragment has several lower-case words.
-    small = {"a", "an", "the", "of", "and", "or", "for", "to", "in", "on", "with", "by", "vs", "at"}
-    lower = [w for w in words[1:] if w[0].islower() and w not in small]
-    return len(lower) <= 1
 
 
 def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> list[Block]:
@@ -216,7 +77,7 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
     detected = [[detect_heading(line) for line in lines] for lines in page_lines]
     upcoming = _numbered_candidates(detected)
     typical = statistics.median(lengths) if lengths else 0
-    listed = {_number_key(h.number) for h in heads or [] if h.number}
+    listed = {number_key(h.number) for h in heads or [] if h.number}
     titles = {h.title.lower() for h in heads or []}
     outline_key = ""  # the number of the outline entry the text is in, under which gaps may be filled
     blocks: list[Block] = []
@@ -250,11 +111,11 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
                 if mark is not None:
                     flush(True)
                     number, title, sub = heads[mark].number, heads[mark].title, ""
-                    outline_key = _number_key(number) if number else ""
+                    outline_key = number_key(number) if number else ""
                     after_break = True
                     continue
                 found = detected[page_no - 1][i]
-                key = _number_key(found[0]) if found and found[0] else ""
+                key = number_key(found[0]) if found and found[0] else ""
                 fills = key and outline_key and key.startswith(outline_key + ".") and key not in listed | seen_numbers
                 # A contents list or a bibliography the outline does not list (LaTeX bookmarks no "Contents").
                 unlisted = found is not None and not found[0] and found[1].lower() in _FILLED_UNNUMBERED and found[1].lower() not in titles
@@ -291,12 +152,12 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
             if heading is not None and heading[0] and (contents_page and title.lower() in NAVIGATION or _wrapped_entry(lines, i)):
                 heading = None  # an entry of a contents list or a list of figures
             if heading is None and heads is None and (back_matter or last_letter):
-                heading = _letter_heading(line)
+                heading = letter_heading(line)
                 if heading is not None and not (back_matter and heading[0] == "A" or _next_letter(last_letter) == heading[0]):
                     heading = None
             if heading is not None and heading[0]:
-                key = _number_key(heading[0])
-                top = _top_number(heading[0])
+                key = number_key(heading[0])
+                top = top_number(heading[0])
                 if key in seen_numbers:
                     heading = None
                 elif top is not None and chapter is not None and not chapter <= top <= chapter + MAX_CHAPTER_STEP:
@@ -323,7 +184,7 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
                 after_break = True
                 continue
             nxt = next((ln for ln in lines[i + 1:] if ln), "")
-            if after_break and nxt[:1].isupper() and _is_subheading(line, typical) and not _is_subheading(nxt, typical):
+            if after_break and nxt[:1].isupper() and is_subheading(line, typical) and not is_subheading(nxt, typical):
                 flush(True)
                 sub = line
                 paragraph.append(line)  # the sub-heading's words belong to its chunk's text
@@ -348,7 +209,7 @@ CONTENTS_SHARE = 0.5
 def is_contents_page(lines: list[str]) -> bool:
     """A page of a table of contents or a list of figures: most lines end in a page number."""
     text = [line for line in lines if line]
-    entries = sum(1 for line in text if _ENTRY_END.search(line) or _LEADERS.search(line))
+    entries = sum(1 for line in text if _ENTRY_END.search(line) or LEADERS.search(line))
     return entries >= MIN_CONTENTS_LINES and entries >= CONTENTS_SHARE * len(text)
 
 
@@ -414,13 +275,13 @@ class _Candidates:
         """The chapter of the next candidate after (page_no, line) with another number than `key`."""
         start = bisect.bisect_right(self.positions, (page_no, line))
         other = next((k for k in self.keys[start:] if k != key), None)
-        return _top_number(other) if other is not None else None
+        return top_number(other) if other is not None else None
 
 
 def _numbered_candidates(detected: list[list[tuple[str, str] | None]]) -> _Candidates:
     """The numbered headings among each page's detected lines, by (page, line)."""
     found = [
-        ((page_no, i), _number_key(heading[0]))
+        ((page_no, i), number_key(heading[0]))
         for page_no, headings in enumerate(detected, start=1)
         for i, heading in enumerate(headings)
         if heading is not None and heading[0]

@@ -17,8 +17,8 @@ from urllib.parse import urlparse
 
 import numpy as np
 
+from gg_research.knowledge.document_parts import BODY, DocRecord, with_heading
 from gg_research.knowledge.errors import EmbedderMismatchError, StoreError
-from gg_research.knowledge.records import BODY, DocRecord, with_heading
 
 REGISTRY_SUFFIX = ".docs"
 WRITE_BATCH = 512

@@ -8,11 +8,6 @@ rule, the ledger writer, resume.
                         proposer_factory("optuna"))
     engine.run()        # 0 when it stops by itself, 130 on Ctrl-C/SIGTERM
 
-Modules: engine (orchestration), step (run, re-run and judge one experiment), records (the
-ledger records it writes, typed in results.record), grounding (the knowledge base's passages
-and citations), hypothesis, apply (edit checks, EditRefused), git, lock (one loop per
-workspace), keep (the keep rule, Decision), integrity (frozen inputs, commit scope), state (the
-proposer's view), prompt (Claude's prompt and tools), search_space ('# search:' annotations),
-resume (branch set-up and recovery), runner (RunFn), ui (printed lines), proposers/ (base,
-claude, optuna, scripted, select).
+ARCHITECTURE.md's data flow names the module of each step (propose, apply, run, decide,
+ledger) and of the drivers around them (several experiments at once, an agent's edit).
 """

@@ -35,3 +35,11 @@ class LoopSetupError(GGError):
 
 class LoopAborted(GGError):
     """An unexpected error (disk full, a read-only ledger) stopped the loop after it cleaned up."""
+
+
+class NoteError(GGError):
+    """A note that cannot be added (empty, too long, or the file cannot be written)."""
+
+
+class ExportError(GGError):
+    """A tracker that cannot be written: its extra is missing, its target is unusable."""

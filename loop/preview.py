@@ -22,7 +22,7 @@ from gg_research.loop.state import LoopState
 from gg_research.loop.steering import read_brief, read_notes
 from gg_research.results.journal import imported_history
 from gg_research.results.ledger import LedgerFile, Status
-from gg_research.retrieval.context import estimate_tokens
+from gg_research.retrieval.context_block import estimate_tokens
 
 
 def preview_state(workspace: Path, config: Config, tag: str, grounding: Grounding | Any,

@@ -12,7 +12,7 @@ from gg_research.results.curves import budget_bound, curve_text, experiment_curv
 from gg_research.results.journal import Plateau, current_plateau, lesson_subject, memory_line, night_memory
 from gg_research.results.ledger import Experiment, Status
 from gg_research.results.pareto import near_misses
-from gg_research.retrieval.context import estimate_tokens
+from gg_research.retrieval.context_block import estimate_tokens
 
 RECENT = 8
 

@@ -18,15 +18,11 @@ from datetime import datetime
 from pathlib import Path
 
 from gg_research.config import Config
-from gg_research.errors import GGError
+from gg_research.loop.errors import NoteError
 
 NOTES_FILE = Path(".gg") / "notes.jsonl"
 MAX_NOTE_CHARS = 2000
 NOTES_SHOWN = 10
-
-
-class NoteError(GGError):
-    """A note that cannot be added (empty, too long, or the file cannot be written)."""
 
 
 @dataclass

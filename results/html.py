@@ -123,7 +123,7 @@ def _notices(an: Analysis) -> list[str]:
     out: list[str] = []
     if not an.experiments:
         out.append(f'<p class="notice info" id="empty">No experiments in the ledger yet ({escape(str(an.ledger.path))}). '
-                   "Run <code>gg-research run</code> or <code>gg-research loop</code>, then report again.</p>")
+                   "Run <code>gg-research loop</code> (or <code>gg-research step</code> after an agent's edit), then report again.</p>")
     elif not any(r.rank is not None for r in an.rows):
         out.append(f'<p class="notice" id="none-measured">None of the {len(an.experiments)} experiments has measured '
                    f"values for every objective ({escape(', '.join(an.names))}): there is no front yet. "

@@ -1,5 +1,6 @@
 """The Pareto vocabulary, defined once: directions, dominance, front, floors, noise margins,
-near misses and hypervolume, for any number of objectives.
+the margin by which one run beats another, near misses and hypervolume, for any number of
+objectives.
 
 The loop's keep rule and the report both call these, so the prompt and the report speak of
 the same runs. Directions come from the config: `sign` turns every objective into "higher is
@@ -130,13 +131,6 @@ def hypervolume(
     return float(_hv_loss(np.unique(loss, axis=0), ref))
 
 
-def hypervolume_2d(points: Sequence[Sequence[float]] | np.ndarray, reference: Sequence[float], directions: Sequence[Direction]) -> float:
-    """The two-objective case (the PBQC x Dice area), same answer as `hypervolume`."""
-    if len(directions) != 2:
-        raise ValueError("hypervolume_2d needs exactly two objectives")
-    return hypervolume(points, reference, directions)
-
-
 def _hv_loss(loss: np.ndarray, ref: np.ndarray) -> float:
     """Hypervolume of points that all lie strictly below ref (minimisation)."""
     k = loss.shape[1]
@@ -212,6 +206,27 @@ def epsilons(objectives: Sequence[ObjectiveConfig], sigma: Mapping[str, float], 
     """Noise margin per objective: the configured one, else max(2 sigma, min_epsilon)."""
     return {o.name: o.epsilon if o.epsilon is not None else max(2.0 * sigma.get(o.name, 0.0), min_epsilon)
             for o in objectives}
+
+
+def gains(candidate: Mapping[str, float], other: Mapping[str, float],
+          objectives: Sequence[ObjectiveConfig]) -> dict[str, float]:
+    """How much better `candidate` is than `other` on each objective both hold (negative: worse).
+
+    In each objective's own units, signed by its direction, so a positive gain is an improvement
+    whether the objective is maximised or minimised.
+    """
+    return {o.name: sign(o.direction) * (candidate[o.name] - other[o.name])
+            for o in objectives if o.name in candidate and o.name in other}
+
+
+def epsilon_wins(gain: Mapping[str, float], eps: Mapping[str, float]) -> dict[str, float]:
+    """The objectives whose gain is beyond its noise margin, each with the gain in margins
+    (infinite where the margin is 0).
+
+    Empty means the other run epsilon-dominates the candidate: within one margin of it, or better,
+    on every objective. The keep rule's Pareto test is a non-empty answer against every kept run.
+    """
+    return {n: g / eps[n] if eps[n] > 0 else math.inf for n, g in gain.items() if g > eps[n]}
 
 
 def run_collapses(metrics: Mapping[str, float], objectives: Sequence[ObjectiveConfig],

@@ -6,7 +6,7 @@ token-budgeted context block with citation keys.
     block = build_context(passages, token_budget=1500)     # block.text goes into the prompt
 """
 
-from gg_research.retrieval.context import ContextBlock, build_context
+from gg_research.retrieval.context_block import ContextBlock, build_context
 from gg_research.retrieval.passage import Passage
 
 __all__ = ["ContextBlock", "Passage", "Searcher", "build_context"]

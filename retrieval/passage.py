@@ -18,7 +18,7 @@ class Passage:
     text: str
     score: float
     title: str = ""  # the document's title (its PDF metadata, a note's first heading, else its file name)
-    kind: str = "body"  # records.CHUNK_KINDS
+    kind: str = "body"  # document_parts.CHUNK_KINDS
 
     def document(self) -> str:
         """The document as prompts and tools name it: its title, else its file name, never its path.

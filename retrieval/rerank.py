@@ -13,11 +13,7 @@ import math
 from pathlib import Path
 from typing import Any, Sequence
 
-from gg_research.errors import GGError
-
-
-class RerankerError(GGError):
-    """The configured re-ranker folder cannot be loaded."""
+from gg_research.retrieval.errors import RerankerError
 
 
 class CrossEncoderReranker:

@@ -5,7 +5,7 @@ by the glossary of synonyms, knowledge/synonyms.py), each side's scores
 under the chunk's prior (front matter weighted down, priors.py), fused by their scaled scores
 (`[knowledge] fusion`, `dense_weight`; or by reciprocal rank), then diversified by MMR. Only chunks
 of registered (completely ingested) documents are returned; an empty or missing knowledge base
-gives [] and never raises. References, contents lists and figure labels (records.EXCLUDED_KINDS)
+gives [] and never raises. References, contents lists and figure labels (document_parts.EXCLUDED_KINDS)
 are left out unless `include` names them.
 
 The order does not depend on k: the candidates are a fixed number per side (POOL) whatever k
@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from gg_research.knowledge.base import KnowledgeBase
+from gg_research.knowledge.document_parts import EXCLUDED_KINDS
+from gg_research.knowledge.knowledge_base import KnowledgeBase
 from gg_research.knowledge.protocols import Embedder
-from gg_research.knowledge.records import EXCLUDED_KINDS
 from gg_research.knowledge.synonyms import expansions, glossary
 from gg_research.retrieval.fusion import mmr, rrf, score_fusion
 from gg_research.retrieval.passage import Passage

@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from gg_research.knowledge.base import KnowledgeBase
+    from gg_research.knowledge.knowledge_base import KnowledgeBase
     from gg_research.knowledge.settings import workspace_knowledge
 
     workspace, config = workspace_knowledge(args.kb)

@@ -20,7 +20,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from gg_research.config import find_workspace
-    from gg_research.loop.steering import NoteError, add_note, notes_path, read_notes
+    from gg_research.loop.errors import NoteError
+    from gg_research.loop.steering import add_note, notes_path, read_notes
 
     ws = find_workspace()
     if args.list:

@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def included_kinds(values: list[str]) -> tuple[str, ...]:
     """--include values as kinds of text; 'all' is every kind left out by default."""
     from gg_research.errors import UserError
-    from gg_research.knowledge.records import EXCLUDED_KINDS
+    from gg_research.knowledge.document_parts import EXCLUDED_KINDS
 
     kinds: list[str] = []
     for value in values:

@@ -12,14 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gg_research.config import EXPORTERS, Config
-from gg_research.errors import GGError
+from gg_research.loop.errors import ExportError
 
 # kind -> (the module that must import, the extra that installs it)
 EXTRAS = {"mlflow": ("mlflow", "mlflow"), "tensorboard": ("tensorboard", "tensorboard"), "optuna": ("optuna", "optuna")}
-
-
-class ExportError(GGError):
-    """A tracker that cannot be written: its extra is missing, its target is unusable."""
 
 
 @dataclass(frozen=True)

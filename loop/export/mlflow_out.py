@@ -13,7 +13,8 @@ import math
 from pathlib import Path
 
 from gg_research.config import Config
-from gg_research.loop.export import Exported, ExportError
+from gg_research.loop.errors import ExportError
+from gg_research.loop.export import Exported
 from gg_research.loop.export.night import NightRun
 
 BATCH = 1000  # MLflow's log_batch takes at most 1000 metrics a call

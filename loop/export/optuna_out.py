@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from gg_research.config import Config
-from gg_research.loop.export import Exported, ExportError
+from gg_research.loop.errors import ExportError
+from gg_research.loop.export import Exported
 from gg_research.loop.export.night import NightRun
 
 

@@ -3,7 +3,7 @@ import re
 import pytest
 
 from gg_research.knowledge.chunking import chunk_blocks, split_sentences
-from gg_research.knowledge.records import Block
+from gg_research.knowledge.document_parts import Block
 
 
 def words(texts):

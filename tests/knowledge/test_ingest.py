@@ -9,9 +9,9 @@ import textwrap
 
 import pytest
 
-from gg_research.knowledge.base import KnowledgeBase
 from gg_research.knowledge.errors import DocumentNotFound, EmbedderError, EmbedderMismatchError, StoreError
 from gg_research.knowledge.ingest import Ingestor
+from gg_research.knowledge.knowledge_base import KnowledgeBase
 from gg_research.retrieval.searcher import Searcher
 from tests.knowledge.bad_inputs import BAD_INPUTS
 from tests.knowledge.kbfixtures import CountingEmbedder

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from gg_research.knowledge.chunking import chunk_blocks
+from gg_research.knowledge.document_parts import OutlineEntry
 from gg_research.knowledge.pdf import PypdfReader
-from gg_research.knowledge.records import OutlineEntry
 from gg_research.knowledge.sections import label_lines, page_blocks, split_run_in
 from tests.knowledge.outline_pdf import OUTLINE, PAGES, write_outlined
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from gg_research.config import load_config
-from gg_research.loop.export import ExportError, export
+from gg_research.loop.errors import ExportError
+from gg_research.loop.export import export
 from gg_research.results.report import build_analysis
 from tests.loop.fakes import edit, git, make_workspace, records, run_scripted
 

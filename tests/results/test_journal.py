@@ -13,7 +13,7 @@ from gg_research.results.journal import current_plateau, journal, night_cost, ni
 from gg_research.results.ledger import Experiment, LedgerFile, Status, read_workspace_ledger
 from gg_research.results.record import Lesson, Usage
 from gg_research.results.report import build_analysis, write_report
-from gg_research.retrieval.context import estimate_tokens
+from gg_research.retrieval.context_block import estimate_tokens
 
 DATA = Path(__file__).parent / "data"
 

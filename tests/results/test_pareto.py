@@ -1,4 +1,4 @@
-"""Dominance, ranks and hypervolume on hand-made cases, and against optuna's own selection."""
+"""Dominance, noise-margin wins, ranks and hypervolume on hand-made cases, and against optuna's own selection."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gg_research.config import Config
-from gg_research.results.pareto import (dominates, epsilons, hypervolume, hypervolume_2d, nondominated_ranks, pareto_mask,
+from gg_research.results.pareto import (dominates, epsilon_wins, epsilons, gains, hypervolume, nondominated_ranks, pareto_mask,
                                        rank_against, sigmas, to_loss)
 
 MAX2 = ["maximize", "maximize"]
@@ -73,12 +73,11 @@ def test_bad_shapes_and_directions_are_refused():
     assert nondominated_ranks([], MAX2).tolist() == []
 
 
-def test_hypervolume_2d_hand_computed():
+def test_hypervolume_two_objectives_hand_computed():
     # Reference (0, 0), maximising: boxes 0.9x0.1, 0.5x0.5, 0.1x0.9 overlap.
     # Union area by strips of y: [0,0.1]:0.9, [0.1,0.5]:0.5*0.4, [0.5,0.9]:0.1*0.4 -> 0.09+0.2+0.04.
     pts = [[0.9, 0.1], [0.5, 0.5], [0.1, 0.9]]
     assert hypervolume(pts, [0.0, 0.0], MAX2) == pytest.approx(0.33)
-    assert hypervolume_2d(pts, [0.0, 0.0], MAX2) == pytest.approx(0.33)
     # A dominated point and a duplicate change nothing.
     assert hypervolume([*pts, [0.4, 0.4], [0.5, 0.5]], [0.0, 0.0], MAX2) == pytest.approx(0.33)
 
@@ -169,3 +168,21 @@ def test_epsilon_from_sigma_with_floor_and_override() -> None:
     eps = epsilons(c.objectives, sig, c.keep.min_epsilon)
     assert eps["pbqc"] == pytest.approx(0.04) and eps["dice"] == 0.07
     assert epsilons(c.objectives, {"pbqc": 0.0, "dice": 0.0}, c.keep.min_epsilon)["pbqc"] == 0.01
+
+
+def test_gains_follow_each_direction_and_skip_what_one_run_lacks() -> None:
+    c = Config.model_validate({"objectives": [{"name": "pbqc"}, {"name": "peak_memory_mb", "direction": "minimize"},
+                                              {"name": "dice"}]})
+    got = gains({"pbqc": 0.70, "peak_memory_mb": 900.0, "dice": 0.5}, {"pbqc": 0.65, "peak_memory_mb": 1000.0}, c.objectives)
+    assert got == {"pbqc": pytest.approx(0.05), "peak_memory_mb": pytest.approx(100.0)}
+    assert gains({"pbqc": 0.60, "peak_memory_mb": 1100.0}, {"pbqc": 0.65, "peak_memory_mb": 1000.0}, c.objectives) == {
+        "pbqc": pytest.approx(-0.05), "peak_memory_mb": pytest.approx(-100.0)}
+
+
+def test_epsilon_wins_count_only_gains_beyond_the_margin() -> None:
+    eps = {"pbqc": 0.02, "dice": 0.01, "peak_memory_mb": 0.0}
+    # pbqc wins by 2.5 margins; dice's gain equals its margin (not beyond it); memory's margin is 0.
+    wins = epsilon_wins({"pbqc": 0.05, "dice": 0.01, "peak_memory_mb": 3.0}, eps)
+    assert wins == {"pbqc": pytest.approx(2.5), "peak_memory_mb": float("inf")}
+    # Within one margin of the other run, or worse, everywhere: it epsilon-dominates the candidate.
+    assert epsilon_wins({"pbqc": 0.019, "dice": -0.3, "peak_memory_mb": 0.0}, eps) == {}

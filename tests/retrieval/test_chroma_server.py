@@ -8,9 +8,9 @@ import urllib.request
 
 import pytest
 
-from gg_research.knowledge.base import KnowledgeBase
 from gg_research.knowledge.errors import StoreError
 from gg_research.knowledge.ingest import Ingestor
+from gg_research.knowledge.knowledge_base import KnowledgeBase
 from gg_research.retrieval.searcher import Searcher
 
 pytestmark = pytest.mark.slow

@@ -1,6 +1,6 @@
 import pytest
 
-from gg_research.retrieval.context import build_context, estimate_tokens
+from gg_research.retrieval.context_block import build_context, estimate_tokens
 from gg_research.retrieval.passage import Passage
 
 

@@ -57,7 +57,7 @@ def test_the_cross_encoder_decides_the_order(workspace, kcfg, embedder, tiny_cro
 
 
 def test_a_folder_that_is_no_model_is_a_one_line_error(workspace, kcfg, embedder, tmp_path):
-    from gg_research.retrieval.rerank import RerankerError
+    from gg_research.retrieval.errors import RerankerError
 
     (workspace / "notes.md").write_text(NOTES)
     Ingestor(workspace, kcfg, embedder=embedder).ingest([workspace / "notes.md"])

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from gg_research.knowledge.document_parts import DocRecord
 from gg_research.knowledge.errors import DocumentNotFound
 from gg_research.knowledge.lexical import INDEX_FORMAT, META_NAME, LexicalIndex, fingerprint
-from gg_research.knowledge.records import DocRecord
 from gg_research.knowledge.store import ChromaStore, lexical_folder, store_exists
 
 if TYPE_CHECKING:
