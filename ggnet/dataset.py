@@ -9,6 +9,7 @@ ggnet.sample_files instead.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -122,7 +123,7 @@ class GGDataset(Dataset):
                 self.has_material[i] = True
             if s.gcode is not None:
                 where = Where.of(self.root, s)
-                img, m = cached_render(lambda: gcodes.layer(s, where), s.gcode, s.layer, size, bead_width_mm, cache_dir, memo)
+                img, m = cached_render(functools.partial(gcodes.layer, s, where), s.gcode, s.layer, size, bead_width_mm, cache_dir, memo)
                 self.render[i, 0] = torch.from_numpy(np.ascontiguousarray(img))
                 if s.gcode_to_image is not None:
                     theta = render_to_camera_theta(s.gcode_to_image, (image.size[1], image.size[0]), m, size)
