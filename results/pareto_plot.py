@@ -45,7 +45,7 @@ def plot_pareto(an: Analysis, path: Path) -> Path:
     return Path(path)
 
 
-def _pareto_two_objectives(an: Analysis, ax: "Axes") -> None:
+def _pareto_two_objectives(an: Analysis, ax: Axes) -> None:
     nx, ny = an.names[0], an.names[1]
     dx, dy = an.directions[0], an.directions[1]
     measured = [r for r in an.rows if r.rank is not None]
@@ -136,7 +136,7 @@ def _from_gain(an: Analysis, gx: float, gy: float) -> tuple[float, float]:
     return gx * sign(an.directions[0]), gy * sign(an.directions[1])
 
 
-def _front_staircase(an: Analysis, ax: "Axes") -> None:
+def _front_staircase(an: Analysis, ax: Axes) -> None:
     if len(an.objectives) != 2 or not an.front:
         return
     pts = _front_points(an)
@@ -148,7 +148,7 @@ def _front_staircase(an: Analysis, ax: "Axes") -> None:
             label=f"Pareto front ({len(an.front)})")
 
 
-def _shade_hypervolume(an: Analysis, ax: "Axes") -> None:
+def _shade_hypervolume(an: Analysis, ax: Axes) -> None:
     """The region the front dominates beyond the reference: its area is the hypervolume."""
     if len(an.objectives) != 2 or not an.front or not an.reference or not an.hypervolume:
         return
@@ -166,7 +166,7 @@ def _shade_hypervolume(an: Analysis, ax: "Axes") -> None:
             label=f"hypervolume {an.hypervolume:.4g}")
 
 
-def _edge_points(an: Analysis, ax: "Axes", nx: str, ny: str, x_edge: float, y_edge: float, x_step: float, y_step: float) -> None:
+def _edge_points(an: Analysis, ax: Axes, nx: str, ny: str, x_edge: float, y_edge: float, x_step: float, y_step: float) -> None:
     """Crashed, invalid and unfinished runs: drawn in the 'no value' band, never dropped.
 
     x_step and y_step point from the edge into the plot (they carry the axis direction).
@@ -206,7 +206,7 @@ def _edge_points(an: Analysis, ax: "Axes", nx: str, ny: str, x_edge: float, y_ed
                     fontsize=8, color=CRASH_COLOR, zorder=7, va="center")
 
 
-def _pareto_one_objective(an: Analysis, ax: "Axes") -> None:
+def _pareto_one_objective(an: Analysis, ax: Axes) -> None:
     name = an.names[0]
     for r in an.rows:
         value = r.exp.metrics.get(name) if r.rank is not None else None

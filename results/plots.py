@@ -99,7 +99,7 @@ def _rows_in_order(an: Analysis) -> list[Row]:
     return [an.row(e.id) for e in an.experiments]
 
 
-def _progress_series(ax: "Axes", xs: list, best: list, points: list | None) -> None:
+def _progress_series(ax: Axes, xs: list, best: list, points: list | None) -> None:
     pairs = [(x, b) for x, b in zip(xs, best) if x is not None and b is not None]
     if pairs:
         ax.step([p[0] for p in pairs], [p[1] for p in pairs], where="post", color=FRONT_COLOR, lw=2, label="running best of kept runs")

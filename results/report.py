@@ -10,7 +10,7 @@ import json
 import os
 import tempfile
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
 
 from gg_research.config import Config
@@ -84,7 +84,7 @@ def write_files(an: Analysis, out_dir: Path, formats: Iterable[str] = FORMATS) -
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportWriteError(f"{out_dir}: cannot create the report folder: {exc.strerror or exc}") from None
-    generated = datetime.now(timezone.utc)
+    generated = datetime.now(UTC)
     written: dict[str, Path] = {}
     images: dict[str, Path] = {}
     if an.experiments and ("html" in formats or "md" in formats):
