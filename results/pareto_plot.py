@@ -6,10 +6,11 @@ no trusted value sit in a band on the worse side of the axes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from gg_research.results.analysis import Analysis
+from gg_research.results.analysis import Analysis, Row
 from gg_research.results.ledger import Status
 from gg_research.results.pareto import sign
 from gg_research.results.plots import (BASELINE_COLOR, CRASH_COLOR, DISCARD_COLOR, FRONT_COLOR, KEEP_COLOR,
@@ -60,7 +61,7 @@ def _pareto_two_objectives(an: Analysis, ax: Axes) -> None:
     _shade_hypervolume(an, ax)
     _front_staircase(an, ax)
 
-    groups = (
+    groups: tuple[tuple[str, Callable[[Row], bool], dict[str, Any]], ...] = (
         ("keep", lambda r: r.exp.status is Status.KEEP, dict(marker="o", color=KEEP_COLOR, s=46, zorder=4)),
         ("discard", lambda r: r.exp.status is Status.DISCARD, dict(marker="o", facecolors="none", edgecolors=DISCARD_COLOR, s=40, zorder=3)),
     )
@@ -128,7 +129,10 @@ def _gain(an: Analysis, values: list[float]) -> list[float]:
 def _front_points(an: Analysis) -> list[tuple[float, float]]:
     """Front members of the first two objectives in 'gain' coordinates, left to right."""
     nx, ny = an.names[0], an.names[1]
-    pts = {tuple(_gain(an, [an.row(i).exp.metrics[nx], an.row(i).exp.metrics[ny]])) for i in an.front}
+    pts: set[tuple[float, float]] = set()
+    for i in an.front:
+        gx, gy = _gain(an, [an.row(i).exp.metrics[nx], an.row(i).exp.metrics[ny]])
+        pts.add((gx, gy))
     return sorted(pts, key=lambda p: (p[0], -p[1]))
 
 
@@ -172,7 +176,7 @@ def _edge_points(an: Analysis, ax: Axes, nx: str, ny: str, x_edge: float, y_edge
     x_step and y_step point from the edge into the plot (they carry the axis direction).
     """
     unmeasured = [r for r in an.rows if r.rank is None]
-    styles = {
+    styles: dict[str, dict[str, Any]] = {
         "crash": dict(marker="x", color=CRASH_COLOR, s=60),
         "invalid": dict(marker="X", color="#8e24aa", s=60),
     }

@@ -6,10 +6,11 @@ calls; files are replaced atomically, so a browser or a second reader never sees
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, UTC
 from pathlib import Path
 
@@ -98,7 +99,7 @@ def write_files(an: Analysis, out_dir: Path, formats: Iterable[str] = FORMATS) -
             plots.append(("curves", plot_curves))
         for name, plot in plots:
             target = out_dir / f"{name}.png"
-            _atomic(target, lambda tmp, plot=plot: plot(an, tmp))
+            _atomic(target, functools.partial(plot, an))
             images[name] = target
     if "html" in formats:
         from gg_research.results.html import render_html
@@ -120,7 +121,7 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
-def _atomic(path: Path, write) -> None:
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary file in the same folder, then rename over the target."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
