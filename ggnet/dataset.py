@@ -29,6 +29,8 @@ from gg_research.ggnet.warp import render_to_camera_theta
 _SCALED = ("camera", "render", "material")
 _UNSCALED = ("mask",)
 _TENSORS = ("camera", "render", "mask", "theta", "has_theta", "material", "has_material")
+# A sample or a batch: its tensors by field name (_TENSORS), and its id (ids) under "id".
+Sample = dict[str, Any]
 
 
 def to_float(item: dict[str, Any]) -> dict[str, Any]:

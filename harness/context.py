@@ -22,7 +22,7 @@ from collections.abc import Iterator
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from gg_research.ggnet.dataset import batch_loader
+from gg_research.ggnet.dataset import Sample, batch_loader
 from gg_research.harness import wire
 from gg_research.harness.curves import CurveWriter
 from gg_research.harness.errors import TrainingDiverged
@@ -66,7 +66,7 @@ class TrainContext:
     device: torch.device
     seed: int
     image_size: int
-    train_dataset: Dataset[dict[str, Any]]
+    train_dataset: Dataset[Sample]
     budget_s: float
     run_dir: Path
     budget_images: int = 0

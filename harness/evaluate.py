@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch.utils.data import Dataset
 
-from gg_research.ggnet.dataset import batch_loader
+from gg_research.ggnet.dataset import Sample, batch_loader
 from gg_research.ggnet.metrics import DiceAccumulator, PBQCAccumulator, dice_image_counts, pbqc_image_counts
 from gg_research.harness.errors import TrainContractError
 
@@ -38,7 +37,7 @@ def _check_output(out: object, batch_size: int, hw: tuple[int, int]) -> tuple[to
 
 def predict(
     model: torch.nn.Module,
-    inputs: Dataset[dict[str, Any]],
+    inputs: Dataset[Sample],
     device: torch.device,
     batch_size: int = 32,
     autocast: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
@@ -59,7 +58,7 @@ def predict(
     return torch.cat(thetas), torch.cat(masks)
 
 
-def score(theta: torch.Tensor, mask_logits: torch.Tensor, labels: Dataset[dict[str, Any]], batch_size: int = 32,
+def score(theta: torch.Tensor, mask_logits: torch.Tensor, labels: Dataset[Sample], batch_size: int = 32,
           per_image: dict[str, list[torch.Tensor]] | None = None) -> dict[str, float]:
     """{'pbqc', 'dice'} of predictions against the labels, micro-averaged over the whole split.
 
@@ -83,7 +82,7 @@ def score(theta: torch.Tensor, mask_logits: torch.Tensor, labels: Dataset[dict[s
 
 def evaluate(
     model: torch.nn.Module,
-    dataset: Dataset[dict[str, Any]],
+    dataset: Dataset[Sample],
     device: torch.device,
     batch_size: int = 32,
     autocast: Callable[[], contextlib.AbstractContextManager[None]] | None = None,

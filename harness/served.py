@@ -23,9 +23,11 @@ from gg_research.harness.feed import (FIELDS, HEADER, ITEMS, ITEMSIZE, MAX_PENDI
 if TYPE_CHECKING:
     from torch.utils.data import DataLoader, Dataset
 
+    from gg_research.ggnet.dataset import Sample
+
     # A torch Dataset to the type checker (DataLoader, ConcatDataset and TrainContext take it as
     # one); at run time a plain class, so importing this module does not import torch.
-    _DatasetBase = Dataset[dict[str, Any]]
+    _DatasetBase = Dataset[Sample]
 else:
     _DatasetBase = object
 

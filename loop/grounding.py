@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from gg_research.config import Config
 from gg_research.loop.records import citation
@@ -18,6 +18,12 @@ if TYPE_CHECKING:
     from gg_research.knowledge.protocols import Embedder
     from gg_research.retrieval.passage import Passage
     from gg_research.retrieval.searcher import Searcher
+
+
+class PassageSource(Protocol):
+    """What a preview of the prompt reads passages from: a Grounding, or a stand-in for one."""
+
+    def passages(self, brief: str, records: Sequence[Experiment], k: int = 5) -> list[Passage]: ...
 
 
 class Grounding:
