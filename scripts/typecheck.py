@@ -59,19 +59,22 @@ def to_tree(arg: str, places: dict[Path, Path]) -> str:
     return arg
 
 
+def to_repo(line: str, places: dict[Path, Path]) -> str:
+    """A line of mypy's output with the path it starts with (inside TREE) as the repository's own."""
+    # Longest first, so gg_research/loop/ is not read as a path under gg_research/.
+    for linked, real in sorted(places.items(), key=lambda p: len(p[0].parts), reverse=True):
+        prefix = os.path.relpath(linked, ROOT) + "/"
+        if line.startswith(prefix):
+            return os.path.relpath(real, ROOT) + "/" + line[len(prefix):]
+    return line
+
+
 def main(argv: list[str]) -> int:
     places = link_tree()
-    # Longest first, so gg_research/loop/ is not read as a path under gg_research/.
-    back = sorted(((os.path.relpath(linked, ROOT) + "/", os.path.relpath(real, ROOT) + "/") for linked, real in places.items()),
-                  key=lambda p: len(p[0]), reverse=True)
     cmd = [sys.executable, "-m", "mypy", *(to_tree(a, places) for a in argv)]
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     for line in proc.stdout.splitlines():
-        for linked, real in back:
-            if line.startswith(linked):
-                line = real + line[len(linked):]
-                break
-        print(line)
+        print(to_repo(line, places))
     return proc.returncode
 
 
