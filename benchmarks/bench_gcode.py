@@ -28,7 +28,7 @@ def main() -> int:
     path = Path(args.file)
     parse_s, render_s, total_s = [], [], []
     program = parse_gcode(path)
-    index = args.layer if args.layer is not None else max(program.layers, key=lambda l: len(l.segments)).index
+    index = args.layer if args.layer is not None else max(program.layers, key=lambda layer: len(layer.segments)).index
     for _ in range(args.repeats):
         t0 = time.perf_counter()
         program = parse_gcode(path)

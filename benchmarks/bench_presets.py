@@ -45,7 +45,8 @@ def _workspace(parent: Path, preset: str, size: int, synth_size: int, n: int) ->
 def _run(ws: Path, budget: float, seed: int) -> dict:
     before = set((ws / "results" / "runs").glob("r*")) if (ws / "results" / "runs").is_dir() else set()
     proc = subprocess.run([*CLI, "run", "--budget", f"{budget:g}", "--seed", str(seed), "--quiet"], cwd=ws,
-                          capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
+                          capture_output=True, text=True,
+                          env={**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")})
     if proc.returncode != 0:
         raise SystemExit(f"bench_presets: run failed in {ws}: {proc.stderr.strip()[-500:]}")
     (new,) = set((ws / "results" / "runs").glob("r*")) - before

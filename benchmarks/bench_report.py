@@ -9,13 +9,14 @@ Usage: python benchmarks/bench_report.py [--sizes 40 300] [--repeats 3]
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import random
 import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -30,7 +31,7 @@ def make_workspace(root: Path, n: int, seed: int = 0) -> Path:
     rng = random.Random(seed)
     (root / "results" / "runs").mkdir(parents=True)
     (root / "gg-research.toml").write_text("")
-    start = datetime(2026, 11, 21, 22, 0, tzinfo=timezone.utc)
+    start = datetime(2026, 11, 21, 22, 0, tzinfo=UTC)
     lines = []
     for i in range(1, n + 1):
         exp_id = f"e{i:04d}"
@@ -73,8 +74,8 @@ def main() -> int:
             ws = make_workspace(Path(tmp) / f"ws{n}", n)
             cfg = load_config(ws / "gg-research.toml")
             write_report(ws, cfg)  # warm: matplotlib's font cache and imports
-            print(f"experiments_{n}_analysis_seconds: {median_seconds(lambda: build_analysis(ws, cfg), args.repeats):.3f}")
-            print(f"experiments_{n}_full_report_seconds: {median_seconds(lambda: write_report(ws, cfg), args.repeats):.3f}")
+            print(f"experiments_{n}_analysis_seconds: {median_seconds(functools.partial(build_analysis, ws, cfg), args.repeats):.3f}")
+            print(f"experiments_{n}_full_report_seconds: {median_seconds(functools.partial(write_report, ws, cfg), args.repeats):.3f}")
             size = (ws / "results" / "report.html").stat().st_size
             print(f"experiments_{n}_report_html_kb: {size / 1024:.0f}")
     return 0

@@ -9,6 +9,7 @@ ggnet.sample_files instead.
 
 from __future__ import annotations
 
+import functools
 import sys
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,8 @@ from gg_research.ggnet.warp import render_to_camera_theta
 _SCALED = ("camera", "render", "material")
 _UNSCALED = ("mask",)
 _TENSORS = ("camera", "render", "mask", "theta", "has_theta", "material", "has_material")
+# A sample or a batch: its tensors by field name (_TENSORS), and its id (ids) under "id".
+Sample = dict[str, Any]
 
 
 def to_float(item: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +125,7 @@ class GGDataset(Dataset):
                 self.has_material[i] = True
             if s.gcode is not None:
                 where = Where.of(self.root, s)
-                img, m = cached_render(lambda: gcodes.layer(s, where), s.gcode, s.layer, size, bead_width_mm, cache_dir, memo)
+                img, m = cached_render(functools.partial(gcodes.layer, s, where), s.gcode, s.layer, size, bead_width_mm, cache_dir, memo)
                 self.render[i, 0] = torch.from_numpy(np.ascontiguousarray(img))
                 if s.gcode_to_image is not None:
                     theta = render_to_camera_theta(s.gcode_to_image, (image.size[1], image.size[0]), m, size)

@@ -63,7 +63,7 @@ def _dataset_path(root: Path, value: Any, key: str, where: Where) -> Path:
     if not isinstance(value, str) or not value.strip():
         raise where.error(f"'{key}' must be a non-empty relative path, got {value!r}")
     rel = posixpath.normpath(value.replace("\\", "/"))
-    if rel.startswith("/") or PureWindowsPath(value).drive or rel == ".." or rel.startswith("../"):
+    if rel.startswith(("/", "../")) or rel == ".." or PureWindowsPath(value).drive:
         raise where.error(f"'{key}' path {value!r} escapes the dataset folder (use a path inside {root})")
     check_inside(root, root / rel, key, where)
     return root / rel

@@ -61,7 +61,8 @@ def check_sample(root: Path, s: Sample, gcodes: GCodeFiles, *, parse: bool = Tru
     if s.material_mask is not None:
         mat_im = open_image(s.material_mask, "material mask", where)
         if mat_im.size != image.size:
-            raise where.error(f"material mask {s.material_mask} is {mat_im.size[0]}x{mat_im.size[1]} but the image is {image.size[0]}x{image.size[1]}")
+            raise where.error(f"material mask {s.material_mask} is {mat_im.size[0]}x{mat_im.size[1]} "
+                              f"but the image is {image.size[0]}x{image.size[1]}")
         out["material"] = binary_mask(mat_im, "material mask", s.material_mask, where)
     if s.gcode is not None:
         if parse:

@@ -24,10 +24,14 @@ import sys
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from types import CodeType, ModuleType
+from typing import TYPE_CHECKING, Any
 
 from gg_research.harness import wire
 from gg_research.harness.summary import write_json_atomic
+
+if TYPE_CHECKING:
+    import torch
 
 EXIT_CRASH = 1
 EXIT_DIVERGED = 3
@@ -44,7 +48,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def resolve_device(name: str):
+def resolve_device(name: str) -> torch.device:
     import torch
 
     from gg_research.errors import GGError
@@ -66,7 +70,7 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def load_train_module(path: Path):
+def load_train_module(path: Path) -> ModuleType:
     """train.py compiled from its bytes, as committed: never from a bytecode cache (a planted
     `.pyc` beside it would run code the diff does not show). The workspace's other modules that
     train.py imports are read from source too (`source_only_imports`)."""
@@ -90,7 +94,7 @@ def load_train_module(path: Path):
 class _SourceOnlyLoader(importlib.machinery.SourceFileLoader):
     """Compiles the module from its source every time; bytecode caches are neither read nor written."""
 
-    def get_code(self, fullname: str):
+    def get_code(self, fullname: str) -> CodeType:
         return compile(self.get_data(self.path), self.path, "exec", dont_inherit=True)
 
 
@@ -105,7 +109,7 @@ def source_only_imports(folder: Path) -> None:
     sys.dont_write_bytecode = True
 
 
-def peak_memory_mb(device) -> float:
+def peak_memory_mb(device: torch.device) -> float:
     import resource
 
     import torch

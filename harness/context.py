@@ -16,12 +16,13 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from collections.abc import Iterator
 
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from gg_research.ggnet.dataset import batch_loader
+from gg_research.ggnet.dataset import Sample, batch_loader
 from gg_research.harness import wire
 from gg_research.harness.curves import CurveWriter
 from gg_research.harness.errors import TrainingDiverged
@@ -37,7 +38,7 @@ EXPLODE_FACTOR = 1e4
 class _CountingLoader:
     """Wraps a DataLoader so the harness counts the images train.py actually draws."""
 
-    def __init__(self, loader: DataLoader, ctx: "TrainContext", batch_size: int, drop_last: bool) -> None:
+    def __init__(self, loader: DataLoader[Any], ctx: TrainContext, batch_size: int, drop_last: bool) -> None:
         self._loader = loader
         self._ctx = ctx
         self._batch_size, self._drop_last = batch_size, drop_last
@@ -65,7 +66,7 @@ class TrainContext:
     device: torch.device
     seed: int
     image_size: int
-    train_dataset: Dataset
+    train_dataset: Dataset[Sample]
     budget_s: float
     run_dir: Path
     budget_images: int = 0
@@ -78,7 +79,7 @@ class TrainContext:
     images_seen: int = 0
     images_drawn: int = 0
     _last_print: float = field(default=-math.inf, repr=False)
-    _losses: deque = field(default_factory=lambda: deque(maxlen=200), repr=False)
+    _losses: deque[float] = field(default_factory=lambda: deque(maxlen=200), repr=False)
     _curve: CurveWriter | None = field(default=None, repr=False)
 
     @property
@@ -121,7 +122,7 @@ class TrainContext:
         """True once the budget is spent (or the time cap of an images budget is reached)."""
         return self.work_done() or self.deadline - time.monotonic() <= 0
 
-    def autocast(self) -> contextlib.AbstractContextManager:
+    def autocast(self) -> contextlib.AbstractContextManager[None]:
         """Mixed precision where it helps (CUDA); a no-op on CPU."""
         if self.amp_dtype is None:
             return contextlib.nullcontext()

@@ -9,12 +9,12 @@ for in-process use (benchmarks, tests), where there is nothing to guard.
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.utils.data import Dataset
 
-from gg_research.ggnet.dataset import batch_loader
+from gg_research.ggnet.dataset import Sample, batch_loader
 from gg_research.ggnet.metrics import DiceAccumulator, PBQCAccumulator, dice_image_counts, pbqc_image_counts
 from gg_research.harness.errors import TrainContractError
 
@@ -37,10 +37,10 @@ def _check_output(out: object, batch_size: int, hw: tuple[int, int]) -> tuple[to
 
 def predict(
     model: torch.nn.Module,
-    inputs: Dataset,
+    inputs: Dataset[Sample],
     device: torch.device,
     batch_size: int = 32,
-    autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
+    autocast: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(theta (N,3,3) float32, mask_logits (N,1,S,S) float32) of the model on the inputs, on the CPU."""
     model.eval()
@@ -58,7 +58,7 @@ def predict(
     return torch.cat(thetas), torch.cat(masks)
 
 
-def score(theta: torch.Tensor, mask_logits: torch.Tensor, labels: Dataset, batch_size: int = 32,
+def score(theta: torch.Tensor, mask_logits: torch.Tensor, labels: Dataset[Sample], batch_size: int = 32,
           per_image: dict[str, list[torch.Tensor]] | None = None) -> dict[str, float]:
     """{'pbqc', 'dice'} of predictions against the labels, micro-averaged over the whole split.
 
@@ -82,10 +82,10 @@ def score(theta: torch.Tensor, mask_logits: torch.Tensor, labels: Dataset, batch
 
 def evaluate(
     model: torch.nn.Module,
-    dataset: Dataset,
+    dataset: Dataset[Sample],
     device: torch.device,
     batch_size: int = 32,
-    autocast: Callable[[], contextlib.AbstractContextManager] | None = None,
+    autocast: Callable[[], contextlib.AbstractContextManager[None]] | None = None,
 ) -> dict[str, float]:
     """{'pbqc', 'dice'} of a model on a labelled split, in one process (benchmarks and tests)."""
     theta, logits = predict(model, dataset, device, batch_size, autocast)

@@ -10,9 +10,10 @@ header (status, length). META's answer carries, on the socket, a JSON object (si
 the images budget, the most images a request may ask) and, as the message's file descriptor, a shared buffer (a
 sealed memfd: its size cannot change, so nothing the run does to it can fault the parent); an
 ITEMS answer's `length` bytes are the stored tensors of the asked samples (of the first ones, when
-the budget cut the request short), in FIELDS order, written by the parent at the start of that buffer (one round trip per batch, whatever its size; the run
-copies them out before its next request). Everything the parent reads is checked against fixed
-bounds before it is used; a request that breaks the protocol ends the feed and is the run's fault.
+the budget cut the request short), in FIELDS order, written by the parent at the start of that
+buffer (one round trip per batch, whatever its size; the run copies them out before its next
+request). Everything the parent reads is checked against fixed bounds before it is used; a request
+that breaks the protocol ends the feed and is the run's fault.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import os
 import socket
 import struct
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from gg_research.ggnet.dataset import GGDataset
@@ -37,9 +38,11 @@ PREFETCH_DEPTH = 3  # batches the harness's loader asks ahead
 MAX_PENDING = 32  # batches asked ahead and not yet taken, over all of a run's loaders
 BUFFER_BYTES = 64 * 2**20  # the shared buffer: 680 images of 128 px in one answer; pages are used as written
 # (name, dtype name, shape of one sample given the image size S); the order of an ITEMS answer.
-FIELDS = (("camera", "uint8", (3, "S", "S")), ("render", "uint8", (1, "S", "S")), ("mask", "uint8", (1, "S", "S")),
-          ("material", "uint8", (1, "S", "S")), ("theta", "float32", (3, 3)), ("has_theta", "bool", ()),
-          ("has_material", "bool", ()))
+Dim = int | Literal["S"]
+FIELDS: tuple[tuple[str, str, tuple[Dim, ...]], ...] = (
+    ("camera", "uint8", (3, "S", "S")), ("render", "uint8", (1, "S", "S")), ("mask", "uint8", (1, "S", "S")),
+    ("material", "uint8", (1, "S", "S")), ("theta", "float32", (3, 3)), ("has_theta", "bool", ()),
+    ("has_material", "bool", ()))
 ITEMSIZE = {"uint8": 1, "float32": 4, "bool": 1}
 
 
@@ -53,11 +56,11 @@ class BudgetSpent(IndexError):
     An IndexError, so `for item in ctx.train_dataset` ends there as a sequence would."""
 
 
-def sample_shape(shape: tuple, size: int) -> tuple[int, ...]:
+def sample_shape(shape: tuple[Dim, ...], size: int) -> tuple[int, ...]:
     return tuple(size if d == "S" else d for d in shape)
 
 
-def numel(shape: tuple, size: int) -> int:
+def numel(shape: tuple[Dim, ...], size: int) -> int:
     n = 1
     for d in sample_shape(shape, size):
         n *= d

@@ -9,7 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 from gg_research.config import Config
 from gg_research.ggnet.sources import PACKAGE as GGNET

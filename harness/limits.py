@@ -55,10 +55,10 @@ def _hierarchies() -> list[_Hierarchy]:
                 continue
             found.append(_Hierarchy(mountpoint, own[""], enabled, True))
         elif fstype == "cgroup":
-            ctrls = frozenset(options & {"memory", "pids", "cpuacct"})
-            key = next((k for k in own if ctrls and set(k.split(",")) >= ctrls), None)
-            if ctrls and key is not None:
-                found.append(_Hierarchy(mountpoint, own[key], ctrls, False))
+            wanted = frozenset(options & {"memory", "pids", "cpuacct"})
+            key = next((k for k in own if wanted and set(k.split(",")) >= wanted), None)
+            if wanted and key is not None:
+                found.append(_Hierarchy(mountpoint, own[key], wanted, False))
     return found
 
 

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from gg_research.config import CONFIG_NAME, CURVES_FILE, PER_IMAGE_FILE, TEST_SCORES_FILE, WEIGHTS_FILE, Config, load_config
 from gg_research.errors import GGError
@@ -43,7 +43,7 @@ Status = Literal["ok", "crash", "timeout", "invalid"]
 class RunResult:
     status: Status  # invalid: it broke the rules (trained past its budget, changed the data)
     metrics: dict[str, float]
-    summary: dict
+    summary: dict[str, Any]
     run_dir: Path
     log_path: Path
     error: str
@@ -155,7 +155,7 @@ class _Run:
             pass
         return self.end("invalid", reason)
 
-    def end(self, status: Status, error: str = "", summary: dict | None = None, rc: int | None = None) -> RunResult:
+    def end(self, status: Status, error: str = "", summary: dict[str, Any] | None = None, rc: int | None = None) -> RunResult:
         summary = summary or {}
         metrics = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         return RunResult(status, metrics, summary, self.run_dir, self.log_path, error, time.monotonic() - self.t0, rc)
@@ -206,7 +206,8 @@ class _Run:
         except OSError as exc:
             return self.end("crash", f"cannot read the run's output: {exc}")
 
-    def _train(self, child: HarnessChild, on_started, next_child: Callable[[], HarnessChild]) -> RunResult | None:
+    def _train(self, child: HarnessChild, on_started: Callable[[Callable[[], HarnessChild]], None] | None,
+               next_child: Callable[[], HarnessChild]) -> RunResult | None:
         """Start the run and keep its budget by this process's clock; a RunResult when it ends badly.
 
         The clock runs from the go line until the child has exited with its predictions written:
@@ -299,7 +300,7 @@ class _Run:
                 f"other processes used {busy:.0%} of the CPUs")
 
     def _score(self, child: HarnessChild, root: Path, before: dict[str, str], labels: Any, isolation: Isolation,
-               log, echo: bool, on_line) -> RunResult:
+               log: IO[bytes], echo: bool, on_line: Callable[[str], None] | None) -> RunResult:
         from gg_research.harness.integrity import frozen_fingerprint
         from gg_research.harness.scorer import TRAIN_REPORT, check_data_unchanged, data_state, score_predictions
 
@@ -351,7 +352,7 @@ class _Run:
         _say(format_summary(summary), log, echo, on_line)
         return self.end("ok", summary=record, rc=0)
 
-    def _score_test(self, root: Path, state: dict[str, str], log) -> None:
+    def _score_test(self, root: Path, state: dict[str, str], log: IO[bytes]) -> None:
         """The sealed test split's scores, to TEST_SCORES_FILE: for the report alone, never in the
         summary, the metrics or the ledger that decisions and proposals read."""
         from gg_research.harness.scorer import PREDICTIONS_TEST, score_predictions, test_labels
@@ -487,7 +488,7 @@ def _child_caps(config: Config, n_val: int, root: Path, state: dict[str, str]) -
             TRAIN_REPORT: _REPORT_CAP, WEIGHTS_FILE: int(config.run.max_output_mb * 2**20)}
 
 
-def _say(text: str, log, echo: bool, on_line: Callable[[str], None] | None) -> None:
+def _say(text: str, log: IO[bytes], echo: bool, on_line: Callable[[str], None] | None) -> None:
     """A line of the parent's own into run.log, and to the terminal as the child's lines go."""
     log.write((text + "\n").encode())
     log.flush()
@@ -540,7 +541,7 @@ def _bounded_json(path: Path, cap: int) -> Any:
         return None
 
 
-def _read_summary(path: Path, objectives: list[str], log: Path) -> tuple[dict, str]:
+def _read_summary(path: Path, objectives: list[str], log: Path) -> tuple[dict[str, Any], str]:
     """(summary, '') when a command's last_run.json is valid, or, without one, when its `log` ends
     with a `---` summary holding every objective (harness.kv_summary); else ({}, why not)."""
     if not path.is_file():

@@ -17,7 +17,7 @@ import shutil
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gg_research.config import PER_IMAGE_FILE, Config
 from gg_research.ggnet.manifest import split_fingerprint
@@ -104,7 +104,8 @@ def trainer_view(workspace: Path, config: Config, root: Path, state: dict[str, s
     return view
 
 
-_LABELS: dict[tuple, GGDataset] = {}
+# (dataset root, image size, bead width, split, fingerprint) -> the split with its labels
+_LABELS: dict[tuple[str, int, float, str, str], GGDataset] = {}
 _TRAIN: dict[Path, GGDataset] = {}
 
 
@@ -187,8 +188,9 @@ def score_predictions(out_dir: Path, labels: GGDataset, batch_size: int, predict
     if not evidence:
         return scores
     # Per-image evidence for a paired comparison with another run on the same images (results.paired).
-    np.savez_compressed(Path(out_dir) / PER_IMAGE_FILE, ids=np.array(labels.ids, dtype=np.str_),
-                        **{f"{name}_counts": torch.cat(rows).numpy().astype(np.float32) for name, rows in counts.items()})
+    # Any: numpy's stub reads a ** mapping as able to fill its allow_pickle flag too.
+    arrays: dict[str, Any] = {f"{name}_counts": torch.cat(rows).numpy().astype(np.float32) for name, rows in counts.items()}
+    np.savez_compressed(Path(out_dir) / PER_IMAGE_FILE, ids=np.array(labels.ids, dtype=np.str_), **arrays)
     return scores
 
 
@@ -228,7 +230,7 @@ def _checked_members(path: Path, n: int, size: int) -> dict[str, str]:
     return names
 
 
-def degenerate_transforms(theta: "np.ndarray") -> list[int]:
+def degenerate_transforms(theta: np.ndarray) -> list[int]:
     """Indices of the 3x3 transforms that cannot be inverted reliably (singular or ill-conditioned)."""
     import numpy as np
 

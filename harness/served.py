@@ -13,17 +13,30 @@ import struct
 import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Iterable, Iterator
+from typing import Any
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from gg_research.harness.feed import (FIELDS, HEADER, ITEMS, ITEMSIZE, MAX_PENDING, META, OK, PREFETCH_DEPTH, SPENT,
                                       BudgetSpent, FeedBroken, image_bytes, numel, recv_exact, sample_shape)
+
+if TYPE_CHECKING:
+    from torch.utils.data import DataLoader, Dataset
+
+    from gg_research.ggnet.dataset import Sample
+
+    # A torch Dataset to the type checker (DataLoader, ConcatDataset and TrainContext take it as
+    # one); at run time a plain class, so importing this module does not import torch.
+    _DatasetBase = Dataset[Sample]
+else:
+    _DatasetBase = object
 
 
 _SERVED_TO_OWN_PROCESS = ("ctx.train_dataset is served by the harness to train.py's own process: DataLoader "
                           "workers (num_workers > 0) cannot read it. The split is in memory already; use num_workers=0")
 
 
-class ServedDataset:
+class ServedDataset(_DatasetBase):
     """The training split as train.py sees it: a torch Dataset whose samples come from the parent.
 
     Items are float, as a GGDataset's; `stored_batch(indices)` is the uint8 batch the harness's
@@ -53,7 +66,7 @@ class ServedDataset:
         self.max_request = int(meta["max_request"])
         self.budget = int(meta.get("budget", 0))
         self.ids: list[str] = [str(i) for i in meta["ids"]]
-        self._pending: deque[tuple[tuple[int, ...], Future]] = deque()
+        self._pending: deque[tuple[tuple[int, ...], Future[dict[str, Any]]]] = deque()
         self._ahead: ThreadPoolExecutor | None = None
 
     def __len__(self) -> int:
@@ -75,7 +88,7 @@ class ServedDataset:
     def __copy__(self) -> ServedDataset:
         return self  # one feed: a copy of the split reads the same samples
 
-    def __deepcopy__(self, memo: dict) -> ServedDataset:
+    def __deepcopy__(self, memo: dict[int, object]) -> ServedDataset:
         return self
 
     def __getitems__(self, indices: list[int]) -> list[dict[str, Any]]:
@@ -243,7 +256,7 @@ class _ServedBatches:
 _WORKER_OPTIONS = ("num_workers", "persistent_workers", "prefetch_factor", "worker_init_fn", "multiprocessing_context")
 
 
-def served_loader(dataset: ServedDataset, batch_size: int, *, shuffle: bool, drop_last: bool, **kw: Any):
+def served_loader(dataset: ServedDataset, batch_size: int, *, shuffle: bool, drop_last: bool, **kw: Any) -> DataLoader[Any]:
     """A DataLoader of float batches over the served split, one request per batch and the next
     batch on its way while this one trains. Worker options are dropped (the split is in memory
     in the parent; a worker process cannot share the feed). A caller's own collate_fn gets the
@@ -258,5 +271,5 @@ def served_loader(dataset: ServedDataset, batch_size: int, *, shuffle: bool, dro
                                           else SequentialSampler(dataset))
     batches = PrefetchingBatches(kw.pop("batch_sampler", None) or BatchSampler(sampler, batch_size, drop_last), dataset)
     if "collate_fn" in kw:
-        return DataLoader(dataset, batch_sampler=batches, **kw)  # type: ignore[arg-type]
+        return DataLoader(dataset, batch_sampler=batches, **kw)
     return DataLoader(_ServedBatches(dataset), batch_sampler=batches, collate_fn=to_float, **kw)  # type: ignore[arg-type]

@@ -58,7 +58,7 @@ def parse_summary(text: str) -> dict[str, Any]:
     return out
 
 
-def write_json_atomic(path: Path, data: dict) -> None:
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     """A run's JSON file (last_run.json, train_report.json): a reader sees the old file or the whole new one.
 
     The temp file is made new (O_EXCL) beside the target, and the rename replaces whatever name was

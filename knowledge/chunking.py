@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from itertools import groupby
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from gg_research.knowledge.document_parts import BODY, Block, Chunk
 from gg_research.knowledge.sections import NAVIGATION, TABLE_ROW, navigation_text

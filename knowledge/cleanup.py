@@ -65,7 +65,7 @@ def remove_running_lines(pages: list[str], min_repeats: int = 3) -> list[str]:
     split = [p.split("\n") for p in pages]
     counts: Counter[str] = Counter()
     for lines in split:
-        edge = {_signature(l) for l in _edge_lines(lines) if l.strip()}
+        edge = {_signature(line) for line in _edge_lines(lines) if line.strip()}
         counts.update(edge)
     # A chapter's running header repeats only over that chapter's pages, so a share of the whole
     # document is too strict: three pages make a header, two when it carries a page number.
@@ -76,13 +76,13 @@ def remove_running_lines(pages: list[str], min_repeats: int = 3) -> list[str]:
     }
     out = []
     for lines in split:
-        nonempty = [i for i, l in enumerate(lines) if l.strip()]
+        nonempty = [i for i, line in enumerate(lines) if line.strip()]
         n = _edge_count(len(nonempty))
         edge_idx = set(nonempty[:n] + nonempty[-n:])
         kept = [
-            l
-            for i, l in enumerate(lines)
-            if not (i in edge_idx and (_signature(l) in repeated or is_page_number(l)))
+            line
+            for i, line in enumerate(lines)
+            if not (i in edge_idx and (_signature(line) in repeated or is_page_number(line)))
         ]
         out.append("\n".join(kept))
     return out
@@ -94,7 +94,7 @@ def _edge_count(n_lines: int) -> int:
 
 
 def _edge_lines(lines: list[str]) -> list[str]:
-    nonempty = [l for l in lines if l.strip()]
+    nonempty = [line for line in lines if line.strip()]
     n = _edge_count(len(nonempty))
     return nonempty[:n] + nonempty[-n:]
 

@@ -14,9 +14,9 @@ class ExtractedDocument:
     kind: str  # "pdf", "markdown", "text"
     pages: list[str]
     # Sections that readers know structurally (Markdown headings) come as ready-made blocks.
-    blocks: list["Block"] | None = None
+    blocks: list[Block] | None = None
     # The PDF's own outline (bookmarks), in document order; None when the file has none.
-    outline: list["OutlineEntry"] | None = None
+    outline: list[OutlineEntry] | None = None
 
 
 @dataclass(frozen=True)

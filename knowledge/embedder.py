@@ -18,7 +18,7 @@ import tempfile
 import threading
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 

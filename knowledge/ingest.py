@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Literal, Sequence
+from typing import TYPE_CHECKING, Literal
+from collections.abc import Callable, Sequence
 
 from gg_research.errors import GGError
 from gg_research.knowledge.chunking import chunk_blocks
@@ -87,7 +88,7 @@ def source_name(path: Path, workspace: Path) -> str:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    return datetime.now(UTC).replace(microsecond=0).isoformat()
 
 
 class Ingestor:
@@ -96,7 +97,7 @@ class Ingestor:
     def __init__(
         self,
         workspace: Path,
-        config: "KnowledgeSection",
+        config: KnowledgeSection,
         embedder: Embedder | None = None,
         embedder_factory: Callable[[], Embedder] | None = None,
         reader_factory: Callable[[Path, bytes], DocumentReader] = reader_for,
@@ -163,7 +164,7 @@ class Ingestor:
                 return FileResult(str(path), "unchanged", source, same.doc_id, same.pages, same.chunks, same.sections, note)
             if self._embedder is None:
                 self._stage(source, "loading the embedder")
-            self.embedder  # loading the model once is not chunking time
+            _ = self.embedder  # loading the model once is not chunking time
             t = time.perf_counter()
             chunks = self._chunk(doc)
             self.timings.chunk += time.perf_counter() - t

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
 
 class KnowledgeBase:
-    def __init__(self, workspace: Path, config: "KnowledgeSection") -> None:
+    def __init__(self, workspace: Path, config: KnowledgeSection) -> None:
         self.workspace = Path(workspace)
         self.config = config
         self.lexical_dir = lexical_folder(self.workspace, config.store, config.collection)

@@ -15,7 +15,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Collection, Iterable, Sequence
+from typing import Any
+from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -86,7 +87,7 @@ class LexicalIndex:
     kinds: list[str] = field(default_factory=list)  # each chunk's kind (document_parts.CHUNK_KINDS), as `ids`
 
     @classmethod
-    def build(cls, ids: list[str], texts: list[str], fp: str, kinds: Sequence[str] | None = None) -> "LexicalIndex":
+    def build(cls, ids: list[str], texts: list[str], fp: str, kinds: Sequence[str] | None = None) -> LexicalIndex:
         kinds = list(kinds) if kinds is not None else [BODY] * len(ids)
         if not ids:
             return cls([], fp, None, [])
@@ -139,7 +140,7 @@ class LexicalIndex:
             shutil.rmtree(tmp, ignore_errors=True)
 
     @classmethod
-    def load(cls, folder: Path) -> "LexicalIndex | None":
+    def load(cls, folder: Path) -> LexicalIndex | None:
         """The saved index, or None when it is missing, unreadable or built otherwise (then it is rebuilt)."""
         meta = folder / META_NAME
         if not meta.is_file():

@@ -23,7 +23,8 @@ _NUMBER = re.compile(r"^(?P<num>\d{1,2}(?:\.\d{1,2}){0,4})\.?\s+(?P<title>\S.*)$
 _LETTERED = re.compile(r"^(?P<num>[A-H](?:\.\d{1,2}){0,4})\.?\s+(?P<title>[A-Z].*)$")
 _KIND = re.compile(r"^(?P<kind>chapter|appendix|part)\s+(?P<num>\d{1,2}|[IVXLC]{1,6}|[A-H])\b[.:—–-]?\s*(?P<title>.*)$", re.IGNORECASE)
 # What may stand in front of a title on its line: "3.1", "Chapter 3", "Appendix B:", "A.".
-_NUMBER_BEFORE = re.compile(r"(?:(?:chapter|appendix|part)\s+)?(?:\d{1,2}(?:\.\d{1,2}){0,4}|[IVXLC]{1,6}|[A-H](?:\.\d{1,2}){0,4})[.:]?[ \t]*$", re.IGNORECASE)
+_NUMBER_BEFORE = re.compile(
+    r"(?:(?:chapter|appendix|part)\s+)?(?:\d{1,2}(?:\.\d{1,2}){0,4}|[IVXLC]{1,6}|[A-H](?:\.\d{1,2}){0,4})[.:]?[ \t]*$", re.IGNORECASE)
 # A chapter's number on a line of its own above its title (LaTeX's "Chapter 3" / "Introduction").
 _NUMBER_LINE = re.compile(r"(?:(?:chapter|appendix|part)\s+)?(?:\d{1,2}|[IVXLC]{1,6}|[A-H])\.?", re.IGNORECASE)
 _WORD = re.compile(r"\w+")

@@ -8,7 +8,8 @@ persistent on disk or a server by URL (`[knowledge] store`), so it has no protoc
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
+from collections.abc import Sequence
 
 import numpy as np
 

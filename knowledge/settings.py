@@ -9,7 +9,7 @@ if TYPE_CHECKING:
     from gg_research.config import KnowledgeSection
 
 
-def workspace_knowledge(collection: str | None = None, start: Path | None = None) -> tuple[Path, "KnowledgeSection"]:
+def workspace_knowledge(collection: str | None = None, start: Path | None = None) -> tuple[Path, KnowledgeSection]:
     """(workspace root, its [knowledge] section), with `collection` (--kb) overriding the configured one."""
     from gg_research.config import CONFIG_NAME, find_workspace, load_config
 

@@ -15,7 +15,7 @@ The rules rewrite word endings only, and only after a few letters of stem, so sh
 from __future__ import annotations
 
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 # -ise/-yse and their inflections: optimiser, minimised, initialising, localisation, analysed.
 _ISE = re.compile(r"(?<=\w\w)([iy])s(e|es|ed|er|ers|ing|ation|ations)$")

@@ -14,7 +14,14 @@ import json
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from anthropic import Anthropic
+    from anthropic.types import Usage
+
+    from gg_research.retrieval.passage import Passage
 
 MAX_WORKERS = 8
 MAX_TOKENS = 200
@@ -33,19 +40,19 @@ class EvidenceError(Exception):
 
 @dataclass
 class Evidence:
-    passage: Any  # retrieval.Passage
+    passage: Passage
     score: int
     summary: str
     rank: int  # its place in the hybrid ranking, for ties
 
 
-def score_passages(client: Any, model: str, question: str, passages: Sequence[Any],
-                   charge: Callable[[Any], None]) -> list[Evidence]:
+def score_passages(client: Anthropic, model: str, question: str, passages: Sequence[Passage],
+                   charge: Callable[[Usage], None]) -> list[Evidence]:
     """Every passage scored and summarised for `question` (parallel requests), best first.
 
     `charge` gets each response's usage as it comes, so tokens spent before a failure are counted.
     """
-    def one(rank_passage: tuple[int, Any]) -> Evidence:
+    def one(rank_passage: tuple[int, Passage]) -> Evidence:
         rank, p = rank_passage
         try:
             resp = client.messages.create(
@@ -72,7 +79,7 @@ def score_passages(client: Any, model: str, question: str, passages: Sequence[An
     return sorted(found, key=lambda e: (-e.score, e.rank))
 
 
-def evidence_passages(evidence: Sequence[Evidence], keep: int) -> list[Any]:
+def evidence_passages(evidence: Sequence[Evidence], keep: int) -> list[Passage]:
     """The best `keep` passages that say something (score > 0), each with its score and summary
     in front of its text, ready for the context block."""
     return [

@@ -8,11 +8,22 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from gg_research.config import Config
 from gg_research.loop.records import citation
 from gg_research.results.ledger import Experiment, Status
+
+if TYPE_CHECKING:
+    from gg_research.knowledge.protocols import Embedder
+    from gg_research.retrieval.passage import Passage
+    from gg_research.retrieval.searcher import Searcher
+
+
+class PassageSource(Protocol):
+    """What a preview of the prompt reads passages from: a Grounding, or a stand-in for one."""
+
+    def passages(self, brief: str, records: Sequence[Experiment], k: int = 5) -> list[Passage]: ...
 
 
 class Grounding:
@@ -21,9 +32,9 @@ class Grounding:
         self.cfg = config
         self.say = say
         # None: not tried yet; False: tried, no usable knowledge base.
-        self._searcher: Any = None
+        self._searcher: Searcher | Literal[False] | None = None
 
-    def searcher(self) -> Any:
+    def searcher(self) -> Searcher | None:
         """The knowledge base's Searcher, or None when it is missing or empty."""
         if self._searcher is None:
             try:
@@ -36,20 +47,20 @@ class Grounding:
                 self._searcher = False
         return self._searcher or None
 
-    def embedder(self) -> Any:
+    def embedder(self) -> Embedder:
         """The knowledge base's embedder; loaded from the config even when there is no knowledge base.
 
         Raises what loading raises (knowledge.errors.EmbedderError when the model is not there).
         """
         s = self.searcher()
-        found = getattr(s, "embedder", None) if s is not None else None
+        found: Embedder | None = getattr(s, "embedder", None) if s is not None else None
         if found is None:
             from gg_research.knowledge.embedder import load_embedder
 
             found = load_embedder(self.cfg.knowledge.embedder, self.ws)
         return found
 
-    def passages(self, brief: str, records: Sequence[Experiment], k: int = 5) -> list[Any]:
+    def passages(self, brief: str, records: Sequence[Experiment], k: int = 5) -> list[Passage]:
         s = self.searcher()
         if s is None:
             return []

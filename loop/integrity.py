@@ -32,7 +32,8 @@ _FOLLOWED = (PACKAGE, f"{PACKAGE}.loop", f"{PACKAGE}.results", f"{PACKAGE}.harne
 _NOT_SOURCES = {".git", ".gg", "results", "node_modules"}
 
 
-_closure: dict[tuple, list[Path]] = {}
+# (path, mtime, size) of every file of the packages -> the judging modules among them
+_closure: dict[tuple[tuple[str, int, int], ...], list[Path]] = {}
 
 
 def _judge_files() -> list[Path]:

@@ -21,7 +21,7 @@ class LoopLock:
         self.path = Path(workspace) / LOCK_PATH
         self._fd: int | None = None
 
-    def acquire(self) -> "LoopLock":
+    def acquire(self) -> LoopLock:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
@@ -43,7 +43,7 @@ class LoopLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "LoopLock":
+    def __enter__(self) -> LoopLock:
         return self.acquire()
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:

@@ -15,7 +15,7 @@ Optuna's trials are near one another by design, and a script is the researcher's
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -23,6 +23,10 @@ from gg_research.config import Config
 from gg_research.loop.hypothesis import Hypothesis
 from gg_research.results.journal import ran
 from gg_research.results.ledger import Experiment, Status
+
+if TYPE_CHECKING:
+    from gg_research.knowledge.protocols import Embedder
+    from gg_research.loop.proposers.base import Proposer
 
 
 def hypothesis_text(title: str, rationale: str) -> str:
@@ -34,20 +38,21 @@ def experiment_text(e: Experiment) -> str:
 
 
 class NoveltyCheck:
-    def __init__(self, config: Config, embedder: Callable[[], Any], say: Callable[[str], None]) -> None:
+    def __init__(self, config: Config, embedder: Callable[[], Embedder], say: Callable[[str], None]) -> None:
         self.cfg = config
         self._get_embedder = embedder
-        self._embedder: Any = None  # None: not loaded yet; False: cannot load, check off
+        self._embedder: Embedder | Literal[False] | None = None  # None: not loaded yet; False: cannot load, check off
         self._say = say
         self._vectors: dict[str, np.ndarray] = {}  # experiment id -> unit vector of its text
 
-    def applies(self, hyp: Hypothesis, proposer: Any) -> bool:
+    def applies(self, hyp: Hypothesis, proposer: Proposer) -> bool:
         if not self.cfg.proposer.novelty_check or not getattr(proposer, "checks_novelty", False):
             return False
         # A hypothesis another proposer made in its stead (Optuna after API failures) is not prose.
-        return hyp.meta.get("proposer", proposer.name) == proposer.name
+        made_by: str = hyp.meta.get("proposer", proposer.name)
+        return made_by == proposer.name
 
-    def refusal(self, hyp: Hypothesis, proposer: Any, earlier: Sequence[Experiment]) -> str | None:
+    def refusal(self, hyp: Hypothesis, proposer: Proposer, earlier: Sequence[Experiment]) -> str | None:
         """Why `hyp` repeats an earlier experiment, or None when it is new enough (or the check is off)."""
         if not self.applies(hyp, proposer):
             return None
@@ -69,7 +74,7 @@ class NoveltyCheck:
                 f">= proposer.novelty_threshold {threshold:.2f}; that idea was tried, so propose a different one "
                 f"(or a change its result calls for, saying how it differs)")
 
-    def _embedder_or_none(self) -> Any:
+    def _embedder_or_none(self) -> Embedder | None:
         if self._embedder is None:
             try:
                 self._embedder = self._get_embedder()

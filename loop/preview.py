@@ -16,7 +16,7 @@ from typing import Any
 from gg_research.config import Config
 from gg_research.loop.apply import mutable_contents
 from gg_research.loop.git import Git
-from gg_research.loop.grounding import Grounding
+from gg_research.loop.grounding import Grounding, PassageSource
 from gg_research.loop.prompt import first_request
 from gg_research.loop.state import LoopState
 from gg_research.loop.steering import read_brief, read_notes
@@ -25,7 +25,7 @@ from gg_research.results.ledger import LedgerFile, Status
 from gg_research.retrieval.context_block import estimate_tokens
 
 
-def preview_state(workspace: Path, config: Config, tag: str, grounding: Grounding | Any,
+def preview_state(workspace: Path, config: Config, tag: str, grounding: PassageSource,
                   say: Callable[[str], None]) -> LoopState:
     ws = Path(workspace).resolve()
     everything = LedgerFile(ws, [o.name for o in config.objectives]).read().experiments
@@ -63,7 +63,7 @@ def render_request(request: dict[str, Any], config: Config) -> str:
 
 
 def show_prompt(workspace: Path, config: Config, tag: str, fmt: str = "text",
-                say: Callable[[str], None] = print, grounding: Any = None) -> str:
+                say: Callable[[str], None] = print, grounding: PassageSource | None = None) -> str:
     """The first request of the next proposal: readable text, or the exact JSON body (`fmt="json"`)."""
     grounding = grounding or Grounding(Path(workspace).resolve(), config, say)
     request = first_request(preview_state(workspace, config, tag, grounding, say), config)

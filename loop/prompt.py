@@ -6,11 +6,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gg_research.config import Config
 from gg_research.loop.hypothesis import tool_input_schema
 from gg_research.loop.state import LoopState
+
+if TYPE_CHECKING:
+    from gg_research.retrieval.passage import Passage
 
 CACHE = {"type": "ephemeral"}
 
@@ -90,7 +93,7 @@ def objectives_text(config: Config) -> str:
 
 
 def first_request(state: LoopState, config: Config, feedback: str | None = None,
-                  passages: list[Any] | None = None) -> dict[str, Any]:
+                  passages: list[Passage] | None = None) -> dict[str, Any]:
     """The Messages API request that opens the conversation for this state (model, system, tools, turn).
 
     `passages` replaces the state's own (the evidence step's choice, loop/evidence.py).

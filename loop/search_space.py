@@ -15,10 +15,13 @@ import io
 import re
 import tokenize
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gg_research.ggnet.sources import AST_LOCK
 from gg_research.loop.errors import ProposerError
+
+if TYPE_CHECKING:
+    from optuna.distributions import BaseDistribution
 
 _SPEC = re.compile(r"#\s*search:\s*(log|float|int|choice)\s*\((.*)\)\s*$")
 _NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -36,7 +39,7 @@ class Param:
     col: int  # value span on the line
     end_col: int
 
-    def distribution(self):
+    def distribution(self) -> BaseDistribution:
         from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
         if self.kind == "choice":
@@ -50,7 +53,7 @@ class Param:
             return value in self.args
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             return False
-        return self.args[0] <= value <= self.args[1]
+        return bool(self.args[0] <= value <= self.args[1])
 
     def render(self, value: Any) -> str:
         if self.kind == "int":
@@ -85,7 +88,8 @@ def _parse_file(path: str, text: str) -> list[Param]:
             continue
         name = node.targets[0].id
         m = _SPEC.search(comments.get(node.lineno, ""))
-        if not m or not _NAME.match(name) or node.end_lineno != node.lineno:
+        end_col = node.value.end_col_offset  # always set by ast.parse; None only in a hand-made tree
+        if not m or not _NAME.match(name) or node.end_lineno != node.lineno or end_col is None:
             continue
         where = f"{path}:{node.lineno}"
         try:
@@ -102,7 +106,7 @@ def _parse_file(path: str, text: str) -> list[Param]:
         elif kind == "log" and args[0] <= 0:
             raise ProposerError(f"{where}: {name}: log(lo, hi) needs lo > 0")
         out.append(Param(name, name, path, kind, tuple(args), value, lines[node.lineno - 1],
-                         node.value.col_offset, node.value.end_col_offset))
+                         node.value.col_offset, end_col))
     return out
 
 

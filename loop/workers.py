@@ -152,7 +152,8 @@ class RayPool:
         slot = self._take(str(workspace))
         try:
             ref = self._actors[slot].run.remote(str(workspace), str(run_dir), config, budget_s, seed, hard_limit_s)
-            return ray.get(ref)
+            result: RunResult = ray.get(ref)
+            return result
         except ray.exceptions.RayError as exc:
             first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             why = f"the Ray worker running it ended: {type(exc).__name__}: {first.strip()[:200]}"

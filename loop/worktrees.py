@@ -16,7 +16,8 @@ import shutil
 from pathlib import Path
 
 from gg_research.config import Config
-from gg_research.loop.git import Git, GitError
+from gg_research.loop.errors import GitError
+from gg_research.loop.git import Git
 
 
 class Worktrees:

@@ -86,7 +86,8 @@ def build_cards(an: Analysis) -> list[Card]:
         row = an.row(exp_id)
         e = row.exp
         hyp = e.hypothesis
-        citations = hyp.get("citations") if isinstance(hyp.get("citations"), list) else []
+        cited = hyp.get("citations")
+        citations = cited if isinstance(cited, list) else []
         expected = hyp.get("expected")
         diff_path = str(e.diff)
         cards.append(

@@ -44,9 +44,10 @@ class Curve:
         """Each point's place in the run, 0 to 1: by images seen when every point has a count that
         grows, else by step, else by the parent's clock. (Arrival times come in bursts when the
         parent reads several lines at once, so they place points worst.)"""
-        for xs in (self.images, self.step, self.seconds):
-            if all(x is not None for x in xs) and all(b >= a for a, b in zip(xs, xs[1:])) and xs[-1] > xs[0]:
-                return [(x - xs[0]) / (xs[-1] - xs[0]) for x in xs]  # type: ignore[operator]
+        for series in (self.images, self.step, self.seconds):
+            xs = [x for x in series if x is not None]
+            if len(xs) == len(series) and all(b >= a for a, b in zip(xs, xs[1:])) and xs[-1] > xs[0]:
+                return [(x - xs[0]) / (xs[-1] - xs[0]) for x in xs]
         return [i / max(len(self.step) - 1, 1) for i in range(len(self.step))]
 
     def to_json(self) -> dict[str, Any]:

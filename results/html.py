@@ -8,7 +8,9 @@ from html import escape
 from pathlib import Path
 
 from gg_research.results.analysis import Analysis, Row
-from gg_research.results.cards import Card, build_cards, collapse_text, curve_lines, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite
+from gg_research.results.cards import (
+    Card, build_cards, collapse_text, curve_lines, fmt_throughput, fmt_value, headline_facts, holdout_table, passage_cite,
+)
 
 # The page may load nothing from anywhere: images are data: URIs, style and script inline.
 MAX_REASON = 160

@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
+from numpy.typing import NDArray
 
 from gg_research.config import ObjectiveConfig
 
@@ -34,14 +35,14 @@ def sign(direction: str) -> float:
     raise ValueError(f"direction must be 'maximize' or 'minimize', not {direction!r}")
 
 
-def to_loss(points: Sequence[Sequence[float]] | np.ndarray, directions: Sequence[Direction]) -> np.ndarray:
+def to_loss(points: Sequence[Sequence[float]] | np.ndarray, directions: Sequence[Direction]) -> NDArray[np.float64]:
     """Points as an (n, k) float array where lower is better in every column."""
-    arr = np.asarray(points, dtype=float)
+    arr: NDArray[np.float64] = np.asarray(points, dtype=np.float64)
     if arr.ndim == 1 and arr.size == 0:
         arr = arr.reshape(0, len(directions))
     if arr.ndim != 2 or arr.shape[1] != len(directions):
         raise ValueError(f"points must be (n, {len(directions)}), got shape {arr.shape}")
-    signs = np.array([-sign(d) for d in directions], dtype=float)
+    signs: NDArray[np.float64] = np.array([-sign(d) for d in directions], dtype=np.float64)
     return arr * signs
 
 
@@ -56,14 +57,14 @@ def dominates(a: Sequence[float], b: Sequence[float], directions: Sequence[Direc
     return bool(np.all(la <= lb) and np.any(la < lb))
 
 
-def _dominance_matrix(loss: np.ndarray) -> np.ndarray:
+def _dominance_matrix(loss: NDArray[np.float64]) -> NDArray[np.bool_]:
     """D[i, j] is True when point i dominates point j."""
-    le = np.all(loss[:, None, :] <= loss[None, :, :], axis=2)
-    lt = np.any(loss[:, None, :] < loss[None, :, :], axis=2)
+    le: NDArray[np.bool_] = np.all(loss[:, None, :] <= loss[None, :, :], axis=2)
+    lt: NDArray[np.bool_] = np.any(loss[:, None, :] < loss[None, :, :], axis=2)
     return le & lt
 
 
-def nondominated_ranks(points: Sequence[Sequence[float]] | np.ndarray, directions: Sequence[Direction]) -> np.ndarray:
+def nondominated_ranks(points: Sequence[Sequence[float]] | np.ndarray, directions: Sequence[Direction]) -> NDArray[np.int_]:
     """Rank of each point: 1 for the Pareto front, 2 for the front once rank 1 is removed, ...
 
     Equal points dominate neither each other, so ties share a rank.
@@ -86,18 +87,19 @@ def nondominated_ranks(points: Sequence[Sequence[float]] | np.ndarray, direction
     return ranks
 
 
-def pareto_mask(points: Sequence[Sequence[float]] | np.ndarray, directions: Sequence[Direction]) -> np.ndarray:
+def pareto_mask(points: Sequence[Sequence[float]] | np.ndarray, directions: Sequence[Direction]) -> NDArray[np.bool_]:
     """True for the points no other point dominates."""
     loss = to_loss(points, directions)
     if len(loss) == 0:
         return np.zeros(0, dtype=bool)
-    return ~_dominance_matrix(loss).any(axis=0)
+    dominated: NDArray[np.bool_] = np.any(_dominance_matrix(loss), axis=0)
+    return ~dominated
 
 
 def rank_against(
     point: Sequence[float],
     points: Sequence[Sequence[float]] | np.ndarray,
-    ranks: Sequence[int],
+    ranks: Sequence[int] | NDArray[np.int_],
     directions: Sequence[Direction],
 ) -> int:
     """The layer a new point would sit in among already ranked points (1 + deepest dominator)."""

@@ -6,10 +6,11 @@ no trusted value sit in a band on the worse side of the axes.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from gg_research.results.analysis import Analysis
+from gg_research.results.analysis import Analysis, Row
 from gg_research.results.ledger import Status
 from gg_research.results.pareto import sign
 from gg_research.results.plots import (BASELINE_COLOR, CRASH_COLOR, DISCARD_COLOR, FRONT_COLOR, KEEP_COLOR,
@@ -45,7 +46,7 @@ def plot_pareto(an: Analysis, path: Path) -> Path:
     return Path(path)
 
 
-def _pareto_two_objectives(an: Analysis, ax: "Axes") -> None:
+def _pareto_two_objectives(an: Analysis, ax: Axes) -> None:
     nx, ny = an.names[0], an.names[1]
     dx, dy = an.directions[0], an.directions[1]
     measured = [r for r in an.rows if r.rank is not None]
@@ -60,7 +61,7 @@ def _pareto_two_objectives(an: Analysis, ax: "Axes") -> None:
     _shade_hypervolume(an, ax)
     _front_staircase(an, ax)
 
-    groups = (
+    groups: tuple[tuple[str, Callable[[Row], bool], dict[str, Any]], ...] = (
         ("keep", lambda r: r.exp.status is Status.KEEP, dict(marker="o", color=KEEP_COLOR, s=46, zorder=4)),
         ("discard", lambda r: r.exp.status is Status.DISCARD, dict(marker="o", facecolors="none", edgecolors=DISCARD_COLOR, s=40, zorder=3)),
     )
@@ -128,7 +129,10 @@ def _gain(an: Analysis, values: list[float]) -> list[float]:
 def _front_points(an: Analysis) -> list[tuple[float, float]]:
     """Front members of the first two objectives in 'gain' coordinates, left to right."""
     nx, ny = an.names[0], an.names[1]
-    pts = {tuple(_gain(an, [an.row(i).exp.metrics[nx], an.row(i).exp.metrics[ny]])) for i in an.front}
+    pts: set[tuple[float, float]] = set()
+    for i in an.front:
+        gx, gy = _gain(an, [an.row(i).exp.metrics[nx], an.row(i).exp.metrics[ny]])
+        pts.add((gx, gy))
     return sorted(pts, key=lambda p: (p[0], -p[1]))
 
 
@@ -136,7 +140,7 @@ def _from_gain(an: Analysis, gx: float, gy: float) -> tuple[float, float]:
     return gx * sign(an.directions[0]), gy * sign(an.directions[1])
 
 
-def _front_staircase(an: Analysis, ax: "Axes") -> None:
+def _front_staircase(an: Analysis, ax: Axes) -> None:
     if len(an.objectives) != 2 or not an.front:
         return
     pts = _front_points(an)
@@ -148,7 +152,7 @@ def _front_staircase(an: Analysis, ax: "Axes") -> None:
             label=f"Pareto front ({len(an.front)})")
 
 
-def _shade_hypervolume(an: Analysis, ax: "Axes") -> None:
+def _shade_hypervolume(an: Analysis, ax: Axes) -> None:
     """The region the front dominates beyond the reference: its area is the hypervolume."""
     if len(an.objectives) != 2 or not an.front or not an.reference or not an.hypervolume:
         return
@@ -166,13 +170,13 @@ def _shade_hypervolume(an: Analysis, ax: "Axes") -> None:
             label=f"hypervolume {an.hypervolume:.4g}")
 
 
-def _edge_points(an: Analysis, ax: "Axes", nx: str, ny: str, x_edge: float, y_edge: float, x_step: float, y_step: float) -> None:
+def _edge_points(an: Analysis, ax: Axes, nx: str, ny: str, x_edge: float, y_edge: float, x_step: float, y_step: float) -> None:
     """Crashed, invalid and unfinished runs: drawn in the 'no value' band, never dropped.
 
     x_step and y_step point from the edge into the plot (they carry the axis direction).
     """
     unmeasured = [r for r in an.rows if r.rank is None]
-    styles = {
+    styles: dict[str, dict[str, Any]] = {
         "crash": dict(marker="x", color=CRASH_COLOR, s=60),
         "invalid": dict(marker="X", color="#8e24aa", s=60),
     }
@@ -206,7 +210,7 @@ def _edge_points(an: Analysis, ax: "Axes", nx: str, ny: str, x_edge: float, y_ed
                     fontsize=8, color=CRASH_COLOR, zorder=7, va="center")
 
 
-def _pareto_one_objective(an: Analysis, ax: "Axes") -> None:
+def _pareto_one_objective(an: Analysis, ax: Axes) -> None:
     name = an.names[0]
     for r in an.rows:
         value = r.exp.metrics.get(name) if r.rank is not None else None

@@ -8,13 +8,17 @@ minimised objectives are inverted, so "better" is always up and to the right.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gg_research.results.analysis import Analysis, Row
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from gg_research.results.curves import Curve
 
 KEEP_COLOR = "#1f5fbf"
 DISCARD_COLOR = "#9a9a9a"
@@ -24,7 +28,7 @@ BASELINE_COLOR = "#111111"
 MAX_LISTED_IDS = 6
 
 
-def figure(width: float, height: float):
+def figure(width: float, height: float) -> Figure:
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
@@ -99,13 +103,16 @@ def _rows_in_order(an: Analysis) -> list[Row]:
     return [an.row(e.id) for e in an.experiments]
 
 
-def _progress_series(ax: "Axes", xs: list, best: list, points: list | None) -> None:
+def _progress_series(ax: Axes, xs: Sequence[float | None], best: Sequence[float | None],
+                     points: Sequence[tuple[float | None, str]] | None) -> None:
     pairs = [(x, b) for x, b in zip(xs, best) if x is not None and b is not None]
     if pairs:
         ax.step([p[0] for p in pairs], [p[1] for p in pairs], where="post", color=FRONT_COLOR, lw=2, label="running best of kept runs")
     if points:
-        for status, style in (("keep", dict(color=KEEP_COLOR, s=16)), ("baseline", dict(color=BASELINE_COLOR, s=40, marker="*")),
-                              ("discard", dict(facecolors="none", edgecolors=DISCARD_COLOR, s=16))):
+        styles: tuple[tuple[str, dict[str, Any]], ...] = (
+            ("keep", dict(color=KEEP_COLOR, s=16)), ("baseline", dict(color=BASELINE_COLOR, s=40, marker="*")),
+            ("discard", dict(facecolors="none", edgecolors=DISCARD_COLOR, s=16)))
+        for status, style in styles:
             sel = [(x, v) for x, (v, st) in zip(xs, points) if x is not None and v is not None and st == status]
             if sel:
                 ax.scatter([s[0] for s in sel], [s[1] for s in sel], zorder=4, label=status, **style)
@@ -114,7 +121,7 @@ def _progress_series(ax: "Axes", xs: list, best: list, points: list | None) -> N
 MAX_CURVE_PANELS = 12
 
 
-def _curve_xy(curve, name: str) -> tuple[list[float], list[float]]:
+def _curve_xy(curve: Curve, name: str) -> tuple[list[float], list[float]]:
     """A series against the share of the run (Curve.shares), finite points only."""
     pts = [(x, v) for x, v in zip(curve.shares(), curve.series.get(name, []))
            if v is not None and v == v and abs(v) != float("inf")]
@@ -135,7 +142,8 @@ def plot_curves(an: Analysis, path: Path) -> Path:
         member = members[i]
         parent = an.curve_parents[member]
         mine, theirs = an.curves.get(member), an.curves.get(parent or "")
-        name = (mine or theirs).primary() if (mine or theirs) else None
+        either = mine or theirs
+        name = either.primary() if either else None
         ax.set_title(f"{member}" + (f" vs {parent}" if parent else ""), fontsize=9)
         ax.grid(True, alpha=0.3)
         if name is None:

@@ -6,11 +6,12 @@ calls; files are replaced atomically, so a browser or a second reader never sees
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
-from collections.abc import Iterable
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterable
+from datetime import datetime, UTC
 from pathlib import Path
 
 from gg_research.config import Config
@@ -84,7 +85,7 @@ def write_files(an: Analysis, out_dir: Path, formats: Iterable[str] = FORMATS) -
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise ReportWriteError(f"{out_dir}: cannot create the report folder: {exc.strerror or exc}") from None
-    generated = datetime.now(timezone.utc)
+    generated = datetime.now(UTC)
     written: dict[str, Path] = {}
     images: dict[str, Path] = {}
     if an.experiments and ("html" in formats or "md" in formats):
@@ -98,7 +99,7 @@ def write_files(an: Analysis, out_dir: Path, formats: Iterable[str] = FORMATS) -
             plots.append(("curves", plot_curves))
         for name, plot in plots:
             target = out_dir / f"{name}.png"
-            _atomic(target, lambda tmp, plot=plot: plot(an, tmp))
+            _atomic(target, functools.partial(plot, an))
             images[name] = target
     if "html" in formats:
         from gg_research.results.html import render_html
@@ -120,7 +121,7 @@ def _write_text(path: Path, text: str) -> Path:
     return path
 
 
-def _atomic(path: Path, write) -> None:
+def _atomic(path: Path, write: Callable[[Path], object]) -> None:
     """Write through a temporary file in the same folder, then rename over the target."""
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)

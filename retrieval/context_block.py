@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Callable
+from collections.abc import Callable
 
 from gg_research.retrieval.passage import Passage
 

@@ -4,7 +4,8 @@ maximal-marginal-relevance diversification."""
 from __future__ import annotations
 
 import re
-from typing import Hashable, Sequence, TypeVar
+from typing import TypeVar
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 

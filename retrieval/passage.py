@@ -52,7 +52,7 @@ class Passage:
         return f"{self.document()} {pages}{section}{kind}"
 
     @classmethod
-    def from_hit(cls, hit: dict[str, Any], score: float) -> "Passage":
+    def from_hit(cls, hit: dict[str, Any], score: float) -> Passage:
         meta = hit["meta"] or {}
         return cls(
             chunk_id=hit["id"],

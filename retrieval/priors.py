@@ -10,7 +10,8 @@ author still finds it.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any
+from collections.abc import Mapping
 
 # Halving is enough to put a title page behind the body passages it competes with (they differ by
 # a few hundredths of cosine or a fraction of the best BM25 score) without hiding it altogether.

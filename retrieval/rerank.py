@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
+from collections.abc import Sequence
 
 from gg_research.retrieval.errors import RerankerError
 

@@ -42,7 +42,7 @@ MMR_LAMBDA = 0.7
 
 
 class Searcher:
-    def __init__(self, workspace: Path, config: "KnowledgeSection", embedder: Embedder | None = None) -> None:
+    def __init__(self, workspace: Path, config: KnowledgeSection, embedder: Embedder | None = None) -> None:
         self.workspace = Path(workspace).resolve()
         self.config = config
         self.kb = KnowledgeBase(self.workspace, config)
@@ -50,7 +50,7 @@ class Searcher:
         self._reranker: Any = None
         self._dim_checked = False
         if self.kb.exists():
-            self.embedder  # load now (once), so the first search of the loop is fast
+            _ = self.embedder  # load now (once), so the first search of the loop is fast
         # With no store yet the model waits until an ingest makes one: an empty KB costs nothing.
 
     @property

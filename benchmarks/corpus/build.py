@@ -126,7 +126,6 @@ def writer_html(nodes: list, title: str) -> str:
 def truth(nodes: list, kind: str) -> list[dict]:
     """Each section's heading and the text it holds, in order, as the source defines them."""
     sections: list[dict] = []
-    chapter = 0
     for node in nodes:
         if node[0] == "part":
             _, level, number, name = node

@@ -8,6 +8,7 @@ Each tracker's library is an optional extra, imported only here and only when us
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,12 +42,13 @@ def export(kind: str, workspace: Path, config: Config, tag: str | None = None, t
     if kind not in EXPORTERS:
         raise ExportError(f"export: unknown tracker {kind!r}; one of {', '.join(EXPORTERS)}")
     require(kind)
-    from gg_research.loop.export.night import night_runs
+    from gg_research.loop.export.night import NightRun, night_runs
 
     runs = night_runs(Path(workspace), config, tag)
     module = importlib.import_module(f"gg_research.loop.export.{kind}_out")
+    write: Callable[[Path, Config, list[NightRun], str | None], Exported] = module.write
     try:
-        return module.write(Path(workspace), config, runs, target)
+        return write(Path(workspace), config, runs, target)
     except OSError as exc:  # an unwritable folder, a full disk: one line, naming where
         where = exc.filename or target or "its default target under results/"
         raise ExportError(f"export {kind}: cannot write {where}: {exc.strerror or exc}") from None

@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gg_research.config import Config
 from gg_research.loop.errors import ExportError
 from gg_research.loop.export import Exported
 from gg_research.loop.export.night import NightRun
+
+if TYPE_CHECKING:
+    from mlflow.entities import Metric
+    from mlflow.tracking import MlflowClient
 
 BATCH = 1000  # MLflow's log_batch takes at most 1000 metrics a call
 MAX_TAG = 5000  # characters of a tag value MLflow stores
@@ -52,7 +57,7 @@ def write(workspace: Path, config: Config, runs: list[NightRun], target: str | N
         tags = {"gg.experiment": run.id, "gg.tag": run.tag, "gg.status": str(e.status), "gg.parent": e.parent or "",
                 "gg.proposer": e.proposer, "gg.reason": e.reason, "gg.curve": run.reading,
                 "gg.citations": "\n".join(run.citations()), "mlflow.source.git.commit": e.commit,
-                "mlflow.note.content": e.hypothesis.get("rationale", "") if isinstance(e.hypothesis, dict) else ""}
+                "mlflow.note.content": e.hypothesis.get("rationale", "")}
         created = client.create_run(exp_id, start_time=run.millis(e.started_at), run_name=f"{run.id} {e.title}"[:250],
                                     tags={k: str(v)[:MAX_TAG] for k, v in tags.items() if v})
         rid = created.info.run_id
@@ -72,7 +77,7 @@ def write(workspace: Path, config: Config, runs: list[NightRun], target: str | N
     return Exported("mlflow", uri, added, present)
 
 
-def _experiment(client, workspace: Path, tag: str) -> str:
+def _experiment(client: MlflowClient, workspace: Path, tag: str) -> str:
     name = f"gg-research/{tag}"
     found = client.get_experiment_by_name(name)
     if found is not None:
@@ -84,7 +89,7 @@ def _experiment(client, workspace: Path, tag: str) -> str:
                                           "mlflow.experimentKind": "custom_model_development"})
 
 
-def _curve_metrics(run: NightRun, start: int) -> list:
+def _curve_metrics(run: NightRun, start: int) -> list[Metric]:
     """Each curve point as a step metric, timed by the parent's clock from the experiment's start."""
     from mlflow.entities import Metric
 

@@ -36,7 +36,7 @@ class NightRun:
         return self.exp.status.measured
 
     def citations(self) -> list[str]:
-        cites = self.exp.hypothesis.get("citations") if isinstance(self.exp.hypothesis, dict) else None
+        cites = self.exp.hypothesis.get("citations")
         out = []
         for c in cites if isinstance(cites, list) else []:
             if isinstance(c, dict):

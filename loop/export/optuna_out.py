@@ -58,8 +58,8 @@ def write(workspace: Path, config: Config, runs: list[NightRun], target: str | N
             continue
         e = run.exp
         params = {k: v for k, v in run.knobs.items() if k in space and space[k].contains(v)}
-        values = [e.metrics.get(n) for n in names]
-        measured = e.status.measured and all(isinstance(v, float) and math.isfinite(v) for v in values)
+        values = [v for v in (e.metrics.get(n) for n in names) if isinstance(v, float) and math.isfinite(v)]
+        measured = e.status.measured and len(values) == len(names)
         state = TrialState.COMPLETE if measured and e.status.kept else (
             TrialState.PRUNED if measured else TrialState.FAIL)
         attrs = {"experiment": run.id, "title": e.title, "status": str(e.status), "parent": e.parent or "",
@@ -75,8 +75,9 @@ def write(workspace: Path, config: Config, runs: list[NightRun], target: str | N
 
 def _intermediate(run: NightRun) -> dict[int, float] | None:
     """A pruned trial's training loss by step (the dashboard draws it as the trial's learning curve)."""
-    if run.curve is None or run.curve.primary() is None:
+    primary = run.curve.primary() if run.curve is not None else None
+    if run.curve is None or primary is None:
         return None
-    values = run.curve.series[run.curve.primary()]
+    values = run.curve.series[primary]
     found = {s: v for s, v in zip(run.curve.step, values) if v is not None and math.isfinite(v)}
     return found or None

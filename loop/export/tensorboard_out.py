@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gg_research.config import Config
 from gg_research.loop.export import Exported
 from gg_research.loop.export.night import NightRun
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 
 def default_dir(workspace: Path) -> Path:
@@ -37,7 +41,7 @@ def write(workspace: Path, config: Config, runs: list[NightRun], target: str | N
     return Exported("tensorboard", str(root), added, present)
 
 
-def _write_run(writer, run: NightRun) -> None:
+def _write_run(writer: SummaryWriter, run: NightRun) -> None:
     e = run.exp
     start = e.started_at.timestamp() if e.started_at else None
     last = 0

@@ -77,23 +77,24 @@ def test_both_extrusion_modes_and_marker_styles_occur(synth_dataset: Path) -> No
     assert any(";LAYER:" in t for t in texts) and any(";LAYER_CHANGE" in t for t in texts)
 
 
+def _share_on_material(mids: np.ndarray, material: np.ndarray, h: np.ndarray) -> float:
+    """The share of the segments' midpoints, mapped by h into the 64 px image, that land on material."""
+    p = mids @ h.T
+    col, row = np.round(p[:, 0] / p[:, 2]).astype(int), np.round(p[:, 1] / p[:, 2]).astype(int)
+    inside = (col >= 0) & (col < 64) & (row >= 0) & (row < 64)
+    return float(np.mean(np.where(inside, material[row.clip(0, 63), col.clip(0, 63)], False)))
+
+
 def test_gt_transform_puts_the_toolpath_on_the_printed_material(synth_dataset: Path) -> None:
     on_gt, on_wrong = [], []
     for r in _rows(synth_dataset):
         top = parse_gcode(synth_dataset / r["gcode"]).layer(r["layer"])
         material = _load(synth_dataset, r["material_mask"]) > 0
         mids = np.concatenate([(top.segments[:, :2] + top.segments[:, 2:]) / 2, np.ones((len(top.segments), 1))], 1)
-
-        def share_on_material(h: np.ndarray) -> float:
-            p = mids @ h.T
-            col, row = np.round(p[:, 0] / p[:, 2]).astype(int), np.round(p[:, 1] / p[:, 2]).astype(int)
-            inside = (col >= 0) & (col < 64) & (row >= 0) & (row < 64)
-            return float(np.mean(np.where(inside, material[row.clip(0, 63), col.clip(0, 63)], False)))
-
         g = np.asarray(r["gcode_to_image"])
-        on_gt.append(share_on_material(g))
+        on_gt.append(_share_on_material(mids, material, g))
         shifted = np.array([[1, 0, 12], [0, 1, -9], [0, 0, 1.0]]) @ g  # the same map, off by ~15 px
-        on_wrong.append(share_on_material(shifted))
+        on_wrong.append(_share_on_material(mids, material, shifted))
     assert min(on_gt) > 0.85 and np.mean(on_gt) > 0.93
     assert np.mean(on_wrong) < np.mean(on_gt) - 0.2
 

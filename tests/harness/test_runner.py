@@ -4,7 +4,6 @@ contract-breaking train.py files end as timeout/crash with a one-line reason; [r
 from __future__ import annotations
 
 import json
-import os
 import sys
 import textwrap
 import time
@@ -128,7 +127,8 @@ BAD_OUTPUT_SHAPE = """
         ("def fit(ctx):\n    pass\n", "defines no function train(ctx)"),
         ("def train(ctx)\n    pass\n", "SyntaxError"),
         (BAD_OUTPUT_SHAPE, "mask_logits has shape (5, 1, 8, 8), expected (5, 1, 64, 64)"),
-        ("import torch\nclass M(torch.nn.Module):\n    def forward(self, c, r):\n        return c\ndef train(ctx):\n    return M()\n", "must return an object with tensors .theta and .mask_logits"),
+        ("import torch\nclass M(torch.nn.Module):\n    def forward(self, c, r):\n        return c\ndef train(ctx):\n    return M()\n",
+         "must return an object with tensors .theta and .mask_logits"),
     ],
     ids=["not-a-module", "no-train", "syntax", "output-shape", "output-type"],
 )

@@ -4,7 +4,7 @@ for the tests of outline-driven sections: each page is a list of lines drawn top
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Sequence
+from collections.abc import Sequence
 
 
 def write_outlined(path: Path, pages: Sequence[Sequence[str]], outline: Sequence[tuple[str, int, int]] = ()) -> Path:

@@ -267,7 +267,7 @@ def test_store_and_embedder_settings_errors(workspace, kcfg, tmp_path):
     from gg_research.knowledge.embedder import resolve_embedder
 
     with pytest.raises(StoreError, match="collection 'a b'"):
-        KnowledgeBase(workspace, kcfg.model_copy(update={"collection": "a b"})).store
+        _ = KnowledgeBase(workspace, kcfg.model_copy(update={"collection": "a b"})).store
     with pytest.raises(EmbedderError, match="nothing is downloaded"):
         resolve_embedder("no-such-org/no-such-model", workspace)
     (tmp_path / "junk").mkdir()

@@ -66,7 +66,8 @@ def test_only_the_plain_layout_is_exported(tmp_path):
     folder = tmp_path / "model"
     shutil.copytree(resolve_embedder("all-MiniLM-L6-v2"), folder)
     modules = json.loads((folder / "modules.json").read_text())
-    (folder / "modules.json").write_text(json.dumps(modules[:2] + [{"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}]))
+    dense = {"idx": 2, "name": "2", "path": "2_Dense", "type": "sentence_transformers.models.Dense"}
+    (folder / "modules.json").write_text(json.dumps([*modules[:2], dense]))
     assert plain_layout(folder) is None  # a Dense head the export would leave out
     (folder / "modules.json").write_text(json.dumps(modules))
     pooling = folder / "1_Pooling" / "config.json"

@@ -8,13 +8,13 @@ from __future__ import annotations
 import random
 import textwrap
 from pathlib import Path
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 HEADER = "J. Doe - GG-Net: G-code-guided defect segmentation - Dissertation"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 
 # A page is a list of items: ("h", heading), ("p", paragraph), ("cols", [left paras], [right paras]).
-Item = Union[tuple[str, str], tuple[str, Sequence[str], Sequence[str]]]
+Item = tuple[str, str] | tuple[str, Sequence[str], Sequence[str]]
 
 
 def _font() -> str:

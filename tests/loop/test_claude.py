@@ -11,7 +11,7 @@ from rich.console import Console
 
 from gg_research.retrieval import Passage
 from tests.loop.fake_anthropic import RATE_LIMITED, FakeAnthropic, tool_use
-from tests.loop.fakes import edit, make_workspace, records
+from tests.loop.fakes import make_workspace, records
 
 KEY = "sk-ant-test-SECRET-7f3a9c"
 PROGRAM_LINE = "Raise PBQC and Dice together."

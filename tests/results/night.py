@@ -9,11 +9,11 @@ point at patch.diff files written here.
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 from typing import Any
 
-START = datetime(2026, 11, 21, 22, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 21, 22, 0, tzinfo=UTC)
 STEP = timedelta(minutes=9)
 
 CONFIG = """\
@@ -155,7 +155,8 @@ def write_workspace(root: Path, records: list[dict[str, Any]] | None = None, *, 
     if in_flight:
         n = len(records) + 1
         flying = _exp(n, "running", None, "Dropout2d before the final layer", citations=[THESIS_SCHEDULE])
-        lines.append(json.dumps({**{k: flying[k] for k in ("id", "tag", "title", "hypothesis", "started_at")}, "event": "start", "status": "running"}))
+        start = {k: flying[k] for k in ("id", "tag", "title", "hypothesis", "started_at")}
+        lines.append(json.dumps({**start, "event": "start", "status": "running"}))
     lines += extra_lines or []
     (results / "experiments.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     tsv = ["experiment\tcommit\tpbqc\tdice\tmemory_gb\timg_per_sec\tstatus\tdescription"]

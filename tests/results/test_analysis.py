@@ -12,6 +12,7 @@ from gg_research.results.analysis import analyse
 from gg_research.results.ledger import read_workspace_ledger
 from gg_research.results.pareto import hypervolume
 from tests.results.night import load, write_workspace
+from datetime import UTC
 
 
 def _analyse(ws: Path, tag: str | None = None):
@@ -169,7 +170,7 @@ def _seed(seed: int, dice: float, **extra) -> dict:
 
 
 def test_collapsed_runs_and_the_baselines_own_collapsed_seeds_are_shown(tmp_path: Path):
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     from gg_research.results.html import render_html
     from gg_research.results.markdown import render_markdown
@@ -191,7 +192,7 @@ def test_collapsed_runs_and_the_baselines_own_collapsed_seeds_are_shown(tmp_path
     assert an.baseline_seed_count == 5 and an.baseline_collapses == [("e0001", 1, ["dice"])]
     assert {r.exp.id: r.collapsed for r in an.rows} == {"e0001": ["dice"], "e0002": ["dice"], "e0003": [],
                                                         "e0004": ["dice"], "e0005": []}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     md = render_markdown(an, {}, now)
     assert "| baseline seeds collapsed | **1 of 5** (e0001 seed 1 (collapsed: Dice): the target is bistable" in md
     assert 'look better; [keep] test = "paired-all" pairs each change with every baseline seed instead' in md

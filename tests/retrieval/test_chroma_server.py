@@ -69,5 +69,5 @@ def test_ingest_and_search_through_a_chroma_server(chroma_server, workspace, kcf
 def test_an_unreachable_server_is_a_one_line_error(workspace, kcfg):
     cfg = kcfg.model_copy(update={"store": f"http://127.0.0.1:{free_port()}"})
     with pytest.raises(StoreError, match="unreachable") as err:
-        KnowledgeBase(workspace, cfg).store
+        _ = KnowledgeBase(workspace, cfg).store
     assert "\n" not in str(err.value)
