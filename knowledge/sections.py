@@ -95,11 +95,13 @@ def page_blocks(pages: list[str], outline: list[OutlineEntry] | None = None) -> 
         labels = label_lines(lines, typical)
         contents_page = is_contents_page(lines)
 
+        # Called within this page's loop only: it must read the heading state as it is now, so
+        # it closes over the loop's variables on purpose (B023).
         def flush(end: bool, kind: str = "") -> None:
-            body = " ".join(" ".join(paragraph).split())
+            body = " ".join(" ".join(paragraph).split())  # noqa: B023
             if body:
-                blocks.append(Block(body, page_no, number, title, end, sub, kind))
-            paragraph.clear()
+                blocks.append(Block(body, page_no, number, title, end, sub, kind))  # noqa: B023
+            paragraph.clear()  # noqa: B023
 
         for i, line in enumerate(lines):
             if not line:

@@ -26,7 +26,8 @@ def render_markdown(an: Analysis, images: dict[str, str], generated: datetime) -
     title = "Morning report" + (f": {an.tag}" if an.tag else "")
     out = [f"# {title}", "", f"{an.workspace} · ledger {an.ledger.path.name} · generated {generated:%Y-%m-%d %H:%M UTC}", ""]
     if not an.experiments:
-        out += [f"**No experiments in the ledger yet** ({an.ledger.path}). Run `gg-research loop` (or `gg-research step` after an agent's edit), then report again.", ""]
+        out += [f"**No experiments in the ledger yet** ({an.ledger.path}). Run `gg-research loop` "
+                "(or `gg-research step` after an agent's edit), then report again.", ""]
     elif not any(r.rank is not None for r in an.rows):
         out += [f"**None of the {len(an.experiments)} experiments has measured values for every objective "
                 f"({', '.join(an.names)}): there is no front yet.**", ""]
