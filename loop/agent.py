@@ -28,7 +28,7 @@ from gg_research.loop.errors import EditRefused, LoopSetupError
 from gg_research.loop.hypothesis import Edit, Hypothesis
 from gg_research.loop.runner import RunFn
 from gg_research.loop.resume import prepare_branch
-from gg_research.loop.step import Timings
+from gg_research.loop.trial import Timings
 from gg_research.loop.ui import LoopUI
 from gg_research.results.ledger import Experiment, Status
 
@@ -64,7 +64,7 @@ class StepOutcome:
             where = (f"{exp.status.value}: reverted; the mutable files are back at the latest kept run "
                      f"{home.id if home else '?'} ({home.commit[:7] if home else '?'}); your change is in {exp.diff}")
         out: dict[str, Any] = {
-            "experiment": exp.id, "tag": exp.tag, "status": exp.status.value, "decision": exp.decision,
+            "experiment": exp.id, "tag": exp.tag, "status": exp.status.value, "decision": exp.status.value,
             "reason": exp.reason, "metrics": {k: exp.metrics[k] for k in objectives if k in exp.metrics},
             "seeds": len(exp.seeds), "commit": exp.commit, "diff": exp.diff, "log": exp.log, "message": where,
         }

@@ -22,8 +22,9 @@ from gg_research.loop import integrity, keep
 from gg_research.errors import GGError
 from gg_research.harness.runner import RunResult
 from gg_research.results.throughput import short_of_images
-from gg_research.loop.apply import Applied, check_edits, content_hash, mutable_contents, write_files
-from gg_research.loop.errors import EditRefused, LoopAborted, LoopSetupError, ProposerExhausted
+from gg_research.loop.apply import Applied, content_hash, mutable_contents, write_files
+from gg_research.loop.cycle import Refusal, check_proposal
+from gg_research.loop.errors import LoopAborted, LoopSetupError, ProposerExhausted
 from gg_research.loop.git import Git
 from gg_research.loop.grounding import Grounding
 from gg_research.loop.hypothesis import Hypothesis
@@ -31,20 +32,21 @@ from gg_research.loop.lock import LoopLock
 from gg_research.loop.novelty import NoveltyCheck
 from gg_research.loop.proposers.base import Proposer, ProposerContext
 from gg_research.loop.records import (baseline_record, drop_weights, frozen_of, hypothesis_record, mark_collapses,
-                                      non_finite, rel, seed_run, set_means)
+                                      non_finite, rel, seed_record, set_means)
 from gg_research.loop.resume import applying_marker, clean_after_interrupt, prepare_branch, start_of_new_tag
 from gg_research.loop.runner import RunFn, close_run_fn, default_run_fn
 from gg_research.loop.state import LoopState
 from gg_research.loop.steering import read_brief, read_notes
-from gg_research.loop.step import Timings, Trial
+from gg_research.loop.trial import Timings, Trial
 from gg_research.loop.ui import LoopUI
 from gg_research.results.journal import current_plateau, imported_history, night_cost, usage_text
 from gg_research.results.ledger import Experiment, LedgerFile, Status
+from gg_research.results.lifecycle import Cause, Fate, settle
 from gg_research.results.paired import load_counts
 from gg_research.results.pareto import sigmas
 
 ProposerFactory = Callable[[ProposerContext], Proposer]
-INTERRUPTED = "stopped by the user (Ctrl-C)"
+STOPPED = Fate(Status.INTERRUPTED, Cause.STOPPED, "stopped by the user (Ctrl-C)")
 
 
 @dataclass
@@ -74,8 +76,10 @@ class LoopEngine:
         self.mutable = list(config.workspace.mutable)
         self.budget = options.budget_s if options.budget_s is not None else config.run.budget_s
         self.baseline_seeds = options.baseline_seeds or config.keep.baseline_seeds
-        self.trial = Trial(self.ws, config, self.git, run_fn or default_run_fn(config), self.ui, self.budget,
-                           self.baseline_seeds)
+        self.cfg = config.model_copy(update={
+            "run": config.run.model_copy(update={"budget_s": self.budget}),
+            "keep": config.keep.model_copy(update={"baseline_seeds": self.baseline_seeds})})
+        self.trial = Trial(self.ws, self.cfg, self.git, run_fn or default_run_fn(config), self.ui)
         self.grounding = Grounding(self.ws, config, self.ui.say)
         self.novelty = NoveltyCheck(config, self.grounding.embedder, self.ui.say)
         self._proposer_factory = proposer_factory
@@ -137,8 +141,7 @@ class LoopEngine:
         exp, self._in_flight = self._in_flight, None
         try:
             if exp is not None:
-                exp.status, exp.decision = Status.INTERRUPTED, "interrupted"
-                exp.reason = f"the loop stopped on an error: {what}"
+                settle(exp, Fate(Status.INTERRUPTED, Cause.LOOP_ERROR, f"the loop stopped on an error: {what}"))
                 self.ledger.end(exp)
             clean_after_interrupt(self.git, self.ws, self.tag, self.branch, self.last_kept(), always=True)
         except (OSError, GGError) as again:  # the ledger itself cannot be written: resume repairs it
@@ -225,14 +228,14 @@ class LoopEngine:
         seeds = [self.cfg.run.seed + i for i in range(n)]
         try:
             for seed, res in zip(seeds, self._baseline_runs(exp, seeds, run_dir)):
-                exp.seeds.append(seed_run(res, seed, self.ws, objectives))
+                exp.seeds.append(seed_record(res, seed, self.ws, objectives))
                 bad = non_finite(res, objectives)
                 if res.status != "ok" or bad:
                     reason = f"baseline seed {seed} {res.status if not bad else 'crash'}: {res.error or 'non-finite ' + bad}"
-                    self._end(exp, Status.CRASH, "baseline", reason)
+                    self._end(exp, Fate(Status.CRASH, Cause.NON_FINITE if bad else Cause.CRASHED, reason))
                     raise LoopSetupError(f"{rel(self.ws, res.log_path)}: {reason}; fix train.py or the config and run again")
         except KeyboardInterrupt:
-            self._end(exp, Status.INTERRUPTED, "interrupted", INTERRUPTED)
+            self._end(exp, STOPPED)
             raise
         # The harness's fingerprint of what it measured, beside the loop's own (the judging code).
         exp.frozen = {**(exp.frozen or {}), **(frozen_of(res) or {})} or None
@@ -243,13 +246,13 @@ class LoopEngine:
         self.git.tag(f"gg/{self.tag}/{exp.id}", commit)
         unpaired = "" if pairable or self.cfg.keep.test == "margin" else \
             f" (the runs left no per-image counts: keep.test = {self.cfg.keep.test} cannot pair, eps stays 2 sigma)"
-        self._end(exp, Status.BASELINE, "baseline",
-                  f"{n} seed(s); eps " + ", ".join(f"{k} {v:.4f}" for k, v in exp.epsilon.items()) + unpaired)
+        self._end(exp, Fate(Status.BASELINE, Cause.MEASURED,
+                            f"{n} seed(s); eps " + ", ".join(f"{k} {v:.4f}" for k, v in exp.epsilon.items()) + unpaired))
 
     def _baseline_runs(self, exp: Experiment, seeds: list[int], run_dir: Path) -> Iterator[RunResult]:
         """The baseline's runs, one seed after another (the first in `run_dir`, the rest in seed folders)."""
         for i, seed in enumerate(seeds):
-            yield self.trial.run_seed(exp, f"baseline {i + 1}/{len(seeds)}", baseline_dir(run_dir, seeds, seed), seed)
+            yield self.trial.run_with_seed(exp, f"baseline {i + 1}/{len(seeds)}", baseline_dir(run_dir, seeds, seed), seed)
 
     # -- one experiment -----------------------------------------------------------------------------
     def _state(self, passages: list) -> LoopState:
@@ -284,19 +287,17 @@ class LoopEngine:
             if parent.commit != self.git.head():
                 self.git.reset_hard(parent.commit)
             ta = time.monotonic()
-            try:
-                repeat = self.novelty.refusal(hyp, self.proposer, earlier)  # before anything is written
-                if repeat:
-                    raise EditRefused(repeat)
-                applied = check_edits(self.ws, hyp, self.mutable, seen)
-            except EditRefused as exc:
+            checked = check_proposal(hyp, self.ws, self.mutable, seen=seen, novelty=self.novelty,
+                                     proposer=self.proposer, earlier=earlier)
+            if isinstance(checked, Refusal):
                 t.apply_commit += time.monotonic() - ta
-                self._refused(hyp, parent, exc.reason, passages)
-                feedback = exc.reason
+                self._refused(hyp, parent, checked, passages)
+                feedback = checked.reason
                 if parent.commit != kept.commit:
                     self.git.reset_hard(kept.commit)
                 state = self._state(passages)
                 continue
+            applied = checked
             break
         else:
             self._done += 1  # a proposer that keeps failing still uses up a slot, so the loop moves on
@@ -331,33 +332,35 @@ class LoopEngine:
         self._start(exp)
         marker.unlink(missing_ok=True)
         try:
-            self.trial.judge(exp, parent, self.baseline(), self.kept(), run_dir, t)
+            fate = self.trial.judge(exp, parent, self.baseline(), self.kept(), run_dir, t)
         except KeyboardInterrupt:
-            self._end(exp, Status.INTERRUPTED, "interrupted", INTERRUPTED)
+            self._end(exp, STOPPED)
             self.git.reset_hard(home.commit)
             raise
         td = time.monotonic()
-        if exp.status is Status.KEEP:
+        if fate.status is Status.KEEP:
             self.git.tag(f"gg/{self.tag}/{exp.id}", commit)
         else:
             self.git.reset_hard(home.commit)
-        self._end(exp, exp.status, exp.decision, exp.reason)
+        self._end(exp, fate)
         t.decision += time.monotonic() - td
         return exp
 
-    def _refused(self, hyp: Hypothesis, parent: Experiment, reason: str, passages: list) -> None:
+    def _refused(self, hyp: Hypothesis, parent: Experiment, refusal: Refusal, passages: list) -> None:
         assert self.proposer is not None
         exp = hypothesis_record(self.ledger.next_id(), self.tag, hyp, parent, proposer=self.proposer.name,
                                 citations=self.grounding.resolve(hyp.citations), passages=passages)
         self._start(exp)
-        self._end(exp, Status.INVALID, "refused", f"refused: {reason}")
+        self._end(exp, refusal.fate)
 
     def _start(self, exp: Experiment) -> None:
         self.ledger.start(exp)
         self._in_flight = exp
 
-    def _end(self, exp: Experiment, status: Status, decision: str, reason: str) -> None:
-        exp.status, exp.decision, exp.reason = status, decision, reason
+    def _end(self, exp: Experiment, fate: Fate) -> None:
+        """Settle `exp` (results.lifecycle) and record it: the ledger's end line, the UI, the proposer, the report."""
+        settle(exp, fate)
+        status = fate.status
         set_means(exp)
         if not status.kept:
             drop_weights(self.ws, exp)

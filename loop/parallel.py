@@ -32,18 +32,20 @@ from pathlib import Path
 from gg_research.config import Config
 from gg_research.errors import GGError
 from gg_research.harness.runner import RunResult
-from gg_research.loop.apply import Applied, check_edits, write_files
-from gg_research.loop.engine import INTERRUPTED, LoopEngine, Options, ProposerFactory, baseline_dir
-from gg_research.loop.errors import EditRefused, LoopSetupError, ProposerExhausted
+from gg_research.loop.apply import Applied, write_files
+from gg_research.loop.cycle import Refusal, check_proposal
+from gg_research.loop.engine import STOPPED, LoopEngine, Options, ProposerFactory, baseline_dir
+from gg_research.loop.errors import LoopSetupError, ProposerExhausted
 from gg_research.loop.git import Git
 from gg_research.loop.hypothesis import Hypothesis
 from gg_research.loop.records import hypothesis_record, rel
 from gg_research.loop.state import LoopState
-from gg_research.loop.step import Measured, Timings
+from gg_research.loop.trial import Measured, Timings
 from gg_research.loop.ui import LoopUI
 from gg_research.loop.workers import RayPool
 from gg_research.loop.worktrees import Worktrees
 from gg_research.results.ledger import Experiment, Status
+from gg_research.results.lifecycle import Cause, Fate
 
 LOST = "the loop's thread waiting on this run failed"
 
@@ -68,7 +70,7 @@ class Flight:
     checkout: Path
     run_dir: Path
     t: Timings
-    measured: Measured | None = None
+    measured: Measured | Fate | None = None
     error: BaseException | None = None
 
 
@@ -87,7 +89,9 @@ class ParallelEngine(LoopEngine):
         # workers would wait), a better noise estimate, and a throughput reference measured while
         # runs share the machine as the night's will. A seed run alone (3 seeds on 2 workers) sets
         # the reference, and every later run would look load-skewed and be run twice.
-        self.baseline_seeds = self.trial.baseline_seeds = -(-self.baseline_seeds // workers) * workers
+        self.baseline_seeds = -(-self.baseline_seeds // workers) * workers
+        self.cfg = self.trial.cfg = self.cfg.model_copy(
+            update={"keep": self.cfg.keep.model_copy(update={"baseline_seeds": self.baseline_seeds})})
         self.worktrees = Worktrees(self.git, self.ws, config, self.tag)
         self.flights: dict[str, Flight] = {}
         self._arrived: queue.Queue[Flight] = queue.Queue()
@@ -125,7 +129,7 @@ class ParallelEngine(LoopEngine):
 
         def one(i: int, seed: int) -> None:
             try:
-                res = self.trial.run_seed(exp, f"baseline {i + 1}/{len(seeds)}", baseline_dir(run_dir, seeds, seed), seed)
+                res = self.trial.run_with_seed(exp, f"baseline {i + 1}/{len(seeds)}", baseline_dir(run_dir, seeds, seed), seed)
             except BaseException as exc:  # noqa: BLE001 - reported as this seed's crash
                 res = RunResult("crash", {}, {}, run_dir, run_dir / "run.log", f"{LOST}: {type(exc).__name__}: {exc}", 0.0)
             with done:
@@ -169,20 +173,16 @@ class ParallelEngine(LoopEngine):
             t.proposal += time.monotonic() - tp
             parent = self._parent_of(hyp, state) or tip
             ta = time.monotonic()
-            try:
-                repeat = self.novelty.refusal(hyp, self.proposer, self.ledger.read().experiments)
-                if repeat:
-                    raise EditRefused(repeat)
-                checkout = self.worktrees.checkout(slot, parent.commit)
-                applied = check_edits(checkout, hyp, self.mutable, seen)
-            except EditRefused as exc:
-                t.apply_commit += time.monotonic() - ta
-                self._refused(hyp, parent, exc.reason, passages)
-                feedback = exc.reason
+            checkout = self.worktrees.checkout(slot, parent.commit)
+            checked = check_proposal(hyp, checkout, self.mutable, seen=seen, novelty=self.novelty,
+                                     proposer=self.proposer, earlier=self.ledger.read().experiments)
+            t.apply_commit += time.monotonic() - ta
+            if isinstance(checked, Refusal):
+                self._refused(hyp, parent, checked, passages)
+                feedback = checked.reason
                 state = self._pending_state(passages)
                 continue
-            t.apply_commit += time.monotonic() - ta
-            self._take_off(hyp, applied, parent, slot, checkout, passages, t)
+            self._take_off(hyp, checked, parent, slot, checkout, passages, t)
             return
 
     def _pending_state(self, passages: list) -> LoopState:
@@ -236,18 +236,19 @@ class ParallelEngine(LoopEngine):
         if self.flights.pop(exp.id, None) is None:
             return  # recorded already (interrupted)
         td = time.monotonic()
-        if flight.error is not None:
-            exp.status, exp.decision = Status.CRASH, "crash"
-            exp.reason = f"{LOST}: {type(flight.error).__name__}: {flight.error}"
-        elif flight.measured is not None:
+        if flight.error is not None or flight.measured is None:
+            fate = Fate(Status.CRASH, Cause.RUN_LOST, f"{LOST}: {type(flight.error).__name__}: {flight.error}")
+        elif isinstance(flight.measured, Fate):
+            fate = flight.measured
+        else:
             base = self.baseline()
             assert base is not None
-            self.trial.verdict(exp, flight.parent, base, self.kept(), flight.measured, flight.t)
-        if exp.status is Status.KEEP:
+            fate = self.trial.verdict(exp, flight.parent, base, self.kept(), flight.measured, flight.t)
+        if fate.status is Status.KEEP:
             self.git.tag(f"gg/{self.tag}/{exp.id}", exp.commit)
             self.git.reset_hard(exp.commit)  # the newest keep is the tip, whichever kept run it started from
         flight.t.decision += time.monotonic() - td
-        self._end(exp, exp.status, exp.decision, exp.reason)
+        self._end(exp, fate)
         self._front = self.kept()
         self.timings.append(flight.t)
 
@@ -257,6 +258,6 @@ class ParallelEngine(LoopEngine):
         for exp_id, flight in list(self.flights.items()):
             self.flights.pop(exp_id, None)
             try:
-                self._end(flight.exp, Status.INTERRUPTED, "interrupted", INTERRUPTED)
+                self._end(flight.exp, STOPPED)
             except (OSError, GGError) as exc:  # the ledger itself failed: resume records it later
                 self.ui.say(f"{exp_id}: could not be recorded as interrupted ({exc}); the next loop will")

@@ -16,6 +16,7 @@ from gg_research.config import Config, ObjectiveConfig
 from gg_research.results.curves import Curve, experiment_curve, read_curve
 from gg_research.results.journal import JournalEntry, Plateau, journal, memory_line, night_cost, plateaus
 from gg_research.results.ledger import Experiment, Ledger, Status
+from gg_research.results.lifecycle import STATUS_ORDER
 from gg_research.results.holdout import Holdout, holdout_rows, selection_optimism
 from gg_research.results.paired import Interval, compare_runs
 from gg_research.results.record import Usage
@@ -24,7 +25,6 @@ from gg_research.results.throughput import reference as throughput_reference
 from gg_research.results.pareto import (baseline_collapses, better, collapse_floor, epsilons, hypervolume, near_misses, nondominated_ranks,
                                        rank_against, run_collapses, sigmas, sign)
 
-STATUS_ORDER = ("baseline", "keep", "discard", "crash", "invalid", "interrupted", "running")
 MAX_NEAR_MISSES = 5
 
 

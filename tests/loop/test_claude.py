@@ -165,7 +165,7 @@ def test_refused_edit_is_fed_back_in_the_next_prompt(ws: Path) -> None:
     with FakeAnthropic(replies) as api:
         _loop(ws, api.url, extra="max_refusals = 2\n")
     assert "refused" in _texts(api.requests[1]) and "not found in train.py" in _texts(api.requests[1])
-    assert [r.status for r in records(ws)] == ["baseline", "invalid", "keep"]
+    assert [r.status for r in records(ws)] == ["baseline", "refused", "keep"]
 
 
 def test_api_down_falls_back_to_optuna_and_never_dies(ws: Path) -> None:
