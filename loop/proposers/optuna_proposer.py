@@ -43,6 +43,8 @@ def _suggest(trial: Any, p: Param) -> Any:
 class OptunaProposer:
     name = "optuna"
     wants_passages = False
+    passages_k = 0
+    checks_novelty = False  # its hypotheses are drawn or written by the researcher, not prose that may repeat
 
     def __init__(self, workspace: Path, config: Config, tag: str) -> None:
         import optuna

@@ -14,6 +14,8 @@ from gg_research.results.ledger import Experiment
 class ScriptedProposer:
     name = "scripted"
     wants_passages = False
+    passages_k = 0
+    checks_novelty = False  # its hypotheses are drawn or written by the researcher, not prose that may repeat
 
     def __init__(self, script: Path, done_lines: int = 0) -> None:
         self.script = Path(script)

@@ -56,16 +56,16 @@ def _loop(ws: Path, url: str, n: int = 1, extra: str = "", searcher=None, config
     ui = LoopUI(Console(file=buf, width=200))
     eng = LoopEngine(ws, load_config(toml), Options(tag="c", max_experiments=n, write_report=False, **options),
                      proposer_factory("claude", say=ui.say), ui=ui)
-    eng.grounding._searcher = searcher if searcher is not None else FakeSearcher()
+    eng.session.grounding._searcher = searcher if searcher is not None else FakeSearcher()
     # fast outer backoff for the test; the SDK's own retries use the server's retry-after-ms
-    factory = eng._proposer_factory
+    factory = eng.proposer_factory
 
     def fast(engine):
         p = factory(engine)
         p._sleep = lambda s: None
         return p
 
-    eng._proposer_factory = fast
+    eng.proposer_factory = fast
     code = eng.run()
     return eng, code, buf.getvalue()
 
