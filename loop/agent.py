@@ -26,7 +26,7 @@ from gg_research.loop import integrity, keep
 from gg_research.loop.apply import Applied, mutable_contents, write_files
 from gg_research.loop.cycle import Cycle, Proposal, Refusal, check_proposal
 from gg_research.loop.errors import EditRefused, LoopSetupError
-from gg_research.loop.hypothesis import Edit, Hypothesis
+from gg_research.loop.hypothesis import Edit, Hypothesis, ProposalMeta
 from gg_research.loop.runner import RunFn
 from gg_research.loop.resume import prepare_branch
 from gg_research.loop.session import Options, Session
@@ -238,7 +238,7 @@ class AgentStep:
 
         hyp = parse_hypothesis({"title": req.title, "rationale": req.rationale, "citations": list(req.citations),
                                 "edits": [e.model_dump() for e in edits]}, where="experiment")
-        hyp.meta.update({"proposer": AGENT, "passages": list(req.passages), **req.info})
+        hyp.meta = ProposalMeta(proposer=AGENT, passages=list(req.passages), client=dict(req.info))
         applied = self._check(hyp, current=old)
         assert {rel: wanted[rel] for rel in applied.files} == applied.files
         return hyp, wanted

@@ -45,7 +45,7 @@ class NoveltyCheck:
         if not self.cfg.proposer.novelty_check or not getattr(proposer, "checks_novelty", False):
             return False
         # A hypothesis another proposer made in its stead (Optuna after API failures) is not prose.
-        return hyp.meta.get("proposer", proposer.name) == proposer.name
+        return (hyp.meta.proposer or proposer.name) == proposer.name
 
     def refusal(self, hyp: Hypothesis, proposer: Any, earlier: Sequence[Experiment]) -> str | None:
         """Why `hyp` repeats an earlier experiment, or None when it is new enough (or the check is off)."""

@@ -33,7 +33,7 @@ class ScriptedProposer:
                 hyp = parse_hypothesis(data, where=f"{self.script}:{no}")
             except HypothesisError as exc:
                 raise ProposerError(str(exc)) from None
-            hyp.meta["script_line"] = no
+            hyp.meta.script_line = no
             self.items.append((no, hyp))
         # Resume: skip what an earlier run of this tag already consumed.
         self._pos = sum(1 for no, _ in self.items if no <= done_lines)
