@@ -1,8 +1,9 @@
 """One experiment's runs and verdict: integrity checks, the run, a re-run of a marginal win, the keep rule.
 
 `Trial.judge` runs a committed experiment and returns its `Fate` (results.lifecycle): the cycle
-(loop.cycle) settles and records it. Trial adds the seeds' runs to the experiment and never sets
-its status, writes the ledger or moves the branch.
+(loop.cycle) settles and records it. Trial adds the seeds' runs to the experiment (each seed's
+status is the harness's, set once by `records.seed_record`; a busy machine's run gets its
+`LoadSkew` flag here) and never sets the experiment's status, writes the ledger or moves the branch.
 """
 
 from __future__ import annotations
@@ -118,7 +119,6 @@ class Trial:
         if exp.seeds[-1].status is SeedStatus.INVALID:
             return Fate(Status.INVALID, Cause.HARNESS_RULES, f"re-run with seed {seed}: {res.error}")
         if not exp.seeds[-1].ok:
-            exp.seeds[-1].status = SeedStatus.CRASH
             why = f"re-run with seed {seed} failed: {res.error or 'non-finite metrics'}"
             return self._finish(exp, baseline, Decision(Verdict.DISCARD, why), Cause.RERUN_FAILED)
         return Measured(reran=True)
@@ -159,7 +159,6 @@ class Trial:
         if res.status == "invalid":  # it broke the harness's rules: over budget, changed the data
             return Fate(Status.INVALID, Cause.HARNESS_RULES, res.error)
         if res.status != "ok":
-            exp.seeds[-1].status = SeedStatus.CRASH  # a timeout too: the experiment crashed either way
             return Fate(Status.CRASH, Cause.CRASHED, f"{res.status}: {res.error}")
         bad = non_finite(res, self.objectives)
         if bad:
