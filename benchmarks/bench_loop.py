@@ -110,7 +110,7 @@ def main() -> None:
                          startup=startup, evaluation=ev, decision=tm.decision, rest=rest, training=train))
     import torch
 
-    statuses = [r.status.value for r in eng.records()]
+    statuses = [r.status.value for r in eng.session.records()]
     print(f"device: {'cuda' if args.device != 'cpu' and torch.cuda.is_available() else 'cpu'}")
     print(f"budget_s: {args.budget:g}")
     print(f"image_size: {args.size}")

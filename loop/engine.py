@@ -35,13 +35,6 @@ class LoopEngine:
         self.timings: list[Timings] = []
         self._done = 0
 
-    @property
-    def cfg(self) -> Config:
-        return self.session.cfg
-
-    def records(self) -> list[Experiment]:
-        return self.session.records()
-
     def run(self) -> int:
         return self.session.guarded(self._night)
 

@@ -98,13 +98,6 @@ class ParallelEngine:
         self._front: list[Experiment] = []  # the kept runs as the threads may read them (replaced, never mutated)
         self._exhausted: str | None = None
 
-    @property
-    def cfg(self) -> Config:
-        return self.session.cfg
-
-    def records(self) -> list[Experiment]:
-        return self.session.records()
-
     # -- the night -----------------------------------------------------------------------------------
     def run(self) -> int:
         return self.session.guarded(self._night)
