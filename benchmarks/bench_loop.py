@@ -39,6 +39,7 @@ def main() -> None:
 
     from gg_research.config import load_config
     from gg_research.workspace import init_workspace
+    from gg_research.commands.overrides import with_flags
     from gg_research.loop.engine import LoopEngine, Options
     from gg_research.loop.proposers.select import proposer_factory
     from gg_research.loop.ui import LoopUI
@@ -90,8 +91,9 @@ def main() -> None:
 
     buf = io.StringIO()
     ui = LoopUI(Console(file=buf, width=200))
-    eng = LoopEngine(ws, cfg, Options(tag="bench", budget_s=args.budget, max_experiments=args.experiments,
-                                      write_report=False), proposer_factory("optuna", say=ui.say), ui=ui)
+    eng = LoopEngine(ws, with_flags(cfg, budget_s=args.budget), Options(tag="bench", max_experiments=args.experiments,
+                                                                          write_report=False),
+                     proposer_factory("optuna", say=ui.say), ui=ui)
     t = time.monotonic()
     eng.run()
     total = time.monotonic() - t
@@ -108,7 +110,7 @@ def main() -> None:
                          startup=startup, evaluation=ev, decision=tm.decision, rest=rest, training=train))
     import torch
 
-    statuses = [r.status.value for r in eng.records()]
+    statuses = [r.status.value for r in eng.session.records()]
     print(f"device: {'cuda' if args.device != 'cpu' and torch.cuda.is_available() else 'cpu'}")
     print(f"budget_s: {args.budget:g}")
     print(f"image_size: {args.size}")

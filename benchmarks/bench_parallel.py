@@ -32,6 +32,7 @@ def night(root: Path, workers: int, budget: float, experiments: int) -> dict[str
 
     from gg_research.config import load_config
     from gg_research.harness.data import dataset_root
+    from gg_research.commands.overrides import with_flags
     from gg_research.loop.engine import LoopEngine, Options
     from gg_research.loop.proposers.select import proposer_factory
     from gg_research.loop.ui import LoopUI
@@ -48,16 +49,15 @@ def night(root: Path, workers: int, budget: float, experiments: int) -> dict[str
         text = set_key(text, key, value)
     toml.write_text(text)
     subprocess.run(["git", "-C", str(ws), "commit", "-qam", "bench settings"], check=True)
-    cfg = load_config(toml)
-    cfg.parallel.workers = workers
+    cfg = with_flags(load_config(toml), workers=workers, budget_s=budget)
     dataset_root(ws, cfg)  # generated once, before anything is timed
-    options = Options(tag="bench", budget_s=budget, max_experiments=experiments, write_report=False)
+    options = Options(tag="bench", max_experiments=experiments, write_report=False)
     buf = io.StringIO()
     if workers > 1:
         from gg_research.loop.parallel import ParallelEngine, ParallelUI
 
         ui: LoopUI = ParallelUI(Console(file=buf, width=200))
-        eng: LoopEngine = ParallelEngine(ws, cfg, options, proposer_factory("optuna", say=ui.say), workers=workers, ui=ui)
+        eng: LoopEngine | ParallelEngine = ParallelEngine(ws, cfg, options, proposer_factory("optuna", say=ui.say), workers=workers, ui=ui)
     else:
         ui = LoopUI(Console(file=buf, width=200))
         eng = LoopEngine(ws, cfg, options, proposer_factory("optuna", say=ui.say), ui=ui)

@@ -3,9 +3,10 @@
 A coding agent (Claude Code, Codex, Cursor, ...) edits the mutable files itself. `AgentStep`
 turns that edit into a hypothesis (one search/replace edit per changed file, against the latest
 kept commit), checks it exactly as the loop checks a proposed one (`loop.apply.check_edits`:
-scope, compiles, not a repeat), and hands it to the engine (`LoopEngine.run_applied`): commit,
-run under the budget, integrity checks, keep rule, tag or reset, ledger, report. The step holds
-the loop's lock, so an agent and a loop never work one workspace at once.
+scope, compiles, not a repeat), and runs it as the loop runs one of its own: a cycle
+(loop.cycle) over a session (loop.session) with no proposer: commit, run under the budget,
+integrity checks, keep rule, tag or reset, ledger, report. The step holds the loop's lock, so an
+agent and a loop never work one workspace at once.
 
 Anything outside the mutable files (a changed frozen file, a new untracked file) is refused
 before anything is touched: the working tree, the branch and the ledger stay as they were.
@@ -22,13 +23,14 @@ from typing import Any
 
 from gg_research.config import Config
 from gg_research.loop import integrity, keep
-from gg_research.loop.apply import Applied, check_edits, mutable_contents, write_files
-from gg_research.loop.engine import LoopEngine, Options
+from gg_research.loop.apply import Applied, mutable_contents, write_files
+from gg_research.loop.cycle import Cycle, Proposal, Refusal, check_proposal
 from gg_research.loop.errors import EditRefused, LoopSetupError
-from gg_research.loop.hypothesis import Edit, Hypothesis
+from gg_research.loop.hypothesis import Edit, Hypothesis, ProposalMeta
 from gg_research.loop.runner import RunFn
 from gg_research.loop.resume import prepare_branch
-from gg_research.loop.step import Timings
+from gg_research.loop.session import Options, Session
+from gg_research.loop.trial import Timings
 from gg_research.loop.ui import LoopUI
 from gg_research.results.ledger import Experiment, Status
 
@@ -64,7 +66,7 @@ class StepOutcome:
             where = (f"{exp.status.value}: reverted; the mutable files are back at the latest kept run "
                      f"{home.id if home else '?'} ({home.commit[:7] if home else '?'}); your change is in {exp.diff}")
         out: dict[str, Any] = {
-            "experiment": exp.id, "tag": exp.tag, "status": exp.status.value, "decision": exp.decision,
+            "experiment": exp.id, "tag": exp.tag, "status": exp.status.value, "decision": exp.status.value,
             "reason": exp.reason, "metrics": {k: exp.metrics[k] for k in objectives if k in exp.metrics},
             "seeds": len(exp.seeds), "commit": exp.commit, "diff": exp.diff, "log": exp.log, "message": where,
         }
@@ -148,28 +150,28 @@ class AgentStep:
     def __init__(self, workspace: Path, config: Config, tag: str = DEFAULT_TAG, *, run_fn: RunFn | None = None,
                  ui: LoopUI | None = None, write_report: bool = True,
                  on_accepted: Callable[[bool], None] | None = None) -> None:
-        self.engine = LoopEngine(workspace, config, Options(tag=tag, write_report=write_report, follow_head=True),
-                                 proposer_factory=_no_proposer, run_fn=run_fn, ui=ui)
-        self.ws = self.engine.ws
-        self.git = self.engine.git
-        self.mutable = self.engine.mutable
+        self.session = Session(workspace, config, Options(tag=tag, write_report=write_report, follow_head=True),
+                               run_fn=run_fn, ui=ui)
+        self.ws = self.session.ws
+        self.git = self.session.git
+        self.mutable = self.session.mutable
         # Called once the edit passed the checks, with True when a baseline must be measured first.
         self._on_accepted = on_accepted or (lambda needs_baseline: None)
         self.outcome: StepOutcome | None = None
 
     @property
     def pending_path(self) -> Path:
-        return self.ws / ".gg" / f"agent-edit-{self.engine.tag.replace('/', '_')}.patch"
+        return self.ws / ".gg" / f"agent-edit-{self.session.tag.replace('/', '_')}.patch"
 
     def run(self, req: StepRequest) -> StepOutcome:
         """Check, commit, run and judge the edit; raise EditRefused (nothing touched) when it is not allowed."""
-        code = self.engine.guarded(lambda: self._locked(req))
+        code = self.session.guarded(lambda: self._locked(req))
         if code == 130 or self.outcome is None:
             raise KeyboardInterrupt
         return self.outcome
 
     def _locked(self, req: StepRequest) -> int:
-        eng = self.engine
+        eng = self.session
         if not self.git.is_repo():
             raise LoopSetupError(f"{self.ws}: not a git repository (make the workspace with 'gg-research init')")
         # What runs and what judges must be what the diff and the installed package say.
@@ -197,18 +199,19 @@ class AgentStep:
             parent = eng.last_kept()
             if parent is None or parent.commit != base:
                 raise LoopSetupError(f"{self.ws}: the latest kept commit moved while the step started; call it again")
-            applied = check_edits(self.ws, hyp, self.mutable, self._seen())
+            applied = self._check(hyp)
         except BaseException:
             self._restore(wanted)
             raise
         try:
-            exp = eng.run_applied(hyp, applied, parent, [], Timings(), proposer=AGENT)
+            exp = Cycle(eng).run_here(Proposal(hyp, applied, parent, self.ws), [], Timings(), AGENT)
         finally:
             self.pending_path.unlink(missing_ok=True)  # from the commit on, the run's patch.diff holds the edit
-        base = eng.baseline()
-        weak = keep.weak_baseline_notice(eng.cfg.objectives, [s.metrics for s in base.seeds if s.ok],
-                                         eng.cfg.run.budget) if base is not None else None
-        self.outcome = StepOutcome(exp, base if had_baseline is None else None, eng.last_kept(), [weak] if weak else [])
+        baseline = eng.baseline()
+        weak = keep.weak_baseline_notice(eng.cfg.objectives, [s.metrics for s in baseline.seeds if s.ok],
+                                         eng.cfg.run.budget) if baseline is not None else None
+        self.outcome = StepOutcome(exp, baseline if had_baseline is None else None, eng.last_kept(),
+                                   [weak] if weak else [])
         return 0
 
     def _hypothesis(self, req: StepRequest, base: str) -> tuple[Hypothesis, dict[str, str]]:
@@ -235,13 +238,17 @@ class AgentStep:
 
         hyp = parse_hypothesis({"title": req.title, "rationale": req.rationale, "citations": list(req.citations),
                                 "edits": [e.model_dump() for e in edits]}, where="experiment")
-        hyp.meta.update({"proposer": AGENT, "passages": list(req.passages), **req.info})
-        applied: Applied = check_edits(self.ws, hyp, self.mutable, self._seen(), current=old)
+        hyp.meta = ProposalMeta(proposer=AGENT, passages=list(req.passages), client=dict(req.info))
+        applied = self._check(hyp, current=old)
         assert {rel: wanted[rel] for rel in applied.files} == applied.files
         return hyp, wanted
 
-    def _seen(self) -> set[str]:
-        return {e.content_hash for e in self.engine.ledger.read().experiments if e.content_hash}
+    def _check(self, hyp: Hypothesis, current: dict[str, str] | None = None) -> Applied:
+        """The loop's checks of a proposal (loop.cycle); a refusal goes back to the agent, nothing recorded."""
+        checked = check_proposal(hyp, self.ws, self.mutable, seen=self.session.seen_hashes(), current=current)
+        if isinstance(checked, Refusal):
+            raise EditRefused(checked.reason)
+        return checked
 
     def _restore(self, wanted: dict[str, str]) -> None:
         """Put the agent's edit back in the working tree (a failed set-up must not lose it)."""
@@ -250,7 +257,3 @@ class AgentStep:
         if changed:
             write_files(self.ws, Applied(files=changed, content_hash=""))
         self.pending_path.unlink(missing_ok=True)
-
-
-def _no_proposer(ctx: Any) -> Any:
-    raise AssertionError("an agent's step has no proposer: the agent is the proposer")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gg_research.loop.errors import GGError
+from gg_research.errors import GGError
+from gg_research.results.record import Usage
 
 
 class HypothesisError(GGError):
@@ -19,6 +21,26 @@ class Edit(BaseModel):
     path: str = Field(min_length=1, description="Workspace-relative path of a mutable file.")
     search: str = Field(min_length=1, description="Text that occurs exactly once in the file.")
     replace: str = Field(description="Text that replaces it.")
+
+
+@dataclass
+class ProposalMeta:
+    """What a proposer notes beside a hypothesis; the ledger keeps it (results.record: proposer, passages,
+    usage, lesson's subject, and the rest as proposer_info)."""
+
+    proposer: str | None = None  # who wrote it, when not the proposer asked (Optuna in Claude's stead, an agent)
+    passages: list[dict[str, Any]] = field(default_factory=list)  # what it read beyond what it was shown
+    usage: Usage | None = None  # the API tokens its proposal took
+    lesson_about: str = ""  # the experiment whose result its lesson reads
+    trial: int | None = None  # the Optuna trial it is
+    script_line: int | None = None  # the line of the script it came from
+    evidence: list[str] | None = None  # the chunk ids its prompt carried, best first
+    client: dict[str, Any] = field(default_factory=dict)  # what an agent's client said of itself (via, client, ...)
+
+    def proposer_info(self) -> dict[str, Any]:
+        """What the ledger keeps as `proposer_info` (the keys ledgers have always carried)."""
+        known = {"trial": self.trial, "script_line": self.script_line, "evidence": self.evidence}
+        return {**self.client, **{k: v for k, v in known.items() if v is not None}}
 
 
 class Hypothesis(BaseModel):
@@ -36,7 +58,7 @@ class Hypothesis(BaseModel):
         "What the previous experiment's result taught, in one to three sentences, citing by key the passages "
         "that held up or did not; empty when there is no result yet."))
     # Proposer bookkeeping (e.g. the Optuna trial number); never shown to a model.
-    meta: dict[str, Any] = Field(default_factory=dict, exclude=True)
+    meta: ProposalMeta = Field(default_factory=ProposalMeta, exclude=True)
 
     @field_validator("title")
     @classmethod

@@ -24,7 +24,7 @@ DISTRIBUTION = "gg-research"
 JUDGE_CODE, JUDGE_FILES = "judge_code", "judge_files"
 # The modules that decide a result besides the harness: the config, the keep rule and the verdict, the
 # engine and the agent's step, the ledger and the Pareto vocabulary; and every module of ours they import.
-_JUDGE_ROOTS = (f"{PACKAGE}.config", f"{PACKAGE}.errors", f"{PACKAGE}.loop.step", f"{PACKAGE}.loop.keep",
+_JUDGE_ROOTS = (f"{PACKAGE}.config", f"{PACKAGE}.errors", f"{PACKAGE}.loop.trial", f"{PACKAGE}.loop.keep",
                 f"{PACKAGE}.loop.engine", f"{PACKAGE}.loop.agent", f"{PACKAGE}.loop.integrity",
                 f"{PACKAGE}.results.ledger", f"{PACKAGE}.results.pareto", f"{PACKAGE}.harness", f"{PACKAGE}.ggnet.metrics")
 _FOLLOWED = (PACKAGE, f"{PACKAGE}.loop", f"{PACKAGE}.results", f"{PACKAGE}.harness", f"{PACKAGE}.ggnet")

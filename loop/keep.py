@@ -9,21 +9,37 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from enum import StrEnum
 
 from gg_research.config import Config, ObjectiveConfig
+from gg_research.results.lifecycle import Status
 from gg_research.results.paired import Interval
 from gg_research.results.pareto import epsilons, floor_violation, sign
 
 
+class Verdict(StrEnum):
+    """What the keep rule says of a run: keep it, discard it, or run it again before saying."""
+
+    KEEP = "keep"
+    DISCARD = "discard"
+    RERUN = "rerun"
+
+    @property
+    def final_status(self) -> Status:
+        """The experiment's status when this verdict is the last word (a re-run is never the last)."""
+        if self is Verdict.RERUN:
+            raise ValueError("a re-run verdict is not an experiment's end")
+        return Status.KEEP if self is Verdict.KEEP else Status.DISCARD
+
+
 @dataclass(frozen=True)
 class Decision:
-    status: Literal["keep", "discard", "rerun"]
+    status: Verdict
     reason: str
     collapse: bool = False  # a floor broke: the proposer is told what collapsed
 
 
-def rerun_seed(first_seed: int, baseline_seeds: int, seeds_so_far: int) -> int:
+def next_unused_seed(first_seed: int, baseline_seeds: int, seeds_so_far: int) -> int:
     """The seed of a marginal win's re-run: one neither the baseline nor this experiment has used.
 
     The baseline ran seeds first_seed .. first_seed + baseline_seeds - 1; a candidate's first
@@ -75,14 +91,14 @@ def decide(
     for o in objs:
         v = candidate.get(o.name)
         if v is None or not math.isfinite(v):
-            return Decision("discard", f"{o.name} missing or not finite", collapse=True)
+            return Decision(Verdict.DISCARD, f"{o.name} missing or not finite", collapse=True)
     for o in objs:
         why = floor_violation(o, candidate[o.name], baseline.get(o.name))
         if why:
-            return Decision("discard", why, collapse=True)
+            return Decision(Verdict.DISCARD, why, collapse=True)
     why = _aux_violation(config, aux or {}, baseline_aux or {})
     if why:
-        return Decision("discard", why)
+        return Decision(Verdict.DISCARD, why)
     kept = list(kept) or [baseline]
     rule = config.keep.rule
     rerun = allow_rerun and config.keep.rerun_marginal
@@ -93,7 +109,8 @@ def decide(
     return _threshold(config.objective(config.keep.primary), candidate, kept, eps, rerun)
 
 
-def _pareto(objs, candidate, kept, eps, rerun) -> Decision:
+def _pareto(objs: Sequence[ObjectiveConfig], candidate: Mapping[str, float], kept: Sequence[Mapping[str, float]],
+            eps: Mapping[str, float], rerun: bool) -> Decision:
     smallest_win = math.inf  # in units of epsilon, over the kept runs
     won_on: set[str] = set()
     for k in kept:
@@ -101,38 +118,40 @@ def _pareto(objs, candidate, kept, eps, rerun) -> Decision:
         wins = {n: m / eps[n] if eps[n] > 0 else math.inf for n, m in margins.items() if m > eps[n]}
         if not wins:
             near = ", ".join(f"{n} {m:+.4f}" for n, m in margins.items())
-            return Decision("discard", f"within noise of or dominated by a kept run ({near}; eps {_fmt_eps(eps)})")
+            return Decision(Verdict.DISCARD, f"within noise of or dominated by a kept run ({near}; eps {_fmt_eps(eps)})")
         smallest_win = min(smallest_win, max(wins.values()))
         won_on.update(wins)
     best = ", ".join(o.name for o in objs if o.name in won_on)
     if rerun and smallest_win < 2.0:
-        return Decision("rerun", f"marginal win ({smallest_win:.2f} eps) on {best}: re-run with another seed")
-    return Decision("keep", f"beats every kept run on some objective by more than eps ({_fmt_eps(eps)})")
+        return Decision(Verdict.RERUN, f"marginal win ({smallest_win:.2f} eps) on {best}: re-run with another seed")
+    return Decision(Verdict.KEEP, f"beats every kept run on some objective by more than eps ({_fmt_eps(eps)})")
 
 
-def _scalar(objs, candidate, kept, eps, rerun) -> Decision:
+def _scalar(objs: Sequence[ObjectiveConfig], candidate: Mapping[str, float], kept: Sequence[Mapping[str, float]],
+            eps: Mapping[str, float], rerun: bool) -> Decision:
     def score(m: Mapping[str, float]) -> float:
-        return sum(o.weight * sign(o.direction) * m[o.name] for o in objs)
+        return float(sum(o.weight * sign(o.direction) * m[o.name] for o in objs))
 
     eps_s = sum(abs(o.weight) * eps[o.name] for o in objs)
     best = max(score(k) for k in kept)
     gain = score(candidate) - best
     if gain <= eps_s:
-        return Decision("discard", f"weighted score {score(candidate):.4f} not above the best kept {best:.4f} by eps {eps_s:.4f}")
+        return Decision(Verdict.DISCARD, f"weighted score {score(candidate):.4f} not above the best kept {best:.4f} by eps {eps_s:.4f}")
     if rerun and gain < 2 * eps_s:
-        return Decision("rerun", f"marginal weighted gain {gain:.4f} < 2 eps {2 * eps_s:.4f}: re-run with another seed")
-    return Decision("keep", f"weighted score {score(candidate):.4f} beats the best kept {best:.4f} by {gain:.4f} > eps {eps_s:.4f}")
+        return Decision(Verdict.RERUN, f"marginal weighted gain {gain:.4f} < 2 eps {2 * eps_s:.4f}: re-run with another seed")
+    return Decision(Verdict.KEEP, f"weighted score {score(candidate):.4f} beats the best kept {best:.4f} by {gain:.4f} > eps {eps_s:.4f}")
 
 
-def _threshold(primary: ObjectiveConfig, candidate, kept, eps, rerun) -> Decision:
+def _threshold(primary: ObjectiveConfig, candidate: Mapping[str, float], kept: Sequence[Mapping[str, float]],
+               eps: Mapping[str, float], rerun: bool) -> Decision:
     n, s = primary.name, sign(primary.direction)
     best = max(s * k[n] for k in kept)
     gain = s * candidate[n] - best
     if gain <= eps[n]:
-        return Decision("discard", f"{n} {candidate[n]:.4f} not better than the best kept {s * best:.4f} by eps {eps[n]:.4f}")
+        return Decision(Verdict.DISCARD, f"{n} {candidate[n]:.4f} not better than the best kept {s * best:.4f} by eps {eps[n]:.4f}")
     if rerun and gain < 2 * eps[n]:
-        return Decision("rerun", f"marginal {n} gain {gain:.4f} < 2 eps: re-run with another seed")
-    return Decision("keep", f"{n} {candidate[n]:.4f} beats the best kept {s * best:.4f} by {gain:.4f} with every floor held")
+        return Decision(Verdict.RERUN, f"marginal {n} gain {gain:.4f} < 2 eps: re-run with another seed")
+    return Decision(Verdict.KEEP, f"{n} {candidate[n]:.4f} beats the best kept {s * best:.4f} by {gain:.4f} with every floor held")
 
 
 def paired_verdict(objectives: Sequence[ObjectiveConfig], found: Sequence[Mapping[str, Interval]]

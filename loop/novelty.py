@@ -46,11 +46,10 @@ class NoveltyCheck:
         self._vectors: dict[str, np.ndarray] = {}  # experiment id -> unit vector of its text
 
     def applies(self, hyp: Hypothesis, proposer: Proposer) -> bool:
-        if not self.cfg.proposer.novelty_check or not getattr(proposer, "checks_novelty", False):
+        if not self.cfg.proposer.novelty_check or not proposer.checks_novelty:
             return False
         # A hypothesis another proposer made in its stead (Optuna after API failures) is not prose.
-        made_by: str = hyp.meta.get("proposer", proposer.name)
-        return made_by == proposer.name
+        return (hyp.meta.proposer or proposer.name) == proposer.name
 
     def refusal(self, hyp: Hypothesis, proposer: Proposer, earlier: Sequence[Experiment]) -> str | None:
         """Why `hyp` repeats an earlier experiment, or None when it is new enough (or the check is off)."""

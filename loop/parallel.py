@@ -32,18 +32,16 @@ from pathlib import Path
 from gg_research.config import Config
 from gg_research.errors import GGError
 from gg_research.harness.runner import RunResult
-from gg_research.loop.apply import Applied, check_edits, write_files
-from gg_research.loop.engine import INTERRUPTED, LoopEngine, Options, ProposerFactory, baseline_dir
-from gg_research.loop.errors import EditRefused, LoopSetupError, ProposerExhausted
-from gg_research.loop.git import Git
-from gg_research.loop.hypothesis import Hypothesis
-from gg_research.loop.records import hypothesis_record, rel
+from gg_research.loop.cycle import Committed, Cycle
+from gg_research.loop.errors import LoopSetupError, ProposerExhausted
+from gg_research.loop.session import STOPPED, Options, ProposerFactory, Session, baseline_dir
 from gg_research.loop.state import LoopState
-from gg_research.loop.step import Measured, Timings
+from gg_research.loop.trial import Measured, Timings
 from gg_research.loop.ui import LoopUI
 from gg_research.loop.workers import RayPool
 from gg_research.loop.worktrees import Worktrees
-from gg_research.results.ledger import Experiment, Status
+from gg_research.results.ledger import Experiment
+from gg_research.results.lifecycle import Cause, Fate, Status
 
 LOST = "the loop's thread waiting on this run failed"
 
@@ -62,17 +60,18 @@ class ParallelUI(LoopUI):
 class Flight:
     """An experiment in flight: committed in its worktree, its runs going on a worker."""
 
-    exp: Experiment
-    parent: Experiment
+    done: Committed
     slot: int
-    checkout: Path
-    run_dir: Path
     t: Timings
-    measured: Measured | None = None
+    measured: Measured | Fate | None = None
     error: BaseException | None = None
 
+    @property
+    def exp(self) -> Experiment:
+        return self.done.exp
 
-class ParallelEngine(LoopEngine):
+
+class ParallelEngine:
     """The loop with `workers` experiments in flight (see the module's docstring for the order of a night)."""
 
     def __init__(self, workspace: Path, config: Config, options: Options, proposer_factory: ProposerFactory,
@@ -81,36 +80,45 @@ class ParallelEngine(LoopEngine):
             raise LoopSetupError(f"--workers {workers}: a parallel loop needs 2 or more (1 is the serial loop)")
         ui = ui or ParallelUI()
         self.pool = pool or RayPool(config, workers, ui.say)
-        super().__init__(workspace, config, options, proposer_factory, run_fn=self.pool, ui=ui)
-        self.workers = workers
         # The baseline's seeds in full waves of one per worker, side by side: no slower (the
         # workers would wait), a better noise estimate, and a throughput reference measured while
         # runs share the machine as the night's will. A seed run alone (3 seeds on 2 workers) sets
         # the reference, and every later run would look load-skewed and be run twice.
-        self.baseline_seeds = self.trial.baseline_seeds = -(-self.baseline_seeds // workers) * workers
-        self.worktrees = Worktrees(self.git, self.ws, config, self.tag)
+        seeds = -(-config.keep.baseline_seeds // workers) * workers
+        config = config.model_copy(update={"keep": config.keep.model_copy(update={"baseline_seeds": seeds})})
+        self.session = Session(workspace, config, options, run_fn=self.pool, ui=ui)
+        self.cycle = Cycle(self.session)
+        self.proposer_factory = proposer_factory
+        self.workers = workers
+        self.worktrees = Worktrees(self.session.git, self.session.ws, config, self.session.tag)
         self.flights: dict[str, Flight] = {}
+        self.timings: list[Timings] = []
+        self._done = 0
         self._arrived: queue.Queue[Flight] = queue.Queue()
         self._front: list[Experiment] = []  # the kept runs as the threads may read them (replaced, never mutated)
         self._exhausted: str | None = None
 
     # -- the night -----------------------------------------------------------------------------------
-    def _run_locked(self) -> int:
-        self.open()
+    def run(self) -> int:
+        return self.session.guarded(self._night)
+
+    def _night(self) -> int:
+        s = self.session
+        s.open(self.proposer_factory)
         self.pool.start()
         left = self.worktrees.clear()
         if left:
-            self.ui.say(f"loop {self.tag}: removed {len(left)} worktree(s) left by a loop that died")
+            s.ui.say(f"loop {s.tag}: removed {len(left)} worktree(s) left by a loop that died")
         try:
-            self.prepare()
-            self._front = self.kept()
+            s.prepare(self._baseline_side_by_side)
+            self._front = s.kept()
             while True:
-                why = self._exhausted or self._stop_reason()
+                why = self._exhausted or s.stop_reason(self._done)
                 while why is None and len(self.flights) < self.workers:
                     self._launch()
-                    why = self._exhausted or self._stop_reason()
+                    why = self._exhausted or s.stop_reason(self._done)
                 if not self.flights:
-                    return self._stopped(why or "nothing left to run")
+                    return s.stopped(why or "nothing left to run")
                 self._land(self._next_arrival())
         except BaseException:
             self._abandon()
@@ -118,14 +126,15 @@ class ParallelEngine(LoopEngine):
         finally:
             self.worktrees.clear()
 
-    def _baseline_runs(self, exp: Experiment, seeds: list[int], run_dir: Path) -> Iterator[RunResult]:
+    def _baseline_side_by_side(self, exp: Experiment, seeds: list[int], run_dir: Path) -> Iterator[RunResult]:
         """The baseline's seeds side by side, as many at once as there are workers (same conditions as the night's runs)."""
         results: dict[int, RunResult] = {}
         done = threading.Condition()
 
         def one(i: int, seed: int) -> None:
             try:
-                res = self.trial.run_seed(exp, f"baseline {i + 1}/{len(seeds)}", baseline_dir(run_dir, seeds, seed), seed)
+                res = self.session.trial.run_with_seed(exp, f"baseline {i + 1}/{len(seeds)}",
+                                                       baseline_dir(run_dir, seeds, seed), seed)
             except BaseException as exc:  # noqa: BLE001 - reported as this seed's crash
                 res = RunResult("crash", {}, {}, run_dir, run_dir / "run.log", f"{LOST}: {type(exc).__name__}: {exc}", 0.0)
             with done:
@@ -148,75 +157,39 @@ class ParallelEngine(LoopEngine):
     # -- launching -----------------------------------------------------------------------------------
     def _launch(self) -> None:
         """Propose, check and commit one experiment in a worktree of its own, and start its runs."""
-        assert self.proposer is not None
+        s = self.session
+        assert s.proposer is not None
         t = Timings()
-        tip = self.last_kept()
+        tip = s.last_kept()
         assert tip is not None
-        passages = self.grounding.passages(self._brief(), self.finished(), k=getattr(self.proposer, "passages_k", 5)) if self.proposer.wants_passages else []
-        state = self._pending_state(passages)
-        feedback: str | None = None
-        seen = {e.content_hash for e in self.ledger.read().experiments if e.content_hash}
+        passages = s.passages()
         slot = min(set(range(self.workers)) - {f.slot for f in self.flights.values()})
         self._done += 1  # a slot is used whether or not the proposer ends up with a valid edit
-        for _ in range(self.cfg.proposer.max_refusals + 1):
-            tp = time.monotonic()
-            try:
-                hyp = self.proposer.propose(state, feedback)
-            except ProposerExhausted as exc:
-                self._exhausted = str(exc)
-                self._done -= 1
-                return
-            t.proposal += time.monotonic() - tp
-            parent = self._parent_of(hyp, state) or tip
-            ta = time.monotonic()
-            try:
-                repeat = self.novelty.refusal(hyp, self.proposer, self.ledger.read().experiments)
-                if repeat:
-                    raise EditRefused(repeat)
-                checkout = self.worktrees.checkout(slot, parent.commit)
-                applied = check_edits(checkout, hyp, self.mutable, seen)
-            except EditRefused as exc:
-                t.apply_commit += time.monotonic() - ta
-                self._refused(hyp, parent, exc.reason, passages)
-                feedback = exc.reason
-                state = self._pending_state(passages)
-                continue
-            t.apply_commit += time.monotonic() - ta
-            self._take_off(hyp, applied, parent, slot, checkout, passages, t)
+
+        def state() -> LoopState:
+            return s.state(passages, pending=[f.exp for f in self.flights.values()])
+
+        try:
+            proposal = self.cycle.propose(s.proposer, passages, t, home=tip, state=state,
+                                          checkout=lambda parent: self.worktrees.checkout(slot, parent.commit))
+        except ProposerExhausted as exc:
+            self._exhausted = str(exc)
+            self._done -= 1
             return
-
-    def _pending_state(self, passages: list) -> LoopState:
-        state = self._state(passages)
-        state.pending = [f.exp for f in self.flights.values()]
-        return state
-
-    def _take_off(self, hyp: Hypothesis, applied: Applied, parent: Experiment, slot: int, checkout: Path,
-                  passages: list, t: Timings) -> None:
-        assert self.proposer is not None
-        ta = time.monotonic()
-        write_files(checkout, applied)
-        commit = Git(checkout).commit(sorted(applied.files), hyp.title)
-        run_dir = self.ws / "results" / "runs" / self.ledger.next_id()
-        run_dir.mkdir(parents=True, exist_ok=True)
-        diff_path = run_dir / "patch.diff"
-        diff_path.write_text(self.git.diff(parent.commit, commit), encoding="utf-8")
-        exp = hypothesis_record(run_dir.name, self.tag, hyp, parent, proposer=self.proposer.name,
-                                citations=self.grounding.resolve(hyp.citations), passages=passages,
-                                commit=commit, content_hash=applied.content_hash,
-                                diff=rel(self.ws, diff_path), log=rel(self.ws, run_dir / "run.log"))
-        self.ledger.start(exp)
-        t.apply_commit += time.monotonic() - ta
-        flight = Flight(exp, parent, slot, checkout, run_dir, t)
-        self.flights[exp.id] = flight
-        threading.Thread(target=self._measure, args=(flight,), daemon=True, name=f"flight-{exp.id}").start()
+        if proposal is None:
+            return
+        flight = Flight(self.cycle.commit(proposal, passages, t, s.proposer.name), slot, t)
+        self.flights[flight.exp.id] = flight
+        threading.Thread(target=self._measure, args=(flight,), daemon=True, name=f"flight-{flight.exp.id}").start()
 
     def _measure(self, flight: Flight) -> None:
         """In the flight's thread: every run the experiment needs; then it joins the arrivals."""
-        base = self.baseline()
+        base = self.session.baseline()
+        done = flight.done
         try:
             assert base is not None
-            flight.measured = self.trial.measure(flight.exp, flight.parent, base, lambda: self._front,
-                                                 flight.run_dir, flight.t, flight.checkout)
+            flight.measured = self.session.trial.measure(done.exp, done.parent, base, lambda: self._front,
+                                                         done.run_dir, flight.t, done.where)
         except BaseException as exc:  # noqa: BLE001 - the main thread records it
             flight.error = exc
         finally:
@@ -232,23 +205,21 @@ class ParallelEngine(LoopEngine):
 
     def _land(self, flight: Flight) -> None:
         """The verdict on an arrived experiment against the front as it stands now; tag, tip, end line."""
-        exp = flight.exp
+        s, exp = self.session, flight.exp
         if self.flights.pop(exp.id, None) is None:
             return  # recorded already (interrupted)
         td = time.monotonic()
-        if flight.error is not None:
-            exp.status, exp.decision = Status.CRASH, "crash"
-            exp.reason = f"{LOST}: {type(flight.error).__name__}: {flight.error}"
-        elif flight.measured is not None:
-            base = self.baseline()
+        if flight.error is not None or flight.measured is None:
+            fate = Fate(Status.CRASH, Cause.RUN_LOST, f"{LOST}: {type(flight.error).__name__}: {flight.error}")
+        elif isinstance(flight.measured, Fate):
+            fate = flight.measured
+        else:
+            base = s.baseline()
             assert base is not None
-            self.trial.verdict(exp, flight.parent, base, self.kept(), flight.measured, flight.t)
-        if exp.status is Status.KEEP:
-            self.git.tag(f"gg/{self.tag}/{exp.id}", exp.commit)
-            self.git.reset_hard(exp.commit)  # the newest keep is the tip, whichever kept run it started from
+            fate = s.trial.verdict(exp, flight.done.parent, base, s.kept(), flight.measured, flight.t)
+        self.cycle.land(exp, fate, home=None)
         flight.t.decision += time.monotonic() - td
-        self._end(exp, exp.status, exp.decision, exp.reason)
-        self._front = self.kept()
+        self._front = s.kept()
         self.timings.append(flight.t)
 
     def _abandon(self) -> None:
@@ -257,6 +228,6 @@ class ParallelEngine(LoopEngine):
         for exp_id, flight in list(self.flights.items()):
             self.flights.pop(exp_id, None)
             try:
-                self._end(flight.exp, Status.INTERRUPTED, "interrupted", INTERRUPTED)
+                self.session.end(flight.exp, STOPPED)
             except (OSError, GGError) as exc:  # the ledger itself failed: resume records it later
-                self.ui.say(f"{exp_id}: could not be recorded as interrupted ({exc}); the next loop will")
+                self.session.ui.say(f"{exp_id}: could not be recorded as interrupted ({exc}); the next loop will")

@@ -11,9 +11,11 @@ from typing import Any
 from gg_research.config import WEIGHTS_FILE, ObjectiveConfig
 from gg_research.harness.runner import RunResult
 from gg_research.loop.hypothesis import Hypothesis
+from gg_research.loop.runner import seed_status
 from gg_research.results.ledger import Experiment, SeedRun
+from gg_research.results.lifecycle import SeedStatus
 from gg_research.results.pareto import run_collapses, seed_reference
-from gg_research.results.record import Lesson, Usage
+from gg_research.results.record import Lesson
 
 # Harness figures that are settings or identities, not measurements of the run.
 NOT_AUX = ("seed", "budget_s")
@@ -27,13 +29,15 @@ def rel(ws: Path, path: Path | str) -> str:
         return str(path)
 
 
-def seed_run(res: RunResult, seed: int, ws: Path, objectives: Sequence[str]) -> SeedRun:
-    """One seed's run for the ledger: the objectives in `metrics`, other figures in `aux`."""
+def seed_record(res: RunResult, seed: int, ws: Path, objectives: Sequence[str]) -> SeedRun:
+    """The ledger's record of one seed's run: the objectives in `metrics`, other figures in `aux`;
+    an ok run with a NaN or missing objective is recorded as a crash."""
     # NaN/inf are left out: the ledger stays strict JSON and the status says crash.
     numbers = {k: float(v) for k, v in (res.metrics or {}).items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    status = SeedStatus.CRASH if non_finite(res, objectives) else seed_status(res)
     return SeedRun(
-        seed=seed, status=res.status,
+        seed=seed, status=status,
         metrics={k: v for k, v in numbers.items() if k in objectives},
         aux={k: v for k, v in numbers.items() if k not in objectives and k not in NOT_AUX},
         run_dir=rel(ws, Path(res.run_dir)), error=res.error or "",
@@ -123,14 +127,13 @@ def hypothesis_record(exp_id: str, tag: str, hyp: Hypothesis, parent: Experiment
     """An experiment of a proposed hypothesis (refused ones too: they have no commit)."""
     hyp_json = hyp.to_record()
     hyp_json["citations"] = citations
-    usage = hyp.meta.get("usage")
     return Experiment(
         id=exp_id, tag=tag, parent=parent.id, parent_commit=parent.commit, commit=commit, title=hyp.title,
         hypothesis=hyp_json,
-        passages=[citation(p) for p in passages] + list(hyp.meta.get("passages", [])),
-        proposer=hyp.meta.get("proposer", proposer),
-        proposer_info={k: v for k, v in hyp.meta.items() if k not in ("passages", "proposer", "usage", "lesson_about")},
+        passages=[citation(p) for p in passages] + list(hyp.meta.passages),
+        proposer=hyp.meta.proposer or proposer,
+        proposer_info=hyp.meta.proposer_info(),
         content_hash=content_hash, diff=diff, log=log,
-        lesson=Lesson(hyp.lesson.strip(), str(hyp.meta.get("lesson_about") or "")) if hyp.lesson.strip() else None,
-        usage=usage if isinstance(usage, Usage) else None,
+        lesson=Lesson(hyp.lesson.strip(), hyp.meta.lesson_about) if hyp.lesson.strip() else None,
+        usage=hyp.meta.usage,
     )

@@ -7,6 +7,7 @@ from pathlib import Path
 from gg_research.loop.errors import LoopSetupError
 from gg_research.loop.git import Git
 from gg_research.results.ledger import Experiment, LedgerFile, Status
+from gg_research.results.lifecycle import Cause, Fate, settle
 
 RESUME_REASON = "interrupted: the loop died while this experiment ran (found on resume)"
 # A run the loop lost is not the idea's failure: recorded as interrupted, like a Ctrl-C, so it
@@ -59,7 +60,7 @@ def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: li
         git.checkout(branch)
     for exp in records:
         if exp.status is Status.RUNNING:
-            exp.status, exp.decision, exp.reason = Status.INTERRUPTED, "interrupted", RESUME_REASON
+            settle(exp, Fate(Status.INTERRUPTED, Cause.LOOP_DIED, RESUME_REASON))
             ledger.end(exp)
             lines.append(f"{exp.id}: was running when the loop died; recorded as interrupted")
     for exp_id in ledger.repair_tsv():
@@ -102,7 +103,7 @@ def start_of_new_tag(git: Git, tag: str, every: list[Experiment], from_tag: str 
     if from_tag is not None:
         kept = [e for e in every if e.tag == from_tag and e.status.kept and e.commit]
         if not kept:
-            tags = sorted({e.tag for e in every})
+            tags = sorted({e.tag for e in every if e.tag is not None})  # an old ledger's rows may have none
             raise LoopSetupError(f"--from {from_tag}: no kept run of that tag in the ledger"
                                  f"{'; tags: ' + ', '.join(tags) if tags else ''}")
         return kept[-1].commit, f"loop {tag}: starting from the front of tag {from_tag} ({kept[-1].id}, --from)"

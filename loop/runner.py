@@ -11,6 +11,12 @@ from typing import Protocol
 
 from gg_research.config import Config
 from gg_research.harness.runner import RunResult
+from gg_research.results.lifecycle import SeedStatus
+
+# The harness's run status (a Literal, harness.runner.Status) in the lifecycle's words; the two are
+# spelled alike today, but the harness's names are its own to change.
+_SEED_STATUS: dict[str, SeedStatus] = {"ok": SeedStatus.OK, "crash": SeedStatus.CRASH,
+                                       "timeout": SeedStatus.TIMEOUT, "invalid": SeedStatus.INVALID}
 
 
 class RunFn(Protocol):
@@ -34,3 +40,8 @@ def close_run_fn(run_fn: RunFn) -> None:
     close = getattr(run_fn, "close", None)
     if callable(close):
         close()
+
+
+def seed_status(res: RunResult) -> SeedStatus:
+    """How a seed's run ended, from the harness's result (an unknown status is a crash)."""
+    return _SEED_STATUS.get(res.status, SeedStatus.CRASH)

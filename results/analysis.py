@@ -16,15 +16,15 @@ from gg_research.config import Config, ObjectiveConfig
 from gg_research.results.curves import Curve, experiment_curve, read_curve
 from gg_research.results.journal import JournalEntry, Plateau, journal, memory_line, night_cost, plateaus
 from gg_research.results.ledger import Experiment, Ledger, Status
+from gg_research.results.lifecycle import STATUS_ORDER
 from gg_research.results.holdout import Holdout, holdout_rows, selection_optimism
 from gg_research.results.paired import Interval, compare_runs
 from gg_research.results.record import Usage
 from gg_research.results.throughput import THROUGHPUT, load_skew
 from gg_research.results.throughput import reference as throughput_reference
-from gg_research.results.pareto import (baseline_collapses, better, collapse_floor, epsilons, hypervolume, near_misses, nondominated_ranks,
+from gg_research.results.pareto import (Direction, baseline_collapses, better, collapse_floor, epsilons, hypervolume, near_misses, nondominated_ranks,
                                        rank_against, run_collapses, sigmas, sign)
 
-STATUS_ORDER = ("baseline", "keep", "discard", "crash", "invalid", "interrupted", "running")
 MAX_NEAR_MISSES = 5
 
 
@@ -116,7 +116,7 @@ class Analysis:
         return [o.name for o in self.objectives]
 
     @property
-    def directions(self) -> list[str]:
+    def directions(self) -> list[Direction]:
         return [o.direction for o in self.objectives]
 
     def counts(self) -> dict[str, int]:
@@ -240,8 +240,8 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         return [e.metrics[n] for n in names]
 
     kept_points = [point(e) for e in kept]
-    kept_ranks = nondominated_ranks(kept_points, directions) if kept else []
-    rank_of = {e.id: int(r) for e, r in zip(kept, kept_ranks)}
+    kept_ranks = [int(r) for r in nondominated_ranks(kept_points, directions)] if kept else []
+    rank_of = {e.id: r for e, r in zip(kept, kept_ranks)}
     front = [e.id for e in kept if rank_of[e.id] == 1]
     for e in discarded:
         rank_of[e.id] = rank_against(point(e), kept_points, kept_ranks, directions)
@@ -260,8 +260,8 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
     epsilon = _epsilons(objectives, baselines, config.keep.min_epsilon)
     # The prompt's near misses are these same runs (pareto.near_misses); the report lists the
     # closest to the front first.
-    near = sorted(near_misses(exps, objectives, epsilon, baseline_point), key=lambda e: (rank_of[e.id], exps.index(e)))
-    near = [e.id for e in near[:MAX_NEAR_MISSES]]
+    closest = sorted(near_misses(exps, objectives, epsilon, baseline_point), key=lambda e: (rank_of[e.id], exps.index(e)))
+    near = [e.id for e in closest[:MAX_NEAR_MISSES]]
 
     hv = base_hv = None
     if reference is not None:
@@ -401,7 +401,7 @@ def _reference(
     floor ([report] hypervolume_reference = "floors"), so a kept trade-off that gives up a little of
     one objective for another still adds area; "baseline" measures from the baseline's own values."""
     if all(o.reference is not None for o in objectives):
-        return {o.name: float(o.reference) for o in objectives}, "config"
+        return {o.name: o.reference for o in objectives if o.reference is not None}, "config"
     if baseline is not None:
         ref: dict[str, float] = {}
         used: set[str] = set()
@@ -454,7 +454,7 @@ def _best(exps: list[Experiment], objectives: list[ObjectiveConfig]) -> dict[str
 
 
 def _progress(
-    exps: list[Experiment], names: list[str], directions: list[str], reference: dict[str, float] | None
+    exps: list[Experiment], names: list[str], directions: list[Direction], reference: dict[str, float] | None
 ) -> list[ProgressPoint]:
     pool: list[list[float]] = []
     running: dict[str, float | None] = {n: None for n in names}

@@ -102,7 +102,7 @@ def build_cards(an: Analysis) -> list[Card]:
                 rationale=str(hyp.get("rationale") or ""),
                 expected=", ".join(f"{k} {v}" for k, v in expected.items()) if isinstance(expected, dict) else "",
                 citations=[c for c in citations if isinstance(c, dict)],
-                decision=e.decision or e.status.value,
+                decision=e.status.value,
                 reason=e.reason,
                 diff_path=diff_path,
                 diff=read_diff(an.workspace, diff_path),
@@ -187,7 +187,7 @@ def headline_facts(an: Analysis) -> list[tuple[str, str, str]]:
 
 
 def _others(counts: dict[str, int]) -> str:
-    bits = [f"{counts[k]} {k}" for k in ("invalid", "interrupted", "running") if counts.get(k)]
+    bits = [f"{counts[k]} {k}" for k in ("invalid", "refused", "interrupted", "running") if counts.get(k)]
     bits.append(f"{counts['baseline']} baseline")
     return ", ".join(bits)
 

@@ -157,7 +157,7 @@ def imported_experiments(history: History, objectives: list[str], tag: str,
         out.append(Experiment(
             id=f"h{k:04d}", tag=tag, status=row.status, commit=full, title=title,
             hypothesis={"title": title, "rationale": ""}, proposer="imported",
-            decision=str(row.status), reason=f"imported from {Path(history.source).name} line {row.line}",
+            reason=f"imported from {Path(history.source).name} line {row.line}",
             metrics=metrics, aux=aux, ended=True,
             imported={"source": Path(history.source).name, "line": row.line, "commit": row.commit[:40],
                       **({"fields": row.fields} if row.fields else {})},

@@ -179,14 +179,15 @@ def _edge_points(an: Analysis, ax: Axes, nx: str, ny: str, x_edge: float, y_edge
     styles: dict[str, dict[str, Any]] = {
         "crash": dict(marker="x", color=CRASH_COLOR, s=60),
         "invalid": dict(marker="X", color="#8e24aa", s=60),
+        "refused": dict(marker="X", color="#9e9e9e", s=50),  # never ran: its proposal failed a check
     }
     in_corner: list[str] = []
-    for status in ("crash", "invalid", "other"):
+    for status in ("crash", "invalid", "refused", "other"):
         pts = [r for r in unmeasured if (r.exp.status == status if status != "other" else r.exp.status not in styles)]
         if not pts:
             continue
         style = styles.get(status, dict(marker="s", color="#ef6c00", s=34, facecolors="none"))
-        label = {"crash": "crash", "invalid": "invalid", "other": "unfinished"}[status]
+        label = {"crash": "crash", "invalid": "invalid", "refused": "refused", "other": "unfinished"}[status]
         xs, ys = [], []
         for r in pts:
             # Runs with no value at all share the corner; spread them a little so each shows.

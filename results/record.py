@@ -11,35 +11,12 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from enum import StrEnum
 from typing import Any
 
+from gg_research.results.lifecycle import Cause, LoadSkew, SeedStatus, Status
 
-class Status(StrEnum):
-    """Where an experiment stands. A str, so the JSON and the TSV carry its plain value."""
-
-    RUNNING = "running"
-    BASELINE = "baseline"
-    KEEP = "keep"
-    DISCARD = "discard"
-    CRASH = "crash"
-    INVALID = "invalid"
-    INTERRUPTED = "interrupted"
-
-    @property
-    def final(self) -> bool:
-        """The experiment has ended (an end line was written)."""
-        return self is not Status.RUNNING
-
-    @property
-    def kept(self) -> bool:
-        """Its commit is tagged and stays reachable: a front member and a possible parent."""
-        return self in (Status.BASELINE, Status.KEEP)
-
-    @property
-    def measured(self) -> bool:
-        """Its metrics are trusted (a crash has none; an invalid run failed an integrity check)."""
-        return self in (Status.BASELINE, Status.KEEP, Status.DISCARD)
+__all__ = ["Cause", "Experiment", "Lesson", "LoadSkew", "SeedRun", "SeedStatus", "Status", "Usage",
+           "experiment_from_json"]
 
 
 @dataclass
@@ -47,7 +24,7 @@ class SeedRun:
     """One seed's run of an experiment: objectives in `metrics`, other measured figures in `aux`."""
 
     seed: int
-    status: str  # the runner's: ok, crash, timeout, ...
+    status: SeedStatus
     metrics: dict[str, float] = field(default_factory=dict)
     aux: dict[str, float] = field(default_factory=dict)
     run_dir: str = ""
@@ -55,26 +32,41 @@ class SeedRun:
     wall_seconds: float = 0.0
     # The objectives on which this run broke a floor; None: not judged (a ledger older than the mark).
     collapse: list[str] | None = None
+    load_skew: LoadSkew | None = None  # a busy machine slowed it: not counted, run again
+
+    def __post_init__(self) -> None:
+        self.status = SeedStatus(self.status)  # a plain "ok" given by hand is the same status
 
     @property
     def ok(self) -> bool:
-        return self.status == "ok"
+        """It finished with figures that count (a load-skewed run finished, but does not count)."""
+        return self.status is SeedStatus.OK and self.load_skew is None
 
     def to_json(self) -> dict[str, Any]:
-        out = {"seed": self.seed, "status": self.status, "metrics": self.metrics, "aux": self.aux,
-               "run_dir": self.run_dir, "error": self.error, "wall_seconds": self.wall_seconds}
+        out: dict[str, Any] = {"seed": self.seed, "status": self.status.value, "metrics": self.metrics,
+                               "aux": self.aux, "run_dir": self.run_dir, "error": self.error,
+                               "wall_seconds": self.wall_seconds}
         if self.collapse is not None:
             out["collapse"] = list(self.collapse)
+        if self.load_skew is not None:
+            out["load_skew"] = {"detail": self.load_skew.detail, "reference": self.load_skew.reference,
+                                "tolerance": self.load_skew.tolerance}
         return out
 
     @classmethod
     def from_json(cls, raw: dict[str, Any]) -> SeedRun:
         mark = raw.get("collapse")
-        return cls(seed=int(raw.get("seed", 0) or 0), status=str(raw.get("status", "ok")),
+        status, skewed = SeedStatus.read(str(raw.get("status", "ok")))
+        error = str(raw.get("error", ""))
+        skew = raw.get("load_skew")
+        load = (LoadSkew(str(skew.get("detail") or ""), _numbers(skew.get("reference")), _number(skew.get("tolerance")))
+                if isinstance(skew, dict) else LoadSkew(error, {}) if skewed else None)
+        return cls(seed=int(raw.get("seed", 0) or 0), status=status,
                    metrics=_numbers(raw.get("metrics")), aux=_numbers(raw.get("aux")),
-                   run_dir=str(raw.get("run_dir", "")), error=str(raw.get("error", "")),
+                   run_dir=str(raw.get("run_dir", "")), error=error,
                    wall_seconds=_number(raw.get("wall_seconds")) or 0.0,
-                   collapse=[str(n) for n in mark if isinstance(n, str)] if isinstance(mark, list) else None)
+                   collapse=[str(n) for n in mark if isinstance(n, str)] if isinstance(mark, list) else None,
+                   load_skew=load)
 
 
 @dataclass
@@ -138,9 +130,9 @@ class Usage:
 # line, so a killed loop still tells what was in flight.
 START_KEYS = ("id", "tag", "parent", "parent_commit", "commit", "title", "hypothesis", "passages",
               "proposer", "proposer_info", "content_hash", "diff", "log", "frozen", "lesson", "usage", "imported")
-END_KEYS = ("status", "decision", "reason", "seeds", "metrics", "aux", "sigma", "epsilon", "collapse", "frozen")
+END_KEYS = ("status", "cause", "reason", "seeds", "metrics", "aux", "sigma", "epsilon", "collapse", "frozen")
 # Left off a line when empty: they only mean something on some records (e.g. sigma on the baseline).
-_OPTIONAL = ("proposer_info", "diff", "sigma", "epsilon", "collapse", "frozen", "lesson", "usage", "imported")
+_OPTIONAL = ("cause", "proposer_info", "diff", "sigma", "epsilon", "collapse", "frozen", "lesson", "usage", "imported")
 
 
 @dataclass
@@ -167,7 +159,7 @@ class Experiment:
     # Read from a results.tsv kept before gg-research (results.history): {"source", "line", "commit", ...}.
     # Never re-run or re-judged: memory of what was tried, shown beside the nights that ran here.
     imported: dict[str, Any] | None = None
-    decision: str = ""
+    cause: Cause | None = None  # why it ended, typed (None: running, or a ledger older than causes)
     reason: str = ""  # why, in one sentence
     seeds: list[SeedRun] = field(default_factory=list)
     metrics: dict[str, float] = field(default_factory=dict)  # mean over the ok seeds of each objective
@@ -188,10 +180,6 @@ class Experiment:
         """Trusted values for every objective: may be ranked, plotted as a point, be best."""
         return self.status.measured and self.has_metrics(names)
 
-    def seed_values(self, name: str) -> list[float]:
-        """Each ok seed's value of one metric (the baseline's spread is the noise)."""
-        return [s.metrics[name] for s in self.seeds if s.ok and name in s.metrics]
-
     def line_json(self, event: str) -> dict[str, Any]:
         """The start or end line of this experiment, as written to experiments.jsonl."""
         keys = START_KEYS if event == "start" else END_KEYS
@@ -211,27 +199,23 @@ class Experiment:
                 value = [s.to_json() for s in value]
             elif isinstance(value, (Lesson, Usage)):
                 value = value.to_json()
-            out[key] = value.value if isinstance(value, Status) else value
+            out[key] = value.value if isinstance(value, (Status, Cause)) else value
         return out
 
 
-_KNOWN = set(Experiment.__dataclass_fields__) | {"event", "started_at", "ended_at"}
+# "decision": the fate's word in ledgers before the typed cause; read by `_status_of`, not kept.
+_KNOWN = set(Experiment.__dataclass_fields__) | {"event", "started_at", "ended_at", "decision"}
 
 
 def experiment_from_json(exp_id: str, line: int, rec: dict[str, Any], warn: Callable[[str], None]) -> Experiment:
     """An experiment from its merged lines; `warn` receives what had to be left out."""
 
-    raw_status = rec.get("status") or Status.RUNNING.value
-    try:
-        status = Status(raw_status)
-    except ValueError:
-        warn(f"has unknown status {raw_status!r}; read as invalid")
-        status = Status.INVALID
+    status = _status_of(rec, warn)
     # A field of the wrong shape (a damaged or hand-edited line) is read as empty, and said.
     for key, kind in _SHAPES.items():
         if rec.get(key) is not None and not isinstance(rec[key], kind):
             warn(f"{key} is a JSON {type(rec[key]).__name__}, not {_KIND_NAMES[kind]}; read as empty")
-    hyp = rec.get("hypothesis") if isinstance(rec.get("hypothesis"), dict) else {}
+    hyp = _object(rec.get("hypothesis"))
     seeds = [SeedRun.from_json(s) for s in _list(rec.get("seeds")) if isinstance(s, dict)]
     exp = Experiment(
         id=exp_id, line=line, status=status,
@@ -241,10 +225,10 @@ def experiment_from_json(exp_id: str, line: int, rec: dict[str, Any], warn: Call
         title=str(rec.get("title") or hyp.get("title") or ""), hypothesis=hyp,
         passages=[p for p in _list(rec.get("passages")) if isinstance(p, dict)],
         proposer=str(rec.get("proposer") or ""),
-        proposer_info=rec.get("proposer_info") if isinstance(rec.get("proposer_info"), dict) else {},
+        proposer_info=_object(rec.get("proposer_info")),
         content_hash=str(rec.get("content_hash") or ""), diff=str(rec.get("diff") or ""),
         log=str(rec.get("log") or ""), frozen=rec.get("frozen") if isinstance(rec.get("frozen"), dict) else None,
-        decision=str(rec.get("decision") or ""), reason=str(rec.get("reason") or ""), seeds=seeds,
+        cause=_cause_of(rec.get("cause")), reason=str(rec.get("reason") or ""), seeds=seeds,
         aux=_numbers(rec.get("aux")), sigma=_numbers(rec.get("sigma")), epsilon=_numbers(rec.get("epsilon")),
         collapse=rec.get("collapse") is True,
         lesson=Lesson.from_json(rec.get("lesson")), usage=Usage.from_json(rec.get("usage")),
@@ -258,9 +242,32 @@ def experiment_from_json(exp_id: str, line: int, rec: dict[str, Any], warn: Call
     return exp
 
 
+def _status_of(rec: dict[str, Any], warn: Callable[[str], None]) -> Status:
+    """The record's status; a ledger written before refusals had a state of their own spells one
+    as status "invalid" with decision "refused"."""
+    raw = rec.get("status") or Status.RUNNING.value
+    try:
+        status = Status(raw)
+    except ValueError:
+        warn(f"has unknown status {raw!r}; read as invalid")
+        return Status.INVALID
+    return Status.REFUSED if status is Status.INVALID and rec.get("decision") == "refused" else status
+
+
+def _cause_of(raw: Any) -> Cause | None:
+    try:
+        return Cause(raw) if isinstance(raw, str) else None
+    except ValueError:  # a cause a newer version added: the status and reason still say it
+        return None
+
+
 _SHAPES: dict[str, type] = {"hypothesis": dict, "seeds": list, "passages": list, "proposer_info": dict,
                             "aux": dict, "sigma": dict, "epsilon": dict, "frozen": dict, "imported": dict}
-_KIND_NAMES = {dict: "an object", list: "a list"}
+_KIND_NAMES: dict[type, str] = {dict: "an object", list: "a list"}
+
+
+def _object(raw: Any) -> dict[str, Any]:
+    return raw if isinstance(raw, dict) else {}
 
 
 def _list(raw: Any) -> list[Any]:

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--from", dest="from_tag", type=_tag, metavar="TAG",
                         help="start a new tag from the front (latest kept commit) of tag TAG; by default a new tag starts at "
                              "HEAD, or at the baseline's commit when another loop's branch is checked out")
-    parser.add_argument("--proposer", choices=["auto", "claude", "optuna", "scripted"], default=None,
+    parser.add_argument("--proposer", choices=_proposer_kinds(), default=None,
                         help="where hypotheses come from (default: [proposer] kind, auto = claude with ANTHROPIC_API_KEY, else optuna)")
     parser.add_argument("--script", metavar="FILE", help="JSONL hypotheses for --proposer scripted (default: [proposer] script)")
     parser.add_argument("--budget", type=positive(float), metavar="S", help="training budget per run in seconds, or the time cap of an images budget (default: [run] budget_s)")
@@ -64,7 +64,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="print what Claude would receive next for this tag (text, or json: the exact request body) and exit; calls no API")
 
 
+def _proposer_kinds() -> list[str]:
+    """The kinds `[proposer] kind` allows, read off the config's own field."""
+    from typing import get_args
+
+    from gg_research.config import ProposerSection
+
+    return list(get_args(ProposerSection.model_fields["kind"].annotation))
+
+
 def run(args: argparse.Namespace) -> int:
+    from gg_research.commands.overrides import with_flags
     from gg_research.config import CONFIG_NAME, find_workspace, load_config
     from gg_research.loop.engine import LoopEngine, Options
     from gg_research.loop.errors import LoopSetupError
@@ -74,9 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if args.script and args.proposer not in (None, "scripted"):
         raise LoopSetupError(f"--script goes with --proposer scripted, not {args.proposer}")
     ws = find_workspace()
-    config = load_config(ws / CONFIG_NAME)
-    if args.workers is not None:
-        config.parallel.workers = args.workers
+    config = with_flags(load_config(ws / CONFIG_NAME), budget_s=args.budget, baseline_seeds=args.baseline_seeds,
+                        workers=args.workers)
     if args.show_prompt:
         import sys
 
@@ -88,9 +97,8 @@ def run(args: argparse.Namespace) -> int:
 
     say_if_unboxed(config)
     kind = "scripted" if args.script else args.proposer
-    options = Options(tag=args.tag, budget_s=args.budget, max_experiments=args.max_experiments, until=args.until,
-                      baseline_seeds=args.baseline_seeds, write_report=not args.no_report,
-                      stop_after_plateau=args.stop_after_plateau, from_tag=args.from_tag)
+    options = Options(tag=args.tag, max_experiments=args.max_experiments, until=args.until,
+                      write_report=not args.no_report, stop_after_plateau=args.stop_after_plateau, from_tag=args.from_tag)
     if config.parallel.workers > 1:
         from gg_research.loop.parallel import ParallelEngine, ParallelUI
 

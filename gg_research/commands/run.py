@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gg_research.commands.args import positive
+
+if TYPE_CHECKING:  # the harness is imported only when a run starts (gg-research --help stays fast)
+    from gg_research.config import Config
+    from gg_research.harness.runner import RunResult
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,7 +38,8 @@ def next_run_dir(workspace: Path) -> Path:
             n += 1
 
 
-def _run_with_progress(workspace: Path, run_dir: Path, config, budget: float, args: argparse.Namespace):
+def _run_with_progress(workspace: Path, run_dir: Path, config: Config, budget: float,
+                       args: argparse.Namespace) -> RunResult:
     """On a terminal, a progress bar of training time left; elsewhere the plain child log."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn
@@ -43,7 +49,7 @@ def _run_with_progress(workspace: Path, run_dir: Path, config, budget: float, ar
 
     console = Console()
     if args.quiet or not console.is_terminal:
-        return run_experiment(workspace, run_dir, config=config, budget_s=args.budget, seed=args.seed, echo=not args.quiet)
+        return run_experiment(workspace, run_dir, config=config, echo=not args.quiet)
     images = config.run.budget_images if config.run.budget == "images" else 0
     with Progress(TextColumn("training"), BarColumn(), TextColumn("{task.fields[info]}"), console=console, transient=True) as bar:
         task = bar.add_task("train", total=images or budget, info="starting")
@@ -57,18 +63,18 @@ def _run_with_progress(workspace: Path, run_dir: Path, config, budget: float, ar
             else:
                 bar.console.print(line.rstrip("\n"), markup=False, highlight=False)
 
-        return run_experiment(workspace, run_dir, config=config, budget_s=args.budget, seed=args.seed, on_line=on_line)
+        return run_experiment(workspace, run_dir, config=config, on_line=on_line)
 
 
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from gg_research.commands.overrides import with_flags
     from gg_research.config import CONFIG_NAME, find_workspace, load_config
 
     workspace = find_workspace(args.workspace)
-    config = load_config(workspace / CONFIG_NAME)
-    if args.device:
-        config.run.device = args.device
+    config = with_flags(load_config(workspace / CONFIG_NAME), budget_s=args.budget, seed=args.seed,
+                        device=args.device or None)
     from gg_research.commands.isolation import say_if_unboxed
     from gg_research.harness.summary import format_summary
 
@@ -81,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"generating the synthetic dataset ({config.data.synth_n} images, once) ...", flush=True)
         dataset_root(workspace, config)
     run_dir = next_run_dir(workspace)
-    budget = args.budget if args.budget is not None else config.run.budget_s
+    budget = config.run.budget_s
     span = f"{config.run.budget_images} images (at most {budget:g}s)" if config.run.budget == "images" else f"{budget:g}s"
     print(f"run {run_dir.relative_to(workspace)}: training budget {span}", flush=True)
     result = _run_with_progress(workspace, run_dir, config, budget, args)

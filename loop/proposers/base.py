@@ -27,9 +27,15 @@ class ProposerContext:
 
 
 class Proposer(Protocol):
+    """What the loop calls on a proposer, and the attributes it reads."""
+
     name: str
-    # True when the proposer reads retrieved passages, so the loop queries the knowledge base.
+    # True when the proposer reads retrieved passages, so the loop queries the knowledge base for
+    # `passages_k` of them.
     wants_passages: bool
+    passages_k: int
+    # True when its hypotheses are prose that can repeat an idea in new words (loop.novelty).
+    checks_novelty: bool
 
     def propose(self, state: LoopState, feedback: str | None) -> Hypothesis:
         """The next hypothesis; `feedback` is why the previous one was refused.

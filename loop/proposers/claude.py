@@ -44,7 +44,8 @@ def _block_dict(block: Any) -> dict[str, Any]:
         return {"type": "text", "text": block.text}
     if block.type == "tool_use":
         return {"type": "tool_use", "id": block.id, "name": block.name, "input": block.input}
-    return block.model_dump(exclude_none=True)
+    dumped: dict[str, Any] = block.model_dump(exclude_none=True)
+    return dumped
 
 
 def usage_of(sdk_usage: Any, model: str, price: PriceConfig | None) -> Usage:
@@ -112,7 +113,7 @@ class ClaudeProposer:
 
     def _hand_over(self, hyp: Hypothesis) -> Hypothesis:
         if self._pending.requests:
-            hyp.meta["usage"] = self._pending
+            hyp.meta.usage = self._pending
             self._pending = Usage()
         return hyp
 
@@ -224,12 +225,12 @@ class ClaudeProposer:
                             raise NoProposal(f"malformed propose_experiment input {malformed} times: {exc}") from None
                         results.append(_tool_result(use.id, f"Invalid input, nothing was run: {exc}. Call propose_experiment again with a corrected input.", error=True))
                         continue
-                    hyp.meta["proposer"] = self.name
-                    hyp.meta["passages"] = searched
+                    hyp.meta.proposer = self.name
+                    hyp.meta.passages = searched
                     if scored and passages is not None:
-                        hyp.meta["evidence"] = [p.chunk_id for p in passages]  # what the prompt carried, best first
+                        hyp.meta.evidence = [p.chunk_id for p in passages]  # what the prompt carried, best first
                     if subject is not None:
-                        hyp.meta["lesson_about"] = subject.id
+                        hyp.meta.lesson_about = subject.id
                     return hyp
                 if use.name == "training_curve":
                     searches += 1  # counted with the searches, so the conversation still ends in a proposal

@@ -14,7 +14,7 @@ from typing import Any
 
 from gg_research.config import Config
 from gg_research.loop.errors import ProposerError
-from gg_research.loop.hypothesis import Edit, Hypothesis
+from gg_research.loop.hypothesis import Edit, Hypothesis, ProposalMeta
 from gg_research.loop.search_space import Param, parse_space
 from gg_research.loop.state import LoopState
 from gg_research.results.curves import Reading, budget_bound, experiment_reading
@@ -43,6 +43,8 @@ def _suggest(trial: Any, p: Param) -> Any:
 class OptunaProposer:
     name = "optuna"
     wants_passages = False
+    passages_k = 0
+    checks_novelty = False  # its hypotheses are drawn or written by the researcher, not prose that may repeat
 
     def __init__(self, workspace: Path, config: Config, tag: str) -> None:
         import optuna
@@ -103,9 +105,8 @@ class OptunaProposer:
     def _values(self, record: Experiment) -> list[float] | None:
         m = record.metrics
         vals = [m.get(o.name) for o in self.cfg.objectives]
-        if any(not isinstance(v, (int, float)) or not math.isfinite(v) for v in vals):
-            return None
-        return [float(v) for v in vals]
+        finite = [float(v) for v in vals if isinstance(v, (int, float)) and math.isfinite(v)]
+        return finite if len(finite) == len(vals) else None
 
     def propose(self, state: LoopState, feedback: str | None) -> Hypothesis:
         from optuna.trial import TrialState
@@ -130,7 +131,7 @@ class OptunaProposer:
                     title=", ".join(changes),
                     rationale=f"Optuna {'random search' if self.cfg.proposer.sampler == 'random' else 'TPE'} trial "
                               f"{trial.number} (multi-objective) over the declared search space",
-                    edits=edits, meta={"trial": trial.number, "proposer": self.name},
+                    edits=edits, meta=ProposalMeta(trial=trial.number, proposer=self.name),
                 )
             self.study.tell(trial, state=TrialState.FAIL)  # same values as now: nothing to try
         raise ProposerError(f"optuna proposed no change in {MAX_EMPTY_TRIES} trials; widen the '# search:' ranges")

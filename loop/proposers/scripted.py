@@ -14,6 +14,8 @@ from gg_research.results.ledger import Experiment
 class ScriptedProposer:
     name = "scripted"
     wants_passages = False
+    passages_k = 0
+    checks_novelty = False  # its hypotheses are drawn or written by the researcher, not prose that may repeat
 
     def __init__(self, script: Path, done_lines: int = 0) -> None:
         self.script = Path(script)
@@ -31,7 +33,7 @@ class ScriptedProposer:
                 hyp = parse_hypothesis(data, where=f"{self.script}:{no}")
             except HypothesisError as exc:
                 raise ProposerError(str(exc)) from None
-            hyp.meta["script_line"] = no
+            hyp.meta.script_line = no
             self.items.append((no, hyp))
         # Resume: skip what an earlier run of this tag already consumed.
         self._pos = sum(1 for no, _ in self.items if no <= done_lines)

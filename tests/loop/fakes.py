@@ -149,6 +149,7 @@ def write_script(ws: Path, hyps: list[dict], name: str = "hyps.jsonl") -> Path:
 
 def run_scripted(ws: Path, hyps: list[dict], tag: str = "t", **opts):
     """Run the engine in-process on a script; returns (engine, exit code, printed text)."""
+    from gg_research.commands.overrides import with_flags
     from gg_research.config import load_config
     from gg_research.loop.engine import LoopEngine, Options
     from gg_research.loop.proposers.select import proposer_factory
@@ -157,7 +158,8 @@ def run_scripted(ws: Path, hyps: list[dict], tag: str = "t", **opts):
     script = write_script(ws, hyps, name=f"{tag}.jsonl")
     buf = io.StringIO()
     ui = LoopUI(Console(file=buf, width=200))
-    cfg = load_config(ws / "gg-research.toml")
+    flags = {k: opts.pop(k) for k in ("budget_s", "baseline_seeds") if k in opts}
+    cfg = with_flags(load_config(ws / "gg-research.toml"), **flags)
     engine = LoopEngine(ws, cfg, Options(**{"tag": tag, "write_report": False, **opts}),
                         proposer_factory("scripted", str(script), say=ui.say), ui=ui)
     code = engine.run()

@@ -72,7 +72,7 @@ def test_state_summary_shows_front_near_misses_and_collapses(tmp_path: Path) -> 
         edit("QB collapse", "QB = 1.0", "QB = -2.0"),
         edit("QA a hair down", "QA = 2.0", "QA = 1.98"),
     ])
-    state = eng._state([])
+    state = eng.session.state([])
     text = state.summary_text()
     assert [r.id for r in state.kept] == ["e0001", "e0002"]
     assert [r.id for r in state.collapses()] == ["e0003"]

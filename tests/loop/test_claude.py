@@ -56,16 +56,16 @@ def _loop(ws: Path, url: str, n: int = 1, extra: str = "", searcher=None, config
     ui = LoopUI(Console(file=buf, width=200))
     eng = LoopEngine(ws, load_config(toml), Options(tag="c", max_experiments=n, write_report=False, **options),
                      proposer_factory("claude", say=ui.say), ui=ui)
-    eng.grounding._searcher = searcher if searcher is not None else FakeSearcher()
+    eng.session.grounding._searcher = searcher if searcher is not None else FakeSearcher()
     # fast outer backoff for the test; the SDK's own retries use the server's retry-after-ms
-    factory = eng._proposer_factory
+    factory = eng.proposer_factory
 
     def fast(engine):
         p = factory(engine)
         p._sleep = lambda s: None
         return p
 
-    eng._proposer_factory = fast
+    eng.proposer_factory = fast
     code = eng.run()
     return eng, code, buf.getvalue()
 
@@ -165,7 +165,7 @@ def test_refused_edit_is_fed_back_in_the_next_prompt(ws: Path) -> None:
     with FakeAnthropic(replies) as api:
         _loop(ws, api.url, extra="max_refusals = 2\n")
     assert "refused" in _texts(api.requests[1]) and "not found in train.py" in _texts(api.requests[1])
-    assert [r.status for r in records(ws)] == ["baseline", "invalid", "keep"]
+    assert [r.status for r in records(ws)] == ["baseline", "refused", "keep"]
 
 
 def test_api_down_falls_back_to_optuna_and_never_dies(ws: Path) -> None:

@@ -105,16 +105,16 @@ def test_hang_is_killed_at_the_hard_limit(ws: Path) -> None:
     (edit("escape", "x", "y", path="../outside.py"), "leaves the workspace"),
     (edit("absolute", "x", "y", path="/etc/hostname"), "absolute"),
 ])
-def test_refused_hypotheses_are_invalid_and_change_nothing(ws: Path, hyp: dict, needle: str) -> None:
+def test_refused_hypotheses_are_refused_and_change_nothing(ws: Path, hyp: dict, needle: str) -> None:
     before = {p: (ws / p).read_text() for p in ("train.py", "program.md", "fake_run.py")}
     start = _head(ws)
     _, code, _ = run_scripted(ws, [hyp])
     exp = records(ws)[-1]
-    assert code == 0 and exp.status == "invalid" and exp.decision == "refused"
+    assert code == 0 and exp.status == "refused" and exp.cause == "bad-edit" and not exp.commit
     assert needle in exp.reason
     assert _head(ws) == start
     assert {p: (ws / p).read_text() for p in before} == before
-    assert tsv_rows(ws)[-1][6] == "invalid"
+    assert tsv_rows(ws)[-1][6] == "refused"
 
 
 def test_symlink_out_of_the_workspace_is_refused(ws: Path, tmp_path: Path) -> None:
@@ -122,7 +122,7 @@ def test_symlink_out_of_the_workspace_is_refused(ws: Path, tmp_path: Path) -> No
     outside.write_text("X = 1\n")
     (ws / "link.py").symlink_to(outside)
     _, _, _ = run_scripted(ws, [edit("via link", "X = 1", "X = 2", path="link.py")])
-    assert records(ws)[-1].status == "invalid"
+    assert records(ws)[-1].status == "refused"
     assert outside.read_text() == "X = 1\n"
 
 
@@ -130,8 +130,8 @@ def test_repeated_diff_is_refused(ws: Path) -> None:
     h = edit("QA down", "QA = 1.0", "QA = 0.7")
     run_scripted(ws, [h, {**h, "title": "again"}])
     recs = records(ws)
-    assert [r.status for r in recs] == ["baseline", "discard", "invalid"]
-    assert "repeated diff" in recs[-1].reason
+    assert [r.status for r in recs] == ["baseline", "discard", "refused"]
+    assert "repeated diff" in recs[-1].reason and recs[-1].cause == "repeated-diff"
 
 
 def test_a_run_cannot_write_a_frozen_file_in_the_sandbox(ws: Path) -> None:
@@ -178,10 +178,13 @@ def test_a_run_slowed_by_a_busy_machine_is_run_again_and_judged_on_the_re_run(ws
     _, code, out = run_scripted(ws, [_busy_and_better()])
     assert code == 0
     exp = records(ws)[-1]
-    assert [s.status for s in exp.seeds] == ["load-skewed", "ok"]
+    assert [s.status for s in exp.seeds] == ["ok", "ok"] and [s.ok for s in exp.seeds] == [False, True]
     assert exp.seeds[0].seed == exp.seeds[1].seed
-    assert exp.seeds[0].error == ("load-skewed: 22.2 img/s against the baseline's 88.9 while the machine was busy "
-                                  "(its processes got 30% of the CPU they asked for, the baseline's 95%)")
+    skew = exp.seeds[0].load_skew
+    assert skew is not None and exp.seeds[1].load_skew is None
+    assert skew.detail == ("load-skewed: 22.2 img/s against the baseline's 88.9 while the machine was busy "
+                           "(its processes got 30% of the CPU they asked for, the baseline's 95%)")
+    assert skew.reference["img_per_sec"] == pytest.approx(88.9, abs=0.1) and skew.tolerance == 0.3
     assert exp.aux["img_per_sec"] == pytest.approx(88.9, abs=0.1)  # the means are the re-run's alone
     assert exp.status == "keep" and "load-skewed" not in exp.reason
     assert "running it again" in out
@@ -192,7 +195,7 @@ def test_under_an_images_budget_a_slowed_run_is_judged_and_marked_not_re_run(tmp
     _, code, _ = run_scripted(ws, [_busy_and_better()])
     assert code == 0
     exp = records(ws)[-1]
-    assert [s.status for s in exp.seeds] == ["ok"]
+    assert [s.status for s in exp.seeds] == ["ok"] and exp.seeds[0].load_skew is None
     assert exp.status == "keep" and "[load-skewed: 22.2 img/s" in exp.reason
 
 
@@ -358,7 +361,7 @@ def test_a_commit_the_loop_did_not_make_is_kept_on_a_side_branch_on_resume(ws: P
 def test_an_unexpected_error_cleans_up_like_ctrl_c_and_says_where(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Disk full mid-run: the experiment in flight is ended, the branch reset, one line names the path."""
     from gg_research.loop.errors import LoopAborted
-    from gg_research.loop.step import Trial
+    from gg_research.loop.trial import Trial
 
     real = Trial.judge
 

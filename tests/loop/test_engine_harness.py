@@ -69,5 +69,5 @@ def test_real_harness_nan_crash_hang_and_improve(tmp_path: Path, monkeypatch: py
     # The test split never reaches what the loop reads: the ledger, the proposer's state, the prompt.
     ledger = (ws / "results" / "experiments.jsonl").read_text()
     assert "test" not in json.dumps([r.metrics | r.aux for r in recs]) and f"{test['dice']:.4f}" not in ledger
-    request = first_request(eng._state([]), eng.cfg)
+    request = first_request(eng.session.state([]), eng.session.cfg)
     assert f"{test['dice']:.4f}" not in json.dumps(request) and f"{keep.metrics['dice']:.4f}" in json.dumps(request)

@@ -94,9 +94,9 @@ def test_a_reworded_repeat_is_refused_before_anything_is_committed(ws: Path) -> 
         _, code, _ = _loop(ws, api.url, n=2, extra="max_refusals = 2\n")
     assert code == 0
     recs = records(ws)
-    assert [r.status for r in recs][:3] == ["baseline", "keep", "invalid"]
+    assert [r.status for r in recs][:3] == ["baseline", "keep", "refused"]
     refused = recs[2]
-    assert refused.title == ALIGN_AGAIN["title"] and refused.decision == "refused"
+    assert refused.title == ALIGN_AGAIN["title"] and refused.cause == "novelty"
     assert "too close to e0002 ('Double the alignment loss weight QA', keep)" in refused.reason
     assert not refused.commit and not refused.diff and not (ws / "results" / "runs" / refused.id).exists()
     # nothing of it reached git or the files

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gg_research.config import Config
-from gg_research.loop.keep import decide, rerun_seed
+from gg_research.loop.keep import decide, next_unused_seed
 
 BASE = {"pbqc": 0.60, "dice": 0.50}
 EPS = {"pbqc": 0.02, "dice": 0.02}
@@ -106,7 +106,7 @@ def test_rerun_seed_is_one_neither_the_baseline_nor_the_candidate_used() -> None
     baseline = {0 + i for i in range(3)}  # seeds 0, 1, 2
     candidate = [0]  # paired with the baseline's first seed
     for _ in range(3):
-        seed = rerun_seed(0, 3, len(candidate))
+        seed = next_unused_seed(0, 3, len(candidate))
         assert seed not in baseline and seed not in candidate
         candidate.append(seed)
 

@@ -187,7 +187,7 @@ def test_a_budget_bound_discard_does_not_teach_the_sampler_its_knobs_are_bad(tmp
     from gg_research.config import load_config
 
     state = LoopState(ws, "o", load_config(ws / "gg-research.toml"), "", {"train.py": (ws / "train.py").read_text()}, [])
-    first, second = (p.propose(state, None).meta["trial"] for _ in range(2))
+    first, second = (p.propose(state, None).meta.trial for _ in range(2))
     p.tell(record("e0002", Status.DISCARD, first))
     p.tell(record("e0003", Status.DISCARD, second))
     states = {t.number: t.state for t in p.study.get_trials(deepcopy=False)}

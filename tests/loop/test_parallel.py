@@ -61,6 +61,7 @@ class Recording:
 
     def __init__(self, inner) -> None:
         self.inner, self.name, self.wants_passages = inner, inner.name, inner.wants_passages
+        self.passages_k, self.checks_novelty = inner.passages_k, inner.checks_novelty
         self.pending: list[list[str]] = []
 
     def propose(self, state, feedback):

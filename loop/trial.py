@@ -1,7 +1,9 @@
-"""One experiment's run and verdict: integrity checks, the run, a re-run of a marginal win, the keep rule.
+"""One experiment's runs and verdict: integrity checks, the run, a re-run of a marginal win, the keep rule.
 
-`Trial.judge` fills the experiment's seeds, metrics, status and reason; the engine then tags or
-resets the commit and writes the end line. Nothing here touches the ledger or moves the branch.
+`Trial.judge` runs a committed experiment and returns its `Fate` (results.lifecycle): the cycle
+(loop.cycle) settles and records it. Trial adds the seeds' runs to the experiment (each seed's
+status is the harness's, set once by `records.seed_record`; a busy machine's run gets its
+`LoadSkew` flag here) and never sets the experiment's status, writes the ledger or moves the branch.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from gg_research.config import Config
 from gg_research.harness.runner import RunResult
 from gg_research.loop import integrity, keep
 from gg_research.loop.git import Git
-from gg_research.loop.records import (frozen_of, mark_collapses, mean_metrics, non_finite, phase_times, seed_run,
-                                      set_means)
+from gg_research.loop.keep import Decision, Verdict
+from gg_research.loop.records import frozen_of, mark_collapses, mean_metrics, non_finite, phase_times, seed_record, set_means
 from gg_research.loop.runner import RunFn
 from gg_research.loop.ui import LoopUI
-from gg_research.results.ledger import Experiment, Status
+from gg_research.results.ledger import Experiment
+from gg_research.results.lifecycle import Cause, Fate, LoadSkew, SeedStatus, Status
 from gg_research.results.paired import compare_runs
 from gg_research.results.pareto import epsilons
 from gg_research.results.throughput import load_skew, reference, short_of_images
@@ -45,22 +48,25 @@ class Measured:
 
 @dataclass
 class Trial:
-    """Runs experiments of one workspace under one budget and judges them."""
+    """Runs experiments of one workspace and judges them; the budget and seeds are the config's."""
 
     ws: Path
     cfg: Config
     git: Git
     run_fn: RunFn
     ui: LoopUI
-    budget: float
-    baseline_seeds: int
 
     @property
     def objectives(self) -> list[str]:
         return [o.name for o in self.cfg.objectives]
 
-    def run_seed(self, exp: Experiment, label: str, run_dir: Path, seed: int, checkout: Path | None = None) -> RunResult:
-        """One run of `exp`'s files, in `checkout` (a worktree of a parallel loop) or the workspace."""
+    @property
+    def budget(self) -> float:
+        return self.cfg.run.budget_s
+
+    def run_with_seed(self, exp: Experiment, label: str, run_dir: Path, seed: int,
+                      checkout: Path | None = None) -> RunResult:
+        """One run of `exp`'s files with `seed`, in `checkout` (a worktree of a parallel loop) or the workspace."""
         self.ui.start(exp.id, f"{label} (seed {seed})", self.budget)
         try:
             return self.run_fn(checkout or self.ws, run_dir, config=self.cfg, budget_s=self.budget, seed=seed,
@@ -69,115 +75,109 @@ class Trial:
             self.ui.stop()
 
     def judge(self, exp: Experiment, parent: Experiment, baseline: Experiment, kept: list[Experiment],
-              run_dir: Path, t: Timings) -> None:
-        """Run `exp` (committed on top of `parent`) and set its status, reason and metrics."""
+              run_dir: Path, t: Timings) -> Fate:
+        """Run `exp` (committed on top of `parent`) and give its fate."""
         measured = self.measure(exp, parent, baseline, lambda: kept, run_dir, t)
-        if measured is not None:
-            self.verdict(exp, parent, baseline, kept, measured, t)
+        if isinstance(measured, Fate):
+            return measured
+        return self.verdict(exp, parent, baseline, kept, measured, t)
 
     def measure(self, exp: Experiment, parent: Experiment, baseline: Experiment, front: Callable[[], list[Experiment]],
-                run_dir: Path, t: Timings, checkout: Path | None = None) -> Measured | None:
-        """Every run `exp` needs, its seeds recorded; None when that already settled it (invalid, crash).
+                run_dir: Path, t: Timings, checkout: Path | None = None) -> Measured | Fate:
+        """Every run `exp` needs, its seeds recorded; a Fate when that already settled it (invalid, crash).
 
         A marginal win against the front as it stands now (`front()`) is re-run here, so that the
         verdict, which a parallel loop gives later against the front as it stands then, runs nothing.
         """
         where = checkout or self.ws
         try:
-            res = self._first_run(exp, parent, baseline, run_dir, t, where)
-            if res is None:
-                return None
+            first = self._first_run(exp, parent, baseline, run_dir, t, where)
+            if isinstance(first, Fate):
+                return first
             skew = self._load_skew(exp, baseline, run_dir, t, checkout)
             if skew is not None and not exp.seeds[-1].ok:
-                _set(exp, Status.CRASH, "crash", f"re-run after a busy machine failed: {exp.seeds[-1].error}")
-                return None
-            first = self._decide(exp, baseline, front(), self._eps(baseline), allow_rerun=True)
-            if first.status != "rerun":
+                return Fate(Status.CRASH, Cause.RERUN_FAILED, f"re-run after a busy machine failed: {exp.seeds[-1].error}")
+            decision = self._decide(exp, baseline, front(), self._eps(baseline), allow_rerun=True)
+            if decision.status is not Verdict.RERUN:
                 return Measured(reran=False)
-            seed = keep.rerun_seed(self.cfg.run.seed, self.baseline_seeds, len(exp.seeds))
-            self.ui.say(f"{exp.id}: {first.reason}")
-            tr = time.monotonic()
-            res2 = self.run_seed(exp, exp.title + " (re-run)", run_dir / f"seed{seed}", seed, checkout)
-            t.run += time.monotonic() - tr
-            exp.seeds.append(seed_run(res2, seed, self.ws, self.objectives))
-            problem = integrity.worktree_problem(Git(where))
-            if problem is not None:
-                _set(exp, Status.INVALID, "invalid", problem)
-                return None
-            if res2.status == "invalid":
-                exp.seeds[-1].status = "invalid"
-                _set(exp, Status.INVALID, "invalid", f"re-run with seed {seed}: {res2.error}")
-                return None
-            if res2.status != "ok" or non_finite(res2, self.objectives):
-                exp.seeds[-1].status = "crash"
-                self._finish(exp, baseline, keep.Decision(
-                    "discard", f"re-run with seed {seed} failed: {res2.error or 'non-finite metrics'}"))
-                return None
-            return Measured(reran=True)
+            self.ui.say(f"{exp.id}: {decision.reason}")
+            return self._rerun_marginal(exp, baseline, run_dir, t, where, checkout)
         finally:
             set_means(exp)
 
+    def _rerun_marginal(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings, where: Path,
+                        checkout: Path | None) -> Measured | Fate:
+        """A marginal win's second run, with a seed neither the baseline nor `exp` used."""
+        seed = keep.next_unused_seed(self.cfg.run.seed, self.cfg.keep.baseline_seeds, len(exp.seeds))
+        tr = time.monotonic()
+        res = self.run_with_seed(exp, exp.title + " (re-run)", run_dir / f"seed{seed}", seed, checkout)
+        t.run += time.monotonic() - tr
+        exp.seeds.append(seed_record(res, seed, self.ws, self.objectives))
+        problem = integrity.worktree_problem(Git(where))
+        if problem is not None:
+            return Fate(Status.INVALID, Cause.INTEGRITY, problem)
+        if exp.seeds[-1].status is SeedStatus.INVALID:
+            return Fate(Status.INVALID, Cause.HARNESS_RULES, f"re-run with seed {seed}: {res.error}")
+        if not exp.seeds[-1].ok:
+            why = f"re-run with seed {seed} failed: {res.error or 'non-finite metrics'}"
+            return self._finish(exp, baseline, Decision(Verdict.DISCARD, why), Cause.RERUN_FAILED)
+        return Measured(reran=True)
+
     def verdict(self, exp: Experiment, parent: Experiment, baseline: Experiment, kept: list[Experiment],
-                measured: Measured, t: Timings) -> None:
+                measured: Measured, t: Timings) -> Fate:
         """The keep rule on `exp`'s measured seeds against the kept runs `kept`; runs nothing."""
         td = time.monotonic()
         decision = self._decide(exp, baseline, kept, self._eps(baseline), allow_rerun=False)
         if measured.reran:
-            decision = keep.Decision(decision.status, f"mean of {len(exp.seeds)} seeds: {decision.reason}",
-                                     decision.collapse)
+            decision = Decision(decision.status, f"mean of {len(exp.seeds)} seeds: {decision.reason}", decision.collapse)
         weak = keep.weak_objectives(self.cfg.objectives, [s_.metrics for s_ in baseline.seeds if s_.ok])
-        if decision.status == "keep" and weak:
+        if decision.status is Verdict.KEEP and weak:
             decision = self._weak_keep(exp, parent, baseline, kept, decision, weak)
-        if decision.status == "keep" and self.cfg.keep.test != "margin":
+        if decision.status is Verdict.KEEP and self.cfg.keep.test != "margin":
             decision = self._paired(exp, parent, decision)
-        self._finish(exp, baseline, decision)
+        fate = self._finish(exp, baseline, decision, Cause.KEEP_RULE)
         t.decision += time.monotonic() - td
+        return fate
 
     def _first_run(self, exp: Experiment, parent: Experiment, baseline: Experiment, run_dir: Path, t: Timings,
-                   where: Path) -> RunResult | None:
-        """Integrity checks around the first run; the run's result, or None with `exp` settled."""
-        mutable = self.cfg.workspace.mutable
-        problem = integrity.commit_problem(self.git, parent.commit, exp.commit, mutable)
+                   where: Path) -> RunResult | Fate:
+        """Integrity checks around the first run; the run's result, or the fate that settles `exp`."""
+        problem = integrity.commit_problem(self.git, parent.commit, exp.commit, self.cfg.workspace.mutable)
         if problem is None:
             problem = integrity.fingerprint_problem(baseline.frozen, integrity.frozen_fingerprint(where, self.cfg))
-        res: RunResult | None = None
-        if problem is None:
-            seed = self.cfg.run.seed
-            tr = time.monotonic()
-            res = self.run_seed(exp, exp.title, run_dir, seed, None if where == self.ws else where)
-            t.run += time.monotonic() - tr
-            t.extra.update(phase_times(res))
-            exp.seeds.append(seed_run(res, seed, self.ws, self.objectives))
-            problem = integrity.worktree_problem(Git(where)) or integrity.fingerprint_problem(
-                baseline.frozen, frozen_of(res))
-        if problem is not None or res is None:
-            _set(exp, Status.INVALID, "invalid", problem or "no run")
-            return None
+        if problem is not None:
+            return Fate(Status.INVALID, Cause.INTEGRITY, problem)
+        seed = self.cfg.run.seed
+        tr = time.monotonic()
+        res = self.run_with_seed(exp, exp.title, run_dir, seed, None if where == self.ws else where)
+        t.run += time.monotonic() - tr
+        t.extra.update(phase_times(res))
+        exp.seeds.append(seed_record(res, seed, self.ws, self.objectives))
+        problem = integrity.worktree_problem(Git(where)) or integrity.fingerprint_problem(baseline.frozen, frozen_of(res))
+        if problem is not None:
+            return Fate(Status.INVALID, Cause.INTEGRITY, problem)
         if res.status == "invalid":  # it broke the harness's rules: over budget, changed the data
-            exp.seeds[-1].status = "invalid"
-            _set(exp, Status.INVALID, "invalid", res.error)
-            return None
-        if res.status != "ok" or non_finite(res, self.objectives):
-            bad = non_finite(res, self.objectives)
-            reason = f"{res.status}: {res.error}" if res.status != "ok" else f"crash: non-finite {bad} (NaN or exploding loss)"
-            exp.seeds[-1].status = "crash"
-            _set(exp, Status.CRASH, "crash", reason)
-            return None
+            return Fate(Status.INVALID, Cause.HARNESS_RULES, res.error)
+        if res.status != "ok":
+            return Fate(Status.CRASH, Cause.CRASHED, f"{res.status}: {res.error}")
+        bad = non_finite(res, self.objectives)
+        if bad:
+            return Fate(Status.CRASH, Cause.NON_FINITE, f"crash: non-finite {bad} (NaN or exploding loss)")
         return res
 
     def _eps(self, baseline: Experiment) -> dict[str, float]:
         return baseline.epsilon or epsilons(self.cfg.objectives, {}, self.cfg.keep.min_epsilon)
 
-    def _finish(self, exp: Experiment, baseline: Experiment, decision: keep.Decision) -> None:
+    def _finish(self, exp: Experiment, baseline: Experiment, decision: Decision, cause: Cause) -> Fate:
         exp.collapse = decision.collapse
         mark_collapses(exp.seeds, self.cfg.objectives, baseline.metrics)
         reason = decision.reason
         still = load_skew(exp.seeds[-1].aux, reference([b.aux for b in baseline.seeds]), self.cfg.run.load_tolerance)
         if still is not None:  # judged, but the reader is told the figures came from a busy machine
             reason += f" [{still}]"
-        _set(exp, Status(decision.status), decision.status, reason)
+        return Fate(decision.status.final_status, cause, reason)
 
-    def _paired(self, exp: Experiment, parent: Experiment, decision: keep.Decision) -> keep.Decision:
+    def _paired(self, exp: Experiment, parent: Experiment, decision: Decision) -> Decision:
         """keep.test = "paired" or "paired-all": confirm a keep against its parent on the same validation
         images: against the parent's first seed, or against each of its seeds."""
         mine = next((s.run_dir for s in exp.seeds if s.ok), "")
@@ -187,20 +187,20 @@ class Trial:
                                        level=self.cfg.keep.paired_level)) for s in theirs] if mine else []
         found = [(seed, f) for seed, f in found if f]
         if not found:
-            return keep.Decision(decision.status, decision.reason + " (no per-image evidence to pair)", decision.collapse)
+            return Decision(decision.status, decision.reason + " (no per-image evidence to pair)", decision.collapse)
         text = " | ".join((f"seed {seed}: " if len(found) > 1 else "")
                           + "; ".join(iv.text(self.cfg.objective(name).display()) for name, iv in f.items())
                           for seed, f in found)
         better, worse = keep.paired_verdict(self.cfg.objectives, [f for _, f in found])
         if worse:
-            return keep.Decision("discard", f"worse than its parent {parent.id} on the same images: {text}")
+            return Decision(Verdict.DISCARD, f"worse than its parent {parent.id} on the same images: {text}")
         if not better:
             against = "every seed of its parent" if len(found) > 1 else "its parent"
-            return keep.Decision("discard", f"not surely better than {against} {parent.id} on the same images: {text}")
-        return keep.Decision("keep", f"{decision.reason}; paired vs {parent.id}: {text}", decision.collapse)
+            return Decision(Verdict.DISCARD, f"not surely better than {against} {parent.id} on the same images: {text}")
+        return Decision(Verdict.KEEP, f"{decision.reason}; paired vs {parent.id}: {text}", decision.collapse)
 
     def _weak_keep(self, exp: Experiment, parent: Experiment, baseline: Experiment, kept: list[Experiment],
-                   decision: keep.Decision, weak: dict[str, str]) -> keep.Decision:
+                   decision: Decision, weak: dict[str, str]) -> Decision:
         """A keep judged where the baseline is too weak to judge (keep.weak_objectives): an objective counts
         only when the per-image evidence against the parent says it is surely better; otherwise the keep is
         judged again as if the candidate had the parent's value there."""
@@ -212,18 +212,18 @@ class Trial:
         evidence = "; ".join(iv.text(self.cfg.objective(n).display()) for n, iv in found.items()) or "no per-image counts"
         unsure = [n for n in weak if n not in better]
         if not unsure:
-            return keep.Decision("keep", f"{decision.reason}; surely better per image where the baseline is weak: "
-                                         f"{evidence}", decision.collapse)
+            return Decision(Verdict.KEEP, f"{decision.reason}; surely better per image where the baseline is weak: "
+                                          f"{evidence}", decision.collapse)
         ok = [s for s in exp.seeds if s.ok]
         metrics = {**mean_metrics([s.metrics for s in ok]), **{n: parent.metrics[n] for n in unsure if n in parent.metrics}}
         again = keep.decide(self.cfg, metrics, [k.metrics for k in kept], baseline.metrics, self._eps(baseline),
                             aux=mean_metrics([s.aux for s in ok]), baseline_aux=baseline.aux, allow_rerun=False)
         why = "; ".join(f"{n} {weak[n]}" for n in unsure)
-        if again.status == "keep":
-            return keep.Decision("keep", f"{again.reason} ({', '.join(unsure)} not counted: the baseline is too weak "
-                                         f"to judge on it: {why})", decision.collapse)
-        return keep.Decision("discard", f"its win is on {', '.join(unsure)}, where the baseline is too weak to judge "
-                                        f"({why}), and the per-image evidence is not surely better ({evidence})")
+        if again.status is Verdict.KEEP:
+            return Decision(Verdict.KEEP, f"{again.reason} ({', '.join(unsure)} not counted: the baseline is too weak "
+                                          f"to judge on it: {why})", decision.collapse)
+        return Decision(Verdict.DISCARD, f"its win is on {', '.join(unsure)}, where the baseline is too weak to judge "
+                                         f"({why}), and the per-image evidence is not surely better ({evidence})")
 
     def _load_skew(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings,
                    checkout: Path | None = None) -> str | None:
@@ -234,27 +234,21 @@ class Trial:
         it is (and marked).
         """
         first = exp.seeds[-1]
-        skew = load_skew(first.aux, reference([b.aux for b in baseline.seeds]), self.cfg.run.load_tolerance)
+        ref = reference([b.aux for b in baseline.seeds])
+        skew = load_skew(first.aux, ref, self.cfg.run.load_tolerance)
         if skew is None or (self.cfg.run.budget != "time" and short_of_images(first.aux) is None):
             return None
-        first.status, first.error = "load-skewed", skew
+        first.load_skew = LoadSkew(skew, dict(ref), self.cfg.run.load_tolerance)
         self.ui.say(f"{exp.id}: {skew}; running it again")
         tr = time.monotonic()
-        res = self.run_seed(exp, exp.title + " (re-run: busy machine)", run_dir / "rerun-load", first.seed, checkout)
+        res = self.run_with_seed(exp, exp.title + " (re-run: busy machine)", run_dir / "rerun-load", first.seed, checkout)
         t.run += time.monotonic() - tr
-        exp.seeds.append(seed_run(res, first.seed, self.ws, self.objectives))
-        if res.status != "ok" or non_finite(res, self.objectives):
-            exp.seeds[-1].status = "crash" if res.status == "ok" else res.status
+        exp.seeds.append(seed_record(res, first.seed, self.ws, self.objectives))
         return skew
 
     def _decide(self, exp: Experiment, baseline: Experiment, kept: list[Experiment], eps: dict[str, float],
-                allow_rerun: bool) -> keep.Decision:
+                allow_rerun: bool) -> Decision:
         ok = [s for s in exp.seeds if s.ok]
         return keep.decide(self.cfg, mean_metrics([s.metrics for s in ok]), [k.metrics for k in kept],
                            baseline.metrics, eps, aux=mean_metrics([s.aux for s in ok]),
                            baseline_aux=baseline.aux, allow_rerun=allow_rerun)
-
-
-def _set(exp: Experiment, status: Status, decision: str, reason: str) -> None:
-    exp.status, exp.decision, exp.reason = status, decision, reason
-
