@@ -56,10 +56,12 @@ def _resolve_mutable(workspace: Path, raw: str, mutable: Iterable[str]) -> str:
 
 
 def check_edits(
-    workspace: Path, hyp: Hypothesis, mutable: list[str], seen_hashes: Iterable[str] = (),
-    current: dict[str, str] | None = None,
+    workspace: Path, hyp: Hypothesis, mutable: list[str], current: dict[str, str] | None = None,
 ) -> Applied:
     """Validate all edits against the current files; return the new contents or raise EditRefused.
+
+    Whether the result repeats an earlier experiment is the cycle's check (`loop.cycle.check_proposal`),
+    which knows the ledger.
 
     `current` stands in for the files on disk (an agent's step checks its edit against the kept
     commit's files while its own edit is still in the working tree).
@@ -85,10 +87,7 @@ def check_edits(
     changed = {rel: text for rel, text in new.items() if text != current[rel]}
     if not changed:
         raise EditRefused("the edits change nothing (empty diff)")
-    digest = content_hash(new)
-    if digest in set(seen_hashes):
-        raise EditRefused("these edits give files identical to an earlier experiment's (repeated diff)")
-    return Applied(files=changed, content_hash=digest)
+    return Applied(files=changed, content_hash=content_hash(new))
 
 
 def write_files(workspace: Path, applied: Applied) -> None:

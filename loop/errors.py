@@ -43,3 +43,7 @@ class NoteError(GGError):
 
 class ExportError(GGError):
     """A tracker that cannot be written: its extra is missing, its target is unusable."""
+
+
+class HypothesisError(GGError):
+    """A proposer's output that is not a valid hypothesis (message is one line)."""

@@ -7,12 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from gg_research.errors import GGError
+from gg_research.loop.errors import HypothesisError as HypothesisError  # raised here; its home is loop.errors
 from gg_research.results.record import Usage
-
-
-class HypothesisError(GGError):
-    """A proposer's output that is not a valid hypothesis (message is one line)."""
 
 
 class Edit(BaseModel):

@@ -14,7 +14,7 @@ from enum import StrEnum
 from gg_research.config import Config, ObjectiveConfig
 from gg_research.results.lifecycle import Status
 from gg_research.results.paired import Interval
-from gg_research.results.pareto import epsilons, floor_violation, sign
+from gg_research.results.pareto import epsilon_wins, epsilons, floor_violation, gains, sign
 
 
 class Verdict(StrEnum):
@@ -114,10 +114,10 @@ def _pareto(objs: Sequence[ObjectiveConfig], candidate: Mapping[str, float], kep
     smallest_win = math.inf  # in units of epsilon, over the kept runs
     won_on: set[str] = set()
     for k in kept:
-        margins = {o.name: sign(o.direction) * (candidate[o.name] - k[o.name]) for o in objs if o.name in k}
-        wins = {n: m / eps[n] if eps[n] > 0 else math.inf for n, m in margins.items() if m > eps[n]}
+        gain = gains(candidate, k, objs)
+        wins = epsilon_wins(gain, eps)
         if not wins:
-            near = ", ".join(f"{n} {m:+.4f}" for n, m in margins.items())
+            near = ", ".join(f"{n} {m:+.4f}" for n, m in gain.items())
             return Decision(Verdict.DISCARD, f"within noise of or dominated by a kept run ({near}; eps {_fmt_eps(eps)})")
         smallest_win = min(smallest_win, max(wins.values()))
         won_on.update(wins)

@@ -33,8 +33,7 @@ def seed_record(res: RunResult, seed: int, ws: Path, objectives: Sequence[str]) 
     """The ledger's record of one seed's run: the objectives in `metrics`, other figures in `aux`;
     an ok run with a NaN or missing objective is recorded as a crash."""
     # NaN/inf are left out: the ledger stays strict JSON and the status says crash.
-    numbers = {k: float(v) for k, v in (res.metrics or {}).items()
-               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    numbers = {k: float(v) for k, v in res.metrics.items() if math.isfinite(v)}
     status = SeedStatus.CRASH if non_finite(res, objectives) else seed_status(res)
     return SeedRun(
         seed=seed, status=status,

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 from typing import Any
 
 from gg_research.results.lifecycle import Cause, LoadSkew, SeedStatus, Status
@@ -325,11 +325,11 @@ def _time_of(rec: dict[str, Any], key: str, warn: Callable[[str], None]) -> date
         warn(f"{key} is not an ISO 8601 time ({raw!r})")
         return None
     # Naive times are taken as UTC, which is what the loop writes.
-    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def now() -> datetime:
-    return datetime.now(timezone.utc).replace(microsecond=0)
+    return datetime.now(UTC).replace(microsecond=0)
 
 
 def iso(when: datetime | None) -> str | None:

@@ -50,13 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--proposer", choices=_proposer_kinds(), default=None,
                         help="where hypotheses come from (default: [proposer] kind, auto = claude with ANTHROPIC_API_KEY, else optuna)")
     parser.add_argument("--script", metavar="FILE", help="JSONL hypotheses for --proposer scripted (default: [proposer] script)")
-    parser.add_argument("--budget", type=positive(float), metavar="S", help="training budget per run in seconds, or the time cap of an images budget (default: [run] budget_s)")
+    parser.add_argument("--budget", type=positive(float), metavar="S",
+                        help="training budget per run in seconds, or the time cap of an images budget (default: [run] budget_s)")
     parser.add_argument("--max-experiments", type=positive(int), metavar="N", help="stop after N experiments (the baseline not counted)")
     parser.add_argument("--until", type=_until, metavar="HH:MM", help="stop before a run that would end after this local time")
-    parser.add_argument("--baseline-seeds", type=positive(int), metavar="N", help="runs of the baseline to measure noise (default: [keep] baseline_seeds)")
+    parser.add_argument("--baseline-seeds", type=positive(int), metavar="N",
+                        help="runs of the baseline to measure noise (default: [keep] baseline_seeds)")
     parser.add_argument("--no-report", action="store_true", help="do not refresh results/report.html after each experiment")
     parser.add_argument("--stop-after-plateau", type=positive(int), metavar="N",
-                        help="stop after N experiments in a row without a keep (default: go on; the prompt asks for a different kind of change after [proposer] plateau_after)")
+                        help="stop after N experiments in a row without a keep "
+                             "(default: go on; the prompt asks for a different kind of change after [proposer] plateau_after)")
     parser.add_argument("--workers", type=positive(int), metavar="N",
                         help="experiments in flight at once, on Ray workers, each in its own git worktree; decisions stay in "
                              "arrival order (default: [parallel] workers, 1 = serial; needs pip install 'gg-research[parallel]')")

@@ -16,7 +16,8 @@ if TYPE_CHECKING:  # the harness is imported only when a run starts (gg-research
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--budget", type=positive(float), metavar="S", help="training budget in seconds, or the time cap of an images budget (default: [run] budget_s)")
+    parser.add_argument("--budget", type=positive(float), metavar="S",
+                        help="training budget in seconds, or the time cap of an images budget (default: [run] budget_s)")
     parser.add_argument("--seed", type=int, metavar="K", help="seed (default: [run] seed)")
     parser.add_argument("--device", metavar="D", help="auto, cpu, cuda or cuda:N (default: [run] device)")
     parser.add_argument("--workspace", type=Path, metavar="DIR", help="workspace folder (default: the one containing the current folder)")

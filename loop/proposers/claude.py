@@ -223,7 +223,9 @@ class ClaudeProposer:
                         malformed += 1
                         if malformed > MALFORMED_LIMIT:
                             raise NoProposal(f"malformed propose_experiment input {malformed} times: {exc}") from None
-                        results.append(_tool_result(use.id, f"Invalid input, nothing was run: {exc}. Call propose_experiment again with a corrected input.", error=True))
+                        results.append(_tool_result(
+                            use.id, f"Invalid input, nothing was run: {exc}. Call propose_experiment again with a corrected input.",
+                            error=True))
                         continue
                     hyp.meta.proposer = self.name
                     hyp.meta.passages = searched
