@@ -5,7 +5,6 @@ The HTML, Markdown, JSON and the plots all render one `Analysis`, so they cannot
 
 from __future__ import annotations
 
-import math
 import statistics
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,11 +18,12 @@ from gg_research.results.ledger import Experiment, Ledger, Status
 from gg_research.results.lifecycle import STATUS_ORDER
 from gg_research.results.holdout import Holdout, holdout_rows, selection_optimism
 from gg_research.results.paired import Interval, compare_runs
+from gg_research.results.progress import ProgressPoint, bests, plain, progress, reference_point
 from gg_research.results.record import Usage
 from gg_research.results.throughput import THROUGHPUT, load_skew
 from gg_research.results.throughput import reference as throughput_reference
-from gg_research.results.pareto import (Direction, baseline_collapses, better, collapse_floor, epsilons, hypervolume, near_misses, nondominated_ranks,
-                                       rank_against, run_collapses, sigmas, sign)
+from gg_research.results.pareto import (Direction, baseline_collapses, epsilons, hypervolume, near_misses, nondominated_ranks,
+                                       rank_against, run_collapses, sigmas)
 
 MAX_NEAR_MISSES = 5
 
@@ -40,16 +40,6 @@ class Row:
     @property
     def throughput(self) -> float | None:
         return self.exp.aux.get(THROUGHPUT)
-
-
-@dataclass
-class ProgressPoint:
-    number: int  # 1-based position in the ledger
-    id: str
-    when: datetime | None
-    hypervolume: float | None
-    running_best: dict[str, float | None]  # best kept value so far, per objective
-    value: dict[str, float | None]  # this experiment's own measured value
 
 
 @dataclass
@@ -153,7 +143,7 @@ class Analysis:
         """The reference point in words: each objective's value, and where the values came from."""
         if self.reference is None:
             return "no reference"
-        values = ", ".join(f"{o.display()} {_plain(self.reference[o.name])}" for o in self.objectives)
+        values = ", ".join(f"{o.display()} {plain(self.reference[o.name])}" for o in self.objectives)
         return f"{values} ({self.reference_source})"
 
     def hypervolume_fact(self) -> tuple[str, str]:
@@ -162,8 +152,8 @@ class Analysis:
             return "—", "no measured run to compare"
         pct = self.gain_percent
         value = f"{pct:+.1f} %" if pct is not None else f"{self.gain:+.4g}".replace("e-0", "e-")
-        base = _plain(self.baseline_hypervolume or 0.0)
-        return value, (f"front {_plain(self.hypervolume or 0.0)} against the baseline's {base}, "
+        base = plain(self.baseline_hypervolume or 0.0)
+        return value, (f"front {plain(self.hypervolume or 0.0)} against the baseline's {base}, "
                        f"measured from {self.reference_text()}")
 
     def row(self, exp_id: str) -> Row:
@@ -255,7 +245,7 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         notes.append(f"{imported} experiment(s) imported from a results.tsv kept before gg-research are shown beside "
                      "the nights (ids h…, marked 'imported from'): measured elsewhere, never re-judged")
     baseline_point = {n: statistics.fmean(e.metrics[n] for e in baselines) for n in names} if baselines else None
-    reference, source = _reference(objectives, baseline_point, measured, notes, config.report.hypervolume_reference)
+    reference, source = reference_point(objectives, baseline_point, measured, notes, config.report.hypervolume_reference)
 
     epsilon = _epsilons(objectives, baselines, config.keep.min_epsilon)
     # The prompt's near misses are these same runs (pareto.near_misses); the report lists the
@@ -299,10 +289,10 @@ def analyse(ledger: Ledger, config: Config, workspace: Path, tag: str | None = N
         baseline_id=baselines[0].id if baselines else None,
         hypervolume=hv,
         baseline_hypervolume=base_hv,
-        best=_best(kept, objectives),
-        best_any=_best(measured, objectives),
+        best=bests(kept, objectives),
+        best_any=bests(measured, objectives),
         epsilon=epsilon,
-        progress=_progress(exps, names, directions, reference),
+        progress=progress(exps, names, directions, reference),
         started=min(times) if times else None,
         ended=max(times) if times else None,
         notes=notes,
@@ -378,52 +368,8 @@ def _first_ok_dir(exp: Experiment) -> str | None:
     return next((s.run_dir for s in exp.seeds if s.ok and s.run_dir), None)
 
 
-def _plain(v: float) -> str:
-    """A figure without an exponent, to four significant digits (areas of scores in [0, 1] are small)."""
-    if v == 0 or not 1e-6 <= abs(v) < 1e6:
-        return f"{v:.4g}"
-    digits = max(0, 3 - int(math.floor(math.log10(abs(v)))))
-    return f"{v:.{digits}f}"
-
-
 def _order(exps: list[Experiment], exp: Experiment) -> int:
     return exps.index(exp)
-
-
-def _reference(
-    objectives: list[ObjectiveConfig],
-    baseline: dict[str, float] | None,
-    measured: list[Experiment],
-    notes: list[str],
-    mode: str = "floors",
-) -> tuple[dict[str, float] | None, str]:
-    """The hypervolume's reference point and where it came from. By default each objective's collapse
-    floor ([report] hypervolume_reference = "floors"), so a kept trade-off that gives up a little of
-    one objective for another still adds area; "baseline" measures from the baseline's own values."""
-    if all(o.reference is not None for o in objectives):
-        return {o.name: o.reference for o in objectives if o.reference is not None}, "config"
-    if baseline is not None:
-        ref: dict[str, float] = {}
-        used: set[str] = set()
-        for o in objectives:
-            floor = collapse_floor(o, baseline[o.name]) if mode == "floors" else None
-            if o.reference is not None:
-                ref[o.name], kind = float(o.reference), "config"
-            elif floor is not None:
-                ref[o.name], kind = floor, "collapse floors"
-            else:
-                ref[o.name], kind = baseline[o.name], "baseline"
-            used.add(kind)
-        return ref, " and ".join(k for k in ("config", "collapse floors", "baseline") if k in used)
-    if measured:
-        notes.append("no baseline was measured, so the hypervolume is taken against the worst measured values")
-        ref = {}
-        for o in objectives:
-            values = [e.metrics[o.name] for e in measured]
-            worst = min(values, key=lambda v: sign(o.direction) * v)
-            ref[o.name] = float(o.reference) if o.reference is not None else worst
-        return ref, "worst measured"
-    return None, "none"
 
 
 def _epsilons(objectives: list[ObjectiveConfig], baselines: list[Experiment], min_epsilon: float) -> dict[str, float]:
@@ -434,48 +380,3 @@ def _epsilons(objectives: list[ObjectiveConfig], baselines: list[Experiment], mi
     computed = epsilons(objectives, sigma, min_epsilon)
     return {o.name: float(o.epsilon) if o.epsilon is not None else recorded.get(o.name, computed[o.name])
             for o in objectives}
-
-
-def _best(exps: list[Experiment], objectives: list[ObjectiveConfig]) -> dict[str, dict[str, Any] | None]:
-    best: dict[str, dict[str, Any] | None] = {}
-    for o in objectives:
-        candidates = [e for e in exps if o.name in e.metrics]
-        if not candidates:
-            best[o.name] = None
-            continue
-        value = candidates[0].metrics[o.name]
-        for e in candidates[1:]:
-            if better(e.metrics[o.name], value, o.direction):
-                value = e.metrics[o.name]
-        # The earliest experiment wins a tie: it reached the value first.
-        first = next(e for e in candidates if e.metrics[o.name] == value)
-        best[o.name] = {"id": first.id, "value": value}
-    return best
-
-
-def _progress(
-    exps: list[Experiment], names: list[str], directions: list[Direction], reference: dict[str, float] | None
-) -> list[ProgressPoint]:
-    pool: list[list[float]] = []
-    running: dict[str, float | None] = {n: None for n in names}
-    out: list[ProgressPoint] = []
-    ref = [reference[n] for n in names] if reference else None
-    for number, e in enumerate(exps, start=1):
-        measured = e.is_measured(names)
-        if measured and e.status.kept:
-            pool.append([e.metrics[n] for n in names])
-            for n, d in zip(names, directions):
-                v, cur = e.metrics[n], running[n]
-                if cur is None or better(v, cur, d):
-                    running[n] = v
-        out.append(
-            ProgressPoint(
-                number=number,
-                id=e.id,
-                when=e.ended_at or e.started_at,
-                hypervolume=hypervolume(pool, ref, directions) if ref is not None else None,
-                running_best=dict(running),
-                value={n: (e.metrics.get(n) if measured else None) for n in names},
-            )
-        )
-    return out
