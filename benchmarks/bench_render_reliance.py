@@ -77,7 +77,7 @@ class _SwappedRender(torch.utils.data.Dataset):
 
 
 def _experiment(ws: Path, wanted: str | None):
-    from gg_research.config import WEIGHTS_FILE
+    from gg_research.workspace_map import WEIGHTS_FILE
     from gg_research.results.ledger import LedgerFile
 
     ledger = LedgerFile(ws).read()
@@ -100,7 +100,8 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    from gg_research.config import WEIGHTS_FILE, load_config
+    from gg_research.config import load_config
+    from gg_research.workspace_map import WEIGHTS_FILE
     from gg_research.ggnet.dataset import GGDataset
     from gg_research.harness.child import load_train_module
     from gg_research.harness.data import dataset_root
