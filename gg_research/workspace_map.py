@@ -208,6 +208,10 @@ class WorkspaceMap:
         return RunFolder(self.runs / run_id)
 
     @property
+    def mlflow_store(self) -> Path:
+        return self.results / "mlflow.db"
+
+    @property
     def mlflow_artifacts(self) -> Path:
         return self.results / "mlflow-artifacts"
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from gg_research.config import Config
 from gg_research.loop.git import Git, GitError
+from gg_research.workspace_map import WorkspaceMap
 
 
 class Worktrees:
@@ -24,9 +25,7 @@ class Worktrees:
         self.git = git
         self.ws = Path(workspace).resolve()
         self.cfg = config
-        base = Path(config.parallel.worktrees).expanduser() if config.parallel.worktrees else \
-            self.ws.parent / f"{self.ws.name}.worktrees"
-        self.root = (base if base.is_absolute() else self.ws / base) / tag
+        self.root = WorkspaceMap(self.ws).worktrees(config.parallel.worktrees) / tag
 
     def checkout(self, slot: int, commit: str) -> Path:
         """Slot `slot`'s worktree, detached at `commit` with nothing else in it but the linked data."""

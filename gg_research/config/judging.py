@@ -82,6 +82,6 @@ class ExportSection(Section):
         description="Trackers the loop logs each experiment to as the night goes (as `gg-research export` does); "
                     "empty = none. Each needs its extra installed (pip install 'gg-research[mlflow]', ...).",
     )
-    mlflow_uri: str = Field("", description="MLflow tracking URI; empty = a local file store in results/mlflow.")
+    mlflow_uri: str = Field("", description="MLflow tracking URI; empty = a local SQLite store, results/mlflow.db.")
     tensorboard_dir: str = Field("", description="TensorBoard log folder; empty = results/tensorboard.")
     optuna_storage: str = Field("", description="Optuna storage URL; empty = sqlite:///results/optuna-export.db.")

@@ -15,6 +15,7 @@ from pathlib import Path
 from gg_research.config import Config
 from gg_research.loop.export import Exported, ExportError
 from gg_research.loop.export.night import NightRun
+from gg_research.workspace_map import WorkspaceMap
 
 BATCH = 1000  # MLflow's log_batch takes at most 1000 metrics a call
 MAX_TAG = 5000  # characters of a tag value MLflow stores
@@ -23,7 +24,7 @@ _STATUS = {"baseline": "FINISHED", "keep": "FINISHED", "discard": "FINISHED", "c
 
 
 def default_uri(workspace: Path) -> str:
-    return f"sqlite:///{workspace / 'results' / 'mlflow.db'}"
+    return f"sqlite:///{WorkspaceMap(workspace).mlflow_store}"
 
 
 def write(workspace: Path, config: Config, runs: list[NightRun], target: str | None) -> Exported:
@@ -76,7 +77,7 @@ def _experiment(client, workspace: Path, tag: str) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    artifacts = (workspace / "results" / "mlflow-artifacts").resolve()
+    artifacts = WorkspaceMap(workspace).mlflow_artifacts.resolve()
     return client.create_experiment(name, artifact_location=artifacts.as_uri(),
                                     # a training experiment: the UI opens on its runs, not on GenAI traces
                                     tags={"gg.workspace": workspace.name, "gg.tag": tag,
