@@ -36,9 +36,12 @@ def run_command(run: _Run, echo: bool, on_line: Callable[[str], None] | None) ->
     # Named like the run folder (a command may tell a re-run by its folder's name).
     out = Path(tempfile.mkdtemp(prefix="cmd-", dir=runs)) / run.run_dir.name
     out.mkdir()
-    box: RunBox | None = None
     try:
         box = RunBox(run.ws, cfg, out=out)
+    except BaseException:  # no box here ([run] sandbox = "bwrap" without bubblewrap): nothing left behind
+        discard(out.parent)
+        raise
+    try:
         box.stage()
         inner = shlex.split(cfg.run.command)
         env = child_env({"GG_RUN_DIR": str(out), "GG_BUDGET": f"{run.budget:g}", "GG_BUDGET_IMAGES": str(run.images),
@@ -66,8 +69,7 @@ def run_command(run: _Run, echo: bool, on_line: Callable[[str], None] | None) ->
             return taken
     finally:
         discard(out.parent)
-        if box is not None:
-            box.close()
+        box.close()
     return _judged(run, p, box)
 
 

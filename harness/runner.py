@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 from gg_research.config import Config, load_config
 from gg_research.errors import GGError
@@ -43,7 +43,7 @@ Status = Literal["ok", "crash", "timeout", "invalid"]
 class RunResult:
     status: Status  # invalid: it broke the rules (trained past its budget, changed the data)
     metrics: dict[str, float]
-    summary: dict
+    summary: dict[str, Any]
     run_dir: Path
     log_path: Path
     error: str
@@ -148,7 +148,7 @@ class _Run:
             pass
         return self.end("invalid", reason)
 
-    def end(self, status: Status, error: str = "", summary: dict | None = None, rc: int | None = None) -> RunResult:
+    def end(self, status: Status, error: str = "", summary: dict[str, Any] | None = None, rc: int | None = None) -> RunResult:
         summary = summary or {}
         metrics = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         return RunResult(status, metrics, summary, self.run_dir, self.log_path, error, time.monotonic() - self.t0, rc)
@@ -198,7 +198,8 @@ class _Run:
         except OSError as exc:
             return self.end("crash", f"cannot read the run's output: {exc}")
 
-    def _train(self, child: HarnessChild, on_started, next_child: Callable[[], HarnessChild]) -> RunResult | None:
+    def _train(self, child: HarnessChild, on_started: Callable[[Callable[[], HarnessChild]], None] | None,
+               next_child: Callable[[], HarnessChild]) -> RunResult | None:
         """Start the run and keep its budget by this process's clock; a RunResult when it ends badly.
 
         The clock runs from the go line until the child has exited with its predictions written:
@@ -275,7 +276,7 @@ class _Run:
         return over_budget(took, allowed, meter, on_gpu=self.on_gpu, run=self.cfg.run, budget=self.budget)
 
     def _score(self, child: HarnessChild, root: Path, before: dict[str, str], labels: Any, isolation: Isolation,
-               log, echo: bool, on_line) -> RunResult:
+               log: IO[bytes], echo: bool, on_line: Callable[[str], None] | None) -> RunResult:
         from gg_research.harness.integrity import frozen_fingerprint
         from gg_research.harness.scorer import check_data_unchanged, data_state, score_predictions
 
@@ -327,7 +328,7 @@ class _Run:
         _say(format_summary(summary), log, echo, on_line)
         return self.end("ok", summary=record, rc=0)
 
-    def _score_test(self, root: Path, state: dict[str, str], log) -> None:
+    def _score_test(self, root: Path, state: dict[str, str], log: IO[bytes]) -> None:
         """The sealed test split's scores, to TEST_SCORES_FILE: for the report alone, never in the
         summary, the metrics or the ledger that decisions and proposals read."""
         from gg_research.harness.scorer import score_predictions, test_labels
@@ -373,7 +374,7 @@ def _child_caps(config: Config, n_val: int, root: Path, state: dict[str, str]) -
             TRAIN_REPORT_FILE: REPORT_CAP, WEIGHTS_FILE: int(config.run.max_output_mb * 2**20)}
 
 
-def _say(text: str, log, echo: bool, on_line: Callable[[str], None] | None) -> None:
+def _say(text: str, log: IO[bytes], echo: bool, on_line: Callable[[str], None] | None) -> None:
     """A line of the parent's own into run.log, and to the terminal as the child's lines go."""
     log.write((text + "\n").encode())
     log.flush()

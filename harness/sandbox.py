@@ -118,8 +118,8 @@ def bwrap_argv(inner: list[str], box: Box) -> list[str]:
             "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
     if box.gpu:
         argv += [arg for node in gpu_nodes() for arg in ("--dev-bind", str(node), str(node))]
-    for path in SYSTEM_DIRS:
-        argv += _system_entry(Path(path))
+    for system_dir in SYSTEM_DIRS:
+        argv += _system_entry(Path(system_dir))
     for name in ETC_FILES:
         if os.path.lexists(f"/etc/{name}"):
             argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
