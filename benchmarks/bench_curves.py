@@ -89,7 +89,7 @@ def parent_cost(lines: int) -> tuple[float, int, int]:
 
 def real_run(budget_s: float) -> dict[str, float]:
     """A run of the template (its tiny settings, 64 px, CPU) under a time budget, as the tests make it."""
-    from gg_research.config import CURVES_FILE
+    from gg_research.workspace_map import CURVES_FILE
     from gg_research.harness.runner import run_experiment
     from tests.harness.standin import make_workspace, synthetic_dataset
 

@@ -28,7 +28,7 @@ def main() -> None:
     from gg_research.harness.runner import run_experiment
     from gg_research.harness.sandbox import bwrap_works
     from gg_research.harness.scorer import data_state, trainer_view
-    from gg_research.harness.warm import HarnessChild, hidden_paths
+    from gg_research.harness.warm import HarnessChild
     from tests.harness.standin import make_workspace, synthetic_dataset
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-iso-"))
@@ -42,7 +42,7 @@ def main() -> None:
         starts, overheads, memory = [], [], []
         for i in range(args.repeats):
             t0 = time.monotonic()
-            child = HarnessChild(ws, config, view.dir, hidden_paths(ws, root))
+            child = HarnessChild(ws, config, view.dir, root)
             child.child.wait_ready(300)
             starts.append(time.monotonic() - t0)
             child.close()

@@ -57,6 +57,7 @@ def train_runs(ws: Path, index: dict, seeds: list[int], tag: str, images: int | 
     """Train the runs of `seeds` that `index` lacks, recording each in `index` as soon as it ends."""
     from gg_research.config import load_config
     from gg_research.harness.runner import PrestartingRunner
+    from gg_research.workspace_map import WorkspaceMap
 
     todo = [s for s in seeds if f"{tag}{s:03d}" not in index["runs"]]
     if not todo:
@@ -68,7 +69,7 @@ def train_runs(ws: Path, index: dict, seeds: list[int], tag: str, images: int | 
     try:
         for seed in todo:
             name = f"{tag}{seed:03d}"
-            run_dir = ws / "results" / "runs" / name
+            run_dir = WorkspaceMap(ws).run(name).path
             t0 = time.monotonic()
             res = runner(ws, run_dir, config=config, seed=seed)
             if res.status != "ok":

@@ -77,7 +77,7 @@ class _SwappedRender(torch.utils.data.Dataset):
 
 
 def _experiment(ws: Path, wanted: str | None):
-    from gg_research.config import WEIGHTS_FILE
+    from gg_research.workspace_map import WEIGHTS_FILE
     from gg_research.results.ledger import LedgerFile
 
     ledger = LedgerFile(ws).read()
@@ -100,7 +100,8 @@ def main() -> int:
     args = ap.parse_args()
     torch.set_num_threads(1)
 
-    from gg_research.config import WEIGHTS_FILE, load_config
+    from gg_research.config import load_config
+    from gg_research.workspace_map import WEIGHTS_FILE, WorkspaceMap
     from gg_research.ggnet.dataset import GGDataset
     from gg_research.harness.child import load_train_module
     from gg_research.harness.data import dataset_root
@@ -120,7 +121,7 @@ def main() -> int:
     if not isinstance(getattr(model, "stn", None), nn.Module) or not isinstance(getattr(model, "segmenter", None), nn.Module):
         raise SystemExit("bench_render_reliance: the model has no .stn and .segmenter (not GG-Net's layout)")
     labels = GGDataset(dataset_root(ws, cfg), args.split, cfg.data.image_size, bead_width_mm=cfg.data.bead_width_mm,
-                       cache_dir=ws / ".gg" / "cache")
+                       cache_dir=WorkspaceMap(ws).cache)
     items = [labels[i] for i in range(len(labels))]
     if not all(bool(item["has_theta"]) for item in items):
         raise SystemExit(f"bench_render_reliance: {args.split} has images without a known transform (real photos); "

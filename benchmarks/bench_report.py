@@ -23,13 +23,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gg_research.config import load_config  # noqa: E402
 from gg_research.results.report import build_analysis, write_report  # noqa: E402
+from gg_research.workspace_map import WorkspaceMap  # noqa: E402
 
 STATUSES = ["keep"] * 2 + ["discard"] * 12 + ["crash", "invalid"]
 
 
 def make_workspace(root: Path, n: int, seed: int = 0) -> Path:
     rng = random.Random(seed)
-    (root / "results" / "runs").mkdir(parents=True)
+    layout = WorkspaceMap(root)
+    layout.runs.mkdir(parents=True)
     (root / "gg-research.toml").write_text("")
     start = datetime(2026, 11, 21, 22, 0, tzinfo=UTC)
     lines = []
@@ -43,15 +45,15 @@ def make_workspace(root: Path, n: int, seed: int = 0) -> Path:
                                  "hypothesis": {"title": f"idea {i}", "rationale": "because", "citations": [cite]},
                                  "started_at": t0.isoformat()}))
         end = {"event": "end", "id": exp_id, "status": status, "commit": f"{i:07x}", "title": f"idea {i}",
-               "decision": status, "reason": "by the pareto rule", "diff": f"results/runs/{exp_id}/patch.diff",
+               "decision": status, "reason": "by the pareto rule", "diff": str(WorkspaceMap(Path()).run(exp_id).patch),
                "ended_at": (t0 + timedelta(minutes=8)).isoformat()}
         if status != "crash":
             end["metrics"] = {"pbqc": rng.uniform(0.4, 0.7), "dice": rng.uniform(0.4, 0.7)}
         lines.append(json.dumps(end))
-        run = root / "results" / "runs" / exp_id
-        run.mkdir()
-        (run / "patch.diff").write_text("--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-LR = 3e-4\n+LR = 1e-3\n" * 5)
-    (root / "results" / "experiments.jsonl").write_text("\n".join(lines) + "\n")
+        run = layout.run(exp_id)
+        run.path.mkdir()
+        run.patch.write_text("--- a/train.py\n+++ b/train.py\n@@ -1 +1 @@\n-LR = 3e-4\n+LR = 1e-3\n" * 5)
+    layout.ledger.write_text("\n".join(lines) + "\n")
     return root
 
 
@@ -76,7 +78,7 @@ def main() -> int:
             write_report(ws, cfg)  # warm: matplotlib's font cache and imports
             print(f"experiments_{n}_analysis_seconds: {median_seconds(functools.partial(build_analysis, ws, cfg), args.repeats):.3f}")
             print(f"experiments_{n}_full_report_seconds: {median_seconds(functools.partial(write_report, ws, cfg), args.repeats):.3f}")
-            size = (ws / "results" / "report.html").stat().st_size
+            size = (WorkspaceMap(ws).results / "report.html").stat().st_size
             print(f"experiments_{n}_report_html_kb: {size / 1024:.0f}")
     return 0
 

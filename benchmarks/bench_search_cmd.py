@@ -49,10 +49,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--workspace", type=Path, help="reuse this workspace (built there when missing)")
     args = parser.parse_args()
+    from gg_research.workspace_map import WorkspaceMap
 
     with tempfile.TemporaryDirectory(prefix="gg-bench-search-") as tmp:
         ws = args.workspace or Path(tmp) / "ws"
-        if not (ws / ".gg").is_dir():
+        if not WorkspaceMap(ws).state.is_dir():
             print(f"collection_chunks: {build(ws, args.chunks)}")
         env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
         cmd = [sys.executable, "-m", "gg_research.cli", "search", QUERY, "-k", "5", "--json"]

@@ -25,6 +25,7 @@ from pathlib import Path
 from gg_research.config import CONFIG_NAME, Config, load_config
 from gg_research.harness.errors import WorkspaceError
 from gg_research.workspace import git as _git
+from gg_research.workspace_map import GIT_DIR, PER_IMAGE_FILE, TEST_SCORES_FILE, WorkspaceMap, data_home, tag_of_branch
 
 AGENTS = ("claude-code", "generic")
 SERVER = "gg-research"
@@ -47,15 +48,16 @@ class OffLimits:
 
 def off_limits(config: Config) -> list[OffLimits]:
     """What an agent working in the workspace must keep out of, with the reason the brief gives."""
+    ws = WorkspaceMap(Path())  # paths relative to the workspace, as the rules want them
     items = [
-        OffLimits(".gg/data/**", "the dataset as older versions kept it: validation and test labels", True),
-        OffLimits("results/runs/**/test_scores.json", "the sealed test scores, for the researcher's morning only", True),
-        OffLimits("results/runs/**/per_image.npz", "per-image scores against the validation labels", True),
-        OffLimits("results/experiments.jsonl", "the ledger (loop_state shows what you need of it)", True),
-        OffLimits("results/results.tsv", "the ledger's table", True),
+        OffLimits(f"{ws.legacy_data}/**", "the dataset as older versions kept it: validation and test labels", True),
+        OffLimits(f"{ws.runs}/**/{TEST_SCORES_FILE}", "the sealed test scores, for the researcher's morning only", True),
+        OffLimits(f"{ws.runs}/**/{PER_IMAGE_FILE}", "per-image scores against the validation labels", True),
+        OffLimits(f"{ws.ledger}", "the ledger (loop_state shows what you need of it)", True),
+        OffLimits(f"{ws.tsv}", "the ledger's table", True),
         OffLimits(CONFIG_NAME, "the config: budget, objectives, keep rule, data (loop_state shows the margins)", True),
-        OffLimits("results/**", "run folders and reports: written by gg-research only", False),
-        OffLimits(".gg/**", "gg-research's runtime state (knowledge base, locks, caches)", False),
+        OffLimits(f"{ws.results}/**", "run folders and reports: written by gg-research only", False),
+        OffLimits(f"{ws.state}/**", "gg-research's runtime state (knowledge base, locks, caches)", False),
         OffLimits("program.md", "the researcher's brief", False),
         OffLimits("CLAUDE.md", "the pointer to the brief", False),
         OffLimits("AGENTS.md", "the pointer to the brief", False),
@@ -63,10 +65,8 @@ def off_limits(config: Config) -> list[OffLimits]:
         OffLimits("mcp.json", "the MCP registration", False),
         OffLimits(".claude/**", "these guard rails", False),
         OffLimits(".gitignore", "what git tracks decides what a step accepts", False),
-        OffLimits(".git/**", "the history the keep rule tags", False),
+        OffLimits(f"{GIT_DIR}/**", "the history the keep rule tags", False),
     ]
-    from gg_research.harness.data import data_home
-
     home = str(data_home().expanduser().resolve()).lstrip("/")
     items.insert(0, OffLimits(f"/{home}/**", "the synthetic datasets: validation and test labels, and the split "
                                              "of each sample (kept outside the workspace)", True))
@@ -168,7 +168,7 @@ def add_agent(path: Path, agent: str) -> list[str]:
     path = Path(path).resolve()
     config = load_config(path / CONFIG_NAME)
     branch = _git(path, "rev-parse", "--abbrev-ref", "HEAD").strip()
-    if branch.startswith("autoresearch/"):
+    if tag_of_branch(branch) is not None:
         raise WorkspaceError(f"{path}: on loop branch {branch}; check out your main branch first (git checkout -)")
     written: list[str] = []
     if agent == "claude-code":

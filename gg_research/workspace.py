@@ -8,8 +8,9 @@ from pathlib import Path
 
 from gg_research.config import CONFIG_NAME, render_default_toml
 from gg_research.harness.errors import WorkspaceError
+from gg_research.workspace_map import IGNORED
 
-GITIGNORE = ".gg/\nresults/\n__pycache__/\n"
+GITIGNORE = "".join(f"{line}\n" for line in (*IGNORED, "__pycache__/"))
 
 
 def template_text(name: str) -> str:

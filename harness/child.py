@@ -151,7 +151,7 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
 
     from gg_research.config import Config
     from gg_research.ggnet.dataset import GGDataset
-    from gg_research.config import WEIGHTS_FILE
+    from gg_research.workspace_map import WEIGHTS_FILE
     from gg_research.harness.context import TrainContext
     from gg_research.harness.errors import TrainContractError
     from gg_research.harness.evaluate import predict

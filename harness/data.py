@@ -17,24 +17,15 @@ from pathlib import Path
 
 from gg_research.config import Config
 from gg_research.errors import GGError
+from gg_research.workspace_map import WorkspaceMap, data_home, origin_workspace
 
-DATA_HOME_ENV = "GG_DATA_HOME"
-ID_FILE = "id"
-
-
-def data_home() -> Path:
-    """The user's gg-research data folder: $GG_DATA_HOME, else $XDG_DATA_HOME/gg-research, else
-    ~/.local/share/gg-research."""
-    if os.environ.get(DATA_HOME_ENV):
-        return Path(os.environ[DATA_HOME_ENV]).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
-    return Path(base).expanduser() / "gg-research"
+__all__ = ["data_cache", "data_home", "dataset_label", "dataset_root", "origin_workspace", "synthetic_cached",
+           "workspace_id", "workspace_secret"]
 
 
 def workspace_id(workspace: Path) -> str:
     """The workspace's id (`.gg/id`, random, made once; a parallel loop's worktree has its origin's)."""
-    home = origin_workspace(workspace) or Path(workspace)
-    path = home / ".gg" / ID_FILE
+    path = WorkspaceMap(origin_workspace(workspace) or Path(workspace)).id_file
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_once(path, secrets.token_hex(16).encode())
@@ -52,7 +43,7 @@ def data_cache(workspace: Path) -> Path:
     """The workspace's synthetic-data cache, outside the workspace. A cache left by an older
     version in the workspace (`.gg/data`) is moved there the first time."""
     cache = data_home() / "workspaces" / workspace_id(workspace) / "data"
-    legacy = Path(workspace) / ".gg" / "data"
+    legacy = WorkspaceMap(Path(workspace)).legacy_data
     if legacy.is_dir() and not legacy.is_symlink() and not cache.exists():
         cache.parent.mkdir(parents=True, exist_ok=True)
         shutil.move(str(legacy), str(cache))
@@ -80,28 +71,6 @@ def synthetic_cached(workspace: Path, config: Config) -> bool:
     d, cache = config.data, data_cache(workspace)
     name = synthetic_name(d.synth_n, d.synth_size, d.synth_seed, d.synth_preset, workspace_secret(cache))
     return (cache / name / "manifest.jsonl").is_file()
-
-
-def origin_workspace(workspace: Path) -> Path | None:
-    """The workspace whose repository `workspace` is a linked worktree of, or None.
-
-    A linked worktree's `.git` is a file naming its folder in the main repository's `.git`
-    (`gitdir: .../.git/worktrees/NAME`), whose `commondir` leads back to that `.git`.
-    """
-    dotgit = Path(workspace) / ".git"
-    try:
-        first = dotgit.read_text(encoding="utf-8").strip() if dotgit.is_file() else ""
-    except (OSError, UnicodeDecodeError):
-        return None
-    if not first.startswith("gitdir:"):
-        return None
-    gitdir = Path(first.removeprefix("gitdir:").strip())
-    gitdir = gitdir if gitdir.is_absolute() else Path(workspace) / gitdir
-    try:
-        common = (gitdir / (gitdir / "commondir").read_text(encoding="utf-8").strip()).resolve()
-    except (OSError, UnicodeDecodeError):
-        return None
-    return common.parent if common.name == ".git" else None
 
 
 def _write_once(path: Path, data: bytes) -> None:

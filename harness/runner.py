@@ -5,36 +5,36 @@ the sandbox (harness.sandbox) on a view of the data without validation labels an
 predictions; this process, which never imports train.py, keeps the training budget by its own
 clock, scores the predictions against the labels only it holds (harness.scorer), checks that
 the data did not change, and writes last_run.json and the summary. With `[run] command`, the
-user's own command runs in the same sandbox and must write `$GG_RUN_DIR/last_run.json` itself.
+user's own command runs in the same box (harness.own_command) and scores itself.
 
-It is longer than most modules (about 360 lines) because the steps of a run share one clock
-and one log: splitting `_Run` would scatter the order the budget is kept in.
+The box of either is harness.box's; whether a late run broke its budget is harness.lateness's
+judgement; what the parent reads of a run's files, harness.run_files'.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
-import shlex
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
-from gg_research.config import CONFIG_NAME, CURVES_FILE, PER_IMAGE_FILE, TEST_SCORES_FILE, WEIGHTS_FILE, Config, load_config
+from gg_research.config import Config, load_config
 from gg_research.errors import GGError
 from gg_research.harness import curves, wire
+from gg_research.harness.box import Isolation, memory_gb
 from gg_research.harness.errors import NotComparable, TrainContractError
+from gg_research.harness.lateness import over_budget
 from gg_research.harness.load import MachineMeter, machine_load
-from gg_research.harness.outputs import OutputProblem, discard, folder_bytes, remove_own, take
+from gg_research.harness.outputs import OutputProblem, folder_bytes, remove_own, take
 from gg_research.harness.process import ChildProcess, exit_reason
-from gg_research.harness.sandbox import BOX_TMP, bwrap_argv, child_env, scratch_dir
+from gg_research.harness.run_files import PARENT_FILES, REPORT_CAP, untrusted_report
 from gg_research.harness.summary import format_summary, write_json_atomic
-from gg_research.harness.warm import CodeView, HarnessChild, Isolation, hidden_paths, memory_gb, run_box, run_limits
+from gg_research.harness.warm import HarnessChild
+from gg_research.workspace_map import (CONFIG_NAME, PREDICTIONS_FILE, TEST_PREDICTIONS_FILE, TRAIN_REPORT_FILE,
+                                      WEIGHTS_FILE, RunFolder)
 
 Status = Literal["ok", "crash", "timeout", "invalid"]
 
@@ -104,7 +104,9 @@ def run_experiment(
     run = _Run(workspace, run_dir, config, hard_limit_s if hard_limit_s is not None else config.run.effective_hard_limit())
     try:
         if config.run.command:
-            return run.command(echo, on_line)
+            from gg_research.harness.own_command import run_command
+
+            return run_command(run, echo, on_line)
         return run.harness(echo, on_line, warm, on_started)
     except (KeyboardInterrupt, GGError):
         raise
@@ -113,15 +115,6 @@ def run_experiment(
     finally:
         if warm is not None and not run.used_warm:
             warm.close()
-
-
-
-
-BUSY = 0.25  # others used at least this share of the CPUs: lateness may be the machine's, not the run's
-MAX_STRETCH = 5.0  # the most a busy machine stretches the allowed time
-# A run starved by others still gets some CPU (the kernel shares it fairly); one that got less than
-# this share of a CPU over its time was idle (asleep, hung), and a busy machine does not excuse it.
-MIN_WORK_SHARE = 0.05
 
 
 class _Run:
@@ -137,10 +130,10 @@ class _Run:
         self.t0 = time.monotonic()
         self.used_warm = False
         run_dir.mkdir(parents=True, exist_ok=True)
-        self.summary_path = run_dir / "last_run.json"
-        for name in _PARENT_FILES:  # a stale file must not pass for this run's result
+        self.folder = RunFolder(run_dir)
+        self.summary_path, self.log_path = self.folder.summary, self.folder.log
+        for name in PARENT_FILES:  # a stale file must not pass for this run's result
             remove_own(run_dir / name)
-        self.log_path = run_dir / "run.log"
         remove_own(self.log_path)
 
     def failed(self, exc: Exception) -> RunResult:
@@ -179,14 +172,13 @@ class _Run:
                 return self.end("crash", str(exc))
             if isolation.warning:  # the terminal was told once, by the command; each log says it too
                 log.write((isolation.warning + "\n").encode())
-            hidden = hidden_paths(self.ws, root)
             if warm is not None and warm.usable_for(self.cfg, view.dir):
                 child, self.used_warm = warm, True
             else:
-                child = HarnessChild(self.ws, self.cfg, view.dir, hidden)
+                child = HarnessChild(self.ws, self.cfg, view.dir, root)
             child.child.sink.attach(log, echo, on_line)
             try:
-                ended = self._train(child, on_started, lambda: HarnessChild(self.ws, self.cfg, view.dir, hidden))
+                ended = self._train(child, on_started, lambda: HarnessChild(self.ws, self.cfg, view.dir, root))
                 taken = self._take(child.out, _child_caps(self.cfg, len(labels), root, before))
                 if ended is not None:
                     return ended
@@ -195,7 +187,7 @@ class _Run:
                 return self._score(child, root, before, labels, isolation, log, echo, on_line)
             finally:
                 child.close()
-                curves.save(child.child.sink.curves, self.run_dir / CURVES_FILE, getattr(self, "t_go", self.t0))
+                curves.save(child.child.sink.curves, self.folder.curves, getattr(self, "t_go", self.t0))
 
     def _take(self, out: Path, caps: dict[str, int]) -> list[str] | RunResult:
         """The expected files of the run's output folder, copied into the run folder (harness.outputs)."""
@@ -280,29 +272,13 @@ class _Run:
         return None
 
     def _over(self, took: float, allowed: float, meter: MachineMeter) -> str | None:
-        """Why a run that is late is over its budget, or None when the machine explains the lateness.
-
-        Late on a quiet machine is over. While other processes kept at least BUSY of the CPUs, the
-        allowed time stretches with their share (up to MAX_STRETCH times), and on a CPU the run's own
-        work must still fit what the usable CPUs give in the allowed time: an honest run starved
-        by others does less, one that trains on does more.
-        """
-        busy = meter.others_share()
-        meter.sample()
-        work = meter.run_cpu_seconds()
-        idle = not self.on_gpu and work < MIN_WORK_SHARE * took
-        if busy >= BUSY and not idle and took <= allowed / max(1.0 - busy, 1.0 / MAX_STRETCH) and (
-                self.on_gpu or work <= allowed * meter.cpus):
-            return None
-        grace, preds = self.cfg.run.grace(self.budget), self.cfg.run.eval_limit(self.budget)
-        return (f"trained past its budget: no predictions {took:.0f} s after its start on a {self.budget:g} s budget "
-                f"({grace:g} s grace, {preds:g} s for the predictions), with {work:.0f} CPU seconds of work; "
-                f"other processes used {busy:.0%} of the CPUs")
+        """Why a late run is over its budget, or None when the machine explains it (harness.lateness)."""
+        return over_budget(took, allowed, meter, on_gpu=self.on_gpu, run=self.cfg.run, budget=self.budget)
 
     def _score(self, child: HarnessChild, root: Path, before: dict[str, str], labels: Any, isolation: Isolation,
                log: IO[bytes], echo: bool, on_line: Callable[[str], None] | None) -> RunResult:
         from gg_research.harness.integrity import frozen_fingerprint
-        from gg_research.harness.scorer import TRAIN_REPORT, check_data_unchanged, data_state, score_predictions
+        from gg_research.harness.scorer import check_data_unchanged, data_state, score_predictions
 
         try:
             check_data_unchanged(before, data_state(root), root)
@@ -319,7 +295,7 @@ class _Run:
             log.write((wire.format_error(reason) + "\n").encode())
             return self.end("invalid", reason, rc=0)
         self._score_test(root, before, log)
-        report = _untrusted_report(self.run_dir / TRAIN_REPORT)
+        report = untrusted_report(self.run_dir / TRAIN_REPORT_FILE)
         now = time.monotonic()
         # The images trained on: the parent's count of what it served bounds what the run says.
         images = min(int(report.get("num_images", 0) or 0), self.images_served)
@@ -355,18 +331,18 @@ class _Run:
     def _score_test(self, root: Path, state: dict[str, str], log: IO[bytes]) -> None:
         """The sealed test split's scores, to TEST_SCORES_FILE: for the report alone, never in the
         summary, the metrics or the ledger that decisions and proposals read."""
-        from gg_research.harness.scorer import PREDICTIONS_TEST, score_predictions, test_labels
+        from gg_research.harness.scorer import score_predictions, test_labels
 
         labels = test_labels(self.ws, root, self.cfg, state.get("test"))
         if labels is None:
             return
         try:
-            scores = score_predictions(self.run_dir, labels, self.cfg.run.eval_batch_size, PREDICTIONS_TEST,
+            scores = score_predictions(self.run_dir, labels, self.cfg.run.eval_batch_size, TEST_PREDICTIONS_FILE,
                                        evidence=False)
         except Exception as exc:  # noqa: BLE001 - the run is still judged on validation; the report says why
             log.write((f"[gg-research] test split not scored: {' '.join(str(exc).split())[:300]}\n").encode())
             return
-        write_json_atomic(self.run_dir / TEST_SCORES_FILE, {**{k: round(v, 6) for k, v in scores.items()},
+        write_json_atomic(self.folder.test_scores, {**{k: round(v, 6) for k, v in scores.items()},
                                                             "images": len(labels)})
 
     def _error(self, p: ChildProcess) -> str:
@@ -386,106 +362,16 @@ class _Run:
             error += f" (out of memory: the run's limit is {memory_gb(self.cfg):g} GB, [run] memory_gb)"
         return error[:500]
 
-    # -- a [run] command -------------------------------------------------------------------------
-    def command(self, echo: bool, on_line: Callable[[str], None] | None) -> RunResult:
-        """The user's own command, in the same box as train.py; it writes $GG_RUN_DIR/last_run.json
-        into an output folder of its own, from which the parent takes that one file."""
-        isolation = Isolation.of(self.cfg)
-        runs = self.ws / ".gg" / "runs"
-        runs.mkdir(parents=True, exist_ok=True)
-        # Named like the run folder (a command may tell a re-run by its folder's name).
-        out = Path(tempfile.mkdtemp(prefix="cmd-", dir=runs)) / self.run_dir.name
-        out.mkdir()
-        argv = shlex.split(self.cfg.run.command)
-        home: Path | str = scratch_dir(out)
-        code: CodeView | None = None
-        if isolation.bwrap:
-            home = BOX_TMP
-            code = CodeView(self.ws, self.cfg, hidden_paths(self.ws, None), [out])
-            code.stage()
-            argv = bwrap_argv(argv, run_box(self.ws, self.cfg, out=out, readable=[], code_dir=code.dir))
-        env = child_env({"GG_RUN_DIR": str(out), "GG_BUDGET": f"{self.budget:g}", "GG_BUDGET_IMAGES": str(self.images),
-                         "GG_SEED": str(self.seed), "GG_WORKSPACE": str(self.ws)}, home)
-        try:
-            with open(self.log_path, "wb") as log:
-                if isolation.warning:
-                    log.write((isolation.warning + "\n").encode())
-                try:
-                    p = ChildProcess(argv, cwd=self.ws, env=env, limits=run_limits(self.cfg),
-                                     max_log_bytes=int(self.cfg.run.max_log_mb * 2**20), stdin=False)
-                except OSError as exc:
-                    log.write((wire.format_error(f"cannot start {argv[0]!r}: {exc}") + "\n").encode())
-                    return self.end("crash", f"cannot start {argv[0]!r}: {exc.strerror or exc}")
-                p.sink.attach(log, echo, on_line)
-                ended = self._wait_command(p, out)
-                if ended is not None:
-                    return ended
-            # The command's own log, when [run] summary_log names one, comes along to be read for its summary.
-            # A command scores itself: its result, its per-image evidence and its weights come along.
-            caps = {"last_run.json": _SUMMARY_CAP, PER_IMAGE_FILE: _EVIDENCE_CAP,
-                    WEIGHTS_FILE: int(self.cfg.run.max_output_mb * 2**20)}
-            if self.cfg.run.summary_log and self.cfg.run.summary_log not in (*_PARENT_FILES, "run.log"):
-                caps[self.cfg.run.summary_log] = int(self.cfg.run.max_log_mb * 2**20)
-            taken = self._take(out, caps)
-            if isinstance(taken, RunResult):
-                return taken
-        finally:
-            discard(out.parent)
-            if code is not None:
-                code.close()
-        log = self.run_dir / self.cfg.run.summary_log if self.cfg.run.summary_log else self.log_path
-        summary, why = _read_summary(self.summary_path, [o.name for o in self.cfg.objectives], log)
-        if summary:
-            # The parent's own keys are never the command's: the fingerprint of the frozen inputs,
-            # whether it was boxed, the wall time it took.
-            summary = {k: v for k, v in summary.items() if k not in _PARENT_KEYS}
-            summary.update(boxed=1 if isolation.bwrap else 0, isolation=isolation.label,
-                           total_seconds=round(time.monotonic() - self.t0, 3))
-            write_json_atomic(self.summary_path, summary)
-        if p.proc.returncode == 0 and summary:
-            return self.end("ok", summary=summary, rc=0)
-        error = self._error(p) if p.proc.returncode != 0 else why
-        return self.end("crash", error or exit_reason(p.proc.returncode, isolation.bwrap), rc=p.proc.returncode)
-
-    def _wait_command(self, p: ChildProcess, out: Path) -> RunResult | None:
-        max_out = int(self.cfg.run.max_output_mb * 2**20)
-        try:
-            while p.alive():
-                if time.monotonic() > self.t0 + self.limit:
-                    p.kill()
-                    return self.end("timeout", f"killed at the hard limit of {self.limit:g} s")
-                written = folder_bytes(out)
-                if written > max_out:
-                    p.kill()
-                    return self.end("invalid", f"wrote {written / 2**20:.0f} MB to its output folder, over "
-                                               f"[run] max_output_mb = {self.cfg.run.max_output_mb:g}")
-                time.sleep(0.1)
-        except KeyboardInterrupt:
-            p.kill()
-            raise
-        finally:
-            p.finish()
-            curves.save(p.sink.curves, self.run_dir / CURVES_FILE, self.t0)
-        return None
-
-
-_PARENT_FILES = ("last_run.json", TEST_SCORES_FILE, PER_IMAGE_FILE, "predictions.npz", "predictions_test.npz",
-                 "train_report.json", WEIGHTS_FILE, CURVES_FILE)
-_SUMMARY_CAP = 1 << 20
-_EVIDENCE_CAP = 64 << 20
-_PARENT_KEYS = ("frozen", "train_sha256", "boxed", "isolation", "total_seconds", "config", "versions")
-_REPORT_CAP = 1 << 20
-
 
 def _child_caps(config: Config, n_val: int, root: Path, state: dict[str, str]) -> dict[str, int]:
     """The files a harness child may leave, each with the most bytes it may take."""
     from gg_research.ggnet.manifest import read_manifest
-    from gg_research.harness.scorer import PREDICTIONS, PREDICTIONS_TEST, TRAIN_REPORT, predictions_cap
+    from gg_research.harness.scorer import predictions_cap
 
     size = config.data.image_size
     n_test = sum(1 for s in read_manifest(root) if s.split == "test") if "test" in state else 0
-    return {PREDICTIONS: predictions_cap(n_val, size), PREDICTIONS_TEST: predictions_cap(n_test, size),
-            TRAIN_REPORT: _REPORT_CAP, WEIGHTS_FILE: int(config.run.max_output_mb * 2**20)}
+    return {PREDICTIONS_FILE: predictions_cap(n_val, size), TEST_PREDICTIONS_FILE: predictions_cap(n_test, size),
+            TRAIN_REPORT_FILE: REPORT_CAP, WEIGHTS_FILE: int(config.run.max_output_mb * 2**20)}
 
 
 def _say(text: str, log: IO[bytes], echo: bool, on_line: Callable[[str], None] | None) -> None:
@@ -497,65 +383,3 @@ def _say(text: str, log: IO[bytes], echo: bool, on_line: Callable[[str], None] |
             on_line(line + "\n")
         elif echo:
             print(line, flush=True)
-
-
-def _untrusted_report(path: Path) -> dict[str, Any]:
-    """The child's own figures (steps, images, memory): shown, never used to score."""
-    data = _bounded_json(path, _REPORT_CAP)
-    if not isinstance(data, dict):
-        return {}
-    out: dict[str, Any] = {}
-    for key, value in list(data.items())[:50]:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            if value == value and 0 <= value <= _MAX_FIGURE:  # a count, a time, a size: nothing else is shown
-                out[key] = float(value)
-        elif key == "device" and isinstance(value, str) and _DEVICE.fullmatch(value):
-            out[key] = value
-        elif key == "train_sha256" and isinstance(value, str) and _SHA.fullmatch(value):
-            out[key] = value
-        elif key == "versions" and isinstance(value, dict):
-            out[key] = {k: v for k, v in list(value.items())[:20]
-                        if isinstance(k, str) and isinstance(v, str) and _WORD.fullmatch(k) and _WORD.fullmatch(v)}
-    return out
-
-
-# What of the child's report may reach the summary, the terminal and the ledger: plain words and
-# sane numbers (a device string holding a newline would print a forged `---` block).
-_DEVICE = re.compile(r"[A-Za-z0-9:_.\- ]{1,40}")
-_SHA = re.compile(r"[0-9a-f]{64}")
-_WORD = re.compile(r"[A-Za-z0-9_.+\-]{1,40}")
-_MAX_FIGURE = 1e12
-
-
-def _bounded_json(path: Path, cap: int) -> Any:
-    """A JSON file a run wrote, or None: at most `cap` bytes, no link followed, nesting that would
-    exhaust the parser's recursion refused."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fh:
-            raw = fh.read(cap + 1)
-        if len(raw) > cap:
-            return None
-        return json.loads(raw.decode("utf-8"))
-    except (OSError, ValueError, RecursionError):
-        return None
-
-
-def _read_summary(path: Path, objectives: list[str], log: Path) -> tuple[dict[str, Any], str]:
-    """(summary, '') when a command's last_run.json is valid, or, without one, when its `log` ends
-    with a `---` summary holding every objective (harness.kv_summary); else ({}, why not)."""
-    if not path.is_file():
-        from gg_research.harness.kv_summary import summary_from_log
-
-        return summary_from_log(log, objectives)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        return {}, f"{path}: unreadable last_run.json ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})"
-    if not isinstance(data, dict):
-        return {}, f"{path}: last_run.json is not a JSON object"
-    for name in objectives:
-        v = data.get(name)
-        if isinstance(v, bool) or not isinstance(v, (int, float)):  # NaN passes: the loop calls it a crash
-            return {}, f"{path}: last_run.json has no numeric {name!r}"
-    return data, ""

@@ -10,7 +10,9 @@ allow-list, starting from an empty root:
 - writable: its output folder, and private, size-limited tmpfs for /tmp (also HOME and TMPDIR),
   /dev/shm and /run;
 - nothing else of the host: no home directory, no other workspace or dataset, no sockets (its own
-  empty network namespace, and no host folder that holds a socket);
+  empty network namespace, and no host folder that holds a socket); and what must stay hidden
+  (Box.hidden: the workspace's state, ledger and repository, those of the workspace a worktree came
+  from, the labels) is covered with an empty folder wherever a readable folder would show it;
 - its own process namespace, so every process it starts (`setsid` escapees included) ends
   when the run ends; the GPU device nodes only for a CUDA run.
 Always, with or without bubblewrap: an environment built from an allow-list (no API key, no
@@ -28,6 +30,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gg_research.workspace_map import RESULTS_DIR
+
 # Exact names and prefixes of the environment a run inherits; everything else is dropped.
 ENV_ALLOWED = ("PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONPATH", "PYTHONUNBUFFERED", "PYTHONHASHSEED",
                "VIRTUAL_ENV", "LD_LIBRARY_PATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
@@ -42,6 +46,7 @@ BOX_TMP = "/tmp"  # a boxed run's HOME and TMPDIR: private tmpfs
 TMP_SIZE = 2 * 2**30
 SHM_SIZE = 1 * 2**30
 RUN_SIZE = 16 * 2**20
+VEIL_SIZE = 1 * 2**20  # an empty tmpfs over a hidden folder: holds at most the run's own mount points
 # The system part of the allow-list. /usr holds the programs and libraries; the others are links
 # into it on a merged-/usr system, or folders of their own on an older one.
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
@@ -94,8 +99,12 @@ class Box:
     workdir: Path  # the run's working directory (the workspace's path; only `code` of it is there)
     code: tuple[Path, ...] = ()  # read-only: the run's code view, file by file
     code_dir: Path | None = None  # or: a folder the parent fills with the code view when the run starts
-    readable: tuple[Path, ...] = ()  # read-only: the trainer's data view, the user's extra folders
+    readable: tuple[Path, ...] = ()  # read-only: the user's extra folders ([run] readable)
+    inputs: tuple[Path, ...] = ()  # read-only, made by the parent for this run: the trainer's data view
     writable: tuple[Path, ...] = ()  # the output folder
+    # Never shown, even inside a readable folder or the environment's (workspace_map.box_hidden);
+    # the run's own inputs and output folder, made inside the workspace's state, are mounted on top.
+    hidden: tuple[Path, ...] = ()
     gpu: bool = False
 
 
@@ -109,8 +118,8 @@ def bwrap_argv(inner: list[str], box: Box) -> list[str]:
             "--proc", "/proc", "--ro-bind", "/proc/sys", "/proc/sys", "--dev", "/dev"]
     if box.gpu:
         argv += [arg for node in gpu_nodes() for arg in ("--dev-bind", str(node), str(node))]
-    for path in SYSTEM_DIRS:
-        argv += _system_entry(Path(path))
+    for system_dir in SYSTEM_DIRS:
+        argv += _system_entry(Path(system_dir))
     for name in ETC_FILES:
         if os.path.lexists(f"/etc/{name}"):
             argv += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
@@ -126,14 +135,34 @@ def bwrap_argv(inner: list[str], box: Box) -> list[str]:
         argv += ["--dir", str(box.workdir)]
         for path in box.code:
             argv += ["--ro-bind", str(path), str(path)]
-    for path in environment_paths():  # after the code view: an environment may live in the workspace
-        argv += ["--ro-bind", str(path), str(path)]
-    for path in box.readable:
-        argv += ["--ro-bind", str(path), str(path)]
-    for path in box.writable:
-        argv += ["--bind", str(path), str(path)]
-    # /dev and the root bubblewrap made (tmpfs holding the mount points) become read-only last.
-    return [*argv, "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(box.workdir), "--", *inner]
+    mounts, last = _run_paths(box)
+    return [*argv, *mounts, *last, "--remount-ro", "/dev", "--remount-ro", "/", "--chdir", str(box.workdir), "--",
+            *inner]
+
+
+def _run_paths(box: Box) -> tuple[list[str], list[str]]:
+    """The mounts of the environment, the readable folders, the veils over what they must not show
+    (`veils`), the run's own inputs and output folder, in that order; and the remounts that make
+    the veils read-only, which come last. A readable folder inside a hidden one is not shown."""
+    hidden = [Path(h).resolve() for h in box.hidden]
+    readable = [p for p in box.readable if not any(_contains(h, Path(p).resolve()) for h in hidden)]
+    shown = [*environment_paths(), *readable]  # after the code view: an environment may live in the workspace
+    argv = [arg for path in shown for arg in ("--ro-bind", str(path), str(path))]
+    veiled = veils(hidden, shown)
+    for path in veiled:  # an empty folder (or file) over each hidden path a shown folder holds
+        argv += ["--size", str(VEIL_SIZE), "--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+    argv += [arg for path in box.inputs for arg in ("--ro-bind", str(path), str(path))]
+    argv += [arg for path in box.writable for arg in ("--bind", str(path), str(path))]
+    return argv, [arg for path in veiled if path.is_dir() for arg in ("--remount-ro", str(path))]
+
+
+def veils(hidden: Iterable[Path], shown: Iterable[Path]) -> list[Path]:
+    """The hidden paths (resolved, existing) that lie in a shown folder, outermost first: what the
+    box must cover. One elsewhere is not in the box at all (the box is an allow-list)."""
+    roots = [Path(p).resolve() for p in shown]
+    found = sorted({h for h in (Path(p).resolve() for p in hidden)
+                    if h.exists() and any(_contains(r, h) for r in roots)}, key=lambda p: (len(p.parts), str(p)))
+    return [h for i, h in enumerate(found) if not any(_contains(o, h) for o in found[:i])]
 
 
 def mount_points(code_dir: Path, workdir: Path, paths: Iterable[Path]) -> None:
@@ -248,7 +277,7 @@ def _walk(ws: Path, limit: int = 2000) -> set[str]:
     """A folder that is no git repository: its files outside hidden folders (dot-folders, results)."""
     found: set[str] = set()
     for root, dirs, files in os.walk(ws):
-        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in ("results", "__pycache__")]
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in (RESULTS_DIR, "__pycache__")]
         for name in files:
             found.add(str(Path(root, name).relative_to(ws)))
             if len(found) >= limit:

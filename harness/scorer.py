@@ -19,19 +19,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from gg_research.config import PER_IMAGE_FILE, Config
+from gg_research.config import Config
 from gg_research.ggnet.manifest import split_fingerprint
 from gg_research.ggnet.render_cache import renderer_digest
 from gg_research.harness.errors import NotComparable, TrainContractError
+from gg_research.workspace_map import PER_IMAGE_FILE, WorkspaceMap
+from gg_research.workspace_map import PREDICTIONS_FILE as PREDICTIONS
+from gg_research.workspace_map import TEST_PREDICTIONS_FILE as PREDICTIONS_TEST
+from gg_research.workspace_map import TRAIN_REPORT_FILE as TRAIN_REPORT
 
 if TYPE_CHECKING:
     import numpy as np
 
     from gg_research.ggnet.dataset import GGDataset
 
-PREDICTIONS = "predictions.npz"  # written by the child: theta (N,3,3), mask_logits (N,1,S,S)
-TRAIN_REPORT = "train_report.json"  # written by the child: steps, images, memory, versions
-PREDICTIONS_TEST = "predictions_test.npz"  # the same, on the sealed test split's inputs
 VIEW_TRAIN = "train.npz"
 VIEW_VAL_INPUTS = "val_inputs.npz"
 VIEW_TEST_INPUTS = "test_inputs.npz"  # only when the dataset has a test split
@@ -80,7 +81,7 @@ def trainer_view(workspace: Path, config: Config, root: Path, state: dict[str, s
         **state, "size": config.data.image_size, "bead": config.data.bead_width_mm, "renderer": renderer_digest(),
         "layout": 2,  # the training split beside the inputs' folder, not in it
     }, sort_keys=True).encode()).hexdigest()[:24]
-    view = TrainerView(Path(workspace) / ".gg" / "views" / key)
+    view = TrainerView(WorkspaceMap(Path(workspace)).views / key)
     if view.train.is_file() and view.val_inputs.is_file():
         return view
     tmp = view.dir.with_name(f".{key}.{os.getpid()}.tmp")
@@ -148,7 +149,7 @@ def _split(workspace: Path, root: Path, config: Config, split: str) -> GGDataset
     from gg_research.ggnet.dataset import GGDataset
 
     return GGDataset(root, split, config.data.image_size, bead_width_mm=config.data.bead_width_mm,
-                     cache_dir=Path(workspace) / ".gg" / "cache")
+                     cache_dir=WorkspaceMap(Path(workspace)).cache)
 
 
 def score_predictions(out_dir: Path, labels: GGDataset, batch_size: int, predictions: str = PREDICTIONS,

@@ -19,6 +19,7 @@ import numpy as np
 
 from gg_research.knowledge.document_parts import BODY, DocRecord, with_heading
 from gg_research.knowledge.errors import EmbedderMismatchError, StoreError
+from gg_research.workspace_map import WorkspaceMap
 
 REGISTRY_SUFFIX = ".docs"
 WRITE_BATCH = 512
@@ -37,10 +38,10 @@ def store_location(workspace: Path, store: str) -> Path | str:
 
 
 def lexical_folder(workspace: Path, store: str, collection: str) -> Path:
-    """Beside a persistent store (`.gg/chroma-bm25/<collection>`); under `.gg/` for a server."""
+    """Beside a persistent store (`<store>-bm25/<collection>`); in the workspace's state for a server."""
     if is_url(store):
         u = urlparse(store)
-        return workspace / ".gg" / "bm25" / f"{u.hostname}_{u.port or ''}" / collection
+        return WorkspaceMap(workspace).server_index(f"{u.hostname}_{u.port or ''}") / collection
     path = Path(store_location(workspace, store))
     return path.with_name(path.name + "-bm25") / collection
 

@@ -18,6 +18,7 @@ from gg_research.harness.errors import NotComparable
 from gg_research.harness.integrity import check_comparable
 from gg_research.harness.integrity import frozen_fingerprint as harness_fingerprint
 from gg_research.loop.git import Git
+from gg_research.workspace_map import GIT_DIR, RESULTS_DIR, STATE_DIR
 
 PACKAGE = __name__.split(".")[0]
 DISTRIBUTION = "gg-research"
@@ -29,7 +30,7 @@ _JUDGE_ROOTS = (f"{PACKAGE}.config", f"{PACKAGE}.errors", f"{PACKAGE}.loop.trial
                 f"{PACKAGE}.results.ledger", f"{PACKAGE}.results.pareto", f"{PACKAGE}.harness", f"{PACKAGE}.ggnet.metrics")
 _FOLLOWED = (PACKAGE, f"{PACKAGE}.loop", f"{PACKAGE}.results", f"{PACKAGE}.harness", f"{PACKAGE}.ggnet")
 # Folders of a workspace that are not its sources: state, output, history, environments.
-_NOT_SOURCES = {".git", ".gg", "results", "node_modules"}
+_NOT_SOURCES = {GIT_DIR, STATE_DIR, RESULTS_DIR, "node_modules"}
 
 
 # (path, mtime, size) of every file of the packages -> the judging modules among them

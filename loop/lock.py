@@ -12,13 +12,12 @@ from pathlib import Path
 from types import TracebackType
 
 from gg_research.loop.errors import LoopLocked
-
-LOCK_PATH = Path(".gg") / "loop.lock"
+from gg_research.workspace_map import WorkspaceMap
 
 
 class LoopLock:
     def __init__(self, workspace: Path) -> None:
-        self.path = Path(workspace) / LOCK_PATH
+        self.path = WorkspaceMap(Path(workspace)).lock
         self._fd: int | None = None
 
     def acquire(self) -> LoopLock:

@@ -8,7 +8,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from gg_research.config import WEIGHTS_FILE, ObjectiveConfig
+from gg_research.config import ObjectiveConfig
+from gg_research.workspace_map import WEIGHTS_FILE
 from gg_research.harness.runner import RunResult
 from gg_research.loop.hypothesis import Hypothesis
 from gg_research.loop.runner import seed_status

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from gg_research.config import Config
 from gg_research.loop.errors import NoteError
+from gg_research.workspace_map import WorkspaceMap
 
-NOTES_FILE = Path(".gg") / "notes.jsonl"
 MAX_NOTE_CHARS = 2000
 NOTES_SHOWN = 10
 
@@ -41,7 +41,7 @@ def read_brief(workspace: Path, config: Config) -> str:
 
 
 def notes_path(workspace: Path) -> Path:
-    return Path(workspace) / NOTES_FILE
+    return WorkspaceMap(Path(workspace)).notes
 
 
 def add_note(workspace: Path, text: str, now: datetime | None = None) -> Note:

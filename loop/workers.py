@@ -30,8 +30,8 @@ from typing import Any
 from gg_research.config import Config
 from gg_research.harness.runner import RunResult
 from gg_research.loop.errors import LoopSetupError
+from gg_research.workspace_map import RunFolder
 
-WORKER_FILE = "worker.json"  # in the run folder: the node and process that run it
 
 
 def visible(workspace: Path, run_dir: Path) -> RunResult | None:
@@ -40,7 +40,7 @@ def visible(workspace: Path, run_dir: Path) -> RunResult | None:
         return None
     why = (f"{workspace}: not visible on Ray node {socket.gethostname()}; every node must mount the workspace and "
            f"its worktrees at the same path (a shared filesystem)")
-    return RunResult("crash", {}, {}, Path(run_dir), Path(run_dir) / "run.log", why, 0.0)
+    return RunResult("crash", {}, {}, Path(run_dir), RunFolder(Path(run_dir)).log, why, 0.0)
 
 
 class Worker:
@@ -58,7 +58,7 @@ class Worker:
         if unseen is not None:
             return unseen
         out.mkdir(parents=True, exist_ok=True)
-        (out / WORKER_FILE).write_text(json.dumps({"node": socket.gethostname(), "pid": os.getpid()}), encoding="utf-8")
+        RunFolder(out).worker.write_text(json.dumps({"node": socket.gethostname(), "pid": os.getpid()}), encoding="utf-8")
         return self._runner(ws, out, config=config, budget_s=budget_s, seed=seed, hard_limit_s=hard_limit_s)
 
     def close(self) -> None:
@@ -157,7 +157,7 @@ class RayPool:
         except ray.exceptions.RayError as exc:
             first = next((line for line in str(exc).splitlines() if line.strip()), type(exc).__name__)
             why = f"the Ray worker running it ended: {type(exc).__name__}: {first.strip()[:200]}"
-            return RunResult("crash", {}, {}, Path(run_dir), Path(run_dir) / "run.log", why, time.monotonic() - t0)
+            return RunResult("crash", {}, {}, Path(run_dir), RunFolder(Path(run_dir)).log, why, time.monotonic() - t0)
         finally:
             with self._lock:
                 self._busy.discard(slot)

@@ -18,6 +18,7 @@ from pathlib import Path
 from gg_research.config import Config
 from gg_research.loop.errors import GitError
 from gg_research.loop.git import Git
+from gg_research.workspace_map import WorkspaceMap
 
 
 class Worktrees:
@@ -25,9 +26,7 @@ class Worktrees:
         self.git = git
         self.ws = Path(workspace).resolve()
         self.cfg = config
-        base = Path(config.parallel.worktrees).expanduser() if config.parallel.worktrees else \
-            self.ws.parent / f"{self.ws.name}.worktrees"
-        self.root = (base if base.is_absolute() else self.ws / base) / tag
+        self.root = WorkspaceMap(self.ws).worktrees(config.parallel.worktrees) / tag
 
     def checkout(self, slot: int, commit: str) -> Path:
         """Slot `slot`'s worktree, detached at `commit` with nothing else in it but the linked data."""

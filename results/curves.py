@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from gg_research.config import CURVES_FILE
+from gg_research.workspace_map import CURVES_FILE
 from gg_research.results.record import Experiment
 
 MAX_FILE_BYTES = 4 << 20

@@ -14,7 +14,7 @@ import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
-from gg_research.config import TEST_SCORES_FILE
+from gg_research.workspace_map import TEST_SCORES_FILE
 from gg_research.results.record import Experiment
 
 

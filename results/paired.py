@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gg_research.config import PER_IMAGE_FILE
+from gg_research.workspace_map import PER_IMAGE_FILE
 
 
 

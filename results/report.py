@@ -19,6 +19,7 @@ from gg_research.results.analysis import Analysis, analyse
 from gg_research.results.errors import ReportWriteError
 from gg_research.results.isolation import unboxed_notice
 from gg_research.results.ledger import read_workspace_ledger
+from gg_research.workspace_map import WorkspaceMap
 
 FORMATS = ("html", "md", "json")
 FILE_NAMES = {"html": "report.html", "md": "report.md", "json": "report.json"}
@@ -66,7 +67,7 @@ def write_report(
     """
     formats = _check_formats(formats)
     an = build_analysis(Path(workspace), config, tag)
-    written = write_files(an, Path(out) if out is not None else Path(workspace) / "results", formats)
+    written = write_files(an, Path(out) if out is not None else WorkspaceMap(Path(workspace)).results, formats)
     return written.get("html") or written[formats[0]]
 
 

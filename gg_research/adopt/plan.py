@@ -16,10 +16,10 @@ from gg_research.config import CONFIG_NAME, Config, toml_value
 from gg_research.harness.errors import WorkspaceError
 from gg_research.results.history import History, imported_experiments, read_results_tsv
 from gg_research.results.ledger import LedgerFile
+from gg_research.workspace_map import ADOPTED_BRANCH, IGNORED, WorkspaceMap
 
-BRANCH = "gg/adopted"
+BRANCH = ADOPTED_BRANCH
 HISTORY_TAG = "imported"
-IGNORE = (".gg/", "results/")
 
 
 @dataclass
@@ -253,7 +253,7 @@ def apply_adoption(plan: Plan) -> list[str]:
     (repo / CONFIG_NAME).write_text(text, encoding="utf-8")
     ignore = repo / ".gitignore"
     have = _read(ignore)
-    extra = [p for p in IGNORE if p not in have.split()]
+    extra = [p for p in IGNORED if p not in have.split()]
     if extra:
         ignore.write_text(have + ("\n" if have and not have.endswith("\n") else "") + "\n".join(extra) + "\n",
                           encoding="utf-8")
@@ -267,6 +267,6 @@ def apply_adoption(plan: Plan) -> list[str]:
         exps, notes = imported_experiments(plan.history, [o.name for o in plan.objectives], plan.history_tag,
                                            plan.commits)
         ledger.append_imported(exps)
-        lines.append(f"imported {len(exps)} past experiment(s) as tag '{plan.history_tag}' into results/experiments.jsonl")
+        lines.append(f"imported {len(exps)} past experiment(s) as tag '{plan.history_tag}' into {WorkspaceMap(Path()).ledger}")
         lines += [f"  {n}" for n in notes]
     return lines

@@ -14,6 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from gg_research.workspace_map import ADOPTED_BRANCH
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("dir", type=Path, nargs="?", default=Path("."), help="the repo to adopt (default: here)")
@@ -24,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mutable", action="append", metavar="FILE", help="a file the loop may edit (default: train.py)")
     parser.add_argument("--budget", type=float, metavar="SECONDS", help="training budget of a run (default: program.md's, else 300)")
     parser.add_argument("--results", type=Path, metavar="TSV", help="the history to import (default: DIR/results.tsv)")
-    parser.add_argument("--branch", default="gg/adopted", help="the branch adopt creates (default: gg/adopted)")
+    parser.add_argument("--branch", default=ADOPTED_BRANCH, help=f"the branch adopt creates (default: {ADOPTED_BRANCH})")
     parser.add_argument("--history-tag", default="imported", help="the ledger tag of the imported rows (default: imported)")
 
 

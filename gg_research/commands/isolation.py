@@ -11,7 +11,7 @@ def say_if_unboxed(config: Config) -> None:
     """Print, once and to stderr, that runs will not be isolated and how to fix it.
 
     With `[run] sandbox = "bwrap"` and no bubblewrap this raises the one-line error instead."""
-    from gg_research.harness.warm import Isolation
+    from gg_research.harness.box import Isolation
 
     warning = Isolation.of(config).warning
     if warning:

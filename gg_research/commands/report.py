@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 from gg_research.commands.args import positive
+from gg_research.workspace_map import WorkspaceMap
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,7 +92,7 @@ def _renderer(workspace: Path, config, args: argparse.Namespace):
                 sys.stdout = open(os.devnull, "w")
             return
         formats = (args.format,) if args.format else ("html", "md")
-        out_dir = args.out.resolve() if args.out is not None else workspace / "results"
+        out_dir = args.out.resolve() if args.out is not None else WorkspaceMap(workspace).results
         written = write_files(an, out_dir, formats)
         for path in written.values():
             print(path)

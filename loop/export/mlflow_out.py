@@ -17,6 +17,7 @@ from gg_research.config import Config
 from gg_research.loop.errors import ExportError
 from gg_research.loop.export import Exported
 from gg_research.loop.export.night import NightRun
+from gg_research.workspace_map import WorkspaceMap
 
 if TYPE_CHECKING:
     from mlflow.entities import Metric
@@ -29,7 +30,7 @@ _STATUS = {"baseline": "FINISHED", "keep": "FINISHED", "discard": "FINISHED", "c
 
 
 def default_uri(workspace: Path) -> str:
-    return f"sqlite:///{workspace / 'results' / 'mlflow.db'}"
+    return f"sqlite:///{WorkspaceMap(workspace).mlflow_store}"
 
 
 def write(workspace: Path, config: Config, runs: list[NightRun], target: str | None) -> Exported:
@@ -82,7 +83,7 @@ def _experiment(client: MlflowClient, workspace: Path, tag: str) -> str:
     found = client.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
-    artifacts = (workspace / "results" / "mlflow-artifacts").resolve()
+    artifacts = WorkspaceMap(workspace).mlflow_artifacts.resolve()
     return client.create_experiment(name, artifact_location=artifacts.as_uri(),
                                     # a training experiment: the UI opens on its runs, not on GenAI traces
                                     tags={"gg.workspace": workspace.name, "gg.tag": tag,

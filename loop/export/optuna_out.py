@@ -18,10 +18,11 @@ from gg_research.config import Config
 from gg_research.loop.errors import ExportError
 from gg_research.loop.export import Exported
 from gg_research.loop.export.night import NightRun
+from gg_research.workspace_map import WorkspaceMap
 
 
 def default_storage(workspace: Path) -> str:
-    return f"sqlite:///{workspace / 'results' / 'optuna-export.db'}"
+    return f"sqlite:///{WorkspaceMap(workspace).optuna_export}"
 
 
 def write(workspace: Path, config: Config, runs: list[NightRun], target: str | None) -> Exported:

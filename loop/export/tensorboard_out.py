@@ -14,13 +14,14 @@ from typing import TYPE_CHECKING
 from gg_research.config import Config
 from gg_research.loop.export import Exported
 from gg_research.loop.export.night import NightRun
+from gg_research.workspace_map import WorkspaceMap
 
 if TYPE_CHECKING:
     from torch.utils.tensorboard import SummaryWriter
 
 
 def default_dir(workspace: Path) -> Path:
-    return workspace / "results" / "tensorboard"
+    return WorkspaceMap(workspace).tensorboard
 
 
 def write(workspace: Path, config: Config, runs: list[NightRun], target: str | None) -> Exported:

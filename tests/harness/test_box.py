@@ -112,6 +112,50 @@ def test_nothing_of_the_machine_beyond_the_allow_list_is_reachable(tmp_path: Pat
     assert not Path(f"/tmp/{marker}").exists() and not Path(f"/dev/shm/{marker}").exists()
 
 
+@pytest.mark.parametrize("trainer", ["command", "train.py"])
+def test_a_worktree_run_never_sees_the_workspace_it_came_from_even_inside_a_readable_folder(
+        tmp_path: Path, dataset: Path, trainer: str) -> None:
+    """A parallel loop runs each experiment in a worktree beside the workspace. The folder holding
+    both is `[run] readable` (it holds a data cache the run needs): the run reads the cache, and
+    neither the workspace's (nor the worktree's own) results/ and .gg/ nor the labels' folder."""
+    import subprocess
+
+    projects = tmp_path / "projects"
+    (projects / "cache").mkdir(parents=True)
+    (projects / "cache" / "tokens.txt").write_text("cached")
+    ws = projects / "ws"
+    secrets = [ws / "results" / "experiments.jsonl", ws / ".gg" / "notes.jsonl"]
+    probes = {"cache": projects / "cache" / "tokens.txt", "origin_results": secrets[0], "origin_state": secrets[1],
+              "dataset": dataset / "manifest.jsonl"}
+    reads = "".join(f"    attempt({k!r}, lambda: open({str(v)!r}).read())\n" for k, v in probes.items())
+    if trainer == "command":
+        source = "", f'command = "{sys.executable} own.py"\nreadable = ["{projects}", "{dataset}"]'
+    else:
+        source = PROBE_HELPERS + "def train(ctx):\n" + reads + "    report()\n    return Still()\n", \
+                 f'readable = ["{projects}", "{dataset}"]'
+    make_workspace(ws, dataset, train_source=source[0], budget_s=1.0, extra_run=source[1])
+    (ws / "own.py").write_text(PROBE_HELPERS.removeprefix(MODEL) + "def run():\n" + reads + "    report()\n"
+                               + "    json.dump({'pbqc': 0.5, 'dice': 0.5}, open(os.environ['GG_RUN_DIR'] + '/last_run.json', 'w'))\n"
+                               + "run()\n")
+    git = ["git", "-C", str(ws), "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-qm", "workspace"], check=True)
+    for path in secrets:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("the main workspace's state")
+    wt = projects / "ws.worktrees" / "k" / "slot0000"
+    subprocess.run([*git, "worktree", "add", "-q", "--detach", str(wt)], check=True)
+    res = run_experiment(wt, ws / "results" / "runs" / "e0002", hard_limit_s=240)
+    assert res.status == "ok", (res.error, Path(res.log_path).read_text()[-2000:])
+    probe = _probe(res)
+    assert probe["cache"] == ["done", repr("cached")], probe
+    expect = {"origin_results", "origin_state"} | ({"dataset"} if trainer == "train.py" else set())
+    assert expect <= _blocked(probe), probe
+    if trainer == "command":  # a command reads its own data: the dataset folder is its readable
+        assert probe["dataset"][0] == "done", probe
+
+
 # -- 2. synthetic labels cannot be rebuilt inside the box -----------------------------------------
 
 def test_regenerating_the_synthetic_labels_inside_the_box_gains_nothing(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gg_research.config import CURVES_FILE
+from gg_research.workspace_map import CURVES_FILE
 from gg_research.harness.curves import MAX_POINTS, CurveRecorder, format_curve, parse_curve
 from gg_research.harness.errors import TrainingDiverged
 from gg_research.harness.runner import run_experiment

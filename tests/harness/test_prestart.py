@@ -10,7 +10,7 @@ import pytest
 
 from gg_research.config import load_config
 from gg_research.harness.runner import PrestartingRunner, run_experiment
-from gg_research.harness.warm import HarnessChild, hidden_paths
+from gg_research.harness.warm import HarnessChild
 from tests.harness.procs import all_gone
 from tests.harness.standin import make_workspace
 from tests.harness.test_runner import HUNG
@@ -23,7 +23,7 @@ def _child(ws: Path, config=None) -> tuple[HarnessChild, Path]:
     config = config or load_config(ws / "gg-research.toml")
     root = dataset_root(ws, config)
     view = trainer_view(ws, config, root, data_state(root))
-    return HarnessChild(ws, config, view.dir, hidden_paths(ws, root)), view.dir
+    return HarnessChild(ws, config, view.dir, root), view.dir
 
 
 @pytest.fixture(autouse=True)

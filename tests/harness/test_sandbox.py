@@ -96,3 +96,35 @@ def test_the_code_view_is_the_source_and_never_a_cache_a_link_or_data(tmp_path: 
     view = {p.relative_to(ws).as_posix() for p in code_view(ws, [ws / "data"], ["train.py"])}
     # Tracked files and untracked source; not the dataset (even tracked), the cache, data files or links.
     assert view == {"train.py", "notes.txt", "helper.py"}
+
+
+def test_hidden_paths_a_readable_folder_holds_are_veiled_and_the_runs_own_folders_mounted_over_them(
+        tmp_path: Path) -> None:
+    """A readable folder that holds a workspace: its state, ledger and git are covered by an empty
+    read-only folder, the run's own view and output folder (inside the state) are mounted on top;
+    a readable folder inside a hidden one is not shown at all."""
+    projects = tmp_path / "projects"
+    ws = projects / "ws"
+    view, out, cache = ws / ".gg" / "views" / "v", ws / ".gg" / "runs" / "r", ws / ".gg" / "cache"
+    for d in (view, out, cache, ws / "results", ws / ".git"):
+        d.mkdir(parents=True)
+    hidden = (ws / ".gg", ws / "results", ws / ".git", tmp_path / "elsewhere")
+    box = Box(workdir=ws, readable=(projects, cache), inputs=(view,), writable=(out,), hidden=hidden)
+    argv = bwrap_argv(["python"], box)
+    joined = " ".join(argv)
+    for h in hidden[:3]:
+        assert f"--tmpfs {h}" in joined and f"--remount-ro {h}" in joined
+        assert joined.index(f"--ro-bind {projects}") < joined.index(f"--tmpfs {h}") < joined.index(f"--ro-bind {view}")
+        assert joined.index(f"--bind {out}") < joined.index(f"--remount-ro {h}") < joined.index("--remount-ro / ")
+    assert str(tmp_path / "elsewhere") not in joined  # not in the box at all: nothing to cover
+    assert f"--ro-bind {cache} " not in joined
+
+
+def test_nothing_is_veiled_when_no_readable_folder_holds_a_hidden_path(tmp_path: Path) -> None:
+    from gg_research.harness.sandbox import veils
+
+    ws = tmp_path / "ws"
+    (ws / ".gg" / "views").mkdir(parents=True)
+    (ws / "results").mkdir()
+    assert veils([ws / ".gg", ws / "results"], [tmp_path / "data"]) == []
+    assert veils([ws / ".gg", ws / ".gg" / "views", ws / "results"], [ws]) == [ws / ".gg", ws / "results"]

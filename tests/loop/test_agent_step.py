@@ -141,8 +141,8 @@ def test_the_judging_code_is_fingerprinted_and_a_changed_module_is_named(ws: Pat
     _step(ws)
     base = records(ws)[0]
     files = base.frozen[integrity.JUDGE_FILES].split()
-    assert {"loop/keep.py", "loop/trial.py", "results/ledger.py", "gg_research/config.py", "harness/runner.py",
-            "ggnet/metrics.py"} <= {f.rsplit(":", 1)[0] for f in files}
+    assert {"loop/keep.py", "loop/trial.py", "results/ledger.py", "config/model.py", "gg_research/workspace_map.py",
+            "harness/runner.py", "ggnet/metrics.py"} <= {f.rsplit(":", 1)[0] for f in files}
     now = integrity.frozen_fingerprint(ws, load_config(ws / "gg-research.toml"))
     assert integrity.fingerprint_problem(base.frozen, now) is None
     # The same fingerprint with the keep rule's file changed (what a copy with its own keep rule would give).

@@ -219,14 +219,14 @@ def test_kill_9_with_runs_in_flight_then_resume_records_each_once_as_interrupted
 
 
 def test_worktree_runs_hide_the_workspace_they_came_from(tmp_path: Path) -> None:
-    from gg_research.harness.warm import hidden_paths, origin_workspace
+    from gg_research.workspace_map import box_hidden, origin_workspace
 
     ws = make_workspace(tmp_path / "ws")
     wt = tmp_path / "elsewhere" / "slot0001"
     git(ws, "worktree", "add", "--detach", "--quiet", str(wt), "HEAD")
     assert origin_workspace(wt) == ws.resolve()
     assert origin_workspace(ws) is None
-    hidden = set(hidden_paths(wt, None))
+    hidden = set(box_hidden(wt, None))
     assert {ws.resolve() / n for n in (".gg", "results", ".git")} <= hidden
     assert {wt / n for n in (".gg", "results", ".git")} <= hidden
 

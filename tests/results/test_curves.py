@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gg_research.config import CURVES_FILE
+from gg_research.workspace_map import CURVES_FILE
 from gg_research.harness.curves import CurvePoint, CurveRecorder, save
 from gg_research.results.curves import experiment_curve, load_curve, read_curve
 from gg_research.results.record import Experiment, SeedRun, Status
