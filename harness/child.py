@@ -156,7 +156,10 @@ def run(args: argparse.Namespace) -> dict[str, Any] | None:
     from gg_research.harness.errors import TrainContractError
     from gg_research.harness.evaluate import predict
     from gg_research.harness.served import ServedDataset
-    from gg_research.harness.scorer import PREDICTIONS, PREDICTIONS_TEST, TRAIN_REPORT, VIEW_TEST_INPUTS, VIEW_VAL_INPUTS
+    from gg_research.harness.scorer import VIEW_TEST_INPUTS, VIEW_VAL_INPUTS
+    from gg_research.workspace_map import PREDICTIONS_FILE as PREDICTIONS
+    from gg_research.workspace_map import TEST_PREDICTIONS_FILE as PREDICTIONS_TEST
+    from gg_research.workspace_map import TRAIN_REPORT_FILE as TRAIN_REPORT
 
     workspace = args.workspace.resolve()
     config = Config.model_validate(json.loads(args.config.read_text(encoding="utf-8")))

@@ -25,8 +25,6 @@ from gg_research.ggnet.render_cache import renderer_digest
 from gg_research.harness.errors import NotComparable, TrainContractError
 from gg_research.workspace_map import PER_IMAGE_FILE, WorkspaceMap
 from gg_research.workspace_map import PREDICTIONS_FILE as PREDICTIONS
-from gg_research.workspace_map import TEST_PREDICTIONS_FILE as PREDICTIONS_TEST
-from gg_research.workspace_map import TRAIN_REPORT_FILE as TRAIN_REPORT
 
 if TYPE_CHECKING:
     import numpy as np

@@ -33,6 +33,7 @@ from gg_research.loop.session import Options, Session
 from gg_research.loop.trial import Timings
 from gg_research.loop.ui import LoopUI
 from gg_research.results.ledger import Experiment, Status
+from gg_research.workspace_map import WorkspaceMap
 
 AGENT = "agent"  # the proposer name the ledger and the report show
 DEFAULT_TAG = "agent"
@@ -161,7 +162,7 @@ class AgentStep:
 
     @property
     def pending_path(self) -> Path:
-        return self.ws / ".gg" / f"agent-edit-{self.session.tag.replace('/', '_')}.patch"
+        return WorkspaceMap(self.ws).agent_edit(self.session.tag)
 
     def run(self, req: StepRequest) -> StepOutcome:
         """Check, commit, run and judge the edit; raise EditRefused (nothing touched) when it is not allowed."""

@@ -17,6 +17,7 @@ from gg_research.results.isolation import unboxed_notice
 from gg_research.results.journal import imported_history
 from gg_research.results.ledger import Experiment, LedgerFile, Status
 from gg_research.results.pareto import pareto_mask
+from gg_research.workspace_map import branch
 
 
 def brief(exp: Experiment, names: list[str]) -> dict[str, Any]:
@@ -44,7 +45,7 @@ def loop_state(workspace: Path, config: Config, tag: str) -> dict[str, Any]:
                                 config.run.budget) if base else None
     return {
         "tag": tag,
-        "branch": f"autoresearch/{tag}",
+        "branch": branch(tag),
         "mutable_files": list(config.workspace.mutable),
         "brief": config.workspace.brief,
         "objectives": [{"name": o.name, "direction": o.direction} for o in config.objectives],

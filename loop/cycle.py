@@ -31,6 +31,7 @@ from gg_research.loop.state import LoopState
 from gg_research.loop.trial import Timings
 from gg_research.results.ledger import Experiment
 from gg_research.results.lifecycle import Cause, Fate, Status
+from gg_research.workspace_map import WorkspaceMap, keep_tag
 
 REPEATED_DIFF = "these edits give files identical to an earlier experiment's (repeated diff)"
 
@@ -153,14 +154,15 @@ class Cycle:
             marker.touch()
         write_files(proposal.where, proposal.applied)
         commit = Git(proposal.where).commit(sorted(proposal.applied.files), hyp.title)
-        run_dir = s.ws / "results" / "runs" / s.ledger.next_id()
+        folder = WorkspaceMap(s.ws).run(s.ledger.next_id())
+        run_dir = folder.path
         run_dir.mkdir(parents=True, exist_ok=True)
-        diff_path = run_dir / "patch.diff"
+        diff_path = folder.patch
         diff_path.write_text(s.git.diff(parent.commit, commit), encoding="utf-8")
         exp = hypothesis_record(run_dir.name, s.tag, hyp, parent, proposer=proposer,
                                 citations=s.grounding.resolve(hyp.citations), passages=passages,
                                 commit=commit, content_hash=proposal.applied.content_hash,
-                                diff=rel(s.ws, diff_path), log=rel(s.ws, run_dir / "run.log"))
+                                diff=rel(s.ws, diff_path), log=rel(s.ws, folder.log))
         s.start(exp)
         if marker is not None:
             marker.unlink(missing_ok=True)
@@ -191,7 +193,7 @@ class Cycle:
         branch's tip and nothing else touches the workspace."""
         s = self.s
         if fate.status is Status.KEEP:
-            s.git.tag(f"gg/{s.tag}/{exp.id}", exp.commit)
+            s.git.tag(keep_tag(s.tag, exp.id), exp.commit)
             if home is None:
                 s.git.reset_hard(exp.commit)  # the newest keep is the tip, whichever kept run it started from
         elif home is not None:

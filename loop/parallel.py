@@ -42,6 +42,7 @@ from gg_research.loop.workers import RayPool
 from gg_research.loop.worktrees import Worktrees
 from gg_research.results.ledger import Experiment
 from gg_research.results.lifecycle import Cause, Fate, Status
+from gg_research.workspace_map import RunFolder
 
 LOST = "the loop's thread waiting on this run failed"
 
@@ -136,7 +137,7 @@ class ParallelEngine:
                 res = self.session.trial.run_with_seed(exp, f"baseline {i + 1}/{len(seeds)}",
                                                        baseline_dir(run_dir, seeds, seed), seed)
             except BaseException as exc:  # noqa: BLE001 - reported as this seed's crash
-                res = RunResult("crash", {}, {}, run_dir, run_dir / "run.log", f"{LOST}: {type(exc).__name__}: {exc}", 0.0)
+                res = RunResult("crash", {}, {}, run_dir, RunFolder(run_dir).log, f"{LOST}: {type(exc).__name__}: {exc}", 0.0)
             with done:
                 results[i] = res
                 done.notify_all()

@@ -8,6 +8,8 @@ from gg_research.loop.errors import LoopSetupError
 from gg_research.loop.git import Git
 from gg_research.results.ledger import Experiment, LedgerFile, Status
 from gg_research.results.lifecycle import Cause, Fate, settle
+from gg_research.workspace_map import WorkspaceMap, rescue_tag, tag_of_branch
+from gg_research.workspace_map import branch as branch_of
 
 RESUME_REASON = "interrupted: the loop died while this experiment ran (found on resume)"
 # A run the loop lost is not the idea's failure: recorded as interrupted, like a Ctrl-C, so it
@@ -16,7 +18,7 @@ RESUME_REASON = "interrupted: the loop died while this experiment ran (found on 
 
 def applying_marker(ws: Path, tag: str) -> Path:
     """Exists while the loop writes and commits edits; on resume it says a dirty file is the loop's own."""
-    return ws / ".gg" / f"applying-{tag.replace('/', '_')}"
+    return WorkspaceMap(ws).applying(tag)
 
 
 def clean_after_interrupt(git: Git, ws: Path, tag: str, branch: str, kept: Experiment | None,
@@ -35,7 +37,7 @@ def clean_after_interrupt(git: Git, ws: Path, tag: str, branch: str, kept: Exper
 def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: list[str],
                    records: list[Experiment], start: str | None = None) -> list[str]:
     """Check out (or create, at `start` or HEAD) the loop's branch in a consistent state; return lines to print."""
-    branch = f"autoresearch/{tag}"
+    branch = branch_of(tag)
     exists = git.branch_exists(branch)
     if records and not exists:
         raise LoopSetupError(f"{ws}: the ledger has experiments of tag {tag!r} but branch {branch} is gone; use a new tag")
@@ -87,7 +89,7 @@ def rescue_foreign_commits(git: Git, tag: str, target: str, records: list[Experi
     foreign = [c for c in git.commits_between(target, head) if c not in ours]
     if not foreign:
         return None
-    side = f"gg/{tag}/rescued-{head[:7]}"
+    side = rescue_tag(tag, head)
     git.create_branch_at(side, head)
     return (f"loop {tag}: {len(foreign)} commit(s) on the branch were not made by the loop; "
             f"kept on branch {side} before resetting to {target[:7]}")
@@ -108,7 +110,7 @@ def start_of_new_tag(git: Git, tag: str, every: list[Experiment], from_tag: str 
                                  f"{'; tags: ' + ', '.join(tags) if tags else ''}")
         return kept[-1].commit, f"loop {tag}: starting from the front of tag {from_tag} ({kept[-1].id}, --from)"
     current = git.current_branch() or ""
-    other = current.removeprefix("autoresearch/") if current.startswith("autoresearch/") else None
+    other = tag_of_branch(current)
     base = next((e for e in every if e.tag == other and e.status is Status.BASELINE and e.commit), None)
     if other is None or other == tag or base is None:
         return None, None

@@ -41,6 +41,7 @@ from gg_research.results.lifecycle import Cause, Fate, settle
 from gg_research.results.paired import load_counts
 from gg_research.results.pareto import sigmas
 from gg_research.results.throughput import short_of_images
+from gg_research.workspace_map import WorkspaceMap, branch, keep_tag
 
 ProposerFactory = Callable[[ProposerContext], Proposer]
 # The baseline's runs, one result per seed in order: a serial loop runs them one after another, a
@@ -71,7 +72,7 @@ class Session:
         self.cfg = config
         self.opt = options
         self.tag = options.tag
-        self.branch = f"autoresearch/{options.tag}"
+        self.branch = branch(options.tag)
         self.git = Git(self.ws)
         self.ledger = LedgerFile(self.ws, [o.name for o in config.objectives])
         self.ui = ui or LoopUI()
@@ -184,10 +185,11 @@ class Session:
     def _measure_baseline(self, runs: BaselineRuns) -> None:
         n = self.cfg.keep.baseline_seeds
         commit = self.git.head()
-        run_dir = self.ws / "results" / "runs" / self.ledger.next_id()
+        folder = WorkspaceMap(self.ws).run(self.ledger.next_id())
+        run_dir = folder.path
         exp = baseline_record(run_dir.name, self.tag, commit,
                               content_hash=content_hash(mutable_contents(self.ws, self.mutable)),
-                              log=rel(self.ws, run_dir / "run.log"), frozen=integrity.frozen_fingerprint(self.ws, self.cfg))
+                              log=rel(self.ws, folder.log), frozen=integrity.frozen_fingerprint(self.ws, self.cfg))
         self.start(exp)
         objectives = [o.name for o in self.cfg.objectives]
         seeds = [self.cfg.run.seed + i for i in range(n)]
@@ -209,7 +211,7 @@ class Session:
         exp.sigma = sigmas([s.metrics for s in exp.seeds], objectives)
         pairable = all(s.run_dir and load_counts(self.ws / s.run_dir) is not None for s in exp.seeds)
         exp.epsilon = keep.margins(self.cfg, exp.sigma, pairable=pairable)
-        self.git.tag(f"gg/{self.tag}/{exp.id}", commit)
+        self.git.tag(keep_tag(self.tag, exp.id), commit)
         unpaired = "" if pairable or self.cfg.keep.test == "margin" else \
             f" (the runs left no per-image counts: keep.test = {self.cfg.keep.test} cannot pair, eps stays 2 sigma)"
         self.end(exp, Fate(Status.BASELINE, Cause.MEASURED,

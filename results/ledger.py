@@ -24,14 +24,12 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 from gg_research.results.errors import LedgerMissingError, LedgerReadError
+from gg_research.workspace_map import WorkspaceMap
 from gg_research.results.record import Experiment, SeedRun, Status, experiment_from_json, now
 
 __all__ = ["Experiment", "Ledger", "LedgerFile", "SeedRun", "Status", "ledger_path", "read_ledger",
            "read_workspace_ledger"]
 
-RESULTS_DIR = "results"
-LEDGER_NAME = "experiments.jsonl"
-TSV_NAME = "results.tsv"
 
 
 @dataclass
@@ -62,9 +60,10 @@ class LedgerFile:
     """The one writer (and the loop's reader) of a workspace's experiments.jsonl and results.tsv."""
 
     def __init__(self, workspace: Path, objectives: Sequence[str] = ("pbqc", "dice")) -> None:
-        self.dir = Path(workspace) / RESULTS_DIR
-        self.jsonl = self.dir / LEDGER_NAME
-        self.tsv = self.dir / TSV_NAME
+        layout = WorkspaceMap(Path(workspace))
+        self.dir = layout.results
+        self.jsonl = layout.ledger
+        self.tsv = layout.tsv
         self.objectives = tuple(objectives)
 
     def read(self) -> Ledger:
@@ -135,7 +134,7 @@ class LedgerFile:
 
 
 def ledger_path(workspace: Path) -> Path:
-    return Path(workspace) / RESULTS_DIR / LEDGER_NAME
+    return WorkspaceMap(Path(workspace)).ledger
 
 
 def read_workspace_ledger(workspace: Path, tag: str | None = None) -> Ledger:

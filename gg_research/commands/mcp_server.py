@@ -29,6 +29,7 @@ from gg_research.errors import GGError
 from gg_research.loop.agent_state import brief, loop_state
 from gg_research.loop.grounding import Grounding
 from gg_research.loop.records import citation
+from gg_research.workspace_map import WorkspaceMap
 
 WAIT_S = 45.0  # under the 60 s request timeout many MCP clients use
 MAX_WAIT_S = 600.0
@@ -61,7 +62,7 @@ class StepJob:
 
     def __init__(self, ws: Path, tag: str, title: str, rationale: str, citations: list[str],
                  passages: list[dict[str, Any]]) -> None:
-        gg = ws / ".gg" / "agent-steps"
+        gg = WorkspaceMap(ws).agent_steps
         gg.mkdir(parents=True, exist_ok=True)
         # Per server and job: a second server's job must not truncate this one's files.
         stem = f"{tag}-{os.getpid()}-{time.time_ns()}"
@@ -209,7 +210,7 @@ class Lab:
                     "message": "no experiments yet: edit train.py and call run_experiment (the first one also "
                                "measures the baseline); report() then writes results/report.html"}
         an = build_analysis(self.ws, self.cfg, self.tag)
-        written = write_files(an, self.ws / "results")
+        written = write_files(an, WorkspaceMap(self.ws).results)
         return {"report": str(written["html"]), "headline": [{"label": a, "value": b, "detail": c}
                                                              for a, b, c in headline_facts(an)],
                 "warnings": list(an.ledger.warnings)}

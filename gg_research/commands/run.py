@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gg_research.commands.args import positive
+from gg_research.workspace_map import WorkspaceMap
 
 if TYPE_CHECKING:  # the harness is imported only when a run starts (gg-research --help stays fast)
     from gg_research.config import Config
@@ -26,7 +27,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def next_run_dir(workspace: Path) -> Path:
     """results/runs/rNNNN, the next free number (created, so parallel runs cannot share it)."""
-    runs = workspace / "results" / "runs"
+    runs = WorkspaceMap(workspace).runs
     runs.mkdir(parents=True, exist_ok=True)
     taken = [int(p.name[1:]) for p in runs.glob("r[0-9][0-9][0-9][0-9]*") if p.name[1:].isdigit()]
     n = max(taken, default=0) + 1

@@ -98,7 +98,8 @@ class RunSection(Section):
         description="Most a run may write to its output folder (weights, predictions); a run over it is stopped as invalid.",
     )
     max_log_mb: float = Field(50.0, gt=0, description="run.log is cut at this size (the run goes on).")
-    budget_grace_s: float = Field(0.0, ge=0, description="Training may end this late after its budget (a step in flight); 0 = max(5 s, 5 % of the budget).")
+    budget_grace_s: float = Field(0.0, ge=0, description="Training may end this late after its budget (a step in "
+                                                         "flight); 0 = max(5 s, 5 % of the budget).")
     eval_limit_s: float = Field(
         0.0, ge=0,
         description="Time the predictions may take after the budget and its grace; 0 = max(5 s, 10 % of the budget). "
@@ -106,7 +107,7 @@ class RunSection(Section):
     )
 
     @model_validator(mode="after")
-    def _summary_log_inside_run_folder(self) -> "RunSection":
+    def _summary_log_inside_run_folder(self) -> RunSection:
         # A plain name: a folder in the path could be a link the run made to somewhere else.
         if self.summary_log and (Path(self.summary_log).name != self.summary_log or self.summary_log in (".", "..")):
             raise ValueError(f"summary_log: {self.summary_log!r} must be a file name in the run folder ($GG_RUN_DIR), "
@@ -114,7 +115,7 @@ class RunSection(Section):
         return self
 
     @model_validator(mode="after")
-    def _images_budget_needs_a_count(self) -> "RunSection":
+    def _images_budget_needs_a_count(self) -> RunSection:
         if self.budget == "images" and self.budget_images <= 0:
             raise ValueError('budget = "images" needs budget_images > 0 (the images each run trains on)')
         return self

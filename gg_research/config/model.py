@@ -28,7 +28,7 @@ class Config(Section):
     export: ExportSection = Field(default_factory=ExportSection)
 
     @model_validator(mode="after")
-    def _check_objectives(self) -> "Config":
+    def _check_objectives(self) -> Config:
         names = [o.name for o in self.objectives]
         if not names:
             raise ValueError("objectives: at least one objective is needed")

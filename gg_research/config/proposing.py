@@ -50,10 +50,12 @@ class ProposerSection(Section):
     context_tokens: int = Field(1500, ge=100, description="Token budget of the retrieved-passages block.")
     memory_tokens: int = Field(
         2000, ge=200,
-        description="Token budget of the whole-night memory in the prompt (a line per experiment of the tag; the oldest are shortened, then summarised).",
+        description="Token budget of the whole-night memory in the prompt (a line per experiment of the tag; the "
+                    "oldest are shortened, then summarised).",
     )
     novelty_check: bool = Field(
-        True, description="Refuse a Claude hypothesis whose title and rationale are too close to an earlier experiment's (before anything is committed or run).",
+        True, description="Refuse a Claude hypothesis whose title and rationale are too close to an earlier "
+                          "experiment's (before anything is committed or run).",
     )
     novelty_threshold: float = Field(
         0.8, gt=0, le=1,
@@ -64,7 +66,8 @@ class ProposerSection(Section):
     )
     max_cost_usd: float = Field(
         0.0, ge=0,
-        description="Estimated Claude cost of the tag (USD) at which Claude's part of the night ends (then as `fallback` says; wait = stop); 0 = no cap.",
+        description="Estimated Claude cost of the tag (USD) at which Claude's part of the night ends (then as "
+                    "`fallback` says; wait = stop); 0 = no cap.",
     )
     prices: dict[str, PriceConfig] = Field(
         default_factory=_default_prices,
@@ -80,7 +83,7 @@ class ProposerSection(Section):
         return self.prices[max(matches, key=len)] if matches else None
 
     @model_validator(mode="after")
-    def _cap_needs_a_price(self) -> "ProposerSection":
+    def _cap_needs_a_price(self) -> ProposerSection:
         if self.max_cost_usd > 0 and self.price() is None:
             raise ValueError(f"max_cost_usd: no price for model {self.model!r} in proposer.prices, so the cost cannot be estimated")
         return self
@@ -125,7 +128,7 @@ class KnowledgeSection(Section):
     )
 
     @model_validator(mode="after")
-    def _check_synonyms(self) -> "KnowledgeSection":
+    def _check_synonyms(self) -> KnowledgeSection:
         for i, group in enumerate(self.synonyms):
             if len([w for w in group if w.strip()]) < 2:
                 raise ValueError(f"synonyms[{i}]: a group needs at least two non-empty words or phrases, got {group}")

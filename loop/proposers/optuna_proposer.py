@@ -19,6 +19,7 @@ from gg_research.loop.search_space import Param, parse_space
 from gg_research.loop.state import LoopState
 from gg_research.results.curves import Reading, budget_bound, experiment_reading
 from gg_research.results.ledger import Experiment, Status
+from gg_research.workspace_map import WorkspaceMap
 
 # Changing one or two constants per experiment (not all at once) keeps each result
 # attributable: a keep or a collapse says which constant did it, and the proposer (and the
@@ -59,7 +60,7 @@ class OptunaProposer:
             raise ProposerError(
                 f"{self.ws}: no '# search:' annotations on UPPERCASE constants in {', '.join(config.workspace.mutable)} "
                 "(e.g. LR = 3e-4  # search: log(1e-5, 1e-2)); the optuna proposer needs a search space")
-        db = self.ws / ".gg" / f"optuna-{tag.replace('/', '_')}.db"
+        db = WorkspaceMap(self.ws).optuna_study(tag)
         db.parent.mkdir(parents=True, exist_ok=True)
         self.db = db
         directions = [o.direction for o in config.objectives]
