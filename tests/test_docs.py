@@ -32,7 +32,7 @@ ROOTS = {"gg_research", "tests", "benchmarks", "scripts", *PACKAGES.values()}
 FILE_EXT = {"py", "md", "toml", "sh", "json", "jsonl", "tsv", "txt", "cfg", "yml", "yaml", "npz", "pt", "html",
             "csv", "gcode", "pdf", "png", "log", "ini", "pyc", "onnx", "sqlite", "db"}
 # `config.EXPORTERS`: the ground's modules, named without their package.
-GROUND = {"config", "errors"}
+GROUND = {"config", "errors", "workspace_map"}
 PRODUCT = ["gg_research", *PACKAGES.values(), "benchmarks", "scripts"]
 DOCS = ["README.md", "ARCHITECTURE.md", "pyproject.toml"]
 # Files a doc names that are the user's, not ours: an autoresearch repo's frozen data preparation.
@@ -199,7 +199,8 @@ def test_every_path_and_module_the_docs_name_exists() -> None:
      "gg_research.loop.no_module (no module loop/no_module.py, no name 'no_module' in loop/__init__.py)"),
     ("`results.pareto.no_such_sign`", "results.pareto.no_such_sign (no name 'no_such_sign' in results/pareto.py)"),
     ("`trial_judge.py` judges", "trial_judge.py (no file of that name)"),
-    ("named in `config.NO_SUCH_CONSTANT`", "config.NO_SUCH_CONSTANT (no name 'NO_SUCH_CONSTANT' in gg_research/config.py)"),
+    ("named in `config.NO_SUCH_CONSTANT`",
+     "config.NO_SUCH_CONSTANT (no module gg_research/config/NO_SUCH_CONSTANT.py, no name 'NO_SUCH_CONSTANT' in gg_research/config/__init__.py)"),
 ])
 def test_a_stale_name_is_reported_with_its_file_and_line(tmp_path: Path, line: str, why: str) -> None:
     doc = tmp_path / "stale.md"
