@@ -79,7 +79,6 @@ def run_experiment(
     run_dir: Path,
     *,
     config: Config | None = None,
-    budget_s: float | None = None,
     seed: int | None = None,
     hard_limit_s: float | None = None,
     echo: bool = False,
@@ -92,15 +91,14 @@ def run_experiment(
     echo=True copies the child's output to stdout as it comes; on_line, if given, receives each
     line instead (e.g. to drive a progress bar). run.log gets everything either way (up to
     [run] max_log_mb). warm: a prestarted child; on_started: called once this run's child got
-    its go, with a function that starts the next one.
+    its go, with a function that starts the next one. The budget is the config's (a command's flags
+    are applied to it before); `seed` is this run's, when the caller runs several.
     """
     workspace = Path(workspace).resolve()
     run_dir = Path(run_dir).resolve()
-    config = (config if config is not None else load_config(workspace / CONFIG_NAME)).model_copy(deep=True)
-    if budget_s is not None:
-        config.run.budget_s = budget_s
-    seed = config.run.seed if seed is None else seed
-    config.run.seed = seed
+    config = config if config is not None else load_config(workspace / CONFIG_NAME)
+    if seed is not None and seed != config.run.seed:
+        config = config.model_copy(update={"run": config.run.model_copy(update={"seed": seed})})
     run = _Run(workspace, run_dir, config, hard_limit_s if hard_limit_s is not None else config.run.effective_hard_limit())
     try:
         if config.run.command:

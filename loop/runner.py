@@ -22,8 +22,7 @@ _SEED_STATUS: dict[str, SeedStatus] = {"ok": SeedStatus.OK, "crash": SeedStatus.
 class RunFn(Protocol):
     """Runs one experiment of the workspace's current files (the harness's `run_experiment`)."""
 
-    def __call__(self, workspace: Path, run_dir: Path, *, config: Config, budget_s: float, seed: int,
-                 hard_limit_s: float) -> RunResult: ...
+    def __call__(self, workspace: Path, run_dir: Path, *, config: Config, seed: int, hard_limit_s: float) -> RunResult: ...
 
 
 def default_run_fn(config: Config | None = None) -> RunFn:

@@ -69,7 +69,7 @@ class Trial:
         """One run of `exp`'s files with `seed`, in `checkout` (a worktree of a parallel loop) or the workspace."""
         self.ui.start(exp.id, f"{label} (seed {seed})", self.budget)
         try:
-            return self.run_fn(checkout or self.ws, run_dir, config=self.cfg, budget_s=self.budget, seed=seed,
+            return self.run_fn(checkout or self.ws, run_dir, config=self.cfg, seed=seed,
                                hard_limit_s=self.cfg.run.effective_hard_limit(self.budget))
         finally:
             self.ui.stop()

@@ -51,15 +51,14 @@ class Worker:
 
         self._runner = PrestartingRunner()
 
-    def run(self, workspace: str, run_dir: str, config: Config, budget_s: float, seed: int,
-            hard_limit_s: float) -> RunResult:
+    def run(self, workspace: str, run_dir: str, config: Config, seed: int, hard_limit_s: float) -> RunResult:
         ws, out = Path(workspace), Path(run_dir)
         unseen = visible(ws, out)
         if unseen is not None:
             return unseen
         out.mkdir(parents=True, exist_ok=True)
         RunFolder(out).worker.write_text(json.dumps({"node": socket.gethostname(), "pid": os.getpid()}), encoding="utf-8")
-        return self._runner(ws, out, config=config, budget_s=budget_s, seed=seed, hard_limit_s=hard_limit_s)
+        return self._runner(ws, out, config=config, seed=seed, hard_limit_s=hard_limit_s)
 
     def close(self) -> None:
         self._runner.close()
@@ -139,7 +138,7 @@ class RayPool:
                                            max_restarts=-1, max_task_retries=0)
         self._actors = [actor.remote() for _ in range(self.workers)]
 
-    def __call__(self, workspace: Path, run_dir: Path, *, config: Config, budget_s: float, seed: int,
+    def __call__(self, workspace: Path, run_dir: Path, *, config: Config, seed: int,
                  hard_limit_s: float) -> RunResult:
         """Run on a free worker, the one that last ran in `workspace` when it is free, and wait.
 
@@ -151,7 +150,7 @@ class RayPool:
         t0 = time.monotonic()
         slot = self._take(str(workspace))
         try:
-            ref = self._actors[slot].run.remote(str(workspace), str(run_dir), config, budget_s, seed, hard_limit_s)
+            ref = self._actors[slot].run.remote(str(workspace), str(run_dir), config, seed, hard_limit_s)
             result: RunResult = ray.get(ref)
             return result
         except ray.exceptions.RayError as exc:

@@ -25,3 +25,30 @@ def test_the_proposer_choices_are_the_configs_own() -> None:
     loop = next(a for a in build_parser()._subparsers._group_actions[0].choices["loop"]._actions  # noqa: SLF001
                 if "--proposer" in a.option_strings)
     assert list(loop.choices) == list(get_args(ProposerSection.model_fields["kind"].annotation))
+
+
+def test_a_flag_is_held_to_what_the_config_file_allows(tmp_path: Path) -> None:
+    import pytest
+
+    from gg_research.errors import ConfigError
+
+    config = load_config(make_workspace(tmp_path / "ws") / "gg-research.toml")
+    with pytest.raises(ConfigError, match=r"^--workers: Input should be less than or equal to 256$"):
+        with_flags(config, workers=1000)
+    with pytest.raises(ConfigError, match=r"^--budget: "):
+        with_flags(config, budget_s=-1.0)
+
+
+def test_the_command_line_says_which_flag_is_out_of_range_in_one_line(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ws = make_workspace(tmp_path / "ws")
+    before = subprocess.run(["git", "-C", str(ws), "log", "--oneline"], capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "-m", "gg_research", "loop", "--tag", "t", "--workers", "1000", "--max-experiments", "1"],
+                         cwd=ws, capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    assert out.stderr.strip().splitlines()[-1].endswith("--workers: Input should be less than or equal to 256")
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert subprocess.run(["git", "-C", str(ws), "log", "--oneline"], capture_output=True, text=True).stdout == before
+    assert not (ws / "results" / "experiments.jsonl").exists()

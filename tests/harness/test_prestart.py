@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from gg_research.commands.overrides import with_flags
 from gg_research.config import load_config
 from gg_research.harness.runner import PrestartingRunner, run_experiment
 from gg_research.harness.warm import HarnessChild
@@ -42,7 +43,8 @@ def test_second_run_uses_the_child_started_during_the_first(tmp_path: Path, data
         # The next child was started while the first trained and is waiting for its run.
         waiting = runner._warm
         assert waiting is not None and waiting.child.alive()
-        second = runner(ws, tmp_path / "r2", seed=7, budget_s=1.0, hard_limit_s=240)
+        shorter = with_flags(load_config(ws / "gg-research.toml"), budget_s=1.0)
+        second = runner(ws, tmp_path / "r2", config=shorter, seed=7, hard_limit_s=240)
         assert second.status == "ok", second.error
         assert second.summary["startup"] == "prestarted"
         assert second.summary["seed"] == 7 and second.summary["budget_s"] == 1.0

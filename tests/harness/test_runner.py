@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from gg_research.commands.overrides import with_flags
 from gg_research.config import load_config
 from gg_research.harness.runner import run_experiment
 from gg_research.harness.summary import SUMMARY_KEYS, parse_summary
@@ -190,7 +191,8 @@ def test_run_command_replaces_train_py(tmp_path: Path, dataset: Path) -> None:
         """,
     )
     seen: list[str] = []
-    res = run_experiment(ws, tmp_path / "run", seed=7, budget_s=9, on_line=seen.append)
+    config = with_flags(load_config(ws / "gg-research.toml"), budget_s=9)  # as `run --budget 9` gives it
+    res = run_experiment(ws, tmp_path / "run", config=config, seed=7, on_line=seen.append)
     assert res.status == "ok", res.error
     assert seen == ["---\n", "pbqc: 0.5\n", "dice: 0.25\n"]  # each line handed over as it came
     # The command's own figures, and whether the parent boxed it (recorded for the report).
