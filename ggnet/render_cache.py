@@ -24,8 +24,9 @@ RENDER_MARGIN = 0.08
 
 @functools.cache
 def renderer_digest() -> str:
-    """Digest of the source of the code whose output the cache holds."""
-    return source_digest(module_files([__name__], [PACKAGE]))
+    """Digest of the source of the code whose output the cache holds: the renderer and the parser
+    whose layers it draws (the renderer imports only the layers' types, not the parser)."""
+    return source_digest(module_files([__name__, f"{PACKAGE}.gcode"], [PACKAGE]))
 
 
 def render_key(gcode_bytes: bytes, layer: int, size: int, bead: float) -> str:
