@@ -3,8 +3,11 @@
 experiments.jsonl is append-only. An experiment gets a start line (`"event": "start"`, status
 "running") when it begins and an end line (`"event": "end"`) when it ends; lines are merged by
 `id`, later keys winning, so a start line with no end line is an experiment that was in flight
-when the loop died (resume appends its end line; nothing is ever rewritten). Every line is
-flushed and fsynced before the loop goes on, so a kill loses at most the line being written.
+when the loop died (resume appends its end line; nothing is ever rewritten). An experiment ends
+once: a line for it after its end line is ignored with a warning, and a fate the lifecycle never
+gives (a keep caused by a crash) reads as invalid, so a hand-written line cannot rejudge a run.
+Every line is flushed and fsynced before the loop goes on, so a kill loses at most the line being
+written.
 
 A line that cannot be used is not fatal: it becomes a warning naming its line number and the
 rest is read, because a morning report with one bad line is worth more than no report.
@@ -14,10 +17,12 @@ the workspace's configured objectives.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import pickle
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -167,6 +172,7 @@ class _Index:
         self.where = where
         self.merged: dict[str, tuple[int, dict[str, Any]]] = {}
         self.line_warnings: list[str] = []
+        self.ended: set[str] = set()
         self.built: dict[str, tuple[Experiment, list[str]]] = {}
 
     def add(self, data: bytes, first_line: int) -> int:
@@ -199,6 +205,12 @@ class _Index:
         if not isinstance(exp_id, str) or not exp_id:
             self.line_warnings.append(f"{where} line {number}: no experiment id; line skipped")
             return None
+        if exp_id in self.ended:
+            # An experiment ends once (results.lifecycle): a later line would rewrite its fate.
+            self.line_warnings.append(f"{where} line {number}: {exp_id} had ended already; line ignored")
+            return None
+        if obj.get("event") == "end":
+            self.ended.add(exp_id)
         if exp_id in self.merged:
             self.merged[exp_id][1].update(obj)
         else:
@@ -223,19 +235,25 @@ class _Index:
 
 @dataclass
 class _Snapshot:
-    """What `LedgerFile.read` last saw of its file, and where appended bytes start."""
+    """What `LedgerFile.read` last saw of its file: the index, where appended bytes start, and a
+    digest of the bytes before that, to tell an append from any other change."""
 
     key: tuple[int, ...]
     index: _Index
     offset: int  # the byte just past the last whole line indexed
     next_line: int
-    tail: bytes  # the bytes before `offset`, to tell an append from a rewrite
+    digest: Any  # a hashlib object over the bytes before `offset`
     frozen: bytes  # the experiments pickled: each read unpickles its own copies
+    racy: bool  # stamped too close to when it was read: an equal stat key proves nothing yet
 
 
 _SNAPSHOTS: dict[Path, _Snapshot] = {}
 _SNAPSHOTS_LOCK = threading.Lock()
-_TAIL = 64
+# A write within a file system's timestamp tick of the last one can leave size, mtime and ctime
+# as they were (git calls this a racy entry): a snapshot stamped this recently is checked by content.
+# Ticks are a few ms on Linux's own file systems; a stamp in whole seconds means a coarse one.
+_RACY_NS = 100_000_000
+_RACY_COARSE_NS = 2_000_000_000
 
 
 def _stat_key(st: os.stat_result) -> tuple[int, ...]:
@@ -245,18 +263,21 @@ def _stat_key(st: os.stat_result) -> tuple[int, ...]:
 def _read_indexed(path: Path) -> Ledger:
     """The ledger at `path`, parsing only what was appended since the last read of it.
 
-    A file that was replaced, shrunk or rewritten in place is read whole again. A torn last line
-    (no newline yet) is never indexed: it is read whole each time, so it reads as `read_ledger` says.
+    An unchanged stat key (device, inode, size, mtime, ctime) is the same file. Otherwise the file
+    is read and the bytes indexed before are compared by digest: equal, only what follows is
+    parsed; else (a file edited in place, truncated, replaced, saved by rename) it is indexed
+    whole. A torn last line (no newline yet) is never indexed: the file is read whole each time,
+    so it reads as `read_ledger` says.
     """
     try:
         with open(path, "rb") as fh:
-            st = os.fstat(fh.fileno())
-            key = _stat_key(st)
+            key = _stat_key(os.fstat(fh.fileno()))
             with _SNAPSHOTS_LOCK:
                 snap = _SNAPSHOTS.get(path)
-                if snap is None or snap.key != key:
+                if snap is None or snap.key != key or snap.racy:
                     snap = _advance(fh, snap, key)
                     if snap is None:
+                        _SNAPSHOTS.pop(path, None)
                         return read_ledger(path)
                     _SNAPSHOTS[path] = snap
                 frozen, warnings = snap.frozen, snap.index.warnings()
@@ -268,28 +289,30 @@ def _read_indexed(path: Path) -> Ledger:
 
 
 def _advance(fh: BinaryIO, snap: _Snapshot | None, key: tuple[int, ...]) -> _Snapshot | None:
-    """`snap` brought up to the file's bytes; None when the file ends in a torn line."""
-    # Same file, longer, and the bytes before the old end unchanged: an append. Anything else
-    # (replaced, shrunk, touched, rewritten in place) is read whole.
-    appended = (snap is not None and snap.key[:2] == key[:2] and key[2] > snap.offset
-                and _bytes_at(fh, snap.offset - len(snap.tail), len(snap.tail)) == snap.tail)
-    if snap is None or not appended:
-        snap = _Snapshot(key, _Index(Path(str(fh.name)).name), 0, 1, b"", b"")
-    fh.seek(snap.offset)
-    data = fh.read(key[2] - snap.offset)
+    """`snap` brought up to the file's bytes (a new one when they are not `snap`'s plus more);
+    None when the file ends in a torn line."""
+    data = fh.read()
+    stamped = max(key[3], key[4])
+    racy = time.time_ns() - stamped < (_RACY_COARSE_NS if stamped % 1_000_000_000 == 0 else _RACY_NS)
     if data and not data.endswith(b"\n"):
         return None
-    snap.next_line = snap.index.add(data, snap.next_line)
-    snap.offset += len(data)
-    snap.tail = (snap.tail + data)[-_TAIL:]
-    snap.key = key
+    if snap is not None and len(data) >= snap.offset and _digest(data[:snap.offset]) == snap.digest.digest():
+        if len(data) == snap.offset:  # the same bytes: only the stat changed, or the check was racy
+            snap.key, snap.racy = key, racy
+            return snap
+        new = data[snap.offset:]
+        snap.next_line = snap.index.add(new, snap.next_line)
+        snap.digest.update(new)
+    else:
+        index = _Index(Path(str(fh.name)).name)
+        snap = _Snapshot(key, index, 0, index.add(data, 1), hashlib.blake2b(data, digest_size=16), b"", racy)
+    snap.offset, snap.key, snap.racy = len(data), key, racy
     snap.frozen = pickle.dumps(snap.index.experiments(), protocol=pickle.HIGHEST_PROTOCOL)
     return snap
 
 
-def _bytes_at(fh: BinaryIO, start: int, size: int) -> bytes:
-    fh.seek(start)
-    return fh.read(size)
+def _digest(data: bytes) -> bytes:
+    return hashlib.blake2b(data, digest_size=16).digest()
 
 
 def _append(path: Path, line: str) -> None:

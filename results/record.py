@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from typing import Any
 
-from gg_research.results.lifecycle import Cause, LoadSkew, SeedStatus, Status
+from gg_research.results.lifecycle import CAUSES, Cause, LoadSkew, SeedStatus, Status
 
 __all__ = ["Cause", "Experiment", "Lesson", "LoadSkew", "SeedRun", "SeedStatus", "Status", "Usage",
            "experiment_from_json"]
@@ -61,7 +61,7 @@ class SeedRun:
         skew = raw.get("load_skew")
         load = (LoadSkew(str(skew.get("detail") or ""), _numbers(skew.get("reference")), _number(skew.get("tolerance")))
                 if isinstance(skew, dict) else LoadSkew(error, {}) if skewed else None)
-        return cls(seed=int(raw.get("seed", 0) or 0), status=status,
+        return cls(seed=_seed_number(raw.get("seed")), status=status,
                    metrics=_numbers(raw.get("metrics")), aux=_numbers(raw.get("aux")),
                    run_dir=str(raw.get("run_dir", "")), error=error,
                    wall_seconds=_number(raw.get("wall_seconds")) or 0.0,
@@ -236,6 +236,10 @@ def experiment_from_json(exp_id: str, line: int, rec: dict[str, Any], warn: Call
         ended=rec.get("event") == "end" or status.final,
         extra={k: v for k, v in rec.items() if k not in _KNOWN},
     )
+    if exp.status.final and exp.cause is not None and exp.cause not in CAUSES[exp.status]:
+        # A fate the lifecycle never gives (a keep caused by a crash): a hand-written line, not a judged run.
+        warn(f"has status {exp.status.value!r} with cause {exp.cause.value!r}, which no run is given; read as invalid")
+        exp.status = Status.INVALID
     exp.metrics = _metrics_of(exp, rec.get("metrics"), warn)
     exp.started_at = _time_of(rec, "started_at", warn)
     exp.ended_at = _time_of(rec, "ended_at", warn)
@@ -264,6 +268,13 @@ def _cause_of(raw: Any) -> Cause | None:
 _SHAPES: dict[str, type] = {"hypothesis": dict, "seeds": list, "passages": list, "proposer_info": dict,
                             "aux": dict, "sigma": dict, "epsilon": dict, "frozen": dict, "imported": dict}
 _KIND_NAMES: dict[type, str] = {dict: "an object", list: "a list"}
+
+
+def _seed_number(raw: Any) -> int:
+    """A seed as the ledger spells it; a value of another shape (a hand edit) reads as 0."""
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        return 0
+    return int(raw)
 
 
 def _object(raw: Any) -> dict[str, Any]:
