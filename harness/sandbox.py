@@ -30,6 +30,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from gg_research.harness.mounts import aliases
 from gg_research.workspace_map import RESULTS_DIR
 
 # Exact names and prefixes of the environment a run inherits; everything else is dropped.
@@ -144,7 +145,8 @@ def _run_paths(box: Box) -> tuple[list[str], list[str]]:
     """The mounts of the environment, the readable folders, the veils over what they must not show
     (`veils`), the run's own inputs and output folder, in that order; and the remounts that make
     the veils read-only, which come last. A readable folder inside a hidden one is not shown."""
-    hidden = [Path(h).resolve() for h in box.hidden]
+    # A hidden folder is hidden under every name the mount table gives it (a bind mount shows it twice).
+    hidden = [alias for h in box.hidden for alias in (Path(h).resolve(), *aliases(Path(h)))]
     readable = [p for p in box.readable if not any(_contains(h, Path(p).resolve()) for h in hidden)]
     shown = [*environment_paths(), *readable]  # after the code view: an environment may live in the workspace
     argv = [arg for path in shown for arg in ("--ro-bind", str(path), str(path))]

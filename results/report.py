@@ -100,7 +100,15 @@ def write_files(an: Analysis, out_dir: Path, formats: Iterable[str] = FORMATS) -
             plots.append(("curves", plot_curves))
         for name, plot in plots:
             target = out_dir / f"{name}.png"
-            _atomic(target, functools.partial(plot, an))
+            try:
+                _atomic(target, functools.partial(plot, an))
+            except ReportWriteError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - figures the data cannot be drawn with (a finite 1e308)
+                # A report without one plot is worth more than none: the rest is written, the gap said.
+                an.notes.append(f"the {name} plot could not be drawn from these values "
+                                f"({type(exc).__name__}: {' '.join(str(exc).split())[:120]}); it is left out")
+                continue
             images[name] = target
     if "html" in formats:
         from gg_research.results.html import render_html
