@@ -21,6 +21,11 @@ class OutputProblem(Exception):
     """The run put something other than a regular file where the parent expects one."""
 
 
+def over_output_cap(written: int, cap_mb: float) -> str:
+    """Why a run that wrote `written` bytes to its output folder, past [run] max_output_mb, is invalid."""
+    return f"wrote {written / 2**20:.1f} MB to its output folder, over [run] max_output_mb = {cap_mb:g}"
+
+
 def folder_bytes(folder: Path) -> int:
     """The bytes a folder's files take on disk, links not followed, however deep it is.
 

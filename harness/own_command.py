@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 from gg_research.harness import curves, wire
 from gg_research.harness.box import RunBox, run_limits
-from gg_research.harness.outputs import discard, folder_bytes
+from gg_research.harness.outputs import discard, folder_bytes, over_output_cap
 from gg_research.harness.process import ChildProcess, exit_reason
 from gg_research.harness.run_files import EVIDENCE_CAP, PARENT_FILES, PARENT_KEYS, SUMMARY_CAP, read_summary
 from gg_research.harness.sandbox import child_env
@@ -100,8 +100,7 @@ def _wait(run: _Run, p: ChildProcess, out: Path) -> RunResult | None:
             written = folder_bytes(out)
             if written > max_out:
                 p.kill()
-                return run.end("invalid", f"wrote {written / 2**20:.0f} MB to its output folder, over "
-                                          f"[run] max_output_mb = {run.cfg.run.max_output_mb:g}")
+                return run.end("invalid", over_output_cap(written, run.cfg.run.max_output_mb))
             time.sleep(0.1)
     except KeyboardInterrupt:
         p.kill()

@@ -28,7 +28,7 @@ from gg_research.harness.box import Isolation, memory_gb
 from gg_research.harness.errors import NotComparable, TrainContractError
 from gg_research.harness.lateness import over_budget
 from gg_research.harness.load import MachineMeter, machine_load
-from gg_research.harness.outputs import OutputProblem, folder_bytes, remove_own, take
+from gg_research.harness.outputs import OutputProblem, folder_bytes, over_output_cap, remove_own, take
 from gg_research.harness.process import ChildProcess, exit_reason
 from gg_research.harness.run_files import PARENT_FILES, REPORT_CAP, untrusted_report
 from gg_research.harness.summary import format_summary, write_json_atomic
@@ -232,8 +232,7 @@ class _Run:
                     written = folder_bytes(out)
                     if written > max_out:
                         p.kill()
-                        return self.end("invalid", f"wrote {written / 2**20:.0f} MB to its output folder, over "
-                                                   f"[run] max_output_mb = {self.cfg.run.max_output_mb:g}")
+                        return self.end("invalid", over_output_cap(written, self.cfg.run.max_output_mb))
                 if now > self.t0 + self.limit:
                     p.kill()
                     return self.end("timeout", f"killed at the hard limit of {self.limit:g} s")
