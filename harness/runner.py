@@ -36,12 +36,12 @@ from gg_research.harness.warm import HarnessChild
 from gg_research.workspace_map import (CONFIG_NAME, PREDICTIONS_FILE, TEST_PREDICTIONS_FILE, TRAIN_REPORT_FILE,
                                       WEIGHTS_FILE, RunFolder)
 
-Status = Literal["ok", "crash", "timeout", "invalid"]
+RunStatus = Literal["ok", "crash", "timeout", "invalid"]  # a run as the harness ends it; an experiment's fate is results.lifecycle.Status
 
 
 @dataclass
 class RunResult:
-    status: Status  # invalid: it broke the rules (trained past its budget, changed the data)
+    status: RunStatus  # invalid: it broke the rules (trained past its budget, changed the data)
     metrics: dict[str, float]
     summary: dict[str, Any]
     run_dir: Path
@@ -146,7 +146,7 @@ class _Run:
             pass
         return self.end("invalid", reason)
 
-    def end(self, status: Status, error: str = "", summary: dict[str, Any] | None = None, rc: int | None = None) -> RunResult:
+    def end(self, status: RunStatus, error: str = "", summary: dict[str, Any] | None = None, rc: int | None = None) -> RunResult:
         summary = summary or {}
         metrics = {k: float(v) for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         return RunResult(status, metrics, summary, self.run_dir, self.log_path, error, time.monotonic() - self.t0, rc)
