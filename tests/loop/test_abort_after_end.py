@@ -1,0 +1,38 @@
+"""Red team of the lifecycle under a failing disk (issue 30, item 1): the end line of an experiment
+is written, then its results.tsv row cannot be. The session still holds the experiment as in flight
+(`Session.end` clears it only after `LedgerFile.end` returns), so the clean-up settles an already
+ended experiment as interrupted: `settle` raises LifecycleError, which the clean-up does not catch,
+and the user gets a traceback that says "a bug in the loop" instead of the one line to fix and resume."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gg_research.loop.errors import LoopAborted
+from tests.loop.fakes import edit, make_workspace, records, run_scripted
+
+
+@pytest.mark.slow
+def test_a_tsv_row_that_cannot_be_written_after_the_end_line_stops_with_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gg_research.results.ledger import LedgerFile
+
+    ws = make_workspace(tmp_path / "ws")
+    run_scripted(ws, [], max_experiments=0)  # the baseline
+    real = LedgerFile._tsv_row
+
+    def disk_full(self: LedgerFile, exp) -> None:  # the disk fills between the end line and the TSV row
+        if exp.id == "e0002":
+            raise OSError(28, "No space left on device", str(self.tsv))
+        real(self, exp)
+
+    monkeypatch.setattr(LedgerFile, "_tsv_row", disk_full)
+    with pytest.raises(LoopAborted) as info:
+        run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")])
+    assert "\n" not in str(info.value) and "results.tsv" in str(info.value)
+    ends = [ln for ln in (ws / "results" / "experiments.jsonl").read_text().splitlines()
+            if '"event": "end"' in ln and '"e0002"' in ln]
+    assert len(ends) == 1, ends  # one fate, never two
+    assert records(ws)[-1].status.final

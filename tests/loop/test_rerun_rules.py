@@ -1,0 +1,31 @@
+"""Red team of the lifecycle's typed fates (issue 30, item 1): a run that breaks the harness's rules
+is `invalid`, whichever run of the experiment it is. The first run and a marginal win's re-run are
+checked for that (loop.trial: `_first_run`, `_rerun_marginal`); the re-run after a busy machine
+(`_load_skew`) is only asked whether it is ok, so breaking the rules there is recorded as a crash
+("re-run after a busy machine failed"), and the report counts it with the crashes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.loop.fakes import edit, make_workspace, records, run_scripted
+
+
+@pytest.mark.slow
+def test_a_busy_machines_re_run_that_breaks_the_rules_is_invalid(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", run_extra="max_output_mb = 1")
+    hyp = edit("QA up on a busy night", "QA = 1.0", "QA = 2.0")
+    hyp["edits"].append({"path": "train.py", "search": 'MODE = "ok"', "replace": 'MODE = "busy"'})
+    # On its re-run the edit writes 3 MB to its output folder, over [run] max_output_mb: the harness's rule.
+    hyp["edits"].append({"path": "train.py", "search": "    per_image(pbqc, dice)\n",
+                         "replace": "    per_image(pbqc, dice)\n"
+                                    "    if os.environ['GG_RUN_DIR'].endswith('rerun-load'):\n"
+                                    "        open(os.path.join(os.environ['GG_RUN_DIR'], 'junk'), 'wb').write(b'0' * 3_000_000)\n"
+                                    "        import time; time.sleep(1)\n"})
+    _, code, out = run_scripted(ws, [hyp])
+    assert code == 0, out
+    exp = records(ws)[-1]
+    assert [s.status.value for s in exp.seeds] == ["ok", "invalid"], (exp.seeds, out)
+    assert exp.status.value == "invalid", (exp.status, exp.cause, exp.reason)
