@@ -28,3 +28,17 @@ def test_the_usual_mutable_files_are_still_accepted(tmp_path: Path) -> None:
     path = tmp_path / "gg-research.toml"
     path.write_text('[workspace]\nmutable = ["train.py", "model/net.py", "configs/aug.yaml"]\n', encoding="utf-8")
     assert load_config(path).workspace.mutable == ["train.py", "model/net.py", "configs/aug.yaml"]
+
+
+@pytest.mark.parametrize("entry, why", [
+    (".gitignore", "frozen"), ("results/results.tsv", "under results/"), (".gg/notes.jsonl", "under .gg/"),
+    ("model/../.git/config", "under .git/"), ("program.md", "research brief"), ("../elsewhere.py", "outside"),
+    ("data/manifest.jsonl", "dataset folder"),
+])
+def test_every_file_the_loop_or_the_harness_keeps_frozen_is_refused_by_name(tmp_path: Path, entry: str, why: str) -> None:
+    path = tmp_path / "gg-research.toml"
+    path.write_text(f'[workspace]\nmutable = ["train.py", "{entry}"]\n[data]\ndataset = "data"\n', encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    message = str(info.value)
+    assert "\n" not in message and "workspace.mutable" in message and repr(entry) in message and why in message
