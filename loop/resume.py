@@ -8,7 +8,7 @@ from gg_research.loop.errors import LoopSetupError
 from gg_research.loop.git import Git
 from gg_research.results.ledger import Experiment, LedgerFile, Status
 from gg_research.results.lifecycle import Cause, Fate, settle
-from gg_research.workspace_map import WorkspaceMap, rescue_tag, tag_of_branch
+from gg_research.workspace_map import WorkspaceMap, keep_tag, rescue_tag, tag_of_branch
 from gg_research.workspace_map import branch as branch_of
 
 RESUME_REASON = "interrupted: the loop died while this experiment ran (found on resume)"
@@ -67,6 +67,7 @@ def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: li
             lines.append(f"{exp.id}: was running when the loop died; recorded as interrupted")
     for exp_id in ledger.repair_tsv():
         lines.append(f"{exp_id}: missing row added to results.tsv")
+    lines += reconcile_keep_tags(git, tag, records)
     kept = [e for e in records if e.status.kept]
     target = kept[-1].commit if kept else records[0].parent_commit or git.head()
     rescued = rescue_foreign_commits(git, tag, target, records)
@@ -75,6 +76,27 @@ def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: li
     git.reset_hard(target)
     marker.unlink(missing_ok=True)
     lines.append(f"loop {tag}: resumed at {target[:7]} after {len(records)} recorded experiment(s)")
+    return lines
+
+
+def reconcile_keep_tags(git: Git, tag: str, records: list[Experiment]) -> list[str]:
+    """Make the keep tags say what the ledger says; a line for each one changed.
+
+    A keep is tagged just before its end line is written (and a baseline too): a kill, a Ctrl-C or a
+    full disk between the two leaves a tag on an experiment the ledger ends otherwise (interrupted),
+    or, had the end line come first, a keep without its tag. The ledger is the record: a tag of an
+    experiment it does not hold as kept is deleted, a kept one without its tag gets it.
+    """
+    have = {name for name in git.tags(keep_tag(tag, "*"))}
+    lines: list[str] = []
+    for exp in records:
+        name = keep_tag(tag, exp.id)
+        if exp.status.kept and exp.commit and name not in have:
+            git.tag(name, exp.commit)
+            lines.append(f"{exp.id}: kept in the ledger; its tag {name} was missing and is made again")
+        elif exp.status.final and not exp.status.kept and name in have:
+            git.delete_tag(name)
+            lines.append(f"{exp.id}: ended {exp.status.value}; its tag {name} (left by an interrupted keep) is deleted")
     return lines
 
 

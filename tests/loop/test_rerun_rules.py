@@ -19,10 +19,12 @@ def test_a_busy_machines_re_run_that_breaks_the_rules_is_invalid(tmp_path: Path)
     hyp = edit("QA up on a busy night", "QA = 1.0", "QA = 2.0")
     hyp["edits"].append({"path": "train.py", "search": 'MODE = "ok"', "replace": 'MODE = "busy"'})
     # On its re-run the edit writes 3 MB to its output folder, over [run] max_output_mb: the harness's rule.
+    # (In files under 1 MB each: a single file over the cap meets the box's RLIMIT_FSIZE first, and the
+    # harness reports that as a crash of the run, whichever run it is: not what is tested here.)
     hyp["edits"].append({"path": "train.py", "search": "    per_image(pbqc, dice)\n",
                          "replace": "    per_image(pbqc, dice)\n"
                                     "    if os.environ['GG_RUN_DIR'].endswith('rerun-load'):\n"
-                                    "        open(os.path.join(os.environ['GG_RUN_DIR'], 'junk'), 'wb').write(b'0' * 3_000_000)\n"
+                                    "        for i in range(4): open(os.path.join(os.environ['GG_RUN_DIR'], f'junk{i}'), 'wb').write(b'0' * 800_000)\n"
                                     "        import time; time.sleep(1)\n"})
     _, code, out = run_scripted(ws, [hyp])
     assert code == 0, out
