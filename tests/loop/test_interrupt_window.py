@@ -34,3 +34,62 @@ def test_an_interrupt_between_the_keep_tag_and_the_end_line_is_recorded_and_leav
     fates = {r.id: r.status for r in records(ws)}
     kept_tags = [t.rsplit("/", 1)[1] for t in git(ws, "tag", "--list", "gg/t/*").split() if "rescued" not in t]
     assert all(fates[exp_id].kept for exp_id in kept_tags), (kept_tags, fates)
+
+
+@pytest.mark.slow
+def test_an_interrupt_between_the_baselines_tag_and_its_end_line_leaves_no_baseline_tag(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    real = Session.end
+
+    def ctrl_c_first(self: Session, exp, fate) -> None:
+        if exp.id == "e0001":
+            raise KeyboardInterrupt
+        real(self, exp, fate)
+
+    monkeypatch.setattr(Session, "end", ctrl_c_first)
+    _, code, out = run_scripted(ws, [], max_experiments=0)
+    assert code == 130 and "e0001 recorded as interrupted" in out, out
+    assert [(r.status.value, r.cause) for r in records(ws)] == [("interrupted", "stopped")]
+    assert git(ws, "tag", "--list", "gg/t/*").split() == []  # no tag claims a baseline the ledger does not have
+    monkeypatch.setattr(Session, "end", real)
+    _, code, _ = run_scripted(ws, [], max_experiments=0)  # resume: a baseline is measured again
+    assert code == 0 and [r.status.value for r in records(ws)] == ["interrupted", "baseline"]
+    assert git(ws, "tag", "--list", "gg/t/*").split() == ["gg/t/e0002"]
+
+
+class _Killed(BaseException):
+    """Stands for a kill -9: nothing of the loop's runs after it (no clean-up catches it)."""
+
+
+@pytest.mark.slow
+def test_a_kill_between_the_keep_tag_and_the_end_line_is_undone_on_resume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    real = Session.end
+
+    def killed(self: Session, exp, fate) -> None:
+        if exp.id == "e0002":
+            raise _Killed
+        real(self, exp, fate)
+
+    monkeypatch.setattr(Session, "end", killed)
+    with pytest.raises(_Killed):
+        run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")], max_experiments=1)
+    assert "gg/t/e0002" in git(ws, "tag", "--list", "gg/t/*").split()  # the window: a tag, no end line
+    monkeypatch.setattr(Session, "end", real)
+    _, code, out = run_scripted(ws, [], max_experiments=0)  # resume
+    assert code == 0, out
+    assert [(r.id, r.status.value) for r in records(ws)] == [("e0001", "baseline"), ("e0002", "interrupted")]
+    assert git(ws, "tag", "--list", "gg/t/*").split() == ["gg/t/e0001"]
+    assert "gg/t/e0002" in out and "deleted" in out
+
+
+@pytest.mark.slow
+def test_resume_tags_a_keep_whose_tag_is_missing(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")], max_experiments=1)
+    git(ws, "tag", "-d", "gg/t/e0002")  # as if the end line had been written first and the tag never made
+    _, code, out = run_scripted(ws, [], max_experiments=0)
+    assert code == 0 and sorted(git(ws, "tag", "--list", "gg/t/*").split()) == ["gg/t/e0001", "gg/t/e0002"]
+    assert git(ws, "rev-list", "-n1", "gg/t/e0002").strip() == records(ws)[1].commit

@@ -31,3 +31,36 @@ def test_a_busy_machines_re_run_that_breaks_the_rules_is_invalid(tmp_path: Path)
     exp = records(ws)[-1]
     assert [s.status.value for s in exp.seeds] == ["ok", "invalid"], (exp.seeds, out)
     assert exp.status.value == "invalid", (exp.status, exp.cause, exp.reason)
+
+
+@pytest.mark.slow
+def test_a_busy_machines_re_run_gets_the_work_tree_check_of_every_run(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", run_extra='sandbox = "off"')  # the box would refuse the write itself
+    hyp = edit("QA up, tampering on its re-run", "QA = 1.0", "QA = 2.0")
+    hyp["edits"].append({"path": "train.py", "search": 'MODE = "ok"', "replace": 'MODE = "busy"'})
+    hyp["edits"].append({"path": "train.py", "search": "    per_image(pbqc, dice)\n",
+                         "replace": "    per_image(pbqc, dice)\n"
+                                    "    if os.environ['GG_RUN_DIR'].endswith('rerun-load'):\n"
+                                    "        open('program.md', 'a').write('tampered\\n')\n"})
+    _, code, out = run_scripted(ws, [hyp])
+    assert code == 0, out
+    exp = records(ws)[-1]
+    assert len(exp.seeds) == 2, (exp.seeds, out)  # the first run and the busy machine's re-run
+    assert (exp.status.value, exp.cause) == ("invalid", "integrity"), (exp.status, exp.cause, exp.reason)
+    assert "re-run after a busy machine" in exp.reason and "program.md" in exp.reason
+
+
+@pytest.mark.slow
+def test_a_baseline_seed_gets_the_checks_of_every_run(tmp_path: Path) -> None:
+    from gg_research.loop.errors import LoopSetupError
+    from tests.loop.fakes import git
+
+    ws = make_workspace(tmp_path / "ws", run_extra='sandbox = "off"')  # the box would refuse the write itself
+    train = ws / "train.py"
+    train.write_text(train.read_text().replace('MODE = "ok"', 'MODE = "write_frozen"'))  # its runs append to program.md
+    git(ws, "commit", "-qam", "a train.py that writes a frozen file")
+    with pytest.raises(LoopSetupError, match=r"baseline seed 0: the run modified tracked files: program\.md") as info:
+        run_scripted(ws, [], max_experiments=0)
+    assert "\n" not in str(info.value)
+    base = records(ws)[-1]
+    assert (base.status.value, base.cause) == ("invalid", "integrity"), (base.status, base.reason)
