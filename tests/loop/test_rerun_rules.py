@@ -24,7 +24,8 @@ def test_a_busy_machines_re_run_that_breaks_the_rules_is_invalid(tmp_path: Path)
     hyp["edits"].append({"path": "train.py", "search": "    per_image(pbqc, dice)\n",
                          "replace": "    per_image(pbqc, dice)\n"
                                     "    if os.environ['GG_RUN_DIR'].endswith('rerun-load'):\n"
-                                    "        for i in range(4): open(os.path.join(os.environ['GG_RUN_DIR'], f'junk{i}'), 'wb').write(b'0' * 800_000)\n"
+                                    "        for i in range(4):\n"
+                                    "            open(os.path.join(os.environ['GG_RUN_DIR'], f'junk{i}'), 'wb').write(b'0' * 800_000)\n"
                                     "        import time; time.sleep(1)\n"})
     _, code, out = run_scripted(ws, [hyp])
     assert code == 0, out
