@@ -36,6 +36,12 @@ class Git:
     def head(self) -> str:
         return self("rev-parse", "HEAD").strip()
 
+    def parent(self, commit: str) -> str | None:
+        """The first parent of `commit`, or None for a root commit."""
+        proc = subprocess.run(["git", "-C", str(self.workspace), "rev-parse", "--verify", "-q", f"{commit}^"],
+                              capture_output=True, text=True, timeout=120)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
     def current_branch(self) -> str:
         return self("rev-parse", "--abbrev-ref", "HEAD").strip()
 

@@ -70,7 +70,10 @@ def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: li
     lines += reconcile_keep_tags(git, tag, records)
     kept = [e for e in records if e.status.kept]
     target = kept[-1].commit if kept else records[0].parent_commit or git.head()
-    rescued = rescue_foreign_commits(git, tag, target, records)
+    # A kill between the loop's commit and its start line (the marker still there) leaves that commit at
+    # HEAD, on a kept one: the loop's own, undone by the reset below rather than rescued as someone's work.
+    half_made = {git.head()} if ours and git.parent(git.head()) in {e.commit for e in kept} else set()
+    rescued = rescue_foreign_commits(git, tag, target, records, also_ours=half_made)
     if rescued:
         lines.append(rescued)
     git.reset_hard(target)
@@ -100,13 +103,14 @@ def reconcile_keep_tags(git: Git, tag: str, records: list[Experiment]) -> list[s
     return lines
 
 
-def rescue_foreign_commits(git: Git, tag: str, target: str, records: list[Experiment]) -> str | None:
+def rescue_foreign_commits(git: Git, tag: str, target: str, records: list[Experiment],
+                           also_ours: set[str] | None = None) -> str | None:
     """Keep commits on the branch that the loop did not make on a side branch before a reset.
 
     Someone (or something) committed on the loop's branch while it was stopped; resetting to
     the latest kept commit must not throw their work away silently.
     """
-    ours = {e.commit for e in records if e.commit}
+    ours = {e.commit for e in records if e.commit} | (also_ours or set())
     head = git.head()
     foreign = [c for c in git.commits_between(target, head) if c not in ours]
     if not foreign:

@@ -93,3 +93,27 @@ def test_resume_tags_a_keep_whose_tag_is_missing(tmp_path: Path) -> None:
     _, code, out = run_scripted(ws, [], max_experiments=0)
     assert code == 0 and sorted(git(ws, "tag", "--list", "gg/t/*").split()) == ["gg/t/e0001", "gg/t/e0002"]
     assert git(ws, "rev-list", "-n1", "gg/t/e0002").strip() == records(ws)[1].commit
+
+
+@pytest.mark.slow
+def test_a_kill_between_the_loops_commit_and_its_start_line_is_undone_on_resume_not_rescued(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ws = make_workspace(tmp_path / "ws")
+    run_scripted(ws, [], max_experiments=0)  # the baseline
+    real = Session.start
+
+    def killed(self: Session, exp) -> None:
+        if exp.id == "e0002":
+            raise _Killed
+        real(self, exp)
+
+    monkeypatch.setattr(Session, "start", killed)
+    with pytest.raises(_Killed):
+        run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")], max_experiments=1)
+    orphan = git(ws, "rev-parse", "HEAD").strip()
+    assert orphan != records(ws)[0].commit  # the window: the loop's commit, no start line
+    monkeypatch.setattr(Session, "start", real)
+    _, code, out = run_scripted(ws, [], max_experiments=0)  # resume
+    assert code == 0, out
+    assert git(ws, "rev-parse", "HEAD").strip() == records(ws)[0].commit
+    assert "rescued" not in git(ws, "branch", "--list") and "not made by the loop" not in out, out
