@@ -82,11 +82,12 @@ class Config(Section):
 
 def _describe(err: ValidationError, path: Path) -> str:
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    # A check across tables (Config's own validators) has no location: its sentence names the key itself.
+    loc = ".".join(str(p) for p in first["loc"])
     msg = first["msg"].removeprefix("Value error, ")  # our own validators' sentences, without pydantic's prefix
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
-    return f"{path}: {loc}: {msg}"
+    return f"{path}: {loc}: {msg}" if loc else f"{path}: {msg}"
 
 
 def load_config(path: Path) -> Config:
