@@ -66,3 +66,22 @@ def test_an_end_line_that_cannot_be_written_ends_the_experiment_once_as_interrup
     assert (records(ws)[-1].status.value, records(ws)[-1].cause) == ("interrupted", "loop-error")
     assert git(ws, "tag", "--list", "gg/t/*").split() == ["gg/t/e0001"]  # the keep's tag went with its keep
     assert git(ws, "rev-parse", "HEAD").strip() == records(ws)[0].commit
+
+
+@pytest.mark.slow
+def test_an_unexpected_error_mid_run_records_the_experiment_in_flight_once_and_is_raised(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from gg_research.loop.trial import Trial
+
+    ws = make_workspace(tmp_path / "ws")
+    run_scripted(ws, [], max_experiments=0)  # the baseline
+
+    def broken(self: Trial, *args, **kwargs):
+        raise RuntimeError("a bug in the judge")
+
+    monkeypatch.setattr(Trial, "judge", broken)
+    with pytest.raises(RuntimeError, match="a bug in the judge"):
+        run_scripted(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")])
+    last = records(ws)[-1]
+    assert (last.id, last.status.value, last.cause) == ("e0002", "interrupted", "loop-error")
+    assert "RuntimeError: a bug in the judge" in last.reason
