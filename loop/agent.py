@@ -179,6 +179,11 @@ class AgentStep:
         problem = integrity.package_problem(self.ws) or integrity.bytecode_problem(self.ws)
         if problem is not None:
             raise EditRefused(f"{problem}; nothing was run")
+        hidden = self.git.hidden()
+        if hidden:  # git status, diff and reset --hard pass over them: the step could not see or undo an edit there
+            shown = " ".join(hidden[:8]) + (" ..." if len(hidden) > 8 else "")
+            raise EditRefused(f"git is told not to look at {shown} (update-index --skip-worktree or --assume-unchanged); "
+                              f"undo it (git update-index --no-skip-worktree --no-assume-unchanged -- {shown}); nothing was run")
         if self.pending_path.exists():
             eng.ui.say(f"note: {self.pending_path} holds the edit of a step killed before its commit (git apply restores it)")
         if any(not e.status.final for e in eng.records()) and not self.git.changed_since(self.git.head()):

@@ -26,7 +26,7 @@ from gg_research.loop.novelty import NoveltyCheck
 from gg_research.loop.proposers.base import Proposer
 from gg_research.loop.records import hypothesis_record, rel
 from gg_research.loop.resume import applying_marker
-from gg_research.loop.session import STOPPED, Session
+from gg_research.loop.session import Session
 from gg_research.loop.state import LoopState
 from gg_research.loop.trial import Timings
 from gg_research.results.ledger import Experiment
@@ -176,12 +176,8 @@ class Cycle:
         home, base = s.last_kept(), s.baseline()
         assert home is not None and base is not None
         done = self.commit(proposal, passages, t, proposer)
-        try:
-            fate = s.trial.judge(done.exp, done.parent, base, s.kept(), done.run_dir, t)
-        except KeyboardInterrupt:
-            s.end(done.exp, STOPPED)
-            s.git.reset_hard(home.commit)
-            raise
+        # A Ctrl-C from here on is Session.wind_down's: it records the experiment and resets the branch.
+        fate = s.trial.judge(done.exp, done.parent, base, s.kept(), done.run_dir, t)
         td = time.monotonic()
         self.land(done.exp, fate, home=home)
         t.decision += time.monotonic() - td
@@ -190,7 +186,11 @@ class Cycle:
     def land(self, exp: Experiment, fate: Fate, *, home: Experiment | None) -> None:
         """Tag a keep, move the branch, and record the end. With `home`, anything but a keep resets the
         workspace to it; without (a parallel loop: the experiment ran in a worktree), a keep becomes the
-        branch's tip and nothing else touches the workspace."""
+        branch's tip and nothing else touches the workspace.
+
+        The tag and the branch move come before the end line: an interrupt between them is undone by
+        Session.wind_down (or, after a kill, by resume: loop.resume.reconcile_keep_tags), which hold
+        the ledger as the record."""
         s = self.s
         if fate.status is Status.KEEP:
             s.git.tag(keep_tag(s.tag, exp.id), exp.commit)

@@ -36,6 +36,12 @@ class Git:
     def head(self) -> str:
         return self("rev-parse", "HEAD").strip()
 
+    def parent(self, commit: str) -> str | None:
+        """The first parent of `commit`, or None for a root commit."""
+        proc = subprocess.run(["git", "-C", str(self.workspace), "rev-parse", "--verify", "-q", f"{commit}^"],
+                              capture_output=True, text=True, timeout=120)
+        return proc.stdout.strip() if proc.returncode == 0 else None
+
     def current_branch(self) -> str:
         return self("rev-parse", "--abbrev-ref", "HEAD").strip()
 
@@ -56,18 +62,29 @@ class Git:
     def checkout(self, name: str) -> None:
         self("checkout", "-q", name)
 
+    def hidden(self, paths: list[str] | None = None) -> list[str]:
+        """Tracked paths git is told not to look at (`update-index --skip-worktree` or `--assume-unchanged`).
+
+        `git status`, `git diff` and `git reset --hard` pass over them whatever their contents, so every
+        query below that the loop trusts counts them as changed: an edit cannot be hidden from it.
+        """
+        out = self("ls-files", "-v", "--", *(paths or []))
+        return [line[2:] for line in out.splitlines() if line[:1] == "S" or line[:1].islower()]
+
     def dirty(self, paths: list[str]) -> list[str]:
-        """Paths among `paths` with uncommitted changes (staged, unstaged or untracked)."""
+        """Paths among `paths` with uncommitted changes (staged, unstaged or untracked), or hidden from git."""
         out = self("status", "--porcelain", "--untracked-files=all", "--", *paths)
-        return [line[3:] for line in out.splitlines() if line.strip()]
+        return _union([line[3:] for line in out.splitlines() if line.strip()], self.hidden(paths) if paths else [])
 
     def modified_tracked(self) -> list[str]:
+        """Tracked paths changed in the working tree or the index, or hidden from git."""
         out = self("status", "--porcelain", "--untracked-files=no")
-        return [line[3:] for line in out.splitlines() if line.strip()]
+        return _union([line[3:] for line in out.splitlines() if line.strip()], self.hidden())
 
     def changed_since(self, commit: str) -> list[str]:
-        """Tracked paths whose working-tree contents differ from `commit` (staged or not, deleted too)."""
-        return [line for line in self("diff", "--name-only", commit, "--").splitlines() if line]
+        """Tracked paths whose working-tree contents differ from `commit` (staged or not, deleted too), or
+        hidden from git."""
+        return _union([line for line in self("diff", "--name-only", commit, "--").splitlines() if line], self.hidden())
 
     def untracked(self) -> list[str]:
         """Untracked files that .gitignore does not cover."""
@@ -97,6 +114,9 @@ class Git:
     def tag(self, name: str, commit: str) -> None:
         self("tag", "-f", name, commit)
 
+    def delete_tag(self, name: str) -> None:
+        self("tag", "-d", name)
+
     def tags(self, pattern: str) -> list[str]:
         return self("tag", "--list", pattern).split()
 
@@ -108,3 +128,7 @@ class Git:
 
     def changed_files(self, parent: str, commit: str) -> list[str]:
         return [line for line in self("diff", "--name-only", parent, commit).splitlines() if line]
+
+
+def _union(first: list[str], more: list[str]) -> list[str]:
+    return first + [p for p in more if p not in first]

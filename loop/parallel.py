@@ -30,11 +30,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gg_research.config import Config
-from gg_research.errors import GGError
 from gg_research.harness.runner import RunResult
 from gg_research.loop.cycle import Committed, Cycle
 from gg_research.loop.errors import LoopSetupError, ProposerExhausted
-from gg_research.loop.session import STOPPED, Options, ProposerFactory, Session, baseline_dir
+from gg_research.loop.session import Options, ProposerFactory, Session, baseline_dir
 from gg_research.loop.state import LoopState
 from gg_research.loop.trial import Measured, Timings
 from gg_research.loop.ui import LoopUI
@@ -224,11 +223,7 @@ class ParallelEngine:
         self.timings.append(flight.t)
 
     def _abandon(self) -> None:
-        """Ctrl-C, SIGTERM or an error: stop the runs in flight and record each as interrupted."""
+        """Ctrl-C, SIGTERM or an error: stop the runs in flight. The session records each as interrupted
+        (Session.wind_down, the one clean-up of every driver), once, whatever was recorded already."""
         self.pool.cancel_all()
-        for exp_id, flight in list(self.flights.items()):
-            self.flights.pop(exp_id, None)
-            try:
-                self.session.end(flight.exp, STOPPED)
-            except (OSError, GGError) as exc:  # the ledger itself failed: resume records it later
-                self.session.ui.say(f"{exp_id}: could not be recorded as interrupted ({exc}); the next loop will")
+        self.flights.clear()

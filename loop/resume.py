@@ -8,7 +8,7 @@ from gg_research.loop.errors import LoopSetupError
 from gg_research.loop.git import Git
 from gg_research.results.ledger import Experiment, LedgerFile, Status
 from gg_research.results.lifecycle import Cause, Fate, settle
-from gg_research.workspace_map import WorkspaceMap, rescue_tag, tag_of_branch
+from gg_research.workspace_map import WorkspaceMap, keep_tag, rescue_tag, tag_of_branch
 from gg_research.workspace_map import branch as branch_of
 
 RESUME_REASON = "interrupted: the loop died while this experiment ran (found on resume)"
@@ -67,9 +67,13 @@ def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: li
             lines.append(f"{exp.id}: was running when the loop died; recorded as interrupted")
     for exp_id in ledger.repair_tsv():
         lines.append(f"{exp_id}: missing row added to results.tsv")
+    lines += reconcile_keep_tags(git, tag, records)
     kept = [e for e in records if e.status.kept]
     target = kept[-1].commit if kept else records[0].parent_commit or git.head()
-    rescued = rescue_foreign_commits(git, tag, target, records)
+    # A kill between the loop's commit and its start line (the marker still there) leaves that commit at
+    # HEAD, on a kept one: the loop's own, undone by the reset below rather than rescued as someone's work.
+    half_made = {git.head()} if ours and git.parent(git.head()) in {e.commit for e in kept} else set()
+    rescued = rescue_foreign_commits(git, tag, target, records, also_ours=half_made)
     if rescued:
         lines.append(rescued)
     git.reset_hard(target)
@@ -78,13 +82,35 @@ def prepare_branch(git: Git, ledger: LedgerFile, ws: Path, tag: str, mutable: li
     return lines
 
 
-def rescue_foreign_commits(git: Git, tag: str, target: str, records: list[Experiment]) -> str | None:
+def reconcile_keep_tags(git: Git, tag: str, records: list[Experiment]) -> list[str]:
+    """Make the keep tags say what the ledger says; a line for each one changed.
+
+    A keep is tagged just before its end line is written (and a baseline too): a kill, a Ctrl-C or a
+    full disk between the two leaves a tag on an experiment the ledger ends otherwise (interrupted),
+    or, had the end line come first, a keep without its tag. The ledger is the record: a tag of an
+    experiment it does not hold as kept is deleted, a kept one without its tag gets it.
+    """
+    have = {name for name in git.tags(keep_tag(tag, "*"))}
+    lines: list[str] = []
+    for exp in records:
+        name = keep_tag(tag, exp.id)
+        if exp.status.kept and exp.commit and name not in have:
+            git.tag(name, exp.commit)
+            lines.append(f"{exp.id}: kept in the ledger; its tag {name} was missing and is made again")
+        elif exp.status.final and not exp.status.kept and name in have:
+            git.delete_tag(name)
+            lines.append(f"{exp.id}: ended {exp.status.value}; its tag {name} (left by an interrupted keep) is deleted")
+    return lines
+
+
+def rescue_foreign_commits(git: Git, tag: str, target: str, records: list[Experiment],
+                           also_ours: set[str] | None = None) -> str | None:
     """Keep commits on the branch that the loop did not make on a side branch before a reset.
 
     Someone (or something) committed on the loop's branch while it was stopped; resetting to
     the latest kept commit must not throw their work away silently.
     """
-    ours = {e.commit for e in records if e.commit}
+    ours = {e.commit for e in records if e.commit} | (also_ours or set())
     head = git.head()
     foreign = [c for c in git.commits_between(target, head) if c not in ours]
     if not foreign:

@@ -29,11 +29,11 @@ from gg_research.loop.novelty import NoveltyCheck
 from gg_research.loop.proposers.base import Proposer, ProposerContext
 from gg_research.loop.records import (baseline_record, drop_weights, frozen_of, mark_collapses, non_finite, rel, seed_record,
                                       set_means)
-from gg_research.loop.resume import clean_after_interrupt, prepare_branch, start_of_new_tag
+from gg_research.loop.resume import clean_after_interrupt, prepare_branch, reconcile_keep_tags, start_of_new_tag
 from gg_research.loop.runner import RunFn, close_run_fn, default_run_fn
 from gg_research.loop.state import LoopState
 from gg_research.loop.steering import read_brief, read_notes
-from gg_research.loop.trial import Trial
+from gg_research.loop.trial import Trial, run_problem
 from gg_research.loop.ui import LoopUI
 from gg_research.results.journal import current_plateau, imported_history, night_cost, usage_text
 from gg_research.results.ledger import Experiment, LedgerFile, Status
@@ -81,7 +81,7 @@ class Session:
         self.grounding = Grounding(self.ws, config, self.ui.say)
         self.novelty = NoveltyCheck(config, self.grounding.embedder, self.ui.say)
         self.proposer: Proposer | None = None  # an agent's step has none: the agent is the proposer
-        self._in_flight: Experiment | None = None  # started in the ledger, not yet ended
+        self._in_flight: dict[str, Experiment] = {}  # started in the ledger, not yet ended (a parallel loop: several)
         self._export_failed: set[str] = set()
 
     # -- this tag's records ----------------------------------------------------------------------
@@ -117,30 +117,69 @@ class Session:
             with LoopLock(self.ws):
                 return body()
         except KeyboardInterrupt:
-            clean_after_interrupt(self.git, self.ws, self.tag, self.branch, self.last_kept())
-            self.ui.say("loop interrupted: the running experiment (if any) was recorded as interrupted and the branch reset")
+            try:
+                done = self.wind_down(STOPPED)
+            except (OSError, GGError) as exc:  # the ledger itself cannot be written: resume records it
+                done = f"the running experiment(s) could not be recorded ({exc}); the next loop will"
+            self.ui.say(f"loop interrupted: {done}")
             return 130
         except OSError as exc:  # disk full, a read-only ledger, ...: leave things as Ctrl-C would
             raise LoopAborted(self._abort(exc)) from exc
+        except Exception as exc:  # a bug or a failing tool: the experiments in flight are not left running
+            if self._in_flight:
+                try:
+                    self.wind_down(Fate(Status.INTERRUPTED, Cause.LOOP_ERROR,
+                                        f"the loop stopped on an error: {type(exc).__name__}: {exc}"), reset=False)
+                except (OSError, GGError):
+                    pass  # resume records them
+            raise
         finally:
             close_run_fn(self.trial.run_fn)
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
 
     def _abort(self, exc: OSError) -> str:
-        """Record the experiment in flight as interrupted and reset the branch; the one line to say."""
+        """Record the experiments in flight as interrupted and reset the branch; the one line to say."""
         what = f"{exc.filename or self.ws}: {exc.strerror or exc}"
         resume = f"fix that, then 'gg-research loop --tag {self.tag}' resumes"
-        exp, self._in_flight = self._in_flight, None
         try:
-            if exp is not None:
-                settle(exp, Fate(Status.INTERRUPTED, Cause.LOOP_ERROR, f"the loop stopped on an error: {what}"))
-                self.ledger.end(exp)
-            clean_after_interrupt(self.git, self.ws, self.tag, self.branch, self.last_kept(), always=True)
+            done = self.wind_down(Fate(Status.INTERRUPTED, Cause.LOOP_ERROR, f"the loop stopped on an error: {what}"))
         except (OSError, GGError) as again:  # the ledger itself cannot be written: resume repairs it
             return f"{what}; the loop stopped and could not record it ({again}); {resume}"
-        done = f"{exp.id} recorded as interrupted, " if exp is not None else ""
-        return f"{what}; the loop stopped ({done}branch reset to the latest kept commit); {resume}"
+        return f"{what}; the loop stopped ({done}); {resume}"
+
+    def wind_down(self, fate: Fate, *, reset: bool = True) -> str:
+        """The clean-up of an interrupted session (Ctrl-C, SIGTERM, an error): what it did, as a clause.
+
+        Every experiment still in flight ends with `fate` unless the ledger already holds its end (the
+        interrupt came after its end line): the ledger, not this session's memory, says what is recorded,
+        so nothing ends twice. Then the keep tags are made to agree with the ledger (a tag made just
+        before an end line that never came is deleted), and, with `reset`, the branch goes back to the
+        latest kept commit when an experiment was in flight (or the loop was writing edits).
+        """
+        flying, self._in_flight = list(self._in_flight.values()), {}
+        on_file = {e.id: e for e in self.ledger.read().experiments}
+        said: list[str] = []
+        for exp in flying:
+            found = on_file.get(exp.id)
+            if found is None or found.status.final:
+                said.append(f"{exp.id} was recorded already" if found is not None else f"{exp.id} has no start line")
+                continue
+            found.seeds = exp.seeds  # its runs so far, on the ledger's record (which says it is still running)
+            settle(found, fate)
+            set_means(found)
+            drop_weights(self.ws, found)
+            self.ledger.end(found)
+            said.append(f"{exp.id} recorded as {fate.status.value}")
+        try:
+            self.ledger.repair_tsv()
+        except OSError:
+            said.append("results.tsv lacks a row (resume adds it)")
+        reconcile_keep_tags(self.git, self.tag, self.records())
+        if reset:
+            clean_after_interrupt(self.git, self.ws, self.tag, self.branch, self.last_kept(), always=bool(flying))
+            said.append("branch reset to the latest kept commit" if flying else "nothing was running")
+        return "; ".join(said)
 
     # -- opening: the workspace, the proposer, the branch, the baseline ----------------------------
     def open(self, proposer_factory: ProposerFactory | None) -> None:
@@ -194,17 +233,16 @@ class Session:
         objectives = [o.name for o in self.cfg.objectives]
         seeds = [self.cfg.run.seed + i for i in range(n)]
         res: RunResult | None = None
-        try:
-            for seed, res in zip(seeds, runs(exp, seeds, run_dir)):
-                exp.seeds.append(seed_record(res, seed, self.ws, objectives))
-                bad = non_finite(res, objectives)  # ok, but a NaN or missing objective
-                if res.status != "ok" or bad:
-                    reason = f"baseline seed {seed} {res.status if not bad else 'crash'}: {res.error or 'non-finite ' + bad}"
-                    self.end(exp, Fate(Status.CRASH, Cause.NON_FINITE if bad else Cause.CRASHED, reason))
-                    raise LoopSetupError(f"{rel(self.ws, res.log_path)}: {reason}; fix train.py or the config and run again")
-        except KeyboardInterrupt:
-            self.end(exp, STOPPED)
-            raise
+        # A Ctrl-C here ends the baseline as any other experiment in flight (Session.wind_down).
+        for seed, res in zip(seeds, runs(exp, seeds, run_dir)):
+            exp.seeds.append(seed_record(res, seed, self.ws, objectives))
+            bad = non_finite(res, objectives)  # ok, but a NaN or missing objective
+            broke = run_problem(res, self.ws, exp.frozen, f"baseline seed {seed}: ")  # the checks of every run
+            if broke is not None or res.status != "ok" or bad:
+                reason = f"baseline seed {seed} {res.status if not bad else 'crash'}: {res.error or 'non-finite ' + bad}"
+                fate = broke or Fate(Status.CRASH, Cause.NON_FINITE if bad else Cause.CRASHED, reason)
+                self.end(exp, fate)
+                raise LoopSetupError(f"{rel(self.ws, res.log_path)}: {fate.detail}; fix train.py or the config and run again")
         # The harness's fingerprint of what it measured, beside the loop's own (the judging code).
         exp.frozen = {**(exp.frozen or {}), **((frozen_of(res) if res is not None else None) or {})} or None
         mark_collapses(exp.seeds, self.cfg.objectives)  # a bistable target shows in the report
@@ -265,7 +303,7 @@ class Session:
     # -- an experiment's start and end -------------------------------------------------------------
     def start(self, exp: Experiment) -> None:
         self.ledger.start(exp)
-        self._in_flight = exp
+        self._in_flight[exp.id] = exp
 
     def end(self, exp: Experiment, fate: Fate) -> None:
         """Settle `exp` (results.lifecycle) and record it: the ledger's end line, the screen, the proposer,
@@ -275,7 +313,7 @@ class Session:
         if not fate.status.kept:
             drop_weights(self.ws, exp)
         self.ledger.end(exp)
-        self._in_flight = None
+        self._in_flight.pop(exp.id, None)
         self.ui.result(exp, [o.name for o in self.cfg.objectives])
         if self.proposer is not None:
             try:

@@ -22,7 +22,7 @@ from gg_research.loop.records import frozen_of, mark_collapses, mean_metrics, no
 from gg_research.loop.runner import RunFn
 from gg_research.loop.ui import LoopUI
 from gg_research.results.ledger import Experiment
-from gg_research.results.lifecycle import Cause, Fate, LoadSkew, SeedStatus, Status
+from gg_research.results.lifecycle import Cause, Fate, LoadSkew, Status
 from gg_research.results.paired import compare_runs
 from gg_research.results.pareto import epsilons
 from gg_research.results.throughput import load_skew, reference, short_of_images
@@ -95,29 +95,26 @@ class Trial:
             if isinstance(first, Fate):
                 return first
             skew = self._load_skew(exp, baseline, run_dir, t, checkout)
+            if isinstance(skew, Fate):
+                return skew
             if skew is not None and not exp.seeds[-1].ok:
                 return Fate(Status.CRASH, Cause.RERUN_FAILED, f"re-run after a busy machine failed: {exp.seeds[-1].error}")
             decision = self._decide(exp, baseline, front(), self._eps(baseline), allow_rerun=True)
             if decision.status is not Verdict.RERUN:
                 return Measured(reran=False)
             self.ui.say(f"{exp.id}: {decision.reason}")
-            return self._rerun_marginal(exp, baseline, run_dir, t, where, checkout)
+            return self._rerun_marginal(exp, baseline, run_dir, t, checkout)
         finally:
             set_means(exp)
 
-    def _rerun_marginal(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings, where: Path,
+    def _rerun_marginal(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings,
                         checkout: Path | None) -> Measured | Fate:
         """A marginal win's second run, with a seed neither the baseline nor `exp` used."""
         seed = keep.next_unused_seed(self.cfg.run.seed, self.cfg.keep.baseline_seeds, len(exp.seeds))
-        tr = time.monotonic()
-        res = self.run_with_seed(exp, exp.title + " (re-run)", run_dir / f"seed{seed}", seed, checkout)
-        t.run += time.monotonic() - tr
-        exp.seeds.append(seed_record(res, seed, self.ws, self.objectives))
-        problem = integrity.worktree_problem(Git(where))
-        if problem is not None:
-            return Fate(Status.INVALID, Cause.INTEGRITY, problem)
-        if exp.seeds[-1].status is SeedStatus.INVALID:
-            return Fate(Status.INVALID, Cause.HARNESS_RULES, f"re-run with seed {seed}: {res.error}")
+        res, broke = self._run(exp, exp.title + " (re-run)", run_dir / f"seed{seed}", seed, checkout, baseline, t,
+                               f"re-run with seed {seed}: ")
+        if broke is not None:
+            return broke
         if not exp.seeds[-1].ok:
             why = f"re-run with seed {seed} failed: {res.error or 'non-finite metrics'}"
             return self._finish(exp, baseline, Decision(Verdict.DISCARD, why), Cause.RERUN_FAILED)
@@ -148,22 +145,26 @@ class Trial:
         if problem is not None:
             return Fate(Status.INVALID, Cause.INTEGRITY, problem)
         seed = self.cfg.run.seed
-        tr = time.monotonic()
-        res = self.run_with_seed(exp, exp.title, run_dir, seed, None if where == self.ws else where)
-        t.run += time.monotonic() - tr
+        res, broke = self._run(exp, exp.title, run_dir, seed, None if where == self.ws else where, baseline, t, "")
         t.extra.update(phase_times(res))
-        exp.seeds.append(seed_record(res, seed, self.ws, self.objectives))
-        problem = integrity.worktree_problem(Git(where)) or integrity.fingerprint_problem(baseline.frozen, frozen_of(res))
-        if problem is not None:
-            return Fate(Status.INVALID, Cause.INTEGRITY, problem)
-        if res.status == "invalid":  # it broke the harness's rules: over budget, changed the data
-            return Fate(Status.INVALID, Cause.HARNESS_RULES, res.error)
+        if broke is not None:
+            return broke
         if res.status != "ok":
             return Fate(Status.CRASH, Cause.CRASHED, f"{res.status}: {res.error}")
         bad = non_finite(res, self.objectives)
         if bad:
             return Fate(Status.CRASH, Cause.NON_FINITE, f"crash: non-finite {bad} (NaN or exploding loss)")
         return res
+
+    def _run(self, exp: Experiment, label: str, run_dir: Path, seed: int, checkout: Path | None,
+             baseline: Experiment, t: Timings, what: str) -> tuple[RunResult, Fate | None]:
+        """Every run of an experiment (its first, a busy machine's re-run, a marginal win's re-run): run it,
+        add its seed, and check it as any other (`run_problem`); the Fate when it broke a rule."""
+        tr = time.monotonic()
+        res = self.run_with_seed(exp, label, run_dir, seed, checkout)
+        t.run += time.monotonic() - tr
+        exp.seeds.append(seed_record(res, seed, self.ws, self.objectives))
+        return res, run_problem(res, checkout or self.ws, baseline.frozen, what)
 
     def _eps(self, baseline: Experiment) -> dict[str, float]:
         return baseline.epsilon or epsilons(self.cfg.objectives, {}, self.cfg.keep.min_epsilon)
@@ -226,9 +227,10 @@ class Trial:
                                          f"({why}), and the per-image evidence is not surely better ({evidence})")
 
     def _load_skew(self, exp: Experiment, baseline: Experiment, run_dir: Path, t: Timings,
-                   checkout: Path | None = None) -> str | None:
+                   checkout: Path | None = None) -> str | Fate | None:
         """Re-run once, same seed, a time-budget run that a busy machine slowed (see results.throughput),
-        or an images-budget run that the time cap cut short of its images.
+        or an images-budget run that the time cap cut short of its images: the skew, or the re-run's
+        Fate when it broke a rule (`_run`).
 
         Under an images budget a run that trained all its images did equal work, so it is judged as
         it is (and marked).
@@ -240,11 +242,9 @@ class Trial:
             return None
         first.load_skew = LoadSkew(skew, dict(ref), self.cfg.run.load_tolerance)
         self.ui.say(f"{exp.id}: {skew}; running it again")
-        tr = time.monotonic()
-        res = self.run_with_seed(exp, exp.title + " (re-run: busy machine)", run_dir / "rerun-load", first.seed, checkout)
-        t.run += time.monotonic() - tr
-        exp.seeds.append(seed_record(res, first.seed, self.ws, self.objectives))
-        return skew
+        _, broke = self._run(exp, exp.title + " (re-run: busy machine)", run_dir / "rerun-load", first.seed, checkout,
+                             baseline, t, "re-run after a busy machine: ")
+        return broke or skew
 
     def _decide(self, exp: Experiment, baseline: Experiment, kept: list[Experiment], eps: dict[str, float],
                 allow_rerun: bool) -> Decision:
@@ -252,3 +252,14 @@ class Trial:
         return keep.decide(self.cfg, mean_metrics([s.metrics for s in ok]), [k.metrics for k in kept],
                            baseline.metrics, eps, aux=mean_metrics([s.aux for s in ok]),
                            baseline_aux=baseline.aux, allow_rerun=allow_rerun)
+
+
+def run_problem(res: RunResult, where: Path, frozen: dict[str, str] | None, what: str = "") -> Fate | None:
+    """The checks every run gets, a baseline seed's too: the tracked files it ran from unchanged, its frozen
+    inputs those of the baseline (`frozen`), and the harness's rules kept; the invalid Fate when one fails."""
+    problem = integrity.worktree_problem(Git(where)) or integrity.fingerprint_problem(frozen, frozen_of(res))
+    if problem is not None:
+        return Fate(Status.INVALID, Cause.INTEGRITY, f"{what}{problem}")
+    if res.status == "invalid":  # it broke the harness's rules: over budget, changed the data, too much output
+        return Fate(Status.INVALID, Cause.HARNESS_RULES, f"{what}{res.error}")
+    return None

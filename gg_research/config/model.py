@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import posixpath
 import tomllib
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -12,7 +13,12 @@ from gg_research.config.judging import ExportSection, KeepSection, ObjectiveConf
 from gg_research.config.proposing import KnowledgeSection, ProposerSection
 from gg_research.config.section import Section
 from gg_research.errors import ConfigError
-from gg_research.workspace_map import CONFIG_NAME
+from gg_research.workspace_map import CONFIG_NAME, GIT_DIR, RESULTS_DIR, STATE_DIR
+
+# Files the loop reads to judge or steer, never to be edited by what it judges: the config (budget, box,
+# keep rule), what git ignores or rewrites, and the loop's own folders.
+_FROZEN_FILES = (CONFIG_NAME, ".gitignore", ".gitattributes", ".gitmodules")
+_FROZEN_DIRS = (STATE_DIR, RESULTS_DIR, GIT_DIR)
 
 
 class Config(Section):
@@ -43,6 +49,30 @@ class Config(Section):
                              f"(it reports {', '.join(HARNESS_METRICS)}); a [run] command may report its own")
         return self
 
+    @model_validator(mode="after")
+    def _check_mutable(self) -> Config:
+        for entry in self.workspace.mutable:
+            why = self._frozen_why(entry)
+            if why:
+                raise ValueError(f"workspace.mutable: {entry!r} {why}; list only files the loop may edit (train.py, ...)")
+        return self
+
+    def _frozen_why(self, entry: str) -> str | None:
+        """Why `entry` must stay frozen (the harness or the loop trusts it), or None."""
+        path = posixpath.normpath(entry.replace("\\", "/"))
+        if PurePosixPath(path).is_absolute() or path == ".." or path.startswith("../"):
+            return "is outside the workspace"
+        if path in _FROZEN_FILES:
+            return "is frozen (the loop reads it to judge and steer)"
+        if path.split("/", 1)[0] in _FROZEN_DIRS:
+            return f"is under {path.split('/', 1)[0]}/, which gg-research keeps"
+        if path == posixpath.normpath(self.workspace.brief):
+            return "is the research brief (workspace.brief), which steers the proposer"
+        data = self.data.dataset and posixpath.normpath(self.data.dataset)
+        if data and not PurePosixPath(data).is_absolute() and (path == data or path.startswith(data + "/")):
+            return "is in the dataset folder (data.dataset), a frozen input of every run"
+        return None
+
     def objective(self, name: str) -> ObjectiveConfig:
         for o in self.objectives:
             if o.name == name:
@@ -52,11 +82,12 @@ class Config(Section):
 
 def _describe(err: ValidationError, path: Path) -> str:
     first = err.errors()[0]
-    loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
+    # A check across tables (Config's own validators) has no location: its sentence names the key itself.
+    loc = ".".join(str(p) for p in first["loc"])
     msg = first["msg"].removeprefix("Value error, ")  # our own validators' sentences, without pydantic's prefix
     if first["type"] == "extra_forbidden":
         msg = "unknown key"
-    return f"{path}: {loc}: {msg}"
+    return f"{path}: {loc}: {msg}" if loc else f"{path}: {msg}"
 
 
 def load_config(path: Path) -> Config:

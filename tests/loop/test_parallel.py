@@ -331,3 +331,38 @@ def test_parses_of_python_source_take_turns_across_threads(tmp_path: Path) -> No
         t.join(timeout=10)
     assert [p.name for p in done["space"]] == ["LR"]
     assert any(p.name == "sources.py" for p in done["sources"])
+
+
+@pytest.mark.slow
+def test_ctrl_c_between_a_parallel_keeps_tag_and_its_end_line_records_it_once_and_undoes_tag_and_tip(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The parallel loop's keep tags the commit and moves the branch's tip to it before the end line:
+    a Ctrl-C there is recorded (interrupted), the tag deleted and the tip put back (Session.wind_down)."""
+    from gg_research.config import load_config
+    from gg_research.loop.engine import Options
+    from gg_research.loop.parallel import ParallelEngine, ParallelUI
+    from gg_research.loop.proposers.select import proposer_factory
+    from gg_research.loop.session import Session
+
+    ws = make_workspace(tmp_path / "ws")
+    script = write_script(ws, [edit("QA up", "QA = 1.0", "QA = 2.0")])
+    real = Session.end
+
+    def ctrl_c_first(self: Session, exp, fate) -> None:
+        if exp.id == "e0002" and fate.status.kept:
+            raise KeyboardInterrupt
+        real(self, exp, fate)
+
+    monkeypatch.setattr(Session, "end", ctrl_c_first)
+    buf = io.StringIO()
+    ui = ParallelUI(Console(file=buf, width=200))
+    eng = ParallelEngine(ws, load_config(ws / "gg-research.toml"), Options(tag="p", write_report=False),
+                         proposer_factory("scripted", str(script), say=ui.say), workers=2, ui=ui)
+    assert eng.run() == 130, buf.getvalue()
+    recs = records(ws)
+    assert [(r.id, r.status.value) for r in recs] == [("e0001", "baseline"), ("e0002", "interrupted")], buf.getvalue()
+    assert git(ws, "tag", "--list", "gg/p/*").split() == ["gg/p/e0001"]
+    assert git(ws, "rev-parse", "HEAD").strip() == recs[0].commit
+    ends = [ln for ln in (ws / "results" / "experiments.jsonl").read_text().splitlines()
+            if '"event": "end"' in ln and '"e0002"' in ln]
+    assert len(ends) == 1
