@@ -108,7 +108,9 @@ def test_second_loop_on_the_same_workspace_is_refused(tmp_path: Path) -> None:
     script = write_script(ws, HYPS)
     first = _start(ws, "--tag", "one", "--script", str(script))
     try:
-        _wait_for(_run_file(ws, "e0001", "pid"), first)
+        # The hanging experiment's run: its output folder stays while it runs (a quick run's folder
+        # can come and go between two looks), and the first loop holds the workspace meanwhile.
+        _wait_for(_run_file(ws, "e0003", "pid"), first)
         second = _run(ws, "--tag", "two", "--script", str(script))
         assert second.returncode == 2
         assert f"another loop (pid {first.pid})" in second.stderr
